@@ -1,0 +1,35 @@
+from django.conf import settings
+from django.urls import reverse
+
+# (label, url name, namespace or view name that marks the tab active)
+TABS = (
+    ("Dashboard", "dashboard", "dashboard"),
+    ("Consoles", "consoles:index", "consoles"),
+    ("Files", "files:index", "files"),
+    ("Web", "webapps:index", "webapps"),
+    ("Tasks", "schedules:index", "schedules"),
+    ("Databases", "databases:index", "databases"),
+    ("Account", "account", "account"),
+)
+
+
+def _active_key(request) -> str:
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return ""
+    if match.namespace:
+        return match.namespace.split(":")[0]
+    if match.url_name in ("account",) or (match.url_name or "").startswith(("account_", "mfa_")):
+        return "account"
+    return match.url_name or ""
+
+
+def warren(request):
+    active = _active_key(request)
+    return {
+        "site_name": settings.WARREN_SITE_NAME,
+        "tabs": [
+            {"label": label, "url": reverse(url_name), "active": key == active}
+            for label, url_name, key in TABS
+        ],
+    }

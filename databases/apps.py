@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DatabasesConfig(AppConfig):
+    name = "databases"
+    verbose_name = "Databases"

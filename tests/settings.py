@@ -1,0 +1,28 @@
+"""Settings for the test suite: the real settings, with a private var/ and eager Celery.
+
+Set through the environment (before ``config.settings`` reads it) so that subprocesses the
+tests start (a live ASGI server, a Celery worker) can be given exactly the same values.
+"""
+
+import os
+import random
+import tempfile
+
+os.environ.setdefault("WARREN_ENV", "test")
+os.environ.setdefault("WARREN_VAR_DIR", tempfile.mkdtemp(prefix="warren-test-var-"))
+# A random uid range per test process, so parallel runs never share Unix identities.
+os.environ.setdefault("WARREN_UID_BASE", str(3_000_000 + random.randrange(1000) * 10_000))
+os.environ.setdefault("WARREN_CELERY_EAGER", "1")
+os.environ.setdefault("WARREN_LOGIN_RATE_LIMIT", "10/m/ip,5/5m/key")
+
+from config.settings import *  # noqa: F403
+
+# Hashing strength is not under test here; speed is welcome.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Test processes may share one Redis (xdist workers, CI beside a developer's run): give each
+# process its own key space so rate limits and channel groups never leak between them.
+_PREFIX = f"test-{os.getpid()}-{random.randrange(1 << 30)}"
+CACHES["default"]["KEY_PREFIX"] = _PREFIX  # noqa: F405
+if "CONFIG" in CHANNEL_LAYERS["default"]:  # noqa: F405
+    CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"asgi-{_PREFIX}"  # noqa: F405
