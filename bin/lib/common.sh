@@ -1,0 +1,87 @@
+# Shared set-up for bin/run and bin/test: each step checks before it acts, so a second run
+# reuses what is installed and starts in seconds.
+# shellcheck shell=bash
+
+WARREN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+VENV="$WARREN_ROOT/.venv"
+
+say() { printf '\033[1;32m==>\033[0m %s\n' "$*"; }
+warn() { printf '\033[1;33m!!\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31mxx\033[0m %s\n' "$*" >&2; exit 1; }
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# Debian packages Warren runs with; tests add a browser.
+RUN_PACKAGES=(tmux bubblewrap nginx uwsgi uwsgi-plugin-python3 quota rsync procps util-linux acl)
+TEST_PACKAGES=(chromium chromium-driver wrk)
+
+missing_packages() {
+    local pkg
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
+            printf '%s\n' "$pkg"
+    done
+}
+
+ensure_os_packages() {
+    command -v dpkg-query >/dev/null || { warn "not a Debian system: install ${*} yourself"; return; }
+    local wanted=("$@")
+    # Python's venv module and Node.js may come from elsewhere (pyenv, nodesource): ask only
+    # for what is truly absent.
+    /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null ||
+        python3 -c 'import venv, ensurepip' 2>/dev/null || wanted+=(python3-venv)
+    command -v npm >/dev/null || wanted+=(nodejs npm)
+    command -v python3 >/dev/null || wanted+=(python3)
+    mapfile -t missing < <(missing_packages "${wanted[@]}")
+    [ ${#missing[@]} -eq 0 ] && return
+    if ! is_root; then
+        warn "missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})"
+        return
+    fi
+    say "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+file_sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+# The distribution's Python, when it can make virtual environments: an interpreter under
+# /root (pyenv, say) cannot be executed by the unprivileged 'warren' service user.
+venv_python() {
+    if /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null; then
+        echo /usr/bin/python3
+    else
+        command -v python3
+    fi
+}
+
+ensure_python_env() {
+    local lock=$1 stamp
+    stamp="$VENV/.installed-$(basename "$lock").sha256"
+    if [ ! -x "$VENV/bin/python" ]; then
+        say "creating the virtual environment in .venv"
+        "$(venv_python)" -m venv "$VENV"
+    fi
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$(file_sha "$lock")" ]; then
+        say "installing locked Python dependencies ($lock)"
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+            --require-hashes --no-deps -r "$lock"
+        file_sha "$lock" >"$stamp"
+    fi
+}
+
+ensure_node_packages() {
+    local stamp="$WARREN_ROOT/node_modules/.installed-package-lock.sha256"
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$(file_sha "$WARREN_ROOT/package-lock.json")" ]; then
+        say "installing locked front-end packages (npm ci)"
+        (cd "$WARREN_ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+        file_sha "$WARREN_ROOT/package-lock.json" >"$stamp"
+    fi
+}
+
+use_venv() {
+    export PATH="$VENV/bin:$PATH"
+    export PYTHONPATH="$WARREN_ROOT${PYTHONPATH:+:$PYTHONPATH}"
+    export PYTHONUNBUFFERED=1
+}

@@ -1,0 +1,70 @@
+"""A newcomer signs up, confirms, turns on two-factor authentication, looks around, leaves."""
+
+import secrets
+import time
+
+import pytest
+from selenium.webdriver.common.by import By
+
+from tests.browser.helpers import fill, submit, wait_for_text
+from tests.totp import totp_code
+
+pytestmark = pytest.mark.browser
+
+
+def test_sign_up_confirm_log_in_see_the_tabs_open_account_log_out(site, browser):
+    username = f"newbie-{secrets.token_hex(3)}"
+    password = "a long and unusual passphrase"
+
+    # Nina opens Warren and is asked to sign in; she has no account, so she signs up.
+    browser.get(site.url)
+    assert "/accounts/login/" in browser.current_url
+    browser.find_element(By.LINK_TEXT, "sign up").click()
+    fill(browser, "username", username)
+    fill(browser, "email", f"{username}@example.com")
+    fill(browser, "password1", password)
+    fill(browser, "password2", password)
+    submit(browser, "Sign Up")
+    wait_for_text(browser, "Verify Your Email Address")
+
+    # The confirmation mail has a link; she follows it and confirms.
+    link = None
+    for _ in range(50):
+        link = site.link_in_mail("/accounts/confirm-email/")
+        if link:
+            break
+        time.sleep(0.1)
+    assert link, "no confirmation link was mailed"
+    browser.get(site.url + link)
+    submit(browser, "Confirm")
+
+    # She lands on her dashboard with every tab.
+    wait_for_text(browser, f"Welcome, {username}")
+    tabs = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "nav.tabs a")]
+    assert tabs == ["Dashboard", "Consoles", "Files", "Web", "Tasks", "Databases", "Account"]
+
+    # On the Account tab she sees her plan and turns on two-factor authentication.
+    browser.find_element(By.LINK_TEXT, "Account").click()
+    wait_for_text(browser, "Plan: Beginner")
+    assert "CPU-seconds per day" in browser.page_source
+    browser.find_element(By.LINK_TEXT, "Turn on two-factor authentication").click()
+    wait_for_text(browser, "Two-Factor Authentication")
+    browser.find_element(By.PARTIAL_LINK_TEXT, "Activate").click()
+    if "reauthenticate" in browser.current_url:
+        fill(browser, "password", password)
+        submit(browser, "Confirm")
+    wait_for_text(browser, "Activate Authenticator App")
+    secret = browser.find_element(By.ID, "authenticator_secret").get_attribute("value")
+    fill(browser, "code", totp_code(secret))
+    submit(browser, "Activate")
+    wait_for_text(browser, "Recovery Codes")
+
+    # Back on the Account tab, two-factor authentication is on.
+    browser.find_element(By.LINK_TEXT, "Account").click()
+    wait_for_text(browser, "Manage two-factor authentication")
+
+    # She logs out and is back at the sign-in page.
+    submit(browser, "Log out")
+    wait_for_text(browser, "Sign In")
+    browser.get(site.url + "/account/")
+    assert "/accounts/login/" in browser.current_url

@@ -1,0 +1,87 @@
+"""A real Warren ASGI server (daphne) in a subprocess, sharing the test database.
+
+Browser and websocket tests drive this, not Django's test client, so that they go through
+the same ASGI stack, middleware and static files a user's browser meets.
+"""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.db import connection
+
+REPO = Path(__file__).resolve().parent.parent
+ASGI_APP = "config.asgi:application"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, *, timeout: float = 30, process=None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited early with code {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listened on port {port} within {timeout} s")
+
+
+def database_url_for_subprocess() -> str:
+    """A DATABASE_URL naming the database this test process is using right now."""
+    config = connection.settings_dict
+    if config["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{config['NAME']}"
+    user = config.get("USER") or ""
+    password = f":{config['PASSWORD']}" if config.get("PASSWORD") else ""
+    host = config.get("HOST") or "127.0.0.1"
+    port = f":{config['PORT']}" if config.get("PORT") else ""
+    return f"postgres://{user}{password}@{host}{port}/{config['NAME']}"
+
+
+class LiveServer:
+    """daphne serving config.asgi on a free port; its log is kept for reading mail from."""
+
+    def __init__(self, log_dir: Path, extra_env: dict | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_dir / f"daphne-{self.port}.log"
+        env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), **(extra_env or {})}
+        env["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+        env["PYTHONUNBUFFERED"] = "1"
+        # Emails are printed by the console backend into this log, as on the embedded default.
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), ASGI_APP],
+            cwd=REPO,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for_port(self.port, process=self.process)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self._log.close()
+
+
+def find_link(log_text: str, path_prefix: str) -> str | None:
+    links = re.findall(rf"https?://[^\s]+({re.escape(path_prefix)}[^\s]+)", log_text)
+    return links[-1] if links else None
