@@ -1,0 +1,268 @@
+"""Per-user cgroups `<prefix>/<username>`: v1 (cpu, cpuacct, memory, pids hierarchies) or v2.
+
+Detected at run time: v2 when /sys/fs/cgroup is a pure unified hierarchy, v1 when the v1
+controllers are mounted, otherwise none. Both classes take their root(s) as arguments so the
+v2 code can be exercised against a fake tree that uses the kernel's file formats.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+from pathlib import Path
+
+log = logging.getLogger("execution_agent")
+
+SHARES_MIN = 2
+SHARES_MAX = 262144
+V1_CONTROLLERS = ("cpu", "cpuacct", "memory", "pids")
+V2_CONTROLLERS = ("cpu", "memory", "pids")
+
+
+def shares_to_weight(shares: int) -> int:
+    """cgroup v1 cpu.shares to v2 cpu.weight, the mapping runc and crun use."""
+    return 1 + ((shares - 2) * 9999) // 262142
+
+
+def _write(path: Path, value: str) -> None:
+    # O_CREAT only matters for the fake v2 tree in tests; on cgroupfs the files already exist.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
+
+
+def _write_pids(path: Path, pids: list[int]) -> None:
+    # cgroup.procs takes one pid per write(2).
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        for pid in pids:
+            os.write(fd, f"{pid}\n".encode())
+    finally:
+        os.close(fd)
+
+
+def _read(path: Path) -> str:
+    with open(path) as handle:
+        return handle.read()
+
+
+def _rmdir_quietly(path: Path) -> None:
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        if exc.errno != errno.EBUSY:
+            raise
+
+
+class NoCgroups:
+    """No usable cgroups (development without root): every call is a no-op."""
+
+    version = "none"
+
+    def ensure_user(self, username: str, memory_bytes: int | None, pids_max: int | None) -> None:
+        pass
+
+    def add_pids(self, username: str, pids: list[int]) -> None:
+        pass
+
+    def pids_exhausted(self, username: str) -> bool:
+        return False
+
+    def cpu_usage(self) -> dict[str, int]:
+        return {}
+
+    def set_cpu_shares(self, username: str, shares: int) -> None:
+        pass
+
+    def remove_user(self, username: str) -> None:
+        pass
+
+
+class CgroupsV1:
+    """Legacy hierarchies, one mount per controller (or co-mounted, e.g. cpu,cpuacct)."""
+
+    version = "v1"
+
+    def __init__(self, mounts: dict[str, Path], prefix: str) -> None:
+        self.mounts = mounts
+        self.prefix = prefix
+
+    def _dir(self, controller: str, username: str = "") -> Path:
+        path = self.mounts[controller] / self.prefix
+        return path / username if username else path
+
+    def _hierarchies(self) -> list[Path]:
+        return sorted(set(self.mounts.values()))
+
+    def ensure_user(self, username: str, memory_bytes: int | None, pids_max: int | None) -> None:
+        for root in self._hierarchies():
+            (root / self.prefix / username).mkdir(parents=True, exist_ok=True)
+        if memory_bytes is None or pids_max is None:
+            return
+        memory = self._dir("memory", username)
+        try:
+            _write(memory / "memory.limit_in_bytes", str(memory_bytes))
+        except OSError as exc:
+            # EBUSY: the group already uses more than the new limit; keep the old one.
+            if exc.errno != errno.EBUSY:
+                raise
+            log.warning("memory limit for %s not lowered: usage is above it", username)
+        _write(self._dir("pids", username) / "pids.max", str(pids_max))
+
+    def add_pids(self, username: str, pids: list[int]) -> None:
+        for root in self._hierarchies():
+            _write_pids(root / self.prefix / username / "cgroup.procs", pids)
+
+    def pids_exhausted(self, username: str) -> bool:
+        path = self._dir("pids", username)
+        try:
+            current = int(_read(path / "pids.current"))
+            maximum = _read(path / "pids.max").strip()
+        except FileNotFoundError:
+            return False
+        return maximum != "max" and current >= int(maximum)
+
+    def cpu_usage(self) -> dict[str, int]:
+        usage = {}
+        base = self._dir("cpuacct")
+        if not base.is_dir():
+            return usage
+        for entry in os.scandir(base):
+            if entry.is_dir(follow_symlinks=False):
+                try:
+                    nanoseconds = int(_read(Path(entry.path) / "cpuacct.usage"))
+                except (FileNotFoundError, ValueError):
+                    continue
+                usage[entry.name] = nanoseconds // 1000
+        return usage
+
+    def set_cpu_shares(self, username: str, shares: int) -> None:
+        path = self._dir("cpu", username)
+        path.mkdir(parents=True, exist_ok=True)
+        _write(path / "cpu.shares", str(shares))
+
+    def remove_user(self, username: str) -> None:
+        for root in self._hierarchies():
+            _rmdir_quietly(root / self.prefix / username)
+
+
+class CgroupsV2:
+    """The unified hierarchy: enable cpu, memory and pids down to the prefix."""
+
+    version = "v2"
+
+    def __init__(self, root: Path, prefix: str) -> None:
+        self.root = root
+        self.prefix = prefix
+        self._enabled = False
+
+    def _dir(self, username: str = "") -> Path:
+        path = self.root / self.prefix
+        return path / username if username else path
+
+    def _enable_controllers(self) -> None:
+        available = set(_read(self.root / "cgroup.controllers").split())
+        missing = [name for name in V2_CONTROLLERS if name not in available]
+        if missing:
+            raise OSError(errno.ENOTSUP, f"cgroup v2 controllers unavailable: {missing}")
+        wanted = " ".join(f"+{name}" for name in V2_CONTROLLERS)
+        # Every level from the root down to the prefix must delegate the controllers.
+        level = self.root
+        for part in self.prefix.split("/"):
+            _write(level / "cgroup.subtree_control", wanted)
+            level = level / part
+            level.mkdir(exist_ok=True)
+        _write(level / "cgroup.subtree_control", wanted)
+        self._enabled = True
+
+    def ensure_user(self, username: str, memory_bytes: int | None, pids_max: int | None) -> None:
+        if not self._enabled:
+            self._enable_controllers()
+        path = self._dir(username)
+        path.mkdir(exist_ok=True)
+        if memory_bytes is None or pids_max is None:
+            return
+        _write(path / "memory.max", str(memory_bytes))
+        _write(path / "pids.max", str(pids_max))
+
+    def add_pids(self, username: str, pids: list[int]) -> None:
+        _write_pids(self._dir(username) / "cgroup.procs", pids)
+
+    def pids_exhausted(self, username: str) -> bool:
+        path = self._dir(username)
+        try:
+            current = int(_read(path / "pids.current"))
+            maximum = _read(path / "pids.max").strip()
+        except FileNotFoundError:
+            return False
+        return maximum != "max" and current >= int(maximum)
+
+    def cpu_usage(self) -> dict[str, int]:
+        usage = {}
+        base = self._dir()
+        if not base.is_dir():
+            return usage
+        for entry in os.scandir(base):
+            if not entry.is_dir(follow_symlinks=False):
+                continue
+            try:
+                stat_text = _read(Path(entry.path) / "cpu.stat")
+            except FileNotFoundError:
+                continue
+            for line in stat_text.splitlines():
+                key, _, value = line.partition(" ")
+                if key == "usage_usec":
+                    usage[entry.name] = int(value)
+        return usage
+
+    def set_cpu_shares(self, username: str, shares: int) -> None:
+        if not self._enabled:
+            self._enable_controllers()
+        path = self._dir(username)
+        path.mkdir(exist_ok=True)
+        _write(path / "cpu.weight", str(shares_to_weight(shares)))
+
+    def remove_user(self, username: str) -> None:
+        _rmdir_quietly(self._dir(username))
+
+
+def _v1_mounts(mountinfo: str) -> dict[str, Path]:
+    mounts: dict[str, Path] = {}
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if " - " not in line:
+            continue
+        separator = fields.index("-")
+        fstype, super_options = fields[separator + 1], fields[separator + 3]
+        if fstype != "cgroup":
+            continue
+        for option in super_options.split(","):
+            if option in V1_CONTROLLERS and option not in mounts:
+                mounts[option] = Path(fields[4])
+    return mounts
+
+
+def detect(prefix: str, root: Path = Path("/sys/fs/cgroup")) -> NoCgroups | CgroupsV1 | CgroupsV2:
+    """Pick the backend for this machine (v2 only on a pure unified hierarchy)."""
+    if (root / "cgroup.controllers").exists():
+        return CgroupsV2(root, prefix)
+    try:
+        mounts = _v1_mounts(_read(Path("/proc/self/mountinfo")))
+    except OSError:
+        mounts = {}
+    if all(name in mounts for name in V1_CONTROLLERS):
+        return CgroupsV1(mounts, prefix)
+    return NoCgroups()
+
+
+def usable(backend: NoCgroups | CgroupsV1 | CgroupsV2) -> bool:
+    """Whether this process may create groups under the prefix (root, writable cgroupfs)."""
+    if isinstance(backend, NoCgroups):
+        return False
+    probe_root = backend.root if isinstance(backend, CgroupsV2) else backend.mounts["pids"]
+    return os.access(probe_root, os.W_OK)

@@ -1,0 +1,273 @@
+"""Client for the execution agent (stdlib only; Django imports this).
+
+    client = AgentClient("/run/warren/execution-agent.sock")
+    user = {"uid": 1000042, "username": "alice"}
+    pid = client.spawn(user=user, argv=["sleep", "60"])["pid"]
+    fd, size = client.fs_open(user=user, path="notes.txt", mode="r")
+
+Every call opens one connection. Received fds are the caller's to close.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from typing import Any, Literal, TypedDict
+
+from execution_agent.protocol import MAX_RESPONSE_BYTES, FrameError, recv_frame, send_frame
+
+PROTOCOL_VERSION = 1
+
+
+class UserRef(TypedDict):
+    uid: int
+    username: str
+
+
+class Limits(TypedDict, total=False):
+    memory_bytes: int
+    pids_max: int
+    tmp_bytes: int
+
+
+class TagRef(TypedDict):
+    kind: Literal["console", "task", "other"]
+    id: str
+
+
+class AgentError(Exception):
+    """The agent answered ok: false. `code` is one of the protocol's error codes."""
+
+    def __init__(self, code: str, message: str, errno: str | None = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.errno = errno
+
+
+class AgentUnavailable(Exception):
+    """The agent's socket could not be reached, or the connection broke mid-call."""
+
+
+def _without_none(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+class AgentClient:
+    def __init__(self, socket_path: str, timeout: float = 10.0) -> None:
+        self.socket_path = socket_path
+        self.timeout = timeout
+
+    def call(self, op: str, /, **args: Any) -> tuple[dict, list[int]]:
+        """Send one request; return (result, fds). Raises AgentError or AgentUnavailable."""
+        # A `run` may legitimately take its whole timeout before answering.
+        timeout = self.timeout + float(args.get("timeout", 0) if op == "run" else 0)
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+                connection.settimeout(timeout)
+                connection.connect(self.socket_path)
+                send_frame(connection, {"v": PROTOCOL_VERSION, "op": op, "args": args})
+                response, fds = recv_frame(connection, MAX_RESPONSE_BYTES)
+        except (OSError, FrameError) as exc:
+            raise AgentUnavailable(f"execution agent at {self.socket_path}: {exc}") from exc
+        if not isinstance(response, dict) or not isinstance(response.get("ok"), bool):
+            _close_all(fds)
+            raise AgentUnavailable("execution agent sent a malformed response")
+        if not response["ok"]:
+            _close_all(fds)
+            error = response.get("error") or {}
+            raise AgentError(
+                str(error.get("code", "failed")), str(error.get("message", "")), error.get("errno")
+            )
+        return response.get("result") or {}, fds
+
+    def _call_one_fd(self, op: str, **args: Any) -> tuple[dict, int]:
+        result, fds = self.call(op, **args)
+        if len(fds) != 1:
+            _close_all(fds)
+            raise AgentUnavailable(f"{op}: expected one file descriptor, got {len(fds)}")
+        return result, fds[0]
+
+    # --- the agent ---------------------------------------------------------------------------
+    def info(self) -> dict:
+        return self.call("info")[0]
+
+    # --- processes ---------------------------------------------------------------------------
+    def spawn(
+        self,
+        *,
+        user: UserRef,
+        argv: list[str],
+        limits: Limits | None = None,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        tag: TagRef | None = None,
+    ) -> dict:
+        """Start a background process; returns {"pid": int | None, "sandbox_pid": int}."""
+        return self.call(
+            "spawn",
+            **_without_none(
+                {"user": user, "argv": argv, "limits": limits, "cwd": cwd, "env": env, "tag": tag}
+            ),
+        )[0]
+
+    def spawn_pty(
+        self,
+        *,
+        user: UserRef,
+        argv: list[str],
+        rows: int,
+        cols: int,
+        limits: Limits | None = None,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        tag: TagRef | None = None,
+    ) -> tuple[dict, int]:
+        """Start a process on a new PTY; returns (result, master_fd)."""
+        return self._call_one_fd(
+            "spawn",
+            **_without_none(
+                {
+                    "user": user,
+                    "argv": argv,
+                    "limits": limits,
+                    "cwd": cwd,
+                    "env": env,
+                    "tag": tag,
+                    "pty": True,
+                    "rows": rows,
+                    "cols": cols,
+                }
+            ),
+        )
+
+    def run(
+        self,
+        *,
+        user: UserRef,
+        argv: list[str],
+        timeout: float = 60,
+        stdin: str | None = None,
+        limits: Limits | None = None,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        tag: TagRef | None = None,
+    ) -> dict:
+        """Run to completion: {"returncode", "stdout", "stderr", "*_truncated", "timed_out"}."""
+        return self.call(
+            "run",
+            **_without_none(
+                {
+                    "user": user,
+                    "argv": argv,
+                    "timeout": timeout,
+                    "stdin": stdin,
+                    "limits": limits,
+                    "cwd": cwd,
+                    "env": env,
+                    "tag": tag,
+                }
+            ),
+        )[0]
+
+    def processes(self, *, user: UserRef) -> list[dict]:
+        return self.call("processes", user=user)[0]["processes"]
+
+    def signal(
+        self, *, user: UserRef, pid: int, signal: Literal["TERM", "KILL", "INT", "HUP"]
+    ) -> None:
+        self.call("signal", user=user, pid=pid, signal=signal)
+
+    def terminate(self, *, user: UserRef, pid: int, grace: float = 5) -> None:
+        self.call("terminate", user=user, pid=pid, grace=grace)
+
+    def kill_tagged(self, *, user: UserRef, tag: TagRef, grace: float = 2) -> list[int]:
+        return self.call("kill_tagged", user=user, tag=tag, grace=grace)[0]["pids"]
+
+    # --- cgroups -----------------------------------------------------------------------------
+    def cpu_usage(self) -> dict:
+        """{"cgroups": "v1"|"v2"|"none", "users": {username: {"cpu_usec": int}}}"""
+        return self.call("cpu_usage")[0]
+
+    def set_cpu_weight(self, *, user: UserRef, shares: int) -> bool:
+        return self.call("set_cpu_weight", user=user, shares=shares)[0]["applied"]
+
+    # --- files (as the user, beneath the home) ------------------------------------------------
+    def fs_list(self, *, user: UserRef, path: str = "") -> list[dict]:
+        return self.call("fs_list", user=user, path=path)[0]["entries"]
+
+    def fs_stat(self, *, user: UserRef, path: str) -> dict:
+        return self.call("fs_stat", user=user, path=path)[0]
+
+    def fs_mkdir(self, *, user: UserRef, path: str) -> None:
+        self.call("fs_mkdir", user=user, path=path)
+
+    def fs_rename(self, *, user: UserRef, src: str, dst: str, replace: bool = False) -> None:
+        self.call("fs_rename", user=user, src=src, dst=dst, replace=replace)
+
+    def fs_delete(self, *, user: UserRef, path: str, recursive: bool = False) -> None:
+        self.call("fs_delete", user=user, path=path, recursive=recursive)
+
+    def fs_open(self, *, user: UserRef, path: str, mode: Literal["r", "w", "x"]) -> tuple[int, int]:
+        """Open a file as the user; returns (fd, size). The caller closes fd."""
+        result, fd = self._call_one_fd("fs_open", user=user, path=path, mode=mode)
+        return fd, result["size"]
+
+    # --- consoles ----------------------------------------------------------------------------
+    def console_start(
+        self,
+        *,
+        user: UserRef,
+        console_id: str,
+        argv: list[str],
+        rows: int = 24,
+        cols: int = 80,
+        cwd: str | None = None,
+        limits: Limits | None = None,
+    ) -> bool:
+        """Ensure the console's tmux session exists; True if this call created it."""
+        return self.call(
+            "console_start",
+            **_without_none(
+                {
+                    "user": user,
+                    "console_id": console_id,
+                    "argv": argv,
+                    "rows": rows,
+                    "cols": cols,
+                    "cwd": cwd,
+                    "limits": limits,
+                }
+            ),
+        )[0]["created"]
+
+    def console_attach(
+        self, *, user: UserRef, console_id: str, read_only: bool, rows: int, cols: int
+    ) -> int:
+        """Attach a tmux client on a new PTY; returns the master fd (close it to detach)."""
+        return self._call_one_fd(
+            "console_attach",
+            user=user,
+            console_id=console_id,
+            read_only=read_only,
+            rows=rows,
+            cols=cols,
+        )[1]
+
+    def console_kill(self, *, user: UserRef, console_id: str, grace: float = 2) -> dict:
+        return self.call("console_kill", user=user, console_id=console_id, grace=grace)[0]
+
+    def console_list(self, *, user: UserRef) -> list[dict]:
+        return self.call("console_list", user=user)[0]["consoles"]
+
+    def console_capture(self, *, user: UserRef, console_id: str, lines: int = 100) -> str:
+        return self.call("console_capture", user=user, console_id=console_id, lines=lines)[0][
+            "text"
+        ]
+
+
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)

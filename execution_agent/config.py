@@ -1,0 +1,116 @@
+"""The agent's configuration: read from the environment in this one place, validated at start-up."""
+
+from __future__ import annotations
+
+import contextlib
+import grp
+import os
+import pwd
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+CGROUP_PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+
+
+class ConfigError(Exception):
+    """A malformed environment variable; the message names it."""
+
+
+@dataclass(frozen=True)
+class Config:
+    socket_path: Path
+    socket_gid: int
+    allowed_uids: frozenset[int]
+    homes_root: Path
+    www_root: Path
+    uid_base: int
+    cgroup_prefix: str
+    run_dir: Path
+    production: bool
+
+
+def _absolute_path(env: Mapping[str, str], name: str, default: str) -> Path:
+    value = env.get(name, default)
+    if not value.startswith("/") or "\0" in value:
+        raise ConfigError(f"{name} must be an absolute path, got {value!r}")
+    return Path(os.path.normpath(value))
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name} must be between {minimum} and {maximum}, got {value}")
+    return value
+
+
+def _socket_gid(env: Mapping[str, str]) -> int:
+    raw = env.get("WARREN_EXEC_AGENT_GROUP")
+    if raw is None:
+        try:
+            return grp.getgrnam("warren").gr_gid
+        except KeyError:
+            return pwd.getpwuid(0).pw_gid
+    if raw.isdigit():
+        return int(raw)
+    try:
+        return grp.getgrnam(raw).gr_gid
+    except KeyError:
+        raise ConfigError(f"WARREN_EXEC_AGENT_GROUP: no group named {raw!r}") from None
+
+
+def _allowed_uids(env: Mapping[str, str]) -> frozenset[int]:
+    raw = env.get("WARREN_EXEC_AGENT_ALLOWED_UIDS")
+    if raw is None:
+        uids = {0}
+        with contextlib.suppress(KeyError):
+            uids.add(pwd.getpwnam("warren").pw_uid)
+        return frozenset(uids)
+    uids = set()
+    for item in raw.split(","):
+        item = item.strip()
+        if not item.isdigit():
+            raise ConfigError(
+                f"WARREN_EXEC_AGENT_ALLOWED_UIDS must be a comma list of uids, got {raw!r}"
+            )
+        uids.add(int(item))
+    return frozenset(uids)
+
+
+def _cgroup_prefix(env: Mapping[str, str]) -> str:
+    value = env.get("WARREN_CGROUP_PREFIX", "warren")
+    if not CGROUP_PREFIX_RE.match(value) or ".." in value.split("/"):
+        raise ConfigError(f"WARREN_CGROUP_PREFIX must be a relative cgroup path, got {value!r}")
+    return value
+
+
+def _production(env: Mapping[str, str]) -> bool:
+    value = env.get("WARREN_ENV", "development")
+    if value not in ("development", "production"):
+        raise ConfigError(f"WARREN_ENV must be 'development' or 'production', got {value!r}")
+    return value == "production"
+
+
+def load_config(env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate every WARREN_* variable the agent uses."""
+    env = os.environ if env is None else env
+    return Config(
+        socket_path=_absolute_path(
+            env, "WARREN_EXEC_AGENT_SOCKET", "/run/warren/execution-agent.sock"
+        ),
+        socket_gid=_socket_gid(env),
+        allowed_uids=_allowed_uids(env),
+        homes_root=_absolute_path(env, "WARREN_HOMES_ROOT", "/home"),
+        www_root=_absolute_path(env, "WARREN_WWW_ROOT", "/var/www-warren"),
+        uid_base=_int(env, "WARREN_UID_BASE", 1_000_000, 1000, 2**31),
+        cgroup_prefix=_cgroup_prefix(env),
+        run_dir=_absolute_path(env, "WARREN_RUN_DIR", "/run/warren"),
+        production=_production(env),
+    )

@@ -1,0 +1,180 @@
+"""Run a real agent in throw-away directories: used by the tests, the benchmark and dev setups.
+
+Everything lives under one temporary base dir (homes, www, run dir, socket), users get uids
+from a private base, cgroups a private prefix; cleanup() kills the uids' processes, removes the
+cgroups, unmounts what the agent mounted and deletes the base dir.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from execution_agent.client import AgentClient, AgentUnavailable, UserRef
+from execution_agent.procs import all_pids, read_status
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+UID_SPAN = 10_000
+
+
+class AgentHarness:
+    def __init__(
+        self,
+        *,
+        uid_base: int,
+        cgroup_prefix: str,
+        allowed_uids: tuple[int, ...] = (0,),
+        socket_group: int = 0,
+        python: str = sys.executable,
+        run_as: int | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.uid_base = uid_base
+        self.cgroup_prefix = cgroup_prefix
+        self.allowed_uids = allowed_uids
+        self.socket_group = socket_group
+        self.python = python
+        self.run_as = run_as
+        self.extra_env = extra_env or {}
+        # Not pytest's tmp_path: users' bwrap must traverse these dirs, and it is 0700.
+        self.base = Path(tempfile.mkdtemp(prefix="warren-exec-", dir="/tmp"))
+        os.chmod(self.base, 0o755)  # noqa: S103 - users' bwrap must traverse it
+        self.homes = self.base / "homes"
+        self.www = self.base / "www"
+        self.run_dir = self.base / "run"
+        self.socket_path = self.base / "agent.sock"
+        self.log_path = self.base / "agent.log"
+        for path in (self.homes, self.www):
+            path.mkdir(mode=0o755)
+        self.process: subprocess.Popen | None = None
+
+    def env(self) -> dict[str, str]:
+        return {
+            "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+            "PYTHONPATH": str(REPO_ROOT),
+            "WARREN_EXEC_AGENT_SOCKET": str(self.socket_path),
+            "WARREN_EXEC_AGENT_GROUP": str(self.socket_group),
+            "WARREN_EXEC_AGENT_ALLOWED_UIDS": ",".join(map(str, self.allowed_uids)),
+            "WARREN_HOMES_ROOT": str(self.homes),
+            "WARREN_WWW_ROOT": str(self.www),
+            "WARREN_UID_BASE": str(self.uid_base),
+            "WARREN_CGROUP_PREFIX": self.cgroup_prefix,
+            "WARREN_RUN_DIR": str(self.run_dir),
+            **self.extra_env,
+        }
+
+    def start(self, timeout: float = 20.0) -> AgentHarness:
+        """Start the agent and wait until it answers `info`."""
+        credentials = {}
+        if self.run_as is not None:
+            credentials = {"user": self.run_as, "group": self.run_as, "extra_groups": []}
+            os.chown(self.base, self.run_as, self.run_as)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [self.python, "-m", "execution_agent"],
+                env=self.env(),
+                cwd="/",
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                **credentials,
+            )
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.client(timeout=2).info()
+                return self
+            except AgentUnavailable:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"agent did not start:\n{self.log()}") from None
+                time.sleep(0.02)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def client(self, timeout: float = 15.0) -> AgentClient:
+        return AgentClient(str(self.socket_path), timeout=timeout)
+
+    def user(self, pk: int, username: str, *, www: bool = True) -> UserRef:
+        """A Warren user with a home (and www dir) owned by their uid, mode 0700."""
+        uid = self.uid_base + pk
+        for root, wanted in ((self.homes, True), (self.www, www)):
+            if wanted:
+                path = root / username
+                path.mkdir(mode=0o700, exist_ok=True)
+                os.chown(path, uid, uid)
+                os.chmod(path, 0o700)
+        return {"uid": uid, "username": username}
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill_user_processes(self) -> None:
+        """SIGKILL every process whose real uid is in this harness's uid range."""
+        for _ in range(50):
+            victims = [
+                status.pid
+                for pid in all_pids()
+                if (status := read_status(pid))
+                and status.state != "Z"
+                and self.uid_base <= status.real_uid < self.uid_base + UID_SPAN
+            ]
+            if not victims:
+                return
+            for pid in victims:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.05)
+
+    def cleanup(self) -> None:
+        self.stop()
+        self.kill_user_processes()
+        remove_cgroups(self.cgroup_prefix)
+        unmount_beneath(self.base)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def remove_cgroups(prefix: str) -> None:
+    """rmdir <hierarchy>/<prefix>/* and <prefix> in every cgroup hierarchy, deepest first."""
+    roots = [
+        Path(line.split()[4])
+        for line in Path("/proc/self/mountinfo").read_text().splitlines()
+        if " - cgroup" in line
+    ]
+    for root in roots:
+        top = root / prefix
+        if not top.is_dir():
+            continue
+        for _ in range(40):
+            for dirpath, dirnames, _ in os.walk(top, topdown=False):
+                for name in dirnames:
+                    with contextlib.suppress(OSError):
+                        os.rmdir(Path(dirpath) / name)
+            with contextlib.suppress(OSError):
+                os.rmdir(top)
+            if not top.exists():
+                break
+            time.sleep(0.05)
+
+
+def unmount_beneath(base: Path) -> None:
+    mountpoints = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        mountpoint = line.split()[4].replace("\\040", " ")
+        if mountpoint == str(base) or mountpoint.startswith(f"{base}/"):
+            mountpoints.append(mountpoint)
+    for mountpoint in sorted(mountpoints, key=len, reverse=True):
+        subprocess.run(["umount", "-l", mountpoint], capture_output=True, check=False)

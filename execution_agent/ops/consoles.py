@@ -1,0 +1,129 @@
+"""Console operations: tmux sessions in the user's sandboxed tmux server, attached on a PTY."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from execution_agent import procs
+from execution_agent.errors import OpError, not_found
+from execution_agent.homefs import sandbox_cwd
+from execution_agent.ops import Reply, op
+from execution_agent.ops.processes import kill_tagged_tree, open_pty
+from execution_agent.validation import Args, Tag
+
+CONSOLE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+LIST_FORMAT = "#{session_name}\t#{pane_dead}\t#{session_created}\t#{pane_pid}"
+
+
+def _console_id(args: Args) -> str:
+    return args.str("console_id", pattern=CONSOLE_ID_RE, max_chars=64)
+
+
+@op("console_start", fields=("user", "limits", "console_id", "argv", "cwd", "rows", "cols"))
+def console_start(agent, args: Args) -> Reply:
+    """Ensure the user's tmux server and a session running argv; idempotent per console_id."""
+    user = args.user()
+    limits = args.limits() if args.has("limits") else None
+    console_id = _console_id(args)
+    argv = args.argv()
+    rows = args.int("rows", minimum=2, maximum=1000, default=24)
+    cols = args.int("cols", minimum=2, maximum=1000, default=80)
+    cwd = sandbox_cwd(agent, user, args.str("cwd", default=None))
+    with agent.tmux.lock(user):
+        agent.tmux.ensure_server(user, limits)
+        code, _, err = agent.tmux.command(
+            user, agent.tmux.new_session_args(console_id, argv, cwd, rows, cols), limits=limits
+        )
+    if code != 0:
+        if "duplicate session" in err:
+            return Reply({"created": False}, user=user)
+        raise OpError("failed", f"tmux new-session: {err.strip()[:500]}")
+    return Reply({"created": True}, user=user)
+
+
+@op("console_attach", fields=("user", "console_id", "read_only", "rows", "cols"))
+def console_attach(agent, args: Args) -> Reply:
+    """Attach a new tmux client on a PTY (its controlling terminal); return the master fd."""
+    user = args.user()
+    console_id = _console_id(args)
+    read_only = args.bool("read_only", default=False)
+    rows = args.int("rows", minimum=1, maximum=1000, default=24)
+    cols = args.int("cols", minimum=1, maximum=1000, default=80)
+    if not agent.tmux.server_alive(user):
+        raise not_found(f"no console {console_id}")
+    code, _, _ = agent.tmux.command(user, ["has-session", "-t", f"={console_id}"])
+    if code != 0:
+        raise not_found(f"no console {console_id}")
+    master, slave = open_pty(rows, cols)
+    try:
+        launched = agent.sandbox.launch(
+            agent.tmux.attach_launch(user, console_id, read_only, slave)
+        )
+    except BaseException:
+        os.close(master)
+        raise
+    finally:
+        os.close(slave)
+    # When Django closes the master, the client gets a hangup and exits; reap it then.
+    agent.reaper.watch(launched.process)
+    return Reply({"client_pid": launched.process.pid}, fds=[("pty", master)], user=user)
+
+
+@op("console_kill", fields=("user", "console_id", "grace"))
+def console_kill(agent, args: Args) -> Reply:
+    """Kill a console's tmux session and then every process still tagged with it."""
+    user = args.user()
+    console_id = _console_id(args)
+    grace = args.number("grace", minimum=0, maximum=30, default=2)
+    existed = False
+    if agent.tmux.server_alive(user):
+        code, _, _ = agent.tmux.command(user, ["kill-session", "-t", f"={console_id}"])
+        existed = code == 0
+    # kill-session only HUPs the panes; processes that ignore SIGHUP would live on.
+    pids = kill_tagged_tree(user.uid, Tag("console", console_id), grace)
+    return Reply({"existed": existed, "pids": pids}, user=user)
+
+
+@op("console_list", fields=("user",))
+def console_list(agent, args: Args) -> Reply:
+    """List the user's consoles: id, whether the pane's program lives, creation time, pid."""
+    user = args.user()
+    if not agent.tmux.server_alive(user):
+        return Reply({"consoles": []}, user=user)
+    code, out, err = agent.tmux.command(user, ["list-panes", "-a", "-F", LIST_FORMAT])
+    if code != 0:
+        raise OpError("failed", f"tmux list-panes: {err.strip()[:500]}")
+    namespace = agent.tmux.server_pid_namespace(user)
+    consoles: dict[str, dict] = {}
+    for line in out.splitlines():
+        fields = line.split("\t")
+        if len(fields) != 4 or not CONSOLE_ID_RE.match(fields[0]) or fields[0] in consoles:
+            continue
+        name, dead, created, pane_pid = fields
+        host_pid = None
+        if namespace is not None and pane_pid.isdigit() and dead != "1":
+            host_pid = procs.host_pid(namespace, int(pane_pid), user.uid)
+        consoles[name] = {
+            "console_id": name,
+            "alive": dead != "1",
+            "created_at": float(created) if created.isdigit() else None,
+            "pane_pid": host_pid,
+        }
+    return Reply({"consoles": list(consoles.values())}, user=user)
+
+
+@op("console_capture", fields=("user", "console_id", "lines"))
+def console_capture(agent, args: Args) -> Reply:
+    """The console's screen plus up to `lines` lines of scrollback, as plain text."""
+    user = args.user()
+    console_id = _console_id(args)
+    lines = args.int("lines", minimum=0, maximum=50000, default=100)
+    if not agent.tmux.server_alive(user):
+        raise not_found(f"no console {console_id}")
+    code, out, err = agent.tmux.command(
+        user, ["capture-pane", "-p", "-t", f"={console_id}:", "-S", str(-lines)]
+    )
+    if code != 0:
+        raise not_found(f"no console {console_id}: {err.strip()[:200]}")
+    return Reply({"text": out}, user=user)

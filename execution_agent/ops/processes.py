@@ -1,0 +1,190 @@
+"""Operations that start, list and signal a user's sandboxed processes."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import struct
+import subprocess
+import termios
+import time
+
+from execution_agent import procs
+from execution_agent.errors import not_found
+from execution_agent.homefs import sandbox_cwd
+from execution_agent.ops import Reply, op
+from execution_agent.output import OUTPUT_CAP, collect_output
+from execution_agent.sandbox import Launch
+from execution_agent.validation import Args, Tag
+
+LAUNCH_FIELDS = ("user", "limits", "argv", "cwd", "env", "tag")
+DEFAULT_TAG = Tag(kind="other", id="none")
+
+
+def launch_from_args(agent, args: Args, **overrides) -> Launch:
+    """The Launch described by the common spawn/run arguments."""
+    user = args.user()
+    return Launch(
+        user=user,
+        limits=args.limits() if args.has("limits") else None,
+        argv=args.argv(),
+        cwd=sandbox_cwd(agent, user, args.str("cwd", default=None)),
+        env=args.env(),
+        tag=args.tag(default=DEFAULT_TAG),
+        **overrides,
+    )
+
+
+def set_winsize(fd: int, rows: int, cols: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+def open_pty(rows: int, cols: int) -> tuple[int, int]:
+    master, slave = os.openpty()
+    os.set_inheritable(master, False)
+    set_winsize(master, rows, cols)
+    return master, slave
+
+
+@op("spawn", fields=(*LAUNCH_FIELDS, "pty", "rows", "cols"))
+def spawn(agent, args: Args) -> Reply:
+    """Start a sandboxed process for a user, optionally on a new PTY whose master is returned."""
+    use_pty = args.bool("pty", default=False)
+    rows = args.int("rows", minimum=1, maximum=1000, default=24)
+    cols = args.int("cols", minimum=1, maximum=1000, default=80)
+    req = launch_from_args(agent, args)
+    master = slave = None
+    if use_pty:
+        master, slave = open_pty(rows, cols)
+        req.stdin = req.stdout = req.stderr = slave
+        req.controlling_tty = True
+        req.term = req.env.get("TERM", "xterm-256color")
+    try:
+        launched = agent.sandbox.launch(req)
+    except BaseException:
+        if master is not None:
+            os.close(master)
+        raise
+    finally:
+        if slave is not None:
+            os.close(slave)
+    pid = agent.sandbox.command_pid(launched)
+    agent.reaper.watch(launched.process)
+    result = {"pid": pid, "sandbox_pid": launched.process.pid}
+    return Reply(result, fds=[("pty", master)] if master is not None else [], user=req.user)
+
+
+@op("run", fields=(*LAUNCH_FIELDS, "timeout", "stdin"))
+def run(agent, args: Args) -> Reply:
+    """Run a sandboxed command to completion and return its exit status and output."""
+    timeout = args.number("timeout", minimum=0.1, maximum=300, default=60)
+    stdin_text = args.str("stdin", max_chars=OUTPUT_CAP, default=None)
+    req = launch_from_args(
+        agent,
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        die_with_parent=True,
+        stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
+    )
+    launched = agent.sandbox.launch(req)
+    stdin_bytes = stdin_text.encode() if stdin_text is not None else None
+    out, err, timed_out = collect_output(launched.process, stdin_bytes, timeout)
+    return Reply(
+        {
+            "returncode": launched.process.returncode,
+            "stdout": out[:OUTPUT_CAP].decode("utf-8", "replace"),
+            "stderr": err[:OUTPUT_CAP].decode("utf-8", "replace"),
+            "stdout_truncated": len(out) > OUTPUT_CAP,
+            "stderr_truncated": len(err) > OUTPUT_CAP,
+            "timed_out": timed_out,
+        },
+        user=req.user,
+    )
+
+
+@op("processes", fields=("user",))
+def processes(agent, args: Args) -> Reply:
+    """List the user's processes (real uid), with CPU, memory, start time and tag."""
+    user = args.user()
+    bwrap_id = _file_id(agent.sandbox.bwrap)
+    listed = []
+    for status in procs.user_pids(user.uid):
+        # bubblewrap's own monitor and pid-1 reaper are plumbing, not the user's programs.
+        if bwrap_id is not None and _file_id(f"/proc/{status.pid}/exe") == bwrap_id:
+            continue
+        described = procs.describe(status)
+        if described is not None:
+            listed.append(described)
+    return Reply({"processes": listed}, user=user)
+
+
+def _file_id(path: str | None) -> tuple[int, int] | None:
+    if path is None:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+@op("signal", fields=("user", "pid", "signal"))
+def signal_process(agent, args: Args) -> Reply:
+    """Send TERM, KILL, INT or HUP to one of the user's processes."""
+    user = args.user()
+    pid = args.int("pid", minimum=1, maximum=2**22)
+    signum = procs.SIGNALS[args.choice("signal", tuple(procs.SIGNALS))]
+    with procs.owned_pidfd(pid, user.uid) as pidfd:
+        if pidfd is None or not procs.send(pidfd, signum):
+            raise not_found(f"no process {pid} of {user.username}")
+    return Reply({"signalled": True}, user=user)
+
+
+@op("terminate", fields=("user", "pid", "grace"))
+def terminate(agent, args: Args) -> Reply:
+    """SIGTERM one of the user's processes now and SIGKILL it after grace seconds."""
+    user = args.user()
+    pid = args.int("pid", minimum=1, maximum=2**22)
+    grace = args.number("grace", minimum=0, maximum=30, default=5)
+    with procs.owned_pidfd(pid, user.uid) as pidfd:
+        if pidfd is None or not procs.send(pidfd, signal.SIGTERM):
+            raise not_found(f"no process {pid} of {user.username}")
+        procs.terminate_later([os.dup(pidfd)], grace)
+    return Reply({"signalled": True}, user=user)
+
+
+def signal_tagged(uid: int, tag: Tag, signum: int) -> list[int]:
+    """Signal every live process of uid carrying tag; return the pids reached."""
+    reached = []
+    for status in procs.user_pids(uid):
+        if procs.read_tag(status.pid) != (tag.kind, tag.id):
+            continue
+        with procs.owned_pidfd(status.pid, uid) as pidfd:
+            if pidfd is not None and procs.send(pidfd, signum):
+                reached.append(status.pid)
+    return reached
+
+
+def kill_tagged_tree(uid: int, tag: Tag, grace: float) -> list[int]:
+    """TERM the tagged processes now; after grace, KILL until none is left (forks included)."""
+    reached = signal_tagged(uid, tag, signal.SIGTERM)
+
+    def sweep() -> None:
+        for _ in range(20):
+            if not signal_tagged(uid, tag, signal.SIGKILL):
+                return
+            time.sleep(0.05)
+
+    procs.terminate_later([], grace, rescan=sweep)
+    return reached
+
+
+@op("kill_tagged", fields=("user", "tag", "grace"))
+def kill_tagged(agent, args: Args) -> Reply:
+    """End every process of the user carrying a tag: TERM now, KILL after grace."""
+    user = args.user()
+    tag = args.tag()
+    grace = args.number("grace", minimum=0, maximum=30, default=2)
+    return Reply({"pids": kill_tagged_tree(user.uid, tag, grace)}, user=user)

@@ -1,0 +1,134 @@
+"""The agent's live state, built once at start-up and handed to every operation."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from execution_agent import cgroups as cgroups_module
+from execution_agent import creds
+from execution_agent.config import Config
+from execution_agent.reaper import Reaper
+from execution_agent.sandbox import Sandbox
+
+log = logging.getLogger("execution_agent")
+TIOCSTI_SYSCTL = Path("/proc/sys/dev/tty/legacy_tiocsti")
+
+
+@dataclass
+class Agent:
+    config: Config
+    root: bool
+    sandbox: Sandbox
+    cgroups: object
+    cgroups_active: bool
+    reaper: Reaper
+    warnings: list[str] = field(default_factory=list)
+    tmux: object = None  # execution_agent.tmux.Tmux, attached once the agent exists
+
+    @property
+    def cgroups_version(self) -> str:
+        return self.cgroups.version if self.cgroups_active else "none"
+
+    @property
+    def sandboxed(self) -> bool:
+        return self.sandbox.bwrap is not None
+
+
+class StartupError(Exception):
+    """The agent must not start (production without root, bwrap or cgroups)."""
+
+
+def _bwrap_usable(bwrap: str | None) -> bool:
+    if bwrap is None:
+        return False
+    probe = [
+        bwrap,
+        "--unshare-user",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        "--symlink",
+        "usr/bin",
+        "/bin",
+        "--symlink",
+        "usr/lib",
+        "/lib",
+        "--symlink",
+        "usr/lib64",
+        "/lib64",
+        "--",
+        "/usr/bin/true",
+    ]
+    # As root, bwrap must be probed as the unprivileged user it will run as.
+    kwargs = {"user": 65534, "group": 65534, "extra_groups": []} if os.geteuid() == 0 else {}
+    try:
+        result = subprocess.run(probe, capture_output=True, timeout=10, cwd="/", **kwargs)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0
+
+
+def _harden_tiocsti(warnings: list[str]) -> None:
+    """Defence in depth beside the seccomp filter: the kernel-wide TIOCSTI switch."""
+    try:
+        if TIOCSTI_SYSCTL.read_text().strip() != "0":
+            TIOCSTI_SYSCTL.write_text("0\n")
+            log.info("set dev.tty.legacy_tiocsti=0")
+    except FileNotFoundError:
+        pass  # kernels before 6.2 have no switch; the seccomp filter still blocks TIOCSTI
+    except OSError as exc:
+        warnings.append(f"could not set dev.tty.legacy_tiocsti=0: {exc.strerror}")
+
+
+def _prepare_run_dir(config: Config, root: bool) -> None:
+    config.run_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
+    if root:
+        # Users must traverse these to reach their own entries (bwrap binds as the user), but
+        # must not list them.
+        os.chmod(config.run_dir, 0o755)  # noqa: S103 - traversed by users' bwrap
+        for name in ("tmp", "tmux", "etc"):
+            path = config.run_dir / name
+            path.mkdir(mode=0o711, exist_ok=True)
+            os.chmod(path, 0o711 if name != "etc" else 0o755)
+
+
+def build_agent(config: Config) -> Agent:
+    """Probe the machine, apply the production rules, and assemble the agent."""
+    root = os.geteuid() == 0
+    warnings: list[str] = []
+    bwrap = shutil.which("bwrap")
+    if not _bwrap_usable(bwrap):
+        bwrap = None
+    cgroups = cgroups_module.detect(config.cgroup_prefix)
+    cgroups_active = root and cgroups_module.usable(cgroups)
+    if not root:
+        warnings.append("not running as root: user processes run as the agent's own uid")
+    if bwrap is None:
+        warnings.append("bubblewrap unusable: user processes run WITHOUT a sandbox")
+    if not cgroups_active:
+        warnings.append("cgroups unusable: no memory, pids or CPU limits or accounting")
+    if root and not creds.supported():
+        warnings.append("per-thread credentials unsupported on this architecture")
+    if config.production and warnings:
+        raise StartupError("WARREN_ENV=production refuses to start: " + "; ".join(warnings))
+    if root:
+        _harden_tiocsti(warnings)
+    _prepare_run_dir(config, root)
+    setsid = shutil.which("setsid") or "/usr/bin/setsid"
+    sandbox = Sandbox(
+        config, cgroups, root=root, bwrap=bwrap, setsid=setsid, cgroups_active=cgroups_active
+    )
+    return Agent(
+        config=config,
+        root=root,
+        sandbox=sandbox,
+        cgroups=cgroups,
+        cgroups_active=cgroups_active,
+        reaper=Reaper(),
+        warnings=warnings,
+    )

@@ -1,0 +1,353 @@
+"""Start user processes: drop to the uid, then bubblewrap, in the user's cgroup from the start.
+
+Ordering (checked in bubblewrap's source, bubblewrap.c main()): the outer bwrap writes
+`{"child-pid": N}` to --info-fd right after clone() and before it lets the child run; the
+child does all its mount setup, then blocks reading --block-fd, and only after that loads the
+seccomp filter, forks the sandbox's command and execs it. So the agent reads the child pid,
+writes both pids to the user's cgroup, and only then writes to the block fd: every process of
+user code is forked inside the cgroup. No preexec_fn is needed (it is unsafe with threads).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import select
+import signal
+import stat
+import subprocess
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from execution_agent import identity
+from execution_agent.config import Config
+from execution_agent.errors import OpError
+from execution_agent.procs import all_pids, read_status
+from execution_agent.seccomp import build_filter
+from execution_agent.validation import Limits, Tag, UserRef
+
+SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
+MS_NOSUID, MS_NODEV, MS_REMOUNT = 0x2, 0x4, 0x20
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+@dataclass
+class Launch:
+    """What to start, for whom, and where its standard streams go."""
+
+    user: UserRef
+    limits: Limits | None  # None: keep whatever limits the user's cgroup already has
+    argv: list[str]
+    cwd: str
+    env: dict[str, str] = field(default_factory=dict)
+    tag: Tag | None = None
+    stdin: int | None = subprocess.DEVNULL
+    stdout: int | None = subprocess.DEVNULL
+    stderr: int | None = subprocess.DEVNULL
+    controlling_tty: bool = False
+    die_with_parent: bool = False
+    extra_binds: tuple[tuple[str, str, str], ...] = ()  # (--bind or --ro-bind, source, dest)
+    term: str = "dumb"
+
+
+@dataclass
+class Launched:
+    process: subprocess.Popen
+    ns_init_pid: int | None  # host pid of the sandbox's pid 1 (bwrap's reaper), if sandboxed
+
+
+class Sandbox:
+    def __init__(
+        self,
+        config: Config,
+        cgroups,
+        *,
+        root: bool,
+        bwrap: str | None,
+        setsid: str,
+        cgroups_active: bool,
+    ) -> None:
+        self.config = config
+        self.cgroups = cgroups
+        self.cgroups_active = cgroups_active
+        self.root = root
+        self.bwrap = bwrap
+        self.setsid = setsid
+        self.seccomp_program = build_filter()
+        self.system_args = _system_args()
+        self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._locks_guard = threading.Lock()
+
+    def user_lock(self, username: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks[username]
+
+    def owner_uid(self, user: UserRef) -> int:
+        """The uid that must own the user's home: theirs, or ours when running without root."""
+        return user.uid if self.root else os.geteuid()
+
+    def launch(self, req: Launch) -> Launched:
+        """Start req's command in the user's sandbox; raises OpError on refusal or failure."""
+        home = identity.check_home(self.config, req.user, self.owner_uid(req.user))
+        limits = req.limits or Limits()
+        if self.cgroups_active:
+            if req.limits is None:
+                self.cgroups.ensure_user(req.user.username, None, None)
+            else:
+                self.cgroups.ensure_user(req.user.username, limits.memory_bytes, limits.pids_max)
+            if self.cgroups.pids_exhausted(req.user.username):
+                raise OpError("limit", f"{req.user.username} has reached pids.max")
+        tmp = self._prepare_user(req.user, limits.tmp_bytes, resize=req.limits is not None)
+        env = self._environment(req)
+        if self.bwrap is None:
+            return self._launch_unsandboxed(req, home, env)
+        return self._launch_bwrap(req, home, tmp, env, limits)
+
+    def _environment(self, req: Launch) -> dict[str, str]:
+        home = f"/home/{req.user.username}"
+        if self.bwrap is None:
+            home = str(identity.home_of(self.config, req.user))
+        env = {
+            "HOME": home,
+            "USER": req.user.username,
+            "LOGNAME": req.user.username,
+            "PATH": SANDBOX_PATH,
+            "LANG": "C.UTF-8",
+            "TERM": req.term,
+            "SHELL": "/bin/bash",
+        }
+        env.update(req.env)
+        if req.tag is not None:
+            env["WARREN_TAG_KIND"] = req.tag.kind
+            env["WARREN_TAG_ID"] = req.tag.id
+        return env
+
+    def _popen(
+        self, argv: list[str], req: Launch, env: dict[str, str], pass_fds=(), cwd: str = "/"
+    ) -> subprocess.Popen:
+        if req.controlling_tty:
+            # util-linux setsid: new session, then TIOCSCTTY on stdin (the PTY slave), then exec;
+            # Popen cannot make a controlling terminal without preexec_fn.
+            argv = [self.setsid, "--ctty", *argv]
+        credentials = {}
+        if self.root:
+            credentials = {"user": req.user.uid, "group": req.user.gid, "extra_groups": []}
+        try:
+            return subprocess.Popen(
+                argv,
+                stdin=req.stdin,
+                stdout=req.stdout,
+                stderr=req.stderr,
+                env=env,
+                cwd=cwd,
+                pass_fds=pass_fds,
+                close_fds=True,
+                **credentials,
+            )
+        except OSError as exc:
+            code = "limit" if exc.errno == 11 else "failed"
+            raise OpError(code, f"could not start the sandbox: {exc.strerror}") from None
+
+    def _launch_unsandboxed(self, req: Launch, home: Path, env: dict[str, str]) -> Launched:
+        sandbox_home = f"/home/{req.user.username}"
+        cwd = str(home) + req.cwd[len(sandbox_home) :] if req.cwd.startswith(sandbox_home) else "/"
+        return Launched(self._popen(req.argv, req, env, cwd=cwd), None)
+
+    def _launch_bwrap(
+        self, req: Launch, home: Path, tmp: Path | None, env: dict[str, str], limits: Limits
+    ) -> Launched:
+        seccomp_r, seccomp_w = os.pipe()
+        info_r, info_w = os.pipe()
+        block_r, block_w = os.pipe()
+        to_close = [seccomp_r, seccomp_w, info_r, info_w, block_r, block_w]
+        try:
+            os.write(seccomp_w, self.seccomp_program)  # a few hundred bytes: fits the pipe
+            os.close(seccomp_w)
+            to_close.remove(seccomp_w)
+            argv = self._bwrap_argv(req, home, tmp, limits)
+            argv[-len(req.argv) - 1 : -len(req.argv) - 1] = [
+                "--info-fd",
+                str(info_w),
+                "--seccomp",
+                str(seccomp_r),
+                *(["--block-fd", str(block_r)] if self.cgroups_active else []),
+            ]
+            process = self._popen(argv, req, env, pass_fds=(info_w, seccomp_r, block_r))
+            for fd in (info_w, seccomp_r, block_r):
+                os.close(fd)
+                to_close.remove(fd)
+            child_pid = _read_child_pid(info_r)
+            if child_pid is None:
+                status = process.wait()
+                raise OpError("failed", f"bwrap exited with status {status} before starting")
+            if self.cgroups_active:
+                self._join_cgroup(req.user.username, process, child_pid)
+                os.write(block_w, b"1")
+            return Launched(process, child_pid)
+        finally:
+            for fd in to_close:
+                os.close(fd)
+
+    def _join_cgroup(self, username: str, process: subprocess.Popen, child_pid: int) -> None:
+        try:
+            self.cgroups.add_pids(username, [process.pid, child_pid])
+        except OSError as exc:
+            # The child is still blocked; kill it before the block fd closes (EOF unblocks it).
+            os.kill(child_pid, signal.SIGKILL)
+            process.kill()
+            process.wait()
+            raise OpError("failed", f"could not join the cgroup: {exc.strerror}") from None
+
+    def _bwrap_argv(self, req: Launch, home: Path, tmp: Path | None, limits: Limits) -> list[str]:
+        username = req.user.username
+        args = [
+            self.bwrap,
+            "--unshare-user",
+            "--disable-userns",
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--hostname",
+            "warren",
+            "--cap-drop",
+            "ALL",
+            *(["--die-with-parent"] if req.die_with_parent else []),
+            *self.system_args,
+        ]
+        if self.root:
+            etc = self.config.run_dir / "etc" / username
+            args += [
+                "--ro-bind",
+                str(etc / "passwd"),
+                "/etc/passwd",
+                "--ro-bind",
+                str(etc / "group"),
+                "/etc/group",
+            ]
+        args += [
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--perms",
+            "1777",
+            "--size",
+            str(limits.tmp_bytes),
+            "--tmpfs",
+            "/dev/shm",  # noqa: S108 - a path inside the sandbox
+            "--bind",
+            str(home),
+            f"/home/{username}",
+        ]
+        www = identity.www_dir_if_owned(self.config, req.user, self.owner_uid(req.user))
+        if www is not None:
+            args += ["--bind", str(www), "/var/www"]
+        # The S108 hits below are paths inside the sandbox, not the agent's own temp files.
+        if tmp is not None:
+            args += ["--bind", str(tmp), "/tmp"]  # noqa: S108
+        else:
+            args += ["--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]  # noqa: S108
+        args += ["--symlink", "../tmp", "/var/tmp"]  # noqa: S108
+        for option, source, dest in req.extra_binds:
+            args += [option, source, dest]
+        args += ["--remount-ro", "/", "--chdir", req.cwd, "--", *req.argv]
+        return args
+
+    def _prepare_user(self, user: UserRef, tmp_bytes: int, *, resize: bool) -> Path | None:
+        """Write the user's passwd/group and mount their shared /tmp (root only)."""
+        if not self.root:
+            return None
+        with self.user_lock(user.username):
+            etc = self.config.run_dir / "etc" / user.username
+            etc.mkdir(mode=0o755, parents=True, exist_ok=True)
+            identity.write_if_changed(etc / "passwd", identity.passwd_text(user, user.uid))
+            identity.write_if_changed(etc / "group", identity.group_text(user, user.uid))
+            return self._mount_tmp(user, tmp_bytes, resize=resize)
+
+    def _mount_tmp(self, user: UserRef, size: int, *, resize: bool) -> Path | None:
+        # <run>/tmp/<user> is 0700 and owned by the user, so the tmpfs inside it (mode 1777,
+        # like /tmp) is reachable by that uid alone even from outside any sandbox.
+        holder = self.config.run_dir / "tmp" / user.username
+        holder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = os.lstat(holder)
+        if st.st_uid != user.uid or stat.S_IMODE(st.st_mode) != 0o700:
+            os.chown(holder, user.uid, user.gid, follow_symlinks=False)
+            os.chmod(holder, 0o700)
+        mountpoint = holder / "tmp"
+        mountpoint.mkdir(exist_ok=True)
+        mounted = os.stat(mountpoint).st_dev != os.stat(holder).st_dev
+        if mounted:
+            vfs = os.statvfs(mountpoint)
+            if not resize or abs(vfs.f_blocks * vfs.f_frsize - size) < vfs.f_frsize:
+                return mountpoint
+        flags = MS_NOSUID | MS_NODEV | (MS_REMOUNT if mounted else 0)
+        options = f"size={size},mode=1777".encode()
+        if _libc.mount(b"tmpfs", bytes(mountpoint), b"tmpfs", flags, options) != 0:
+            if mounted:
+                return mountpoint  # keep the old size rather than fail the launch
+            return None  # bwrap gets a private --tmpfs /tmp instead
+        return mountpoint
+
+    def command_pid(self, launched: Launched, timeout: float = 2.0) -> int | None:
+        """Host pid of the user's command (pid 2 of the sandbox); None if it already ended."""
+        init = launched.ns_init_pid
+        if init is None:
+            return launched.process.pid
+        deadline = time.monotonic() + timeout
+        attempt = 0
+        while True:
+            # Pids are handed out in order, so the command is almost always just above init.
+            candidates = range(init + 1, init + 64) if attempt % 16 else all_pids()
+            for pid in candidates:
+                status = read_status(pid)
+                if status and status.ppid == init and status.nspids[-1] == 2:
+                    return pid
+            if launched.process.poll() is not None or time.monotonic() > deadline:
+                return None
+            attempt += 1
+            time.sleep(0.0005)
+
+
+def _read_child_pid(info_fd: int, timeout: float = 10.0) -> int | None:
+    chunks = []
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([info_fd], [], [], remaining)[0]:
+            return None
+        chunk = os.read(info_fd, 4096)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    try:
+        return int(json.loads(b"".join(chunks))["child-pid"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _system_args() -> list[str]:
+    """Read-only system dirs; merged-usr links as links; Warren's own config under /etc hidden."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = f"/{name}"
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    args += ["--ro-bind", "/etc", "/etc"]
+    for entry in sorted(os.listdir("/etc")):
+        if entry.startswith("warren"):
+            hidden = f"/etc/{entry}"
+            if os.path.isdir(hidden) and not os.path.islink(hidden):
+                args += ["--tmpfs", hidden]
+            else:
+                args += ["--ro-bind", "/dev/null", hidden]
+    resolv = os.path.realpath("/etc/resolv.conf")
+    if not resolv.startswith(("/etc/", "/usr/")) and os.path.exists(resolv):
+        # e.g. systemd-resolved's stub under /run, which the sandbox otherwise lacks.
+        args += ["--ro-bind", resolv, resolv]
+    return args

@@ -1,0 +1,196 @@
+"""The Unix-socket server: peer check, one framed request per connection, one log line per op."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import socketserver
+import struct
+import sys
+import threading
+import time
+
+from execution_agent import PROTOCOL_VERSION
+from execution_agent.config import ConfigError, load_config
+from execution_agent.errors import OpError
+from execution_agent.ops import OPS, Reply
+from execution_agent.protocol import (
+    MAX_REQUEST_BYTES,
+    FrameError,
+    PeerClosed,
+    recv_frame,
+    send_frame,
+)
+from execution_agent.runtime import Agent, StartupError, build_agent
+from execution_agent.tmux import Tmux
+from execution_agent.validation import Args
+
+log = logging.getLogger("execution_agent")
+REQUEST_READ_TIMEOUT = 10.0
+_PEERCRED = struct.Struct("3i")
+
+
+def peer_uid(connection: socket.socket) -> int:
+    raw = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
+    _pid, uid, _gid = _PEERCRED.unpack(raw)
+    return uid
+
+
+def handle_request(agent: Agent, message: object) -> Reply:
+    """Validate the envelope, then run the named op (raises OpError on any refusal)."""
+    if not isinstance(message, dict):
+        raise OpError("bad_request", "request must be a JSON object")
+    unknown = sorted(set(message) - {"v", "op", "args"})
+    if unknown:
+        raise OpError("bad_request", f"{unknown[0]}: unknown request field")
+    if "v" not in message:
+        raise OpError("bad_request", "v: required")
+    if message["v"] != PROTOCOL_VERSION or isinstance(message["v"], bool):
+        raise OpError("unsupported_version", f"v: this agent speaks version {PROTOCOL_VERSION}")
+    name = message.get("op")
+    if not isinstance(name, str):
+        raise OpError("bad_request", "op: must be a string")
+    spec = OPS.get(name)
+    if spec is None:
+        raise OpError("unknown_op", f"op: unknown operation {name[:64]!r}")
+    args = Args(message.get("args", {}), spec.fields, agent.config.uid_base)
+    return spec.handler(agent, args)
+
+
+class Handler(socketserver.BaseRequestHandler):
+    server: AgentServer
+
+    def handle(self) -> None:
+        connection: socket.socket = self.request
+        started = time.monotonic()
+        uid = peer_uid(connection)
+        if uid not in self.server.agent.config.allowed_uids:
+            self._respond_error(OpError("forbidden", f"peer uid {uid} may not use this agent"))
+            log.warning("op=- peer_uid=%d outcome=forbidden reason=peer-not-allowed", uid)
+            return
+        connection.settimeout(REQUEST_READ_TIMEOUT)
+        op_name, user, fds = "-", None, []
+        try:
+            message, received = recv_frame(connection, MAX_REQUEST_BYTES)
+            for fd in received:  # requests never carry fds; do not keep any a peer sends
+                os.close(fd)
+            if isinstance(message, dict) and isinstance(message.get("op"), str):
+                op_name = message["op"][:64]
+            connection.settimeout(None)
+            reply = handle_request(self.server.agent, message)
+            user, fds = reply.user, [fd for _, fd in reply.fds]
+            send_frame(connection, {"ok": True, "result": reply.wire_result()}, fds)
+            outcome = "ok"
+        except PeerClosed:
+            outcome = "error code=bad_request reason=peer-closed"
+        except (FrameError, TimeoutError) as exc:
+            outcome = "error code=bad_request"
+            self._respond_error(OpError("bad_request", f"malformed frame: {exc}"))
+        except OpError as exc:
+            outcome = f"error code={exc.code}"
+            self._respond_error(exc)
+        except Exception:
+            outcome = "error code=failed"
+            log.exception("op=%s crashed", op_name)
+            self._respond_error(OpError("failed", "internal error in the agent (see its log)"))
+        finally:
+            for fd in fds:
+                os.close(fd)
+        who = f"uid={user.uid} user={user.username}" if user is not None else "uid=- user=-"
+        log.info(
+            "op=%s peer_uid=%d %s outcome=%s ms=%.1f",
+            op_name,
+            uid,
+            who,
+            outcome,
+            (time.monotonic() - started) * 1000,
+        )
+
+    def _respond_error(self, error: OpError) -> None:
+        with contextlib.suppress(OSError):
+            send_frame(self.request, {"ok": False, "error": error.to_wire()})
+
+
+class AgentServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        path = agent.config.socket_path
+        path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+        _remove_stale_socket(path)
+        # Created 0600 first so no one can connect before chown/chmod set the real access.
+        old_umask = os.umask(0o177)
+        try:
+            super().__init__(str(path), Handler)
+        finally:
+            os.umask(old_umask)
+        if agent.root:
+            os.chown(path, 0, agent.config.socket_gid)
+        os.chmod(path, 0o660)
+
+
+def _remove_stale_socket(path) -> None:
+    if not path.exists():
+        return
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        path.unlink()
+        return
+    finally:
+        probe.close()
+    raise StartupError(f"another agent is already listening on {path}")
+
+
+def _notify_systemd(state: str) -> None:
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        notify.sendto(state.encode(), address)
+
+
+def main() -> int:
+    """Start the agent and serve until SIGTERM/SIGINT."""
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    try:
+        config = load_config()
+        agent = build_agent(config)
+        agent.tmux = Tmux(agent)
+        server = AgentServer(agent)
+    except (ConfigError, StartupError) as exc:
+        log.error("%s", exc)
+        return 2
+    os.umask(0o022)
+    for warning in agent.warnings:
+        log.warning("WARNING: %s", warning)
+    log.info(
+        "listening on %s (sandbox=%s cgroups=%s root=%s)",
+        config.socket_path,
+        agent.sandboxed,
+        agent.cgroups_version,
+        agent.root,
+    )
+
+    def stop(signum, frame) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    _notify_systemd("READY=1")
+    try:
+        server.serve_forever(poll_interval=0.5)
+    finally:
+        server.server_close()
+        config.socket_path.unlink(missing_ok=True)
+    return 0
