@@ -12,6 +12,8 @@ import logging
 import os
 from pathlib import Path
 
+from execution_agent.validation import DEFAULT_MEMORY_BYTES, DEFAULT_PIDS_MAX
+
 log = logging.getLogger("execution_agent")
 
 SHARES_MIN = 2
@@ -100,10 +102,14 @@ class CgroupsV1:
         return sorted(set(self.mounts.values()))
 
     def ensure_user(self, username: str, memory_bytes: int | None, pids_max: int | None) -> None:
+        """Create the user's groups; set limits (None: keep them, or defaults for a new group)."""
+        new = not self._dir("pids", username).is_dir()
         for root in self._hierarchies():
             (root / self.prefix / username).mkdir(parents=True, exist_ok=True)
-        if memory_bytes is None or pids_max is None:
+        if memory_bytes is None and not new:
             return
+        memory_bytes = memory_bytes or DEFAULT_MEMORY_BYTES
+        pids_max = pids_max or DEFAULT_PIDS_MAX
         memory = self._dir("memory", username)
         try:
             _write(memory / "memory.limit_in_bytes", str(memory_bytes))
@@ -184,9 +190,12 @@ class CgroupsV2:
         if not self._enabled:
             self._enable_controllers()
         path = self._dir(username)
+        new = not path.is_dir()
         path.mkdir(exist_ok=True)
-        if memory_bytes is None or pids_max is None:
+        if memory_bytes is None and not new:
             return
+        memory_bytes = memory_bytes or DEFAULT_MEMORY_BYTES
+        pids_max = pids_max or DEFAULT_PIDS_MAX
         _write(path / "memory.max", str(memory_bytes))
         _write(path / "pids.max", str(pids_max))
 

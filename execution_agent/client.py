@@ -67,7 +67,10 @@ class AgentClient:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
                 connection.settimeout(timeout)
                 connection.connect(self.socket_path)
-                send_frame(connection, {"v": PROTOCOL_VERSION, "op": op, "args": args})
+                try:
+                    send_frame(connection, {"v": PROTOCOL_VERSION, "op": op, "args": args})
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # a refused peer is answered (and hung up on) before it is read
                 response, fds = recv_frame(connection, MAX_RESPONSE_BYTES)
         except (OSError, FrameError) as exc:
             raise AgentUnavailable(f"execution agent at {self.socket_path}: {exc}") from exc

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -122,15 +123,19 @@ class AgentHarness:
                 self.process.kill()
                 self.process.wait()
 
-    def kill_user_processes(self) -> None:
-        """SIGKILL every process whose real uid is in this harness's uid range."""
+    def kill_user_processes(self, uids: set[int] | None = None) -> None:
+        """SIGKILL every process of uids (default: every uid in this harness's range)."""
+
+        def doomed(uid: int) -> bool:
+            if uids is not None:
+                return uid in uids
+            return self.uid_base <= uid < self.uid_base + UID_SPAN
+
         for _ in range(50):
             victims = [
                 status.pid
                 for pid in all_pids()
-                if (status := read_status(pid))
-                and status.state != "Z"
-                and self.uid_base <= status.real_uid < self.uid_base + UID_SPAN
+                if (status := read_status(pid)) and status.state != "Z" and doomed(status.real_uid)
             ]
             if not victims:
                 return
@@ -178,3 +183,21 @@ def unmount_beneath(base: Path) -> None:
             mountpoints.append(mountpoint)
     for mountpoint in sorted(mountpoints, key=len, reverse=True):
         subprocess.run(["umount", "-l", mountpoint], capture_output=True, check=False)
+
+
+def read_until(fd: int, marker: bytes, timeout: float = 10.0) -> bytes:
+    """Read a PTY master (or any fd) until marker appears; return everything read so far."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while marker not in data:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+            raise TimeoutError(f"{marker!r} not seen; got {data[-500:]!r}")
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the other side of the PTY is gone
+            chunk = b""
+        if not chunk:
+            raise EOFError(f"{marker!r} not seen before EOF; got {data[-500:]!r}")
+        data += chunk
+    return data

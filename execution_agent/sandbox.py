@@ -239,6 +239,9 @@ class Sandbox:
             str(limits.tmp_bytes),
             "--tmpfs",
             "/dev/shm",  # noqa: S108 - a path inside the sandbox
+            # bwrap's /dev is a writable tmpfs; only /dev/shm (and /dev/pts) should be.
+            "--remount-ro",
+            "/dev",
             "--bind",
             str(home),
             f"/home/{username}",

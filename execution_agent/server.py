@@ -109,6 +109,9 @@ class Handler(socketserver.BaseRequestHandler):
             (time.monotonic() - started) * 1000,
         )
 
+    def finish(self) -> None:
+        _close_gracefully(self.request)
+
     def _respond_error(self, error: OpError) -> None:
         with contextlib.suppress(OSError):
             send_frame(self.request, {"ok": False, "error": error.to_wire()})
@@ -132,6 +135,20 @@ class AgentServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         if agent.root:
             os.chown(path, 0, agent.config.socket_gid)
         os.chmod(path, 0o660)
+
+
+def _close_gracefully(connection: socket.socket) -> None:
+    """Half-close, then drain what the peer still sends: closing a Unix socket with unread
+    data makes the peer's recv fail with ECONNRESET, which would swallow our answer."""
+    with contextlib.suppress(OSError):
+        connection.shutdown(socket.SHUT_WR)
+        connection.settimeout(1.0)
+        drained = 0
+        while drained < 4 * MAX_REQUEST_BYTES:
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            drained += len(chunk)
 
 
 def _remove_stale_socket(path) -> None:

@@ -1,0 +1,90 @@
+"""Fixtures that run the REAL execution agent (as root) on a private socket, dirs, uids, cgroups.
+
+Plain pytest, no Django. One agent per test session (per xdist worker): its own temporary
+homes/www/run dirs, a random uid base (WARREN_UID_BASE) and a unique cgroup prefix, all torn
+down at the end (processes of its uids killed, cgroups removed, tmpfs mounts unmounted).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import uuid
+
+import pytest
+
+from execution_agent.harness import AgentHarness
+
+ROOT = os.geteuid() == 0
+_names = itertools.count(1)
+
+
+def pytest_collection_modifyitems(config, items):
+    skip = pytest.mark.skip(reason="needs root (bubblewrap, cgroups, uid changes)")
+    for item in items:
+        if "root" in item.keywords and not ROOT:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def uid_base() -> int:
+    return 3_000_000 + random.randrange(0, 1000) * 10_000
+
+
+@pytest.fixture(scope="session")
+def django_uid(uid_base) -> int:
+    """A non-root service uid allowed to use the agent (like the `warren` user in production)."""
+    return uid_base + 9_000
+
+
+@pytest.fixture(scope="session")
+def socket_gid(uid_base) -> int:
+    return uid_base + 9_001
+
+
+@pytest.fixture(scope="session")
+def harness(uid_base, django_uid, socket_gid):
+    if not ROOT:
+        pytest.skip("needs root")
+    agent = AgentHarness(
+        uid_base=uid_base,
+        cgroup_prefix=f"warren-test-{uuid.uuid4().hex[:10]}",
+        allowed_uids=(0, django_uid),
+        socket_group=socket_gid,
+    )
+    try:
+        agent.start()
+        yield agent
+    finally:
+        agent.cleanup()
+
+
+@pytest.fixture
+def client(harness):
+    return harness.client()
+
+
+@pytest.fixture
+def make_user(harness):
+    """Create Warren users (home + www dir owned by their uid); kill their processes afterwards."""
+    created = []
+
+    def make(stem: str = "user", *, www: bool = True):
+        number = next(_names)
+        user = harness.user(number, f"{stem}-{number}", www=www)
+        created.append(user)
+        return user
+
+    yield make
+    harness.kill_user_processes({user["uid"] for user in created})
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob")
