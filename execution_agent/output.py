@@ -20,9 +20,10 @@ def collect_output(
     for stream in (process.stdout, process.stderr):
         selector.register(stream.fileno(), selectors.EVENT_READ)
     pending = memoryview(stdin_bytes or b"")
-    if process.stdin is not None:
-        os.set_blocking(process.stdin.fileno(), False)
-        selector.register(process.stdin.fileno(), selectors.EVENT_WRITE)
+    in_fd = process.stdin.fileno() if process.stdin is not None else None
+    if in_fd is not None:
+        os.set_blocking(in_fd, False)
+        selector.register(in_fd, selectors.EVENT_WRITE)
     deadline = time.monotonic() + timeout
     timed_out = False
     while selector.get_map():
@@ -33,7 +34,7 @@ def collect_output(
             process.kill()
             break
         for key, _ in selector.select(remaining):
-            if process.stdin is not None and key.fd == process.stdin.fileno():
+            if key.fd == in_fd:
                 try:
                     pending = pending[os.write(key.fd, pending[:65536]) :]
                 except BrokenPipeError:

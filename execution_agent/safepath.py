@@ -26,9 +26,12 @@ class _OpenHow(ctypes.Structure):
 
 
 def _openat2(dirfd: int, path: str, flags: int, mode: int) -> int:
+    # openat2 rejects a mode without O_CREAT; O_TMPFILE contains the O_DIRECTORY bit, so
+    # it must be compared whole.
+    creates = flags & os.O_CREAT or flags & os.O_TMPFILE == os.O_TMPFILE
     how = _OpenHow(
         flags | os.O_CLOEXEC,
-        mode if flags & (os.O_CREAT | os.O_TMPFILE) else 0,
+        mode if creates else 0,
         RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
     )
     encoded = os.fsencode(path)

@@ -34,13 +34,17 @@ def test_another_users_home_and_www_files_cannot_be_listed_or_read(client, harne
     put(harness.homes / alice["username"] / "mine.txt", "alice-own-file", alice)
     put(harness.www / alice["username"] / "alice_example_com_wsgi.py", "alice-www", alice)
     bob_home = f"/home/{bob['username']}"
-    result = run(client, alice, f"""
+    result = run(
+        client,
+        alice,
+        f"""
         cat ~/mine.txt; echo; cat /var/www/alice_example_com_wsgi.py; echo
         ls /home; ls /var/www
         ls {bob_home}; cat {bob_home}/secret.txt
-        cat {harness.homes}/{bob['username']}/secret.txt {harness.www}/{bob['username']}/*
+        cat {harness.homes}/{bob["username"]}/secret.txt {harness.www}/{bob["username"]}/*
         grep -rs bob- /home /var/www /tmp /etc 2>/dev/null
-        echo END""")
+        echo END""",
+    )
     out = result["stdout"]
     assert "alice-own-file" in out and "alice-www" in out  # the probe can read what it should
     assert out.split("\n")[2:4] == [alice["username"], "alice_example_com_wsgi.py"]
@@ -52,10 +56,14 @@ def test_another_users_home_and_www_files_cannot_be_listed_or_read(client, harne
 
 def test_another_users_processes_cannot_be_seen_or_signalled(client, alice, bob):
     victim = client.spawn(user=bob, argv=["sleep", "1234567"])["pid"]
-    result = run(client, alice, f"""
+    result = run(
+        client,
+        alice,
+        f"""
         ps -eo pid,user,args; ls /proc | grep -c '^[0-9]'
         kill -9 {victim}; echo "kill=$?"
-        """)
+        """,
+    )
     assert "1234567" not in result["stdout"]
     assert "kill=1" in result["stdout"]
     for op, extra in (("signal", {"signal": "KILL"}), ("terminate", {"grace": 0})):
@@ -68,9 +76,19 @@ def test_another_users_processes_cannot_be_seen_or_signalled(client, alice, bob)
 
 
 def test_nothing_outside_the_home_and_tmp_is_writable(client, harness, alice, bob):
-    targets = ["/x", "/usr/x", "/etc/x", "/etc/passwd", "/home/x", "/dev/x", "/proc/x",
-               "/var/x", f"/home/{bob['username']}/x",
-               f"{harness.homes}/{bob['username']}/x", f"{harness.run_dir}/x"]
+    targets = [
+        "/x",
+        "/usr/x",
+        "/etc/x",
+        "/etc/passwd",
+        "/home/x",
+        "/dev/x",
+        "/proc/x",
+        "/var/x",
+        f"/home/{bob['username']}/x",
+        f"{harness.homes}/{bob['username']}/x",
+        f"{harness.run_dir}/x",
+    ]
     script = "; ".join(f"(echo hi > {t}) 2>/dev/null && echo WROTE:{t}" for t in targets)
     script += "; echo a > ~/ok.txt && echo a > /tmp/ok.txt && echo a > /var/tmp/ok2.txt"
     script += " && echo a > /dev/shm/ok.txt && echo a > /var/www/ok.txt && echo ALLOWED-OK"
@@ -88,10 +106,19 @@ def test_a_setuid_root_binary_gives_no_privilege(client, harness, alice):
     os.chown(binary, 0, 0)
     os.chmod(binary, 0o4755)
     # Control: outside the sandbox this very file does make alice root.
-    outside = subprocess.run([str(binary), "-u"], user=alice["uid"], group=alice["uid"],
-                             extra_groups=[], capture_output=True, text=True, cwd="/")
+    outside = subprocess.run(
+        [str(binary), "-u"],
+        user=alice["uid"],
+        group=alice["uid"],
+        extra_groups=[],
+        capture_output=True,
+        text=True,
+        cwd="/",
+    )
     assert outside.stdout.strip() == "0"
-    inside = run(client, alice, "~/suid-id -u; grep -E '^(NoNewPrivs|CapEff|CapBnd)' /proc/self/status")
+    inside = run(
+        client, alice, "~/suid-id -u; grep -E '^(NoNewPrivs|CapEff|CapBnd)' /proc/self/status"
+    )
     lines = inside["stdout"].split("\n")
     assert lines[0] == str(alice["uid"])
     assert "NoNewPrivs:\t1" in lines
@@ -157,8 +184,9 @@ def _report(data: bytes) -> dict:
 
 
 def test_tiocsti_is_blocked_by_the_seccomp_filter_alone(client, harness, alice):
-    result, master = client.spawn_pty(user=alice, argv=["python3", "-c", TIOCSTI_PROBE],
-                                      rows=24, cols=80)
+    result, master = client.spawn_pty(
+        user=alice, argv=["python3", "-c", TIOCSTI_PROBE], rows=24, cols=80
+    )
     try:
         sandboxed = _report(read_until(master, b"}\r\n"))
     finally:
@@ -177,11 +205,33 @@ def _control_probe_without_filter(harness, user) -> dict:
     master, slave = os.openpty()
     home = harness.homes / user["username"]
     process = subprocess.Popen(
-        ["setsid", "--ctty", "bwrap", "--ro-bind", "/", "/", "--bind", str(home), str(home),
-         "--proc", "/proc", "--dev", "/dev", "--unshare-pid", "--",
-         "python3", "-c", TIOCSTI_PROBE],
-        stdin=slave, stdout=slave, stderr=slave, user=user["uid"], group=user["uid"],
-        extra_groups=[], cwd="/",
+        [
+            "setsid",
+            "--ctty",
+            "bwrap",
+            "--ro-bind",
+            "/",
+            "/",
+            "--bind",
+            str(home),
+            str(home),
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--unshare-pid",
+            "--",
+            "python3",
+            "-c",
+            TIOCSTI_PROBE,
+        ],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        user=user["uid"],
+        group=user["uid"],
+        extra_groups=[],
+        cwd="/",
     )
     os.close(slave)
     try:
@@ -192,20 +242,40 @@ def _control_probe_without_filter(harness, user) -> dict:
 
 
 def test_the_sandbox_has_the_users_identity_and_a_clean_environment(client, alice):
-    result = run(client, alice, "id; hostname; env | sort; grep -E 'Seccomp:' /proc/self/status",
-                 env={"WARREN_PYTHON": "3.11", "LANG": "en_GB.UTF-8"},
-                 tag={"kind": "task", "id": "t-42"})
+    result = run(
+        client,
+        alice,
+        "id; hostname; env | sort; grep -E 'Seccomp:' /proc/self/status",
+        env={"WARREN_PYTHON": "3.11", "LANG": "en_GB.UTF-8"},
+        tag={"kind": "task", "id": "t-42"},
+    )
     out = result["stdout"]
     name, uid = alice["username"], alice["uid"]
     assert out.startswith(f"uid={uid}({name}) gid={uid}({name}) groups={uid}({name})\nwarren\n")
-    env = dict(line.split("=", 1) for line in out.splitlines() if "=" in line and
-               not line.startswith("uid="))
+    env = dict(
+        line.split("=", 1)
+        for line in out.splitlines()
+        if "=" in line and not line.startswith("uid=")
+    )
     assert env["HOME"] == f"/home/{name}" and env["USER"] == name and env["LOGNAME"] == name
     assert env["SHELL"] == "/bin/bash" and env["LANG"] == "en_GB.UTF-8"
     assert env["WARREN_PYTHON"] == "3.11"
     assert (env["WARREN_TAG_KIND"], env["WARREN_TAG_ID"]) == ("task", "t-42")
-    assert set(env) <= {"HOME", "USER", "LOGNAME", "PATH", "LANG", "TERM", "SHELL", "PWD",
-                        "SHLVL", "_", "WARREN_PYTHON", "WARREN_TAG_KIND", "WARREN_TAG_ID"}
+    assert set(env) <= {
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "PATH",
+        "LANG",
+        "TERM",
+        "SHELL",
+        "PWD",
+        "SHLVL",
+        "_",
+        "WARREN_PYTHON",
+        "WARREN_TAG_KIND",
+        "WARREN_TAG_ID",
+    }
     assert "Seccomp:\t2" in out
 
 

@@ -39,7 +39,12 @@ def call_as(harness, uid: int, groups: list[int]) -> dict:
     """Call `info` from a process running as uid (with supplementary groups)."""
     result = subprocess.run(
         ["/usr/bin/python3", "-c", RAW_CALL, str(harness.socket_path)],
-        user=uid, group=uid, extra_groups=groups, capture_output=True, text=True, timeout=10,
+        user=uid,
+        group=uid,
+        extra_groups=groups,
+        capture_output=True,
+        text=True,
+        timeout=10,
         cwd="/",
     )
     return json.loads(result.stdout)
@@ -172,13 +177,20 @@ def test_every_operation_is_logged_on_one_line(harness, client, alice):
     lines = harness.log().splitlines()
     run_line = next(line for line in lines if f"op=run peer_uid=0 uid={alice['uid']}" in line)
     assert f"user={alice['username']} outcome=ok ms=" in run_line
-    assert any("op=no_such_op" in line and "outcome=error code=unknown_op" in line
-               for line in lines)
+    assert any(
+        "op=no_such_op" in line and "outcome=error code=unknown_op" in line for line in lines
+    )
 
 
 def test_info_reports_the_sandbox_state(client):
     info = client.info()
-    assert info == {**info, "version": 1, "sandbox": True, "cgroups": "v1", "root": True,
-                    "warnings": []}
+    assert info == {
+        **info,
+        "version": 1,
+        "sandbox": True,
+        "cgroups": "v1",
+        "root": True,
+        "warnings": [],
+    }
     assert "3.11" in info["pythons"]
     assert isinstance(info["ipython"], bool)
