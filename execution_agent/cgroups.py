@@ -28,8 +28,9 @@ def shares_to_weight(shares: int) -> int:
 
 
 def _write(path: Path, value: str) -> None:
-    # O_CREAT only matters for the fake v2 tree in tests; on cgroupfs the files already exist.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    # O_CREAT|O_TRUNC only matter for the fake v2 tree in tests; cgroupfs ignores them, like
+    # a shell redirection.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:
         os.write(fd, value.encode())
     finally:

@@ -1,0 +1,146 @@
+"""Per-user cgroups: real v1 accounting and weights through the agent; v2 on a fake tree."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from execution_agent import procs
+from execution_agent.cgroups import CgroupsV1, CgroupsV2, detect, shares_to_weight
+
+# What the kernel shows in a v2 group's cpu.stat (Linux 6.x, with the cpu controller on).
+CPU_STAT = """usage_usec {usage}
+user_usec 1500000
+system_usec 234567
+core_sched.force_idle_usec 0
+nr_periods 0
+nr_throttled 0
+throttled_usec 0
+nr_bursts 0
+burst_usec 0
+"""
+
+
+def cpu_usec(client, username: str) -> int:
+    return client.cpu_usage()["users"].get(username, {"cpu_usec": 0})["cpu_usec"]
+
+
+@pytest.mark.root
+def test_two_seconds_of_spinning_are_counted_within_twenty_percent(client, alice):
+    before = cpu_usec(client, alice["username"])
+    pid = client.spawn(user=alice, argv=["python3", "-c", "while True: pass"])["pid"]
+    deadline = time.monotonic() + 20
+    while (procs.cpu_seconds(pid) or 0) < 2.0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    spun = procs.cpu_seconds(pid)
+    client.signal(user=alice, pid=pid, signal="KILL")
+    while pid in [p["pid"] for p in client.processes(user=alice)]:
+        time.sleep(0.02)
+    counted = (cpu_usec(client, alice["username"]) - before) / 1e6
+    assert spun >= 2.0
+    assert 1.6 <= counted <= 2.4, f"counted {counted:.2f}s for a ~2s spin ({spun:.2f}s)"
+
+
+@pytest.mark.root
+def test_cpu_usage_reports_the_cgroup_version_and_only_user_groups(client, harness, alice):
+    client.run(user=alice, argv=["true"])
+    Path(f"/sys/fs/cgroup/cpuacct/{harness.cgroup_prefix}/Not_A_User").mkdir()
+    usage = client.cpu_usage()
+    assert usage["cgroups"] == "v1"
+    assert alice["username"] in usage["users"]
+    assert "Not_A_User" not in usage["users"]
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("shares", [2, 300, 700, 262144])
+def test_set_cpu_weight_writes_cpu_shares_on_v1(client, harness, alice, shares):
+    assert client.set_cpu_weight(user=alice, shares=shares) is True
+    path = Path(f"/sys/fs/cgroup/cpu/{harness.cgroup_prefix}/{alice['username']}/cpu.shares")
+    assert int(path.read_text()) == shares
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("shares", [1, 262145, "700", 2.5])
+def test_set_cpu_weight_refuses_out_of_range_shares(client, alice, shares):
+    from execution_agent.client import AgentError
+
+    with pytest.raises(AgentError) as error:
+        client.call("set_cpu_weight", user=alice, shares=shares)
+    assert error.value.code == "bad_request"
+
+
+def test_this_machine_is_detected_as_v1_with_separate_hierarchies():
+    backend = detect("warren")
+    assert isinstance(backend, CgroupsV1)
+    assert set(backend.mounts) == {"cpu", "cpuacct", "memory", "pids"}
+
+
+@pytest.fixture
+def fake_v2(tmp_path) -> Path:
+    """A cgroup2 root as the kernel lays it out: available controllers, nothing delegated."""
+    (tmp_path / "cgroup.controllers").write_text("cpuset cpu io memory hugetlb pids rdma misc\n")
+    (tmp_path / "cgroup.subtree_control").write_text("")
+    return tmp_path
+
+
+def test_a_pure_unified_hierarchy_is_detected_as_v2(fake_v2):
+    assert isinstance(detect("warren", root=fake_v2), CgroupsV2)
+
+
+def test_v2_delegates_controllers_down_to_the_prefix_and_sets_limits(fake_v2):
+    backend = CgroupsV2(fake_v2, "warren/users")
+    backend.ensure_user("alice", 1 << 30, 100)
+    for level in (fake_v2, fake_v2 / "warren", fake_v2 / "warren" / "users"):
+        assert (level / "cgroup.subtree_control").read_text() == "+cpu +memory +pids"
+    group = fake_v2 / "warren" / "users" / "alice"
+    assert (group / "memory.max").read_text() == str(1 << 30)
+    assert (group / "pids.max").read_text() == "100"
+    backend.add_pids("alice", [1234, 5678])
+    assert (group / "cgroup.procs").read_text() == "1234\n5678\n"
+
+
+def test_v2_new_groups_get_default_limits_and_none_keeps_existing_ones(fake_v2):
+    backend = CgroupsV2(fake_v2, "warren")
+    backend.ensure_user("alice", None, None)
+    assert (fake_v2 / "warren" / "alice" / "memory.max").read_text() == str(3 << 30)
+    assert (fake_v2 / "warren" / "alice" / "pids.max").read_text() == "512"
+    backend.ensure_user("alice", 1 << 30, 64)
+    backend.ensure_user("alice", None, None)
+    assert (fake_v2 / "warren" / "alice" / "pids.max").read_text() == "64"
+
+
+def test_v2_refuses_when_controllers_are_missing(fake_v2):
+    (fake_v2 / "cgroup.controllers").write_text("cpuset io\n")
+    with pytest.raises(OSError, match="unavailable"):
+        CgroupsV2(fake_v2, "warren").ensure_user("alice", 1 << 30, 100)
+
+
+def test_v2_cpu_usage_reads_usage_usec_from_cpu_stat(fake_v2):
+    backend = CgroupsV2(fake_v2, "warren")
+    for name, usage in (("alice", 1734567), ("bob", 42)):
+        backend.ensure_user(name, 1 << 30, 100)
+        (fake_v2 / "warren" / name / "cpu.stat").write_text(CPU_STAT.format(usage=usage))
+    (fake_v2 / "warren" / "carol").mkdir()  # no cpu.stat yet: skipped, not an error
+    assert backend.cpu_usage() == {"alice": 1734567, "bob": 42}
+
+
+@pytest.mark.parametrize(
+    ("shares", "weight"), [(2, 1), (300, 12), (700, 27), (1024, 39), (262144, 10000)]
+)
+def test_v2_cpu_weight_uses_runcs_mapping_from_shares(fake_v2, shares, weight):
+    assert shares_to_weight(shares) == weight
+    backend = CgroupsV2(fake_v2, "warren")
+    backend.set_cpu_shares("alice", shares)
+    assert (fake_v2 / "warren" / "alice" / "cpu.weight").read_text() == str(weight)
+
+
+def test_v2_pids_exhaustion_reads_pids_current_against_pids_max(fake_v2):
+    backend = CgroupsV2(fake_v2, "warren")
+    backend.ensure_user("alice", 1 << 30, 100)
+    group = fake_v2 / "warren" / "alice"
+    (group / "pids.current").write_text("100\n")
+    assert backend.pids_exhausted("alice") is True
+    (group / "pids.max").write_text("max\n")
+    assert backend.pids_exhausted("alice") is False
