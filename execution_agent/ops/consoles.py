@@ -93,6 +93,9 @@ def console_list(agent, args: Args) -> Reply:
         return Reply({"consoles": []}, user=user)
     code, out, err = agent.tmux.command(user, ["list-panes", "-a", "-F", LIST_FORMAT])
     if code != 0:
+        # A live server with no sessions answers "no current target" (tmux 3.3).
+        if "no current target" in err or "no sessions" in err:
+            return Reply({"consoles": []}, user=user)
         raise OpError("failed", f"tmux list-panes: {err.strip()[:500]}")
     namespace = agent.tmux.server_pid_namespace(user)
     consoles: dict[str, dict] = {}

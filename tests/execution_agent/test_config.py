@@ -1,0 +1,53 @@
+"""The agent's configuration: defaults, and start-up failures that name the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from execution_agent.config import ConfigError, load_config
+
+
+def test_defaults_match_the_spec():
+    config = load_config({})
+    assert config.socket_path == Path("/run/warren/execution-agent.sock")
+    assert config.homes_root == Path("/home") and config.www_root == Path("/var/www-warren")
+    assert config.uid_base == 1_000_000 and config.cgroup_prefix == "warren"
+    assert config.run_dir == Path("/run/warren") and config.production is False
+    assert 0 in config.allowed_uids
+
+
+def test_values_are_read_from_the_environment():
+    config = load_config(
+        {
+            "WARREN_EXEC_AGENT_SOCKET": "/srv/agent.sock",
+            "WARREN_EXEC_AGENT_GROUP": "4242",
+            "WARREN_EXEC_AGENT_ALLOWED_UIDS": "0, 998",
+            "WARREN_UID_BASE": "2000000",
+            "WARREN_CGROUP_PREFIX": "warren/test",
+            "WARREN_ENV": "production",
+        }
+    )
+    assert config.socket_path == Path("/srv/agent.sock") and config.socket_gid == 4242
+    assert config.allowed_uids == frozenset({0, 998}) and config.uid_base == 2_000_000
+    assert config.cgroup_prefix == "warren/test" and config.production is True
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("WARREN_EXEC_AGENT_SOCKET", "relative.sock"),
+        ("WARREN_HOMES_ROOT", "home"),
+        ("WARREN_UID_BASE", "lots"),
+        ("WARREN_UID_BASE", "10"),
+        ("WARREN_EXEC_AGENT_ALLOWED_UIDS", "0,warren"),
+        ("WARREN_EXEC_AGENT_GROUP", "no-such-group-here"),
+        ("WARREN_CGROUP_PREFIX", "../escape"),
+        ("WARREN_CGROUP_PREFIX", "/absolute"),
+        ("WARREN_ENV", "prod"),
+    ],
+)
+def test_malformed_values_fail_naming_the_variable(name, value):
+    with pytest.raises(ConfigError, match=name):
+        load_config({name: value})

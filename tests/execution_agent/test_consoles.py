@@ -1,0 +1,155 @@
+"""Consoles: sessions of the user's sandboxed tmux server, attached read-write or read-only."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from execution_agent.client import AgentError
+from execution_agent.harness import read_until
+
+pytestmark = pytest.mark.root
+
+
+def wait_for(predicate, timeout: float = 5.0, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
+
+
+def capture(client, user, console_id: str) -> str:
+    return client.console_capture(user=user, console_id=console_id, lines=200)
+
+
+@pytest.fixture
+def console(client, alice):
+    console_id = f"c{os.urandom(6).hex()}"
+    assert (
+        client.console_start(user=alice, console_id=console_id, argv=["bash"], rows=24, cols=80)
+        is True
+    )
+    assert wait_for(lambda: "@warren:~$" in capture(client, alice, console_id))
+    return console_id
+
+
+def test_starting_a_console_is_idempotent_and_it_is_listed(client, alice, console):
+    assert client.console_start(user=alice, console_id=console, argv=["bash"]) is False
+    (entry,) = [c for c in client.console_list(user=alice) if c["console_id"] == console]
+    assert entry["alive"] is True
+    assert abs(entry["created_at"] - time.time()) < 60
+    processes = {p["pid"]: p for p in client.processes(user=alice)}
+    pane = processes[entry["pane_pid"]]
+    assert pane["cmdline"] == ["bash"]
+    assert (pane["tag_kind"], pane["tag_id"]) == ("console", console)
+
+
+def test_a_read_write_attach_shows_output_and_takes_input(client, alice, console):
+    master = client.console_attach(
+        user=alice, console_id=console, read_only=False, rows=24, cols=80
+    )
+    try:
+        os.write(master, b"echo typed-$((40+2))\r")
+        read_until(master, b"typed-42")
+        assert "typed-42" in capture(client, alice, console)
+    finally:
+        os.close(master)
+
+
+def test_a_read_only_viewer_can_neither_type_nor_resize(client, alice, console):
+    owner = client.console_attach(user=alice, console_id=console, read_only=False, rows=24, cols=80)
+    viewer = client.console_attach(
+        user=alice, console_id=console, read_only=True, rows=50, cols=200
+    )
+    try:
+        read_until(viewer, b"$ ")
+        os.write(viewer, b"echo viewer-$((1+1))\r")
+        time.sleep(0.5)
+        os.write(owner, b"echo owner-$((2+2)); stty size\r")
+        read_until(viewer, b"owner-4")  # the viewer does see the owner's output
+        screen = wait_for(lambda: (s := capture(client, alice, console)) and "24 80" in s and s)
+        assert "viewer-2" not in screen
+        assert "24 80" in screen  # the viewer's 200x50 did not resize the window
+    finally:
+        os.close(owner)
+        os.close(viewer)
+
+
+def test_a_console_survives_its_attached_client_dying(client, alice, console):
+    master = client.console_attach(
+        user=alice, console_id=console, read_only=False, rows=24, cols=80
+    )
+    os.write(master, b"echo before-$((3*3))\r")
+    read_until(master, b"before-9")
+    os.close(master)
+
+    def attach_clients() -> list[int]:
+        return [p["pid"] for p in client.processes(user=alice) if "attach-session" in p["cmdline"]]
+
+    assert wait_for(lambda: not attach_clients())  # the hung-up client exited
+    (entry,) = [c for c in client.console_list(user=alice) if c["console_id"] == console]
+    assert entry["alive"] is True
+    again = client.console_attach(user=alice, console_id=console, read_only=False, rows=24, cols=80)
+    try:
+        read_until(again, b"before-9")  # the screen is redrawn from tmux's state
+    finally:
+        os.close(again)
+
+
+def test_killing_a_console_ends_processes_that_ignore_sighup(client, alice):
+    console_id = f"k{os.urandom(6).hex()}"
+    stubborn = "(trap '' HUP TERM; exec sleep 1000) & exec sleep 1001"
+    client.console_start(user=alice, console_id=console_id, argv=["bash", "-c", stubborn])
+
+    def tagged() -> list[int]:
+        return [p["pid"] for p in client.processes(user=alice) if p["tag_id"] == console_id]
+
+    assert wait_for(lambda: len(tagged()) == 2)
+    result = client.console_kill(user=alice, console_id=console_id, grace=0.3)
+    assert result["existed"] is True
+    assert wait_for(lambda: not tagged())
+    assert console_id not in [c["console_id"] for c in client.console_list(user=alice)]
+
+
+def test_a_finished_program_leaves_a_dead_console(client, alice):
+    console_id = f"d{os.urandom(6).hex()}"
+    client.console_start(user=alice, console_id=console_id, argv=["echo", "all done"])
+
+    def entry():
+        found = [c for c in client.console_list(user=alice) if c["console_id"] == console_id]
+        return found[0] if found and not found[0]["alive"] else None
+
+    assert wait_for(entry)["pane_pid"] is None
+    assert "all done" in capture(client, alice, console_id)
+
+
+def test_another_user_cannot_see_or_attach_a_console(client, alice, bob, console):
+    assert console not in [c["console_id"] for c in client.console_list(user=bob)]
+    client.console_start(user=bob, console_id=f"b{os.urandom(6).hex()}", argv=["bash"])
+    for call in (
+        lambda: client.console_attach(
+            user=bob, console_id=console, read_only=True, rows=24, cols=80
+        ),
+        lambda: client.console_capture(user=bob, console_id=console),
+    ):
+        with pytest.raises(AgentError) as error:
+            call()
+        assert error.value.code == "not_found"
+
+
+def test_session_names_are_matched_exactly_not_by_prefix(client, alice, console):
+    with pytest.raises(AgentError) as error:
+        client.console_capture(user=alice, console_id=console[:-2])
+    assert error.value.code == "not_found"
+
+
+@pytest.mark.parametrize("console_id", ["short", "has space!", "../../etc", "x" * 65, ""])
+def test_malformed_console_ids_are_refused(client, alice, console_id):
+    with pytest.raises(AgentError) as error:
+        client.console_start(user=alice, console_id=console_id, argv=["bash"])
+    assert error.value.code == "bad_request"
