@@ -11,6 +11,7 @@ Every call opens one connection. Received fds are the caller's to close.
 from __future__ import annotations
 
 import contextlib
+import contextlib
 import os
 import socket
 from typing import Any, Literal, TypedDict
@@ -67,10 +68,9 @@ class AgentClient:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
                 connection.settimeout(timeout)
                 connection.connect(self.socket_path)
-                try:
+                # A refused peer is answered (and hung up on) before its request is read.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     send_frame(connection, {"v": PROTOCOL_VERSION, "op": op, "args": args})
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # a refused peer is answered (and hung up on) before it is read
                 response, fds = recv_frame(connection, MAX_RESPONSE_BYTES)
         except (OSError, FrameError) as exc:
             raise AgentUnavailable(f"execution agent at {self.socket_path}: {exc}") from exc

@@ -1,4 +1,4 @@
-"""Development without root: the agent still serves, runs processes as itself, and says so loudly."""
+"""Development without root: the agent still serves, runs processes as itself, and says so."""
 
 from __future__ import annotations
 

@@ -161,7 +161,7 @@ def test_a_symlink_swapped_in_between_check_and_use_never_escapes(client, harnes
     outside = harness.base / "outside-dir"
     outside.mkdir(exist_ok=True)
     (outside / "secret.txt").write_text("OUTSIDE")
-    os.chmod(outside, 0o755)
+    os.chmod(outside, 0o755)  # noqa: S103 - world-readable on purpose
     os.chmod(outside / "secret.txt", 0o644)
     real = home / "real"
     real.mkdir()

@@ -104,7 +104,7 @@ def test_a_setuid_root_binary_gives_no_privilege(client, harness, alice):
     binary = harness.homes / alice["username"] / "suid-id"
     shutil.copy("/usr/bin/id", binary)
     os.chown(binary, 0, 0)
-    os.chmod(binary, 0o4755)
+    os.chmod(binary, 0o4755)  # noqa: S103 - the setuid probe
     # Control: outside the sandbox this very file does make alice root.
     outside = subprocess.run(
         [str(binary), "-u"],
@@ -184,7 +184,7 @@ def _report(data: bytes) -> dict:
 
 
 def test_tiocsti_is_blocked_by_the_seccomp_filter_alone(client, harness, alice):
-    result, master = client.spawn_pty(
+    _, master = client.spawn_pty(
         user=alice, argv=["python3", "-c", TIOCSTI_PROBE], rows=24, cols=80
     )
     try:
