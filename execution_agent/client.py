@@ -11,7 +11,6 @@ Every call opens one connection. Received fds are the caller's to close.
 from __future__ import annotations
 
 import contextlib
-import contextlib
 import os
 import socket
 from typing import Any, Literal, TypedDict
