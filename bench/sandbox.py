@@ -1,11 +1,12 @@
 """Time to start `true` through the execution agent's full sandbox, beside a bare spawn of `true`.
 
-    sudo python -m bench.sandbox            # BENCH_ROUNDS=200 by default
+    python -m bench.sandbox            # as root; BENCH_ROUNDS=200 by default
 
 Warren's path is one `run` request: connect, SO_PEERCRED, validation, uid drop, bubblewrap
 (user/pid/ipc/uts namespaces, mounts, seccomp), cgroup join via --info-fd/--block-fd, exit,
 output collected, answer. The anchor is `subprocess.run(["true"])` from this same process.
-Both are measured interleaved in the same run. Ends with one JSON line.
+A third series runs bubblewrap directly with the agent's own arguments, to show which share
+of the overhead is bubblewrap itself. All three are interleaved in the same run.
 """
 
 from __future__ import annotations
@@ -18,7 +19,11 @@ import sys
 import time
 import uuid
 
+from execution_agent import cgroups
+from execution_agent.config import load_config
 from execution_agent.harness import AgentHarness
+from execution_agent.sandbox import Launch, Sandbox
+from execution_agent.validation import Limits, UserRef
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -32,6 +37,65 @@ def timed(call) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+def same_sandbox_argv(harness: AgentHarness, user: dict) -> list[str]:
+    """The bwrap command line the agent builds for `true` (from the agent's own code)."""
+    config = load_config(harness.env())
+    sandbox = Sandbox(
+        config,
+        cgroups.NoCgroups(),
+        root=True,
+        bwrap="/usr/bin/bwrap",
+        setsid="/usr/bin/setsid",
+        cgroups_active=False,
+    )
+    ref = UserRef(uid=user["uid"], username=user["username"])
+    tmp = config.run_dir / "tmp" / ref.username / "tmp"
+    request = Launch(user=ref, limits=None, argv=["true"], cwd=f"/home/{ref.username}")
+    return sandbox._bwrap_argv(request, config.homes_root / ref.username, tmp, Limits())
+
+
+def measure(harness: AgentHarness, rounds: int) -> dict[str, list[float]]:
+    client = harness.client()
+    user = harness.user(1, "bench")
+    info = client.info()
+    print(f"agent: sandbox={info['sandbox']} cgroups={info['cgroups']} root={info['root']}")
+    bwrap_argv = same_sandbox_argv(harness, user)
+
+    def through_agent() -> None:
+        result = client.run(user=user, argv=["true"])
+        assert result["returncode"] == 0, result
+
+    def bare() -> None:
+        subprocess.run(["true"], check=True)
+
+    def bwrap_alone() -> None:
+        subprocess.run(
+            bwrap_argv, check=True, user=user["uid"], group=user["uid"], extra_groups=[], cwd="/"
+        )
+
+    series = {"warren": through_agent, "bare": bare, "bwrap_alone": bwrap_alone}
+    for _ in range(10):  # warm up: cgroup and /tmp creation, page cache
+        for call in series.values():
+            call()
+    samples: dict[str, list[float]] = {name: [] for name in series}
+    for index in range(1, rounds + 1):
+        for name, call in series.items():
+            samples[name].append(timed(call))
+        if index % 50 == 0:
+            print(
+                f"{index}/{rounds}: "
+                + ", ".join(
+                    f"{name} p50 {statistics.median(values):.2f} ms"
+                    for name, values in samples.items()
+                )
+            )
+    samples["spawn"] = [
+        timed(lambda: client.spawn(user=user, argv=["sleep", "60"])) for _ in range(50)
+    ]
+    harness.kill_user_processes()
+    return samples
+
+
 def main() -> int:
     if os.geteuid() != 0:
         print("bench.sandbox needs root (the agent drops to a user's uid)", file=sys.stderr)
@@ -43,41 +107,23 @@ def main() -> int:
     )
     try:
         harness.start()
-        client = harness.client()
-        user = harness.user(1, "bench")
-        info = client.info()
-        print(f"agent: sandbox={info['sandbox']} cgroups={info['cgroups']} root={info['root']}")
-
-        def through_agent() -> None:
-            result = client.run(user=user, argv=["true"])
-            assert result["returncode"] == 0, result
-
-        def bare() -> None:
-            subprocess.run(["true"], check=True)
-
-        for _ in range(10):  # warm up: cgroup and /tmp creation, page cache
-            through_agent()
-            bare()
-        warren, anchor = [], []
-        for index in range(1, rounds + 1):
-            anchor.append(timed(bare))
-            warren.append(timed(through_agent))
-            if index % 50 == 0:
-                print(
-                    f"{index}/{rounds}: warren p50 {statistics.median(warren):.2f} ms, "
-                    f"bare p50 {statistics.median(anchor):.2f} ms"
-                )
-        spawn = [timed(lambda: client.spawn(user=user, argv=["true"])) for _ in range(50)]
-        print(
-            f"spawn (returns once the command's pid exists) p50 {statistics.median(spawn):.2f} ms"
-        )
+        samples = measure(harness, rounds)
     finally:
         harness.cleanup()
-    p50, p95 = percentile(warren, 0.5), percentile(warren, 0.95)
-    a50, a95 = percentile(anchor, 0.5), percentile(anchor, 0.95)
+    p50, p95 = percentile(samples["warren"], 0.5), percentile(samples["warren"], 0.95)
+    a50, a95 = percentile(samples["bare"], 0.5), percentile(samples["bare"], 0.95)
+    b50 = percentile(samples["bwrap_alone"], 0.5)
+    print(
+        f"spawn of `sleep` (answers once the command's host pid exists) p50 "
+        f"{percentile(samples['spawn'], 0.5):.2f} ms"
+    )
     print(
         f"start `true`: warren p50 {p50:.2f} ms p95 {p95:.2f} ms; bare p50 {a50:.2f} ms "
         f"p95 {a95:.2f} ms; overhead at p50 {p50 - a50:.2f} ms (aim < 15 ms)"
+    )
+    print(
+        f"of which bubblewrap alone (same arguments, no agent) p50 {b50:.2f} ms; "
+        f"the agent's own share {p50 - b50:.2f} ms"
     )
 
     def metric(warren_ms: float, anchor_ms: float) -> dict:

@@ -62,6 +62,15 @@ def read_status(pid: int) -> ProcStatus | None:
         return None
 
 
+def read_ppid(pid: int) -> int | None:
+    """The parent pid from /proc/<pid>/stat (cheaper than status); None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return int(handle.read().rpartition(b")")[2].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def all_pids() -> list[int]:
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 

@@ -11,6 +11,7 @@ user code is forked inside the cgroup. No preexec_fn is needed (it is unsafe wit
 from __future__ import annotations
 
 import ctypes
+import itertools
 import json
 import os
 import select
@@ -26,7 +27,7 @@ from pathlib import Path
 from execution_agent import identity
 from execution_agent.config import Config
 from execution_agent.errors import OpError
-from execution_agent.procs import all_pids, read_status
+from execution_agent.procs import all_pids, read_ppid, read_status
 from execution_agent.seccomp import build_filter
 from execution_agent.validation import Limits, Tag, UserRef
 
@@ -301,18 +302,19 @@ class Sandbox:
         if init is None:
             return launched.process.pid
         deadline = time.monotonic() + timeout
-        attempt = 0
-        while True:
-            # Pids are handed out in order, so the command is almost always just above init.
-            candidates = range(init + 1, init + 64) if attempt % 16 else all_pids()
+        for attempt in itertools.count(1):
+            # Pids are handed out in order, so the command is almost always just above init;
+            # now and then scan everything in case other forks got in between.
+            candidates = all_pids() if attempt % 20 == 0 else range(init + 1, init + 9)
             for pid in candidates:
-                status = read_status(pid)
-                if status and status.ppid == init and status.nspids[-1] == 2:
-                    return pid
+                if read_ppid(pid) == init:
+                    status = read_status(pid)
+                    if status and status.ppid == init and status.nspids[-1] == 2:
+                        return pid
             if launched.process.poll() is not None or time.monotonic() > deadline:
                 return None
-            attempt += 1
             time.sleep(0.0005)
+        return None
 
 
 def _read_child_pid(info_fd: int, timeout: float = 10.0) -> int | None:

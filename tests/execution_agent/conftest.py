@@ -29,7 +29,8 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def uid_base() -> int:
-    return 3_000_000 + random.randrange(0, 1000) * 10_000
+    # SystemRandom: unaffected by any seeding of `random` by other fixtures or plugins.
+    return 3_000_000 + random.SystemRandom().randrange(0, 50_000) * 10_000
 
 
 @pytest.fixture(scope="session")

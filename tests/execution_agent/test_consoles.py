@@ -153,3 +153,18 @@ def test_malformed_console_ids_are_refused(client, alice, console_id):
     with pytest.raises(AgentError) as error:
         client.console_start(user=alice, console_id=console_id, argv=["bash"])
     assert error.value.code == "bad_request"
+
+
+def test_consoles_survive_a_restart_of_the_agent(harness, alice, console):
+    client = harness.client()
+    master = client.console_attach(
+        user=alice, console_id=console, read_only=False, rows=24, cols=80
+    )
+    os.write(master, b"echo kept-$((5*5))\r")
+    read_until(master, b"kept-25")
+    os.close(master)
+    harness.stop()
+    harness.start()
+    (entry,) = [c for c in client.console_list(user=alice) if c["console_id"] == console]
+    assert entry["alive"] is True and entry["pane_pid"] is not None
+    assert "kept-25" in capture(client, alice, console)
