@@ -26,10 +26,11 @@ from execution_agent.protocol import (
 )
 from execution_agent.runtime import Agent, StartupError, build_agent
 from execution_agent.tmux import Tmux
-from execution_agent.validation import Args
+from execution_agent.validation import USERNAME_RE, Args
 
 log = logging.getLogger("execution_agent")
 REQUEST_READ_TIMEOUT = 10.0
+REPLY_TIMEOUT = 330.0
 _PEERCRED = struct.Struct("3i")
 
 
@@ -60,6 +61,22 @@ def handle_request(agent: Agent, message: object) -> Reply:
     return spec.handler(agent, args)
 
 
+def _describe_request(message: object) -> tuple[str, str]:
+    """Op name and user for the log line, taken defensively from a not yet validated request."""
+    if not isinstance(message, dict):
+        return "-", "uid=- user=-"
+    op_name = message.get("op") if isinstance(message.get("op"), str) else "-"
+    args = message.get("args")
+    user = args.get("user") if isinstance(args, dict) else None
+    if not isinstance(user, dict):
+        return op_name[:64], "uid=- user=-"
+    uid = user.get("uid") if isinstance(user.get("uid"), int) else "?"
+    username = user.get("username", "?")
+    if not isinstance(username, str) or not USERNAME_RE.match(username):
+        username = "?"
+    return op_name[:64], f"uid={uid} user={username}"
+
+
 class Handler(socketserver.BaseRequestHandler):
     server: AgentServer
 
@@ -71,35 +88,7 @@ class Handler(socketserver.BaseRequestHandler):
             self._respond_error(OpError("forbidden", f"peer uid {uid} may not use this agent"))
             log.warning("op=- peer_uid=%d outcome=forbidden reason=peer-not-allowed", uid)
             return
-        connection.settimeout(REQUEST_READ_TIMEOUT)
-        op_name, user, fds = "-", None, []
-        try:
-            message, received = recv_frame(connection, MAX_REQUEST_BYTES)
-            for fd in received:  # requests never carry fds; do not keep any a peer sends
-                os.close(fd)
-            if isinstance(message, dict) and isinstance(message.get("op"), str):
-                op_name = message["op"][:64]
-            connection.settimeout(None)
-            reply = handle_request(self.server.agent, message)
-            user, fds = reply.user, [fd for _, fd in reply.fds]
-            send_frame(connection, {"ok": True, "result": reply.wire_result()}, fds)
-            outcome = "ok"
-        except PeerClosed:
-            outcome = "error code=bad_request reason=peer-closed"
-        except (FrameError, TimeoutError) as exc:
-            outcome = "error code=bad_request"
-            self._respond_error(OpError("bad_request", f"malformed frame: {exc}"))
-        except OpError as exc:
-            outcome = f"error code={exc.code}"
-            self._respond_error(exc)
-        except Exception:
-            outcome = "error code=failed"
-            log.exception("op=%s crashed", op_name)
-            self._respond_error(OpError("failed", "internal error in the agent (see its log)"))
-        finally:
-            for fd in fds:
-                os.close(fd)
-        who = f"uid={user.uid} user={user.username}" if user is not None else "uid=- user=-"
+        op_name, who, outcome = self._serve(connection)
         log.info(
             "op=%s peer_uid=%d %s outcome=%s ms=%.1f",
             op_name,
@@ -108,6 +97,38 @@ class Handler(socketserver.BaseRequestHandler):
             outcome,
             (time.monotonic() - started) * 1000,
         )
+
+    def _serve(self, connection: socket.socket) -> tuple[str, str, str]:
+        """Read, run and answer one request; return (op, who, outcome) for the log line."""
+        connection.settimeout(REQUEST_READ_TIMEOUT)
+        try:
+            message, received = recv_frame(connection, MAX_REQUEST_BYTES)
+        except PeerClosed:
+            return "-", "uid=- user=-", "error code=bad_request reason=peer-closed"
+        except (FrameError, TimeoutError) as exc:
+            self._respond_error(OpError("bad_request", f"malformed frame: {exc}"))
+            return "-", "uid=- user=-", "error code=bad_request"
+        for fd in received:  # requests never carry fds; keep none a peer sends
+            os.close(fd)
+        op_name, who = _describe_request(message)
+        # Long enough for any op (run: 300 s) and for a slow reader of a large answer.
+        connection.settimeout(REPLY_TIMEOUT)
+        fds: list[int] = []
+        try:
+            reply = handle_request(self.server.agent, message)
+            fds = [fd for _, fd in reply.fds]
+            send_frame(connection, {"ok": True, "result": reply.wire_result()}, fds)
+            return op_name, who, "ok"
+        except OpError as exc:
+            self._respond_error(exc)
+            return op_name, who, f"error code={exc.code}"
+        except Exception:
+            log.exception("op=%s crashed", op_name)
+            self._respond_error(OpError("failed", "internal error in the agent (see its log)"))
+            return op_name, who, "error code=failed"
+        finally:
+            for fd in fds:
+                os.close(fd)
 
     def finish(self) -> None:
         _close_gracefully(self.request)

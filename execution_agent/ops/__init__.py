@@ -17,7 +17,6 @@ class Reply:
 
     result: dict
     fds: list[tuple[str, int]] = field(default_factory=list)
-    user: object = None  # the UserRef the op acted for, for the log line
 
     def wire_result(self) -> dict:
         if self.fds:

@@ -22,9 +22,9 @@ def set_cpu_weight(agent, args: Args) -> Reply:
     user = args.user()
     shares = args.int("shares", minimum=SHARES_MIN, maximum=SHARES_MAX)
     if not agent.cgroups_active:
-        return Reply({"applied": False}, user=user)
+        return Reply({"applied": False})
     try:
         agent.cgroups.set_cpu_shares(user.username, shares)
     except OSError as exc:
         raise OpError("failed", f"could not set the CPU weight: {exc.strerror}") from None
-    return Reply({"applied": True}, user=user)
+    return Reply({"applied": True})

@@ -37,9 +37,9 @@ def console_start(agent, args: Args) -> Reply:
         )
     if code != 0:
         if "duplicate session" in err:
-            return Reply({"created": False}, user=user)
+            return Reply({"created": False})
         raise OpError("failed", f"tmux new-session: {err.strip()[:500]}")
-    return Reply({"created": True}, user=user)
+    return Reply({"created": True})
 
 
 @op("console_attach", fields=("user", "console_id", "read_only", "rows", "cols"))
@@ -67,7 +67,7 @@ def console_attach(agent, args: Args) -> Reply:
         os.close(slave)
     # When Django closes the master, the client gets a hangup and exits; reap it then.
     agent.reaper.watch(launched.process)
-    return Reply({"client_pid": launched.process.pid}, fds=[("pty", master)], user=user)
+    return Reply({"client_pid": launched.process.pid}, fds=[("pty", master)])
 
 
 @op("console_kill", fields=("user", "console_id", "grace"))
@@ -82,7 +82,7 @@ def console_kill(agent, args: Args) -> Reply:
         existed = code == 0
     # kill-session only HUPs the panes; processes that ignore SIGHUP would live on.
     pids = kill_tagged_tree(user.uid, Tag("console", console_id), grace)
-    return Reply({"existed": existed, "pids": pids}, user=user)
+    return Reply({"existed": existed, "pids": pids})
 
 
 @op("console_list", fields=("user",))
@@ -90,12 +90,12 @@ def console_list(agent, args: Args) -> Reply:
     """List the user's consoles: id, whether the pane's program lives, creation time, pid."""
     user = args.user()
     if not agent.tmux.server_alive(user):
-        return Reply({"consoles": []}, user=user)
+        return Reply({"consoles": []})
     code, out, err = agent.tmux.command(user, ["list-panes", "-a", "-F", LIST_FORMAT])
     if code != 0:
         # A live server with no sessions answers "no current target" (tmux 3.3).
         if "no current target" in err or "no sessions" in err:
-            return Reply({"consoles": []}, user=user)
+            return Reply({"consoles": []})
         raise OpError("failed", f"tmux list-panes: {err.strip()[:500]}")
     namespace = agent.tmux.server_pid_namespace(user)
     consoles: dict[str, dict] = {}
@@ -113,7 +113,7 @@ def console_list(agent, args: Args) -> Reply:
             "created_at": float(created) if created.isdigit() else None,
             "pane_pid": host_pid,
         }
-    return Reply({"consoles": list(consoles.values())}, user=user)
+    return Reply({"consoles": list(consoles.values())})
 
 
 @op("console_capture", fields=("user", "console_id", "lines"))
@@ -129,4 +129,4 @@ def console_capture(agent, args: Args) -> Reply:
     )
     if code != 0:
         raise not_found(f"no console {console_id}: {err.strip()[:200]}")
-    return Reply({"text": out}, user=user)
+    return Reply({"text": out})

@@ -55,7 +55,7 @@ def _in_home(agent, args: Args, what: str, action):
     user = args.user()
     with home_as_user(agent, user) as home_fd:
         try:
-            return action(home_fd), user
+            return action(home_fd)
         except OSError as exc:
             raise from_os_error(exc, what) from None
 
@@ -82,8 +82,8 @@ def fs_list(agent, args: Args) -> Reply:
         entries.sort(key=lambda item: item["name"])
         return {"entries": entries, "truncated": False}
 
-    result, user = _in_home(agent, args, "list", action)
-    return Reply(result, user=user)
+    result = _in_home(agent, args, "list", action)
+    return Reply(result)
 
 
 @op("fs_stat", fields=("user", "path"))
@@ -100,8 +100,8 @@ def fs_stat(agent, args: Args) -> Reply:
         finally:
             os.close(parent)
 
-    result, user = _in_home(agent, args, "stat", action)
-    return Reply(result, user=user)
+    result = _in_home(agent, args, "stat", action)
+    return Reply(result)
 
 
 @op("fs_mkdir", fields=("user", "path"))
@@ -117,8 +117,8 @@ def fs_mkdir(agent, args: Args) -> Reply:
             os.close(parent)
         return {"created": True}
 
-    result, user = _in_home(agent, args, "mkdir", action)
-    return Reply(result, user=user)
+    result = _in_home(agent, args, "mkdir", action)
+    return Reply(result)
 
 
 @op("fs_rename", fields=("user", "src", "dst", "replace"))
@@ -148,8 +148,8 @@ def fs_rename(agent, args: Args) -> Reply:
             os.close(src_parent)
         return {"renamed": True}
 
-    result, user = _in_home(agent, args, "rename", action)
-    return Reply(result, user=user)
+    result = _in_home(agent, args, "rename", action)
+    return Reply(result)
 
 
 @op("fs_delete", fields=("user", "path", "recursive"))
@@ -174,8 +174,8 @@ def fs_delete(agent, args: Args) -> Reply:
             os.close(parent)
         return {"deleted": True}
 
-    result, user = _in_home(agent, args, "delete", action)
-    return Reply(result, user=user)
+    result = _in_home(agent, args, "delete", action)
+    return Reply(result)
 
 
 @op("fs_open", fields=("user", "path", "mode"))
@@ -196,5 +196,5 @@ def fs_open(agent, args: Args) -> Reply:
         os.set_blocking(fd, True)
         return fd, st.st_size
 
-    (fd, size), user = _in_home(agent, args, "open", action)
-    return Reply({"size": size}, fds=[("file", fd)], user=user)
+    fd, size = _in_home(agent, args, "open", action)
+    return Reply({"size": size}, fds=[("file", fd)])

@@ -72,7 +72,7 @@ def spawn(agent, args: Args) -> Reply:
     pid = agent.sandbox.command_pid(launched)
     agent.reaper.watch(launched.process)
     result = {"pid": pid, "sandbox_pid": launched.process.pid}
-    return Reply(result, fds=[("pty", master)] if master is not None else [], user=req.user)
+    return Reply(result, fds=[("pty", master)] if master is not None else [])
 
 
 @op("run", fields=(*LAUNCH_FIELDS, "timeout", "stdin"))
@@ -99,8 +99,7 @@ def run(agent, args: Args) -> Reply:
             "stdout_truncated": len(out) > OUTPUT_CAP,
             "stderr_truncated": len(err) > OUTPUT_CAP,
             "timed_out": timed_out,
-        },
-        user=req.user,
+        }
     )
 
 
@@ -117,7 +116,7 @@ def processes(agent, args: Args) -> Reply:
         described = procs.describe(status)
         if described is not None:
             listed.append(described)
-    return Reply({"processes": listed}, user=user)
+    return Reply({"processes": listed})
 
 
 def _file_id(path: str | None) -> tuple[int, int] | None:
@@ -139,7 +138,7 @@ def signal_process(agent, args: Args) -> Reply:
     with procs.owned_pidfd(pid, user.uid) as pidfd:
         if pidfd is None or not procs.send(pidfd, signum):
             raise not_found(f"no process {pid} of {user.username}")
-    return Reply({"signalled": True}, user=user)
+    return Reply({"signalled": True})
 
 
 @op("terminate", fields=("user", "pid", "grace"))
@@ -152,7 +151,7 @@ def terminate(agent, args: Args) -> Reply:
         if pidfd is None or not procs.send(pidfd, signal.SIGTERM):
             raise not_found(f"no process {pid} of {user.username}")
         procs.terminate_later([os.dup(pidfd)], grace)
-    return Reply({"signalled": True}, user=user)
+    return Reply({"signalled": True})
 
 
 def signal_tagged(uid: int, tag: Tag, signum: int) -> list[int]:
@@ -187,4 +186,4 @@ def kill_tagged(agent, args: Args) -> Reply:
     user = args.user()
     tag = args.tag()
     grace = args.number("grace", minimum=0, maximum=30, default=2)
-    return Reply({"pids": kill_tagged_tree(user.uid, tag, grace)}, user=user)
+    return Reply({"pids": kill_tagged_tree(user.uid, tag, grace)})
