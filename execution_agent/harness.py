@@ -185,19 +185,32 @@ def unmount_beneath(base: Path) -> None:
         subprocess.run(["umount", "-l", mountpoint], capture_output=True, check=False)
 
 
-def read_until(fd: int, marker: bytes, timeout: float = 10.0) -> bytes:
-    """Read a PTY master (or any fd) until marker appears; return everything read so far."""
-    data = b""
-    deadline = time.monotonic() + timeout
-    while marker not in data:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-            raise TimeoutError(f"{marker!r} not seen; got {data[-500:]!r}")
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:  # EIO: the other side of the PTY is gone
-            chunk = b""
-        if not chunk:
-            raise EOFError(f"{marker!r} not seen before EOF; got {data[-500:]!r}")
-        data += chunk
-    return data
+class PtyReader:
+    """Read a PTY master (or any fd) marker by marker, keeping what follows each marker."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.pending = b""
+
+    def until(self, marker: bytes, timeout: float = 15.0) -> bytes:
+        """Everything up to and including marker; what came after it waits for the next call."""
+        deadline = time.monotonic() + timeout
+        while marker not in self.pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self.fd], [], [], remaining)[0]:
+                raise TimeoutError(f"{marker!r} not seen; got {self.pending[-500:]!r}")
+            try:
+                chunk = os.read(self.fd, 65536)
+            except OSError:  # EIO: the other side of the PTY is gone
+                chunk = b""
+            if not chunk:
+                raise EOFError(f"{marker!r} not seen before EOF; got {self.pending[-500:]!r}")
+            self.pending += chunk
+        end = self.pending.index(marker) + len(marker)
+        seen, self.pending = self.pending[:end], self.pending[end:]
+        return seen
+
+
+def read_until(fd: int, marker: bytes, timeout: float = 15.0) -> bytes:
+    """One-shot PtyReader(fd).until(marker): for a single wait on a fresh fd."""
+    return PtyReader(fd).until(marker, timeout)

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from execution_agent.client import AgentError
-from execution_agent.harness import read_until
+from execution_agent.harness import PtyReader, read_until
 
 pytestmark = pytest.mark.root
 
@@ -67,11 +67,12 @@ def test_a_read_only_viewer_can_neither_type_nor_resize(client, alice, console):
         user=alice, console_id=console, read_only=True, rows=50, cols=200
     )
     try:
-        read_until(viewer, b"$ ")
+        watching = PtyReader(viewer)
+        watching.until(b"$ ")
         os.write(viewer, b"echo viewer-$((1+1))\r")
         time.sleep(0.5)
         os.write(owner, b"echo owner-$((2+2)); stty size\r")
-        read_until(viewer, b"owner-4")  # the viewer does see the owner's output
+        watching.until(b"owner-4")  # the viewer does see the owner's output
         screen = wait_for(lambda: (s := capture(client, alice, console)) and "24 80" in s and s)
         assert "viewer-2" not in screen
         assert "24 80" in screen  # the viewer's 200x50 did not resize the window

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from execution_agent.client import AgentError
-from execution_agent.harness import read_until
+from execution_agent.harness import PtyReader
 
 pytestmark = pytest.mark.root
 
@@ -143,26 +143,27 @@ def test_pty_spawn_gives_an_interactive_bash_with_job_control(client, alice):
     result, master = client.spawn_pty(
         user=alice, argv=["bash", "-i"], rows=24, cols=80, env={"TERM": "xterm-256color"}
     )
+    pty = PtyReader(master)
     try:
         assert result["pid"] > 0
         os.write(master, b"echo $TERM; set -o | grep monitor\n")
-        read_until(master, b"monitor        \ton\r\n")
-        read_until(master, b"$ ")
+        pty.until(b"monitor        \ton\r\n")
+        pty.until(b"$ ")
         os.write(master, b"sleep 1000\n")
-        read_until(master, b"sleep 1000\r\n")
+        pty.until(b"sleep 1000\r\n")
         # Ctrl-Z stops the foreground job only with a controlling terminal and job control.
         # Bash itself ignores it, so repeat until sleep has become the foreground job.
         for _ in range(25):
             os.write(master, b"\x1a")
             try:
-                read_until(master, b"Stopped                 sleep 1000", timeout=0.2)
+                pty.until(b"Stopped                 sleep 1000", timeout=0.2)
                 break
             except TimeoutError:
                 continue
         else:
             pytest.fail("Ctrl-Z never stopped the foreground job")
         os.write(master, b"jobs; kill %1; echo done-$((6*7))\n")
-        output = read_until(master, b"done-42")
+        output = pty.until(b"done-42")
         assert b"sleep 1000" in output
         assert b"no job control" not in output
     finally:
@@ -171,6 +172,7 @@ def test_pty_spawn_gives_an_interactive_bash_with_job_control(client, alice):
 
 def test_resizing_the_pty_delivers_sigwinch(client, alice):
     _, master = client.spawn_pty(user=alice, argv=["bash", "-i"], rows=24, cols=80)
+    pty = PtyReader(master)
     try:
         # The kernel signals the terminal's foreground process group: this program.
         waiter = (
@@ -179,15 +181,15 @@ def test_resizing_the_pty_delivers_sigwinch(client, alice):
             "print('WINCH', *os.get_terminal_size())"
         )
         os.write(master, f'python3 -c "{waiter}"\n'.encode())
-        read_until(master, b"ARMED\r\n")
+        pty.until(b"ARMED\r\n")
         fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 132, 0, 0))
-        read_until(master, b"WINCH 132 40")
+        pty.until(b"WINCH 132 40")
     finally:
         os.close(master)
 
 
 def test_closing_the_pty_master_ends_the_shell(client, alice):
     result, master = client.spawn_pty(user=alice, argv=["bash", "-i"], rows=24, cols=80)
-    read_until(master, b"$ ")
+    PtyReader(master).until(b"$ ")
     os.close(master)
     assert wait_gone(client, alice, result["pid"])
