@@ -89,7 +89,7 @@ def read_tag(pid: int) -> tuple[str | None, str | None]:
     """WARREN_TAG_KIND / WARREN_TAG_ID from the process's initial environment."""
     try:
         with open(f"/proc/{pid}/environ", "rb") as handle:
-            environ = handle.read()
+            environ = handle.read(1 << 18)  # can be huge; the agent puts the tag first
     except OSError:
         return None, None
     kind = tag_id = None

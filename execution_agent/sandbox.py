@@ -112,7 +112,12 @@ class Sandbox:
         home = f"/home/{req.user.username}"
         if self.bwrap is None:
             home = str(identity.home_of(self.config, req.user))
-        env = {
+        env = {}
+        if req.tag is not None:
+            # First, so the process list finds them early in /proc/<pid>/environ.
+            env["WARREN_TAG_KIND"] = req.tag.kind
+            env["WARREN_TAG_ID"] = req.tag.id
+        env |= {
             "HOME": home,
             "USER": req.user.username,
             "LOGNAME": req.user.username,
@@ -122,9 +127,6 @@ class Sandbox:
             "SHELL": "/bin/bash",
         }
         env.update(req.env)
-        if req.tag is not None:
-            env["WARREN_TAG_KIND"] = req.tag.kind
-            env["WARREN_TAG_ID"] = req.tag.id
         return env
 
     def _popen(
