@@ -94,7 +94,7 @@ def _prepare_run_dir(config: Config, root: bool) -> None:
         for name in ("tmp", "tmux", "etc"):
             path = config.run_dir / name
             path.mkdir(mode=0o711, exist_ok=True)
-            os.chmod(path, 0o711 if name != "etc" else 0o755)
+            os.chmod(path, 0o711)
 
 
 def build_agent(config: Config) -> Agent:
