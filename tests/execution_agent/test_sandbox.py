@@ -288,7 +288,8 @@ def test_environment_beyond_warren_term_and_lang_is_refused(client, alice, key):
 
 
 def test_user_code_starts_inside_the_users_cgroup(client, harness, alice):
-    out = run(client, alice, "cat /proc/self/cgroup")["stdout"]
+    # cat is the sandbox's command itself: the very first user process.
+    out = client.run(user=alice, argv=["cat", "/proc/self/cgroup"])["stdout"]
     groups = dict(line.split(":", 2)[1:] for line in out.splitlines())
     expected = f"/{harness.cgroup_prefix}/{alice['username']}"
     assert [groups[c] for c in ("cpu", "cpuacct", "memory", "pids")] == [expected] * 4
