@@ -58,7 +58,10 @@ def measure(harness: AgentHarness, rounds: int) -> dict[str, list[float]]:
     client = harness.client()
     user = harness.user(1, "bench")
     info = client.info()
-    print(f"agent: sandbox={info['sandbox']} cgroups={info['cgroups']} root={info['root']}")
+    print(
+        f"agent: sandbox={info['sandbox']} cgroups={info['cgroups']} root={info['root']} "
+        f"favordynmods={harness.extra_env.get('WARREN_CGROUP_FAVOR_DYNMODS', '0')}"
+    )
     bwrap_argv = same_sandbox_argv(harness, user)
 
     def through_agent() -> None:
@@ -101,9 +104,14 @@ def main() -> int:
         print("bench.sandbox needs root (the agent drops to a user's uid)", file=sys.stderr)
         return 2
     rounds = int(os.environ.get("BENCH_ROUNDS", "200"))
+    # WARREN_CGROUP_FAVOR_DYNMODS=1 in the environment measures the agent with that knob on.
+    passed_on = {
+        name: os.environ[name] for name in ("WARREN_CGROUP_FAVOR_DYNMODS",) if name in os.environ
+    }
     harness = AgentHarness(
         uid_base=3_000_000 + 10_000 * (os.getpid() % 1000),
         cgroup_prefix=f"warren-bench-{uuid.uuid4().hex[:8]}",
+        extra_env=passed_on,
     )
     try:
         harness.start()

@@ -29,6 +29,7 @@ class Config:
     cgroup_prefix: str
     run_dir: Path
     production: bool
+    cgroup_favor_dynmods: bool = False
 
 
 def _absolute_path(env: Mapping[str, str], name: str, default: str) -> Path:
@@ -91,6 +92,17 @@ def _cgroup_prefix(env: Mapping[str, str]) -> str:
     return value
 
 
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name} must be a boolean (1/0, true/false), got {raw!r}")
+
+
 def _production(env: Mapping[str, str]) -> bool:
     value = env.get("WARREN_ENV", "development")
     if value not in ("development", "production"):
@@ -113,4 +125,5 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         cgroup_prefix=_cgroup_prefix(env),
         run_dir=_absolute_path(env, "WARREN_RUN_DIR", "/run/warren"),
         production=_production(env),
+        cgroup_favor_dynmods=_bool(env, "WARREN_CGROUP_FAVOR_DYNMODS", False),
     )

@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -75,10 +76,10 @@ def all_pids() -> list[int]:
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 
 
-def user_pids(uid: int) -> list[ProcStatus]:
-    """Every live (non-zombie) process whose real uid is uid."""
+def user_pids(uid: int, candidates: Iterable[int] | None = None) -> list[ProcStatus]:
+    """Every live (non-zombie) process whose real uid is uid, among candidates (default all)."""
     found = []
-    for pid in all_pids():
+    for pid in all_pids() if candidates is None else candidates:
         status = read_status(pid)
         if status and status.real_uid == uid and status.state != "Z":
             found.append(status)
@@ -151,9 +152,9 @@ def pid_namespace(pid: int) -> int | None:
         return None
 
 
-def host_pid(ns_inode: int, ns_pid: int, uid: int) -> int | None:
+def host_pid(ns_inode: int, ns_pid: int, statuses: list[ProcStatus]) -> int | None:
     """Translate a pid seen inside a sandbox's pid namespace to the host pid."""
-    for status in user_pids(uid):
+    for status in statuses:
         in_namespace = len(status.nspids) > 1 and status.nspids[-1] == ns_pid
         if in_namespace and pid_namespace(status.pid) == ns_inode:
             return status.pid

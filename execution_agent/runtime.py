@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from execution_agent import cgroups as cgroups_module
-from execution_agent import creds
+from execution_agent import creds, procs
 from execution_agent.config import Config
 from execution_agent.reaper import Reaper
 from execution_agent.sandbox import Sandbox
@@ -37,6 +37,12 @@ class Agent:
     @property
     def sandboxed(self) -> bool:
         return self.sandbox.bwrap is not None
+
+    def user_processes(self, user) -> list[procs.ProcStatus]:
+        """The user's live processes: looked up in their cgroup when there is one (every
+        sandboxed process is in it from its first instruction), else by scanning /proc."""
+        candidates = self.cgroups.pids(user.username) if self.cgroups_active else None
+        return procs.user_pids(user.uid, candidates)
 
 
 class StartupError(Exception):
@@ -94,7 +100,7 @@ def _prepare_run_dir(config: Config, root: bool) -> None:
         for name in ("tmp", "tmux", "etc"):
             path = config.run_dir / name
             path.mkdir(mode=0o711, exist_ok=True)
-            os.chmod(path, 0o711)
+            os.chmod(path, 0o711)  # noqa: S103 - traverse-only, no listing
 
 
 def build_agent(config: Config) -> Agent:
@@ -119,6 +125,12 @@ def build_agent(config: Config) -> Agent:
     if root:
         _harden_tiocsti(warnings)
     _prepare_run_dir(config, root)
+    if config.cgroup_favor_dynmods and cgroups_active:
+        try:
+            cgroups_module.favor_dynamic_modifications(cgroups, config.run_dir)
+            log.info("cgroups: favordynmods on (cheap migrations, slightly slower fork/exit)")
+        except OSError as exc:
+            warnings.append(f"WARREN_CGROUP_FAVOR_DYNMODS: {exc.strerror}")
     setsid = shutil.which("setsid") or "/usr/bin/setsid"
     sandbox = Sandbox(
         config, cgroups, root=root, bwrap=bwrap, setsid=setsid, cgroups_active=cgroups_active

@@ -204,7 +204,7 @@ class Tmux:
     def server_pid_namespace(self, user: UserRef) -> int | None:
         """The pid namespace of the user's tmux server (pane pids are numbered in it)."""
         wanted = ["tmux", "-D", "-S", self.socket_path(user)]
-        for status in procs.user_pids(user.uid):
+        for status in self.agent.user_processes(user):
             try:
                 with open(f"/proc/{status.pid}/cmdline", "rb") as handle:
                     cmdline = handle.read().split(b"\0")

@@ -81,7 +81,7 @@ def console_kill(agent, args: Args) -> Reply:
         code, _, _ = agent.tmux.command(user, ["kill-session", "-t", f"={console_id}"])
         existed = code == 0
     # kill-session only HUPs the panes; processes that ignore SIGHUP would live on.
-    pids = kill_tagged_tree(user.uid, Tag("console", console_id), grace)
+    pids = kill_tagged_tree(agent, user, Tag("console", console_id), grace)
     return Reply({"existed": existed, "pids": pids})
 
 
@@ -98,6 +98,7 @@ def console_list(agent, args: Args) -> Reply:
             return Reply({"consoles": []})
         raise OpError("failed", f"tmux list-panes: {err.strip()[:500]}")
     namespace = agent.tmux.server_pid_namespace(user)
+    statuses = agent.user_processes(user)
     consoles: dict[str, dict] = {}
     for line in out.splitlines():
         fields = line.split("\t")
@@ -106,7 +107,7 @@ def console_list(agent, args: Args) -> Reply:
         name, dead, created, pane_pid = fields
         host_pid = None
         if namespace is not None and pane_pid.isdigit() and dead != "1":
-            host_pid = procs.host_pid(namespace, int(pane_pid), user.uid)
+            host_pid = procs.host_pid(namespace, int(pane_pid), statuses)
         consoles[name] = {
             "console_id": name,
             "alive": dead != "1",

@@ -16,7 +16,7 @@ from execution_agent.homefs import sandbox_cwd
 from execution_agent.ops import Reply, op
 from execution_agent.output import OUTPUT_CAP, collect_output
 from execution_agent.sandbox import Launch
-from execution_agent.validation import Args, Tag
+from execution_agent.validation import Args, Tag, UserRef
 
 LAUNCH_FIELDS = ("user", "limits", "argv", "cwd", "env", "tag")
 DEFAULT_TAG = Tag(kind="other", id="none")
@@ -109,7 +109,7 @@ def processes(agent, args: Args) -> Reply:
     user = args.user()
     bwrap_id = _file_id(agent.sandbox.bwrap)
     listed = []
-    for status in procs.user_pids(user.uid):
+    for status in agent.user_processes(user):
         # bubblewrap's own monitor and pid-1 reaper are plumbing, not the user's programs.
         if bwrap_id is not None and _file_id(f"/proc/{status.pid}/exe") == bwrap_id:
             continue
@@ -154,25 +154,25 @@ def terminate(agent, args: Args) -> Reply:
     return Reply({"signalled": True})
 
 
-def signal_tagged(uid: int, tag: Tag, signum: int) -> list[int]:
-    """Signal every live process of uid carrying tag; return the pids reached."""
+def signal_tagged(agent, user: UserRef, tag: Tag, signum: int) -> list[int]:
+    """Signal every live process of the user carrying tag; return the pids reached."""
     reached = []
-    for status in procs.user_pids(uid):
+    for status in agent.user_processes(user):
         if procs.read_tag(status.pid) != (tag.kind, tag.id):
             continue
-        with procs.owned_pidfd(status.pid, uid) as pidfd:
+        with procs.owned_pidfd(status.pid, user.uid) as pidfd:
             if pidfd is not None and procs.send(pidfd, signum):
                 reached.append(status.pid)
     return reached
 
 
-def kill_tagged_tree(uid: int, tag: Tag, grace: float) -> list[int]:
+def kill_tagged_tree(agent, user: UserRef, tag: Tag, grace: float) -> list[int]:
     """TERM the tagged processes now; after grace, KILL until none is left (forks included)."""
-    reached = signal_tagged(uid, tag, signal.SIGTERM)
+    reached = signal_tagged(agent, user, tag, signal.SIGTERM)
 
     def sweep() -> None:
         for _ in range(20):
-            if not signal_tagged(uid, tag, signal.SIGKILL):
+            if not signal_tagged(agent, user, tag, signal.SIGKILL):
                 return
             time.sleep(0.05)
 
@@ -186,4 +186,4 @@ def kill_tagged(agent, args: Args) -> Reply:
     user = args.user()
     tag = args.tag()
     grace = args.number("grace", minimum=0, maximum=30, default=2)
-    return Reply({"pids": kill_tagged_tree(user.uid, tag, grace)})
+    return Reply({"pids": kill_tagged_tree(agent, user, tag, grace)})

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 
 from execution_agent import procs
 from execution_agent.cgroups import CgroupsV1, CgroupsV2, detect, shares_to_weight
+from execution_agent.harness import AgentHarness
 
 # What the kernel shows in a v2 group's cpu.stat (Linux 6.x, with the cpu controller on).
 CPU_STAT = """usage_usec {usage}
@@ -144,3 +146,24 @@ def test_v2_pids_exhaustion_reads_pids_current_against_pids_max(fake_v2):
     assert backend.pids_exhausted("alice") is True
     (group / "pids.max").write_text("max\n")
     assert backend.pids_exhausted("alice") is False
+
+
+@pytest.mark.root
+def test_favordynmods_can_be_switched_on_for_cheap_migrations(uid_base):
+    harness = AgentHarness(
+        uid_base=uid_base,
+        cgroup_prefix=f"warren-fav-{uuid.uuid4().hex[:8]}",
+        extra_env={"WARREN_CGROUP_FAVOR_DYNMODS": "1"},
+    )
+    try:
+        harness.start()
+        client = harness.client()
+        assert client.info()["warnings"] == []
+        mounts = Path("/proc/self/mountinfo").read_text()
+        assert f"{harness.run_dir}/cgroup-favordynmods " in mounts
+        assert "favordynmods,name=warren-favordynmods" in mounts
+        user = harness.user(1, "fav-user")
+        assert client.run(user=user, argv=["true"])["returncode"] == 0
+    finally:
+        harness.cleanup()
+    assert "warren-favordynmods" not in Path("/proc/self/mountinfo").read_text()

@@ -46,6 +46,7 @@ def test_values_are_read_from_the_environment():
         ("WARREN_CGROUP_PREFIX", "../escape"),
         ("WARREN_CGROUP_PREFIX", "/absolute"),
         ("WARREN_ENV", "prod"),
+        ("WARREN_CGROUP_FAVOR_DYNMODS", "maybe"),
     ],
 )
 def test_malformed_values_fail_naming_the_variable(name, value):
