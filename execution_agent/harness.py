@@ -55,11 +55,20 @@ class AgentHarness:
         for path in (self.homes, self.www):
             path.mkdir(mode=0o755)
         self.process: subprocess.Popen | None = None
+        self.pythonpath = REPO_ROOT
+        if run_as is not None:
+            # The checkout may sit where an unprivileged uid cannot read it (e.g. under /root).
+            self.pythonpath = self.base / "src"
+            shutil.copytree(
+                REPO_ROOT / "execution_agent",
+                self.pythonpath / "execution_agent",
+                ignore=shutil.ignore_patterns("__pycache__"),
+            )
 
     def env(self) -> dict[str, str]:
         return {
             "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
-            "PYTHONPATH": str(REPO_ROOT),
+            "PYTHONPATH": str(self.pythonpath),
             "WARREN_EXEC_AGENT_SOCKET": str(self.socket_path),
             "WARREN_EXEC_AGENT_GROUP": str(self.socket_group),
             "WARREN_EXEC_AGENT_ALLOWED_UIDS": ",".join(map(str, self.allowed_uids)),
