@@ -10,6 +10,7 @@ user code is forked inside the cgroup. No preexec_fn is needed (it is unsafe wit
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import itertools
 import json
@@ -185,11 +186,14 @@ class Sandbox:
                 to_close.remove(fd)
             child_pid = _read_child_pid(info_r)
             if child_pid is None:
+                process.kill()  # a no-op if it already exited
                 status = process.wait()
                 raise OpError("failed", f"bwrap exited with status {status} before starting")
             if self.cgroups_active:
                 self._join_cgroup(req.user.username, process, child_pid)
-                os.write(block_w, b"1")
+                # EPIPE: the sandbox's setup already failed; its exit status tells the caller.
+                with contextlib.suppress(BrokenPipeError):
+                    os.write(block_w, b"1")
             return Launched(process, child_pid)
         finally:
             for fd in to_close:

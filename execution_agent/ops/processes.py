@@ -70,8 +70,12 @@ def spawn(agent, args: Args) -> Reply:
         if slave is not None:
             os.close(slave)
     pid = agent.sandbox.command_pid(launched)
-    agent.reaper.watch(launched.process)
     result = {"pid": pid, "sandbox_pid": launched.process.pid}
+    if pid is None:
+        # Already over: the command was quick, or the sandbox could not be set up.
+        result["returncode"] = launched.process.wait()
+    else:
+        agent.reaper.watch(launched.process)
     return Reply(result, fds=[("pty", master)] if master is not None else [])
 
 

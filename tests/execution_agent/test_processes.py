@@ -193,3 +193,16 @@ def test_closing_the_pty_master_ends_the_shell(client, alice):
     PtyReader(master).until(b"$ ")
     os.close(master)
     assert wait_gone(client, alice, result["pid"])
+
+
+def test_a_command_that_is_over_at_once_reports_its_status(client, alice):
+    result = client.spawn(user=alice, argv=["bash", "-c", "exit 7"])
+    assert result["pid"] is None or result["pid"] > 0
+    if result["pid"] is None:
+        assert result["returncode"] == 7
+
+
+def test_a_missing_program_is_reported_by_run(client, alice):
+    result = client.run(user=alice, argv=["no-such-program"])
+    assert result["returncode"] == 1
+    assert "execvp no-such-program" in result["stderr"]
