@@ -1,7 +1,8 @@
-"""Dashboard cards: each app contributes small panels to the Dashboard tab.
+"""Cards: each app contributes small panels to the Dashboard and Account tabs.
 
-A card is a function ``(request) -> Card | None``; ``WARREN_DASHBOARD_CARDS`` lists them
-in display order, so a new app adds a card without the dashboard knowing about it.
+A card is a function ``(request) -> Card | None``; ``WARREN_DASHBOARD_CARDS`` and
+``WARREN_ACCOUNT_CARDS`` list them in display order, so a new app adds a card without the
+dashboard or the account page knowing about it.
 """
 
 from dataclasses import dataclass, field
@@ -23,9 +24,10 @@ def plan_card(request) -> Card:
     return Card("accounts/cards/plan.html", {"limits": effective_limits(request.user)})
 
 
-def cards_for(request) -> list[Card]:
+def cards_for(request, setting: str = "WARREN_DASHBOARD_CARDS") -> list[Card]:
+    """The cards listed in ``setting`` that have something to show ``request.user``."""
     cards = []
-    for path in getattr(settings, "WARREN_DASHBOARD_CARDS", ()):
+    for path in getattr(settings, setting, ()):
         card = import_string(path)(request)
         if card is not None:
             cards.append(card)

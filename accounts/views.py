@@ -20,5 +20,6 @@ def account(request):
         "emails": EmailAddress.objects.filter(user=user).order_by("-primary", "email"),
         "totp_enabled": Authenticator.Type.TOTP in mfa_types,
         "recovery_codes_enabled": Authenticator.Type.RECOVERY_CODES in mfa_types,
+        "cards": cards_for(request, "WARREN_ACCOUNT_CARDS"),
     }
     return render(request, "accounts/account.html", context)

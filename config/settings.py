@@ -280,3 +280,10 @@ LOGGING = {
 WARREN_DASHBOARD_CARDS = [
     "accounts.dashboard.plan_card",
 ]
+# Extra panels on the Account tab, after plan, security, email and identity.
+WARREN_ACCOUNT_CARDS: list[str] = []
+
+# Limits of each user's sandbox cgroup (memory, processes) and their private /tmp.
+WARREN_SANDBOX_MEMORY_BYTES = env_int("WARREN_SANDBOX_MEMORY_BYTES", 3 * 1024**3, minimum=1 << 26)
+WARREN_SANDBOX_PIDS_MAX = env_int("WARREN_SANDBOX_PIDS_MAX", 512, minimum=16)
+WARREN_SANDBOX_TMP_BYTES = env_int("WARREN_SANDBOX_TMP_BYTES", 1024**3, minimum=1 << 20)

@@ -1,0 +1,47 @@
+"""How Django reaches the agents: one place that turns users and servers into agent calls.
+
+Every other app asks here for a client and for the facts an agent needs about a user (the
+agents never read Warren's database, so each request carries them).
+"""
+
+from django.conf import settings
+
+from execution_agent.client import AgentClient, AgentError, AgentUnavailable, Limits, UserRef
+from servers.models import Server
+from servers.selectors import first_active_server
+
+__all__ = [
+    "AgentError",
+    "AgentUnavailable",
+    "execution_agent",
+    "sandbox_limits",
+    "user_ref",
+]
+
+
+def user_ref(user) -> UserRef:
+    """The identity an agent acts as for ``user``."""
+    return {"uid": user.uid, "username": user.username}
+
+
+def sandbox_limits(user) -> Limits:
+    """Per-user cgroup and /tmp limits for the sandbox (the same on every plan, for now)."""
+    return {
+        "memory_bytes": settings.WARREN_SANDBOX_MEMORY_BYTES,
+        "pids_max": settings.WARREN_SANDBOX_PIDS_MAX,
+        "tmp_bytes": settings.WARREN_SANDBOX_TMP_BYTES,
+    }
+
+
+def execution_agent(
+    server: Server | None = None, *, kind: str = Server.Kind.CONSOLE
+) -> AgentClient:
+    """A client for ``server``'s execution agent, or for the first active server of ``kind``.
+
+    The agent's socket is local: Django must run on the execution server it talks to (file
+    descriptors cannot cross machines). Without any registered server, this machine's socket
+    from settings is used, which is what the embedded default and the tests have.
+    """
+    server = server or first_active_server(kind=kind)
+    path = server.execution_agent_socket if server and server.execution_agent_socket else None
+    return AgentClient(path or str(settings.WARREN_EXEC_AGENT_SOCKET), timeout=10)
