@@ -1,0 +1,166 @@
+"""The ``du`` backend, for kernels without quota support.
+
+Usage is measured (see du_scan) rather than asked of the kernel, and limits are only
+recorded: nothing stops a write, so Warren's upload path reads ``GET /v1/usage`` and
+refuses uploads that would go over. Limits live in one small file per uid under the
+state directory so they survive restarts; they are written without fsync because the
+nightly ``reapply_all_quotas`` batch restores anything a crash loses (the seed's lesson:
+quota state can be lost, so it must be cheap to re-apply).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+import tempfile
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from fileserver_agent.quota import QuotaBackendError, QuotaLimits, Usage
+from fileserver_agent.quota.du_scan import TreeUsage
+from fileserver_agent.identities import USERNAME_RE
+
+MAX_CACHED_TREES = 2000
+
+
+class LimitsStore:
+    """Soft and hard limits per uid, one file each: ``<dir>/<uid>`` holding ``soft hard``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def write(self, limits: QuotaLimits) -> None:
+        """Replace one uid's limits atomically (readers see the old or the new pair)."""
+        temporary = self.directory / f".{limits.uid}.{secrets.token_hex(4)}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, f"{limits.soft_bytes} {limits.hard_bytes}\n".encode())
+        finally:
+            os.close(fd)
+        os.replace(temporary, self.directory / str(limits.uid))
+
+    def read(self, uid: int) -> tuple[int, int]:
+        """Return (soft, hard) for ``uid``; (0, 0), meaning no limits, if none were set."""
+        path = self.directory / str(uid)
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return 0, 0
+        parts = text.split()
+        if len(parts) != 2 or not all(part.isdigit() for part in parts):
+            raise QuotaBackendError(f"limits file {path} is corrupt: {text[:80]!r}")
+        return int(parts[0]), int(parts[1])
+
+
+class HomeLocator:
+    """Finds the directories a uid's usage is made of: its home and its web directory.
+
+    Homes are found by owner, not by name, because the API speaks uids. The map is
+    rebuilt from one listing of the homes root whenever a cached answer no longer holds.
+    """
+
+    def __init__(self, homes_root: Path, www_root: Path) -> None:
+        self.homes_root = homes_root
+        self.www_root = www_root
+        self._names_by_uid: dict[int, list[str]] = {}
+        self._lock = threading.Lock()
+
+    def directories(self, uid: int) -> list[str]:
+        """Return the existing directories owned by ``uid`` that count towards its usage."""
+        with self._lock:
+            names = self._names_by_uid.get(uid)
+            if names is None or not all(self._owned(self.homes_root, n, uid) for n in names):
+                self._rebuild()
+                names = self._names_by_uid.get(uid, [])
+        found = [str(self.homes_root / name) for name in names]
+        found += [str(self.www_root / n) for n in names if self._owned(self.www_root, n, uid)]
+        return found
+
+    def _rebuild(self) -> None:
+        names_by_uid: dict[int, list[str]] = {}
+        with os.scandir(self.homes_root) as entries:
+            for entry in entries:
+                if not USERNAME_RE.match(entry.name):
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    names_by_uid.setdefault(st.st_uid, []).append(entry.name)
+        self._names_by_uid = names_by_uid
+
+    @staticmethod
+    def _owned(root: Path, name: str, uid: int) -> bool:
+        try:
+            st = os.lstat(root / name)
+        except FileNotFoundError:
+            return False
+        return stat.S_ISDIR(st.st_mode) and st.st_uid == uid
+
+
+class DuQuotaBackend:
+    """Records limits and measures usage by summing allocated blocks, incrementally."""
+
+    name = "du"
+
+    def __init__(
+        self, *, homes_root: Path, www_root: Path, state_dir: Path, rescan_seconds: float
+    ) -> None:
+        self.limits = LimitsStore(state_dir / "limits")
+        self.locator = HomeLocator(homes_root, www_root)
+        self.rescan_seconds = rescan_seconds
+        self._trees: OrderedDict[str, TreeUsage] = OrderedDict()
+        self._tree_locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def set_quota(self, limits: QuotaLimits) -> QuotaLimits:
+        """Record one user's limits (kept to the byte: nothing rounds them)."""
+        self.limits.write(limits)
+        return limits
+
+    def set_quotas(self, batch: list[QuotaLimits]) -> int:
+        """Record many users' limits."""
+        for limits in batch:
+            self.limits.write(limits)
+        return len(batch)
+
+    def usage(self, uid: int) -> Usage:
+        """Measure the user's home and web directory and return them with the recorded limits."""
+        soft, hard = self.limits.read(uid)
+        used = sum(self._measure(directory) for directory in self.locator.directories(uid))
+        return Usage(used_bytes=used, soft_bytes=soft, hard_bytes=hard, backend=self.name)
+
+    def check(self) -> dict[str, object]:
+        """Report where limits live and prove that directory is writable."""
+        with tempfile.NamedTemporaryFile(dir=self.limits.directory, prefix=".probe-"):
+            pass
+        return {"limits_dir": str(self.limits.directory), "cached_trees": len(self._trees)}
+
+    def _measure(self, directory: str) -> int:
+        tree, lock = self._tree(directory)
+        with lock:
+            try:
+                return tree.measure()
+            except FileNotFoundError:
+                return 0  # removed between locating and measuring: it holds nothing now
+            except OSError as exc:
+                raise QuotaBackendError(f"cannot measure {directory}: {exc.strerror}") from exc
+
+    def _tree(self, directory: str) -> tuple[TreeUsage, threading.Lock]:
+        # A bounded LRU: a file server with tens of thousands of homes should not keep
+        # every listing in memory; an evicted home costs one full scan when next read.
+        with self._lock:
+            tree = self._trees.get(directory)
+            if tree is None:
+                tree = TreeUsage(directory, rescan_seconds=self.rescan_seconds)
+                self._trees[directory] = tree
+                self._tree_locks.setdefault(directory, threading.Lock())
+                while len(self._trees) > MAX_CACHED_TREES:
+                    evicted, _ = self._trees.popitem(last=False)
+                    self._tree_locks.pop(evicted, None)
+            self._trees.move_to_end(directory)
+            return tree, self._tree_locks[directory]
