@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote, urlsplit
+
 from flask import Flask, current_app, request
 
 from fileserver_agent.errors import error_response
@@ -28,7 +30,7 @@ def _verify_signature():
         verify_request(
             secrets=current_app.extensions["warren_config"].secrets,
             method=request.method,
-            path=request.script_root + request.path,
+            path=_signed_path(),
             timestamp_header=request.headers.get(TIMESTAMP_HEADER),
             signature_header=request.headers.get(SIGNATURE_HEADER),
             body=body,
@@ -40,3 +42,14 @@ def _verify_signature():
         )
         return error_response(401, exc.code, exc.detail)
     return None
+
+
+def _signed_path() -> str:
+    """The path exactly as the client sent it: what it signed, before any percent-decoding."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if not raw:
+        return quote(request.script_root + request.path)
+    path = raw.split("?", 1)[0]
+    if path.startswith(("http://", "https://")):
+        path = urlsplit(path).path  # absolute-form request target
+    return path
