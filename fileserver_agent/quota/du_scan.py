@@ -83,9 +83,17 @@ class _OpenDir:
 class TreeUsage:
     """The allocated bytes under one root directory, refreshed incrementally on each read."""
 
-    def __init__(self, root: str, *, rescan_seconds: float, clock=time.monotonic) -> None:
+    def __init__(
+        self,
+        root: str,
+        *,
+        rescan_seconds: float,
+        clock=time.monotonic,
+        racy_window_ns: int = RACY_WINDOW_NS,
+    ) -> None:
         self.root = root
         self.rescan_seconds = rescan_seconds
+        self.racy_window_ns = racy_window_ns
         self._clock = clock
         self._record: DirRecord | None = None
         self._last_full: float | None = None
@@ -110,7 +118,9 @@ class TreeUsage:
         try:
             top = _OpenDir(root_fd)
             open_dirs.add(top)
-            scan = _DirScan(root_stat.st_dev, full, now_ns, hot_since_ns, stats)
+            scan = _DirScan(
+                root_stat.st_dev, full, now_ns - self.racy_window_ns, hot_since_ns, stats
+            )
             record, children = scan.refresh(root_fd, root_stat, self._record)
             stack = [(top, record, name, old) for name, old in reversed(children)]
             top.pending += len(children)
@@ -147,11 +157,11 @@ class _DirScan:
     """Refreshes one directory at a time from its fd, reusing what is still valid."""
 
     def __init__(
-        self, dev: int, full: bool, now_ns: int, hot_since_ns: int, stats: ScanStats
+        self, dev: int, full: bool, trusted_before_ns: int, hot_since_ns: int, stats: ScanStats
     ) -> None:
         self.dev = dev
         self.full = full
-        self.now_ns = now_ns
+        self.trusted_before_ns = trusted_before_ns
         self.hot_since_ns = hot_since_ns
         self.stats = stats
 
@@ -216,7 +226,7 @@ class _DirScan:
         return record, children
 
     def _record(self, st: os.stat_result, files: dict) -> DirRecord:
-        recent = self.now_ns - RACY_WINDOW_NS
+        recent = self.trusted_before_ns
         return DirRecord(
             ino=st.st_ino,
             mtime_ns=st.st_mtime_ns,
