@@ -1,4 +1,4 @@
-"""The fileserver agent: homes and disk quotas over HMAC-signed HTTP, with no Django and no database.
+"""The fileserver agent: homes and disk quotas over HMAC-signed HTTP; no Django, no database.
 
 Run it with ``python -m fileserver_agent --host H --port P`` on the embedded default, or
 under uWSGI in production (``deploy/uwsgi/fileserver-agent.ini``, module

@@ -37,9 +37,7 @@ def _verify_signature():
             replay_guard=current_app.extensions["warren_replay_guard"],
         )
     except SignatureError as exc:
-        current_app.logger.warning(
-            "refused %s %s: %s", request.method, request.path, exc.detail
-        )
+        current_app.logger.warning("refused %s %s: %s", request.method, request.path, exc.detail)
         return error_response(401, exc.code, exc.detail)
     return None
 

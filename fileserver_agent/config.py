@@ -140,7 +140,9 @@ def _secrets(values: Mapping[str, str]) -> tuple[str, ...]:
         raise ConfigError(
             "WARREN_AGENT_SECRETS is not set: give one or more shared secrets, comma-separated"
         )
-    short = [index for index, secret in enumerate(secrets, start=1) if len(secret) < MIN_SECRET_LENGTH]
+    short = [
+        index for index, secret in enumerate(secrets, start=1) if len(secret) < MIN_SECRET_LENGTH
+    ]
     if short:
         raise ConfigError(
             f"WARREN_AGENT_SECRETS: secret #{short[0]} is shorter than "

@@ -1,4 +1,4 @@
-"""Every failure leaves the agent as JSON ``{"error": code, "detail": reason}``, never a traceback."""
+"""Every failure leaves the agent as ``{"error": code, "detail": reason}``, never a traceback."""
 
 from __future__ import annotations
 

@@ -127,9 +127,7 @@ def _write_skeleton(dir_fd: int, username: str, uid: int, gid: int) -> None:
 
 def _rename_noreplace(dir_fd: int, source: str, target: str) -> bool:
     """Rename within ``dir_fd`` unless ``target`` exists; return False if it does."""
-    result = _libc.renameat2(
-        dir_fd, source.encode(), dir_fd, target.encode(), _RENAME_NOREPLACE
-    )
+    result = _libc.renameat2(dir_fd, source.encode(), dir_fd, target.encode(), _RENAME_NOREPLACE)
     if result == 0:
         return True
     error = ctypes.get_errno()

@@ -3,10 +3,13 @@
 Standard library only: the Django side imports this module as it is, and the agent
 must not grow dependencies on anything Warren's web tier uses.
 
-The signed message is ``METHOD + "\\n" + PATH + "\\n" + TIMESTAMP + "\\n" + hex(sha256(body))``
+The signed message is::
+
+    METHOD + "\\n" + PATH + "\\n" + TIMESTAMP + "\\n" + hex(sha256(body))
+
 where PATH is the URL path exactly as sent on the request line (percent-encoding kept,
-query string left out: the API takes none) and TIMESTAMP is Unix seconds. The signature travels in ``X-Warren-Signature`` as lowercase hex,
-the timestamp in ``X-Warren-Timestamp``.
+query string left out: the API takes none) and TIMESTAMP is Unix seconds. The signature
+travels in ``X-Warren-Signature`` as lowercase hex, the timestamp in ``X-Warren-Timestamp``.
 """
 
 from __future__ import annotations

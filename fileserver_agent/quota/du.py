@@ -18,9 +18,9 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
+from fileserver_agent.identities import USERNAME_RE
 from fileserver_agent.quota import QuotaBackendError, QuotaLimits, Usage
 from fileserver_agent.quota.du_scan import TreeUsage
-from fileserver_agent.identities import USERNAME_RE
 
 MAX_CACHED_TREES = 2000
 

@@ -17,8 +17,9 @@ def put_quota(client, headers, *, path="/v1/quotas/1000001", body=QUOTA_BODY):
     return client.put(path, data=body, headers=headers, content_type="application/json")
 
 
-def headers_for(secret=SECRET, method="PUT", path="/v1/quotas/1000001", body=QUOTA_BODY,
-                timestamp=None):
+def headers_for(
+    secret=SECRET, method="PUT", path="/v1/quotas/1000001", body=QUOTA_BODY, timestamp=None
+):
     return signature_headers(secret, method, path, body, timestamp=timestamp)
 
 
@@ -95,4 +96,3 @@ def test_a_refused_signature_is_logged_without_the_signature(client, caplog):
     put_quota(client, headers)
     assert "signature does not match" in caplog.text
     assert headers[SIGNATURE_HEADER] not in caplog.text
-

@@ -31,8 +31,11 @@ class FakeClock:
 
 def du(path: Path) -> int:
     """What GNU du says: allocated bytes, one file system, hard links once."""
-    return int(subprocess.run(["du", "-sxB1", str(path)], capture_output=True, text=True,
-                              check=True).stdout.split()[0])
+    return int(
+        subprocess.run(
+            ["du", "-sxB1", str(path)], capture_output=True, text=True, check=True
+        ).stdout.split()[0]
+    )
 
 
 def write(path: Path, size: int) -> None:
@@ -66,8 +69,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def tree(home, clock) -> TreeUsage:
-    return TreeUsage(str(home), rescan_seconds=60, clock=clock,
-                     racy_window_ns=TEST_RACY_WINDOW_NS)
+    return TreeUsage(str(home), rescan_seconds=60, clock=clock, racy_window_ns=TEST_RACY_WINDOW_NS)
 
 
 def test_the_first_measure_agrees_with_du(tree, home):
@@ -108,8 +110,7 @@ def test_a_recently_changed_file_growing_in_place_is_seen_at_once(tree, home):
 
 
 def test_a_long_untouched_file_that_grows_is_seen_within_the_rescan_period(home, clock):
-    tree = TreeUsage(str(home), rescan_seconds=0.3, clock=clock,
-                     racy_window_ns=TEST_RACY_WINDOW_NS)
+    tree = TreeUsage(str(home), rescan_seconds=0.3, clock=clock, racy_window_ns=TEST_RACY_WINDOW_NS)
     tree.measure()
     time.sleep(0.4)  # every file is now older than the rescan period: "cold"
     before = du(home)
@@ -204,8 +205,7 @@ def test_a_very_deep_tree_is_measured_without_recursion(tree, home):
 def test_another_file_system_mounted_inside_is_not_crossed(tree, home):
     mount_point = home / "mnt"
     mount_point.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount_point)],
-                   check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount_point)], check=True)
     try:
         write(mount_point / "on-tmpfs.bin", 4096 * KIB)
         assert tree.measure() == du(home)

@@ -40,35 +40,60 @@ def test_bytes_are_rounded_up_to_whole_kib_so_a_limit_never_becomes_unlimited():
 def test_one_quota_is_setquota_u_with_kib_limits_and_no_inode_limits():
     limits = QuotaLimits(uid=1000001, soft_bytes=512 * MIB, hard_bytes=600 * MIB)
     assert setquota_command("/usr/sbin/setquota", limits, FS) == [
-        "/usr/sbin/setquota", "-u", "1000001", "524288", "614400", "0", "0", "/srv/homes",
+        "/usr/sbin/setquota",
+        "-u",
+        "1000001",
+        "524288",
+        "614400",
+        "0",
+        "0",
+        "/srv/homes",
     ]
 
 
 def test_a_batch_is_setquota_b_fed_name_and_four_limits_per_line():
     batch = [QuotaLimits(1000001, 512 * MIB, 600 * MIB), QuotaLimits(1000002, 0, 1500)]
     assert setquota_batch_command("/usr/sbin/setquota", FS) == [
-        "/usr/sbin/setquota", "-u", "-b", "/srv/homes",
+        "/usr/sbin/setquota",
+        "-u",
+        "-b",
+        "/srv/homes",
     ]
     assert setquota_batch_input(batch) == b"1000001 524288 614400 0 0\n1000002 0 2 0 0\n"
 
 
 def test_usage_is_read_with_quota_unwrapped_with_raw_grace_for_one_filesystem():
     assert quota_command("/usr/bin/quota", 1000001, FS) == [
-        "/usr/bin/quota", "-u", "-v", "-w", "-p", "--show-mntpoint", "--hide-device",
-        "--filesystem=/srv/homes", "1000001",
+        "/usr/bin/quota",
+        "-u",
+        "-v",
+        "-w",
+        "-p",
+        "--show-mntpoint",
+        "--hide-device",
+        "--filesystem=/srv/homes",
+        "1000001",
     ]
 
 
 def test_the_health_check_is_repquota_by_number():
     assert repquota_command("/usr/sbin/repquota", FS) == [
-        "/usr/sbin/repquota", "-u", "-n", "-p", "/srv/homes",
+        "/usr/sbin/repquota",
+        "-u",
+        "-n",
+        "-p",
+        "/srv/homes",
     ]
 
 
 def test_quota_output_under_the_limits_is_parsed():
     line = parse_quota(sample("quota_under_limits.txt"), FS)
-    assert (line.used_kib, line.soft_kib, line.hard_kib, line.files) == (312340, 512000, 524288,
-                                                                          1520)
+    assert (line.used_kib, line.soft_kib, line.hard_kib, line.files) == (
+        312340,
+        512000,
+        524288,
+        1520,
+    )
 
 
 def test_quota_output_over_the_soft_limit_has_a_star_and_a_grace_time():
@@ -135,7 +160,10 @@ def test_putting_one_quota_runs_setquota_and_reports_kib_rounded_limits(ext4, to
     response = ext4.put("/v1/quotas/1000001", {"soft_bytes": 1000, "hard_bytes": 512 * MIB})
     assert response.status_code == 200
     assert response.json == {
-        "uid": 1000001, "soft_bytes": 1024, "hard_bytes": 512 * MIB, "backend": "ext4",
+        "uid": 1000001,
+        "soft_bytes": 1024,
+        "hard_bytes": 512 * MIB,
+        "backend": "ext4",
     }
     [call] = tools.calls()
     assert call["tool"] == "setquota"
@@ -143,8 +171,10 @@ def test_putting_one_quota_runs_setquota_and_reports_kib_rounded_limits(ext4, to
 
 
 def test_a_batch_is_one_setquota_fed_every_line(ext4, tools, tmp_path):
-    batch = [{"uid": 1000000 + i, "soft_bytes": i * MIB, "hard_bytes": 2 * i * MIB}
-             for i in range(1, 1001)]
+    batch = [
+        {"uid": 1000000 + i, "soft_bytes": i * MIB, "hard_bytes": 2 * i * MIB}
+        for i in range(1, 1001)
+    ]
     response = ext4.put("/v1/quotas", batch)
     assert response.json == {"applied": 1000, "backend": "ext4"}
     [call] = tools.calls()
@@ -158,7 +188,7 @@ def test_a_batch_is_one_setquota_fed_every_line(ext4, tools, tmp_path):
 def test_usage_comes_from_quota_output(ext4, tools, tmp_path):
     # quota prints the mount point "%15s"; put ours where the sample has /srv/homes.
     mount = str(tmp_path / "homes")
-    output = sample("quota_over_soft_limit.txt").replace("%15s" % FS, "%15s" % mount)
+    output = sample("quota_over_soft_limit.txt").replace(f"{FS:>15}", f"{mount:>15}")
     tools.respond("quota", stdout=output, status=1)  # 1 means "over quota", not failure
     response = ext4.get("/v1/usage/1000002")
     assert response.status_code == 200, response.json
@@ -183,8 +213,11 @@ def test_a_failing_setquota_is_a_502_with_its_stderr(ext4, tools):
 
 
 def test_a_failing_batch_is_a_502_with_its_stderr(ext4, tools):
-    tools.respond("setquota", stderr="setquota: Cannot write quota for 1000002 on /dev/vdb1: "
-                  "Disk quota exceeded\n", status=1)
+    tools.respond(
+        "setquota",
+        stderr="setquota: Cannot write quota for 1000002 on /dev/vdb1: Disk quota exceeded\n",
+        status=1,
+    )
     response = ext4.put("/v1/quotas", [{"uid": 1000002, "soft_bytes": 1, "hard_bytes": 2}])
     assert response.status_code == 502
     assert "Cannot write quota for 1000002" in response.json["stderr"]
@@ -220,11 +253,14 @@ def test_health_is_503_when_quotas_are_off_as_after_an_unclean_reboot(ext4, tool
     assert "has no quota enabled" in response.json["problems"][0]
 
 
-@pytest.mark.skipif(shutil.which("setquota", path="/usr/sbin:/usr/bin") is None,
-                    reason="needs Debian's quota tools: apt-get install quota")
+@pytest.mark.skipif(
+    shutil.which("setquota", path="/usr/sbin:/usr/bin") is None,
+    reason="needs Debian's quota tools: apt-get install quota",
+)
 def test_the_real_tools_on_a_filesystem_without_quotas_give_a_502_with_their_words(tmp_path):
-    env = agent_environment(tmp_path, WARREN_AGENT_BACKEND="ext4",
-                            WARREN_QUOTA_FILESYSTEM=str(tmp_path))
+    env = agent_environment(
+        tmp_path, WARREN_AGENT_BACKEND="ext4", WARREN_QUOTA_FILESYSTEM=str(tmp_path)
+    )
     client = SignedClient(create_app(env).test_client())
     response = client.put("/v1/quotas/1000001", {"soft_bytes": MIB, "hard_bytes": 2 * MIB})
     assert response.status_code == 502

@@ -33,7 +33,7 @@ def test_setting_a_quota_returns_the_limits_applied(signed):
 
 
 def test_usage_reports_the_limits_beside_what_the_home_holds(signed, agent_env):
-    uid, home = make_home(signed, agent_env)
+    uid, _home = make_home(signed, agent_env)
     signed.put(f"/v1/quotas/{uid}", {"soft_bytes": 512 * MIB, "hard_bytes": 600 * MIB})
     response = signed.get(f"/v1/usage/{uid}")
     assert response.status_code == 200
@@ -87,8 +87,10 @@ def test_zero_means_no_limit(signed):
 
 def test_a_batch_applies_every_entry(signed):
     uids = [new_uid() for _ in range(50)]
-    batch = [{"uid": uid, "soft_bytes": i * MIB, "hard_bytes": 2 * i * MIB} for i, uid in
-             enumerate(uids, start=1)]
+    batch = [
+        {"uid": uid, "soft_bytes": i * MIB, "hard_bytes": 2 * i * MIB}
+        for i, uid in enumerate(uids, start=1)
+    ]
     response = signed.put("/v1/quotas", batch)
     assert response.status_code == 200
     assert response.json == {"applied": 50, "backend": "du"}
@@ -105,7 +107,7 @@ def test_an_empty_batch_applies_nothing(signed):
         ("abc", "uid must be a non-negative whole number"),
         ("-5", "uid must be a non-negative whole number"),
         ("1.5", "uid must be a non-negative whole number"),
-        (quote("１２３４"), "uid must be a non-negative whole number"),
+        (quote("\uff11\uff12\uff13\uff14"), "uid must be a non-negative whole number"),
         ("42", "below the agent's minimum of 1000"),
         ("4294967295", "above the largest valid id"),
     ],

@@ -103,9 +103,10 @@ def test_the_same_request_twice_in_one_second_is_not_mistaken_for_a_replay(clien
 
 def test_two_clients_sending_the_same_request_both_succeed(running_agent):
     uid = new_uid()
-    with FileserverClient(running_agent.base_url, SECRET) as first, FileserverClient(
-        running_agent.base_url, SECRET
-    ) as second:
+    with (
+        FileserverClient(running_agent.base_url, SECRET) as first,
+        FileserverClient(running_agent.base_url, SECRET) as second,
+    ):
         first.get_usage(uid)
         second.get_usage(uid)  # same bytes, same second: the client re-signs on "replayed"
 
@@ -124,9 +125,11 @@ def test_a_bad_username_raises_a_request_error(client):
 
 
 def test_a_wrong_secret_raises_an_auth_error(running_agent):
-    with FileserverClient(running_agent.base_url, "a-secret-the-agent-never-had") as client:
-        with pytest.raises(FileserverAuthError) as caught:
-            client.health()
+    with (
+        FileserverClient(running_agent.base_url, "a-secret-the-agent-never-had") as client,
+        pytest.raises(FileserverAuthError) as caught,
+    ):
+        client.health()
     assert caught.value.code == "bad_signature"
 
 
@@ -176,9 +179,11 @@ def free_port() -> int:
 
 
 def test_an_agent_that_is_not_running_raises_unreachable():
-    with FileserverClient(f"http://127.0.0.1:{free_port()}", SECRET, timeout=2) as client:
-        with pytest.raises(FileserverUnreachable):
-            client.health()
+    with (
+        FileserverClient(f"http://127.0.0.1:{free_port()}", SECRET, timeout=2) as client,
+        pytest.raises(FileserverUnreachable),
+    ):
+        client.health()
 
 
 def test_an_agent_that_does_not_answer_in_time_raises_unreachable():
@@ -186,9 +191,11 @@ def test_an_agent_that_does_not_answer_in_time_raises_unreachable():
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         port = silent.getsockname()[1]
-        with FileserverClient(f"http://127.0.0.1:{port}", SECRET, timeout=0.5) as client:
-            with pytest.raises(FileserverUnreachable):
-                client.health()
+        with (
+            FileserverClient(f"http://127.0.0.1:{port}", SECRET, timeout=0.5) as client,
+            pytest.raises(FileserverUnreachable),
+        ):
+            client.health()
 
 
 def test_secret_rotation_with_a_running_agent(tmp_path):
@@ -213,9 +220,11 @@ def test_an_ext4_agent_relays_the_tools_failure_as_a_server_error(tmp_path):
     )
     agent = start_agent(env, tmp_path / "logs")
     try:
-        with FileserverClient(agent.base_url, SECRET) as client:
-            with pytest.raises(FileserverServerError) as caught:
-                client.set_quota(1000001, soft_bytes=MIB, hard_bytes=2 * MIB)
+        with (
+            FileserverClient(agent.base_url, SECRET) as client,
+            pytest.raises(FileserverServerError) as caught,
+        ):
+            client.set_quota(1000001, soft_bytes=MIB, hard_bytes=2 * MIB)
         assert caught.value.status == 502
         assert "no quota enabled" in caught.value.body["stderr"]
         assert "Traceback" not in agent.log()

@@ -22,8 +22,16 @@ SECRET = "s3cret-for-signing-tests"
 NOW = 1_767_000_000
 
 
-def verify(secrets=(SECRET,), *, method="PUT", path="/v1/quotas/1000001", body=b"{}",
-           headers=None, guard=None, now=NOW):
+def verify(
+    secrets=(SECRET,),
+    *,
+    method="PUT",
+    path="/v1/quotas/1000001",
+    body=b"{}",
+    headers=None,
+    guard=None,
+    now=NOW,
+):
     headers = headers or signature_headers(SECRET, method, path, body, timestamp=NOW)
     verify_request(
         secrets=secrets,
@@ -60,22 +68,25 @@ def test_a_correctly_signed_request_is_accepted():
 
 
 def test_a_signature_made_with_another_secret_is_refused():
-    headers = signature_headers("not-the-agents-secret", "PUT", "/v1/quotas/1000001", b"{}",
-                                timestamp=NOW)
+    headers = signature_headers(
+        "not-the-agents-secret", "PUT", "/v1/quotas/1000001", b"{}", timestamp=NOW
+    )
     assert refusal(headers=headers) == "bad_signature"
 
 
 def test_any_configured_secret_is_accepted_so_secrets_can_rotate():
-    old = signature_headers("old-secret-still-valid", "PUT", "/v1/quotas/1000001", b"{}",
-                            timestamp=NOW)
+    old = signature_headers(
+        "old-secret-still-valid", "PUT", "/v1/quotas/1000001", b"{}", timestamp=NOW
+    )
     verify(secrets=(SECRET, "old-secret-still-valid"), headers=old)
     new = signature_headers(SECRET, "PUT", "/v1/quotas/1000001", b"{}", timestamp=NOW + 1)
     verify(secrets=(SECRET, "old-secret-still-valid"), headers=new)
 
 
 def test_a_secret_dropped_after_rotation_is_refused():
-    old = signature_headers("old-secret-now-dropped", "PUT", "/v1/quotas/1000001", b"{}",
-                            timestamp=NOW)
+    old = signature_headers(
+        "old-secret-now-dropped", "PUT", "/v1/quotas/1000001", b"{}", timestamp=NOW
+    )
     assert refusal(secrets=(SECRET,), headers=old) == "bad_signature"
 
 
@@ -106,8 +117,9 @@ def test_a_replay_is_refused_even_when_sent_in_capitals():
 
 
 def test_a_tampered_body_is_refused():
-    headers = signature_headers(SECRET, "PUT", "/v1/quotas/1000001", b'{"hard_bytes":1}',
-                                timestamp=NOW)
+    headers = signature_headers(
+        SECRET, "PUT", "/v1/quotas/1000001", b'{"hard_bytes":1}', timestamp=NOW
+    )
     assert refusal(headers=headers, body=b'{"hard_bytes":9}') == "bad_signature"
 
 
@@ -118,8 +130,10 @@ def test_a_signature_for_another_path_is_refused():
 
 def test_a_signature_for_another_method_is_refused():
     headers = signature_headers(SECRET, "GET", "/v1/usage/1000001", b"", timestamp=NOW)
-    assert refusal(headers=headers, method="DELETE", path="/v1/usage/1000001",
-                   body=b"") == "bad_signature"
+    assert (
+        refusal(headers=headers, method="DELETE", path="/v1/usage/1000001", body=b"")
+        == "bad_signature"
+    )
 
 
 @pytest.mark.parametrize(

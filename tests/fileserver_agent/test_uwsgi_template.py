@@ -60,11 +60,12 @@ def uwsgi_agent(tmp_path):
     }
     log = tmp_path / "uwsgi.log"
     with open(log, "wb") as output:
-        process = subprocess.Popen(["uwsgi", "--ini", str(TEMPLATE)], stdout=output,
-                                   stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(
+            ["uwsgi", "--ini", str(TEMPLATE)], stdout=output, stderr=subprocess.STDOUT, env=env
+        )
     try:
         wait_for_port(port, process, log)
-        yield f"http://127.0.0.1:{port}", process, tmp_path, log
+        yield f"http://127.0.0.1:{port}", process, log
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -77,7 +78,7 @@ def uwsgi_agent(tmp_path):
 
 @pytest.mark.root
 def test_the_template_serves_signed_requests_and_stops_on_sigterm(uwsgi_agent):
-    url, process, tmp_path, log = uwsgi_agent
+    url, process, log = uwsgi_agent
     uid = new_uid()
     with FileserverClient(url, SECRET) as client:
         assert client.health()["status"] == "ok"
