@@ -2,14 +2,17 @@
 
 Usage is measured (see du_scan) rather than asked of the kernel, and limits are only
 recorded: nothing stops a write, so Warren's upload path reads ``GET /v1/usage`` and
-refuses uploads that would go over. Limits live in one small file per uid under the
-state directory so they survive restarts; they are written without fsync because the
-nightly ``reapply_all_quotas`` batch restores anything a crash loses (the seed's lesson:
-quota state can be lost, so it must be cheap to re-apply).
+refuses uploads that would go over. Limits live in a log under the state directory so
+they survive restarts; it is written without fsync because the nightly
+``reapply_all_quotas`` batch restores anything a crash loses (the seed's lesson: quota
+state can be lost, so it must be cheap to re-apply).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import logging
 import os
 import secrets
 import stat
@@ -23,36 +26,91 @@ from fileserver_agent.quota import QuotaBackendError, QuotaLimits, Usage
 from fileserver_agent.quota.du_scan import TreeUsage
 
 MAX_CACHED_TREES = 2000
+COMPACT_AFTER_LINES = 100_000
+
+logger = logging.getLogger(__name__)
 
 
-class LimitsStore:
-    """Soft and hard limits per uid, one file each: ``<dir>/<uid>`` holding ``soft hard``."""
+class LimitsLog:
+    """Soft and hard limits per uid, kept as an append-only log of ``uid soft hard`` lines.
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    Appending makes one limit or a batch of ten thousand a single write; a file per uid
+    was tried first and spent its time in ext4 flushing data on every rename-over. The
+    log is replayed into memory and followed from the last offset read, so several
+    processes sharing a state directory stay consistent; an exclusive flock orders
+    appends against compaction, which rewrites the log once it is mostly superseded.
+    """
 
-    def write(self, limits: QuotaLimits) -> None:
-        """Replace one uid's limits atomically (readers see the old or the new pair)."""
-        temporary = self.directory / f".{limits.uid}.{secrets.token_hex(4)}"
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        try:
-            os.write(fd, f"{limits.soft_bytes} {limits.hard_bytes}\n".encode())
-        finally:
-            os.close(fd)
-        os.replace(temporary, self.directory / str(limits.uid))
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock_path = path.with_name(path.name + ".lock")
+        self._limits: dict[int, tuple[int, int]] = {}
+        self._lines = 0
+        self._offset = 0
+        self._inode: int | None = None
+        self._mutex = threading.Lock()
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def write(self, batch: list[QuotaLimits]) -> None:
+        """Append the limits (later lines win) and compact the log when it has grown stale."""
+        data = "".join(f"{q.uid} {q.soft_bytes} {q.hard_bytes}\n" for q in batch).encode()
+        with self._mutex, self._exclusive():
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+            self._catch_up()
+            if self._lines > max(2 * len(self._limits), COMPACT_AFTER_LINES):
+                self._compact()
 
     def read(self, uid: int) -> tuple[int, int]:
         """Return (soft, hard) for ``uid``; (0, 0), meaning no limits, if none were set."""
-        path = self.directory / str(uid)
+        with self._mutex:
+            self._catch_up()
+            return self._limits.get(uid, (0, 0))
+
+    def _catch_up(self) -> None:
         try:
-            text = path.read_text()
+            st = os.stat(self.path)
         except FileNotFoundError:
-            return 0, 0
-        parts = text.split()
-        if len(parts) != 2 or not all(part.isdigit() for part in parts):
-            raise QuotaBackendError(f"limits file {path} is corrupt: {text[:80]!r}")
-        return int(parts[0]), int(parts[1])
+            return
+        if st.st_ino != self._inode or st.st_size < self._offset:
+            # Compacted (by us or another process): replay the new file from the start.
+            self._limits, self._lines, self._offset, self._inode = {}, 0, 0, st.st_ino
+        if st.st_size == self._offset:
+            return
+        with open(self.path, "rb") as log:
+            log.seek(self._offset)
+            chunk = log.read(st.st_size - self._offset)
+        # A line cut short by a crash, or still being appended, is left for next time.
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        for line in complete.splitlines():
+            self._apply(line)
+        self._offset += len(complete)
+
+    def _apply(self, line: bytes) -> None:
+        parts = line.split()
+        if len(parts) != 3 or not all(part.isdigit() for part in parts):
+            logger.warning("ignoring malformed line in %s: %r", self.path, line[:80])
+            return
+        uid, soft, hard = (int(part) for part in parts)
+        self._limits[uid] = (soft, hard)
+        self._lines += 1
+
+    def _compact(self) -> None:
+        temporary = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}")
+        lines = (f"{uid} {soft} {hard}\n" for uid, (soft, hard) in self._limits.items())
+        temporary.write_text("".join(lines))
+        temporary.chmod(0o600)
+        os.replace(temporary, self.path)
+        self._catch_up()
+
+    @contextlib.contextmanager
+    def _exclusive(self):
+        with open(self._lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
 
 
 class HomeLocator:
@@ -110,7 +168,7 @@ class DuQuotaBackend:
     def __init__(
         self, *, homes_root: Path, www_root: Path, state_dir: Path, rescan_seconds: float
     ) -> None:
-        self.limits = LimitsStore(state_dir / "limits")
+        self.limits = LimitsLog(state_dir / "limits.log")
         self.locator = HomeLocator(homes_root, www_root)
         self.rescan_seconds = rescan_seconds
         self._trees: OrderedDict[str, TreeUsage] = OrderedDict()
@@ -119,13 +177,13 @@ class DuQuotaBackend:
 
     def set_quota(self, limits: QuotaLimits) -> QuotaLimits:
         """Record one user's limits (kept to the byte: nothing rounds them)."""
-        self.limits.write(limits)
+        self.limits.write([limits])
         return limits
 
     def set_quotas(self, batch: list[QuotaLimits]) -> int:
-        """Record many users' limits."""
-        for limits in batch:
-            self.limits.write(limits)
+        """Record many users' limits with one append."""
+        if batch:
+            self.limits.write(batch)
         return len(batch)
 
     def usage(self, uid: int) -> Usage:
@@ -136,9 +194,9 @@ class DuQuotaBackend:
 
     def check(self) -> dict[str, object]:
         """Report where limits live and prove that directory is writable."""
-        with tempfile.NamedTemporaryFile(dir=self.limits.directory, prefix=".probe-"):
+        with tempfile.NamedTemporaryFile(dir=self.limits.path.parent, prefix=".probe-"):
             pass
-        return {"limits_dir": str(self.limits.directory), "cached_trees": len(self._trees)}
+        return {"limits_log": str(self.limits.path), "cached_trees": len(self._trees)}
 
     def _measure(self, directory: str) -> int:
         tree, lock = self._tree(directory)

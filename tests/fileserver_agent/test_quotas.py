@@ -195,19 +195,8 @@ def test_a_batch_must_be_a_list(signed):
     assert "must be a JSON list" in response.json["detail"]
 
 
-def test_a_corrupt_limits_file_is_a_backend_failure_not_a_crash(signed, agent_env):
-    uid = new_uid()
-    (Path(agent_env["WARREN_AGENT_STATE_DIR"]) / "limits" / str(uid)).write_text("garbage")
-    response = signed.get(f"/v1/usage/{uid}")
-    assert response.status_code == 502
-    assert response.json["error"] == "backend_failed"
-    assert "is corrupt" in response.json["detail"]
-
-
 def test_an_unexpected_failure_is_a_json_500_without_a_traceback(signed, agent_env):
-    limits = Path(agent_env["WARREN_AGENT_STATE_DIR"]) / "limits"
-    os.rmdir(limits)
-    limits.write_text("a file where the limits directory was")
+    (Path(agent_env["WARREN_AGENT_STATE_DIR"]) / "limits.log").mkdir()
     response = signed.put(f"/v1/quotas/{new_uid()}", {"soft_bytes": 1, "hard_bytes": 2})
     assert response.status_code == 500
     assert response.json == {

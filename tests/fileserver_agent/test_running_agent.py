@@ -138,9 +138,10 @@ def raw_get(running_agent, path, headers):
 
 
 def test_over_http_a_replayed_signature_is_refused(running_agent):
-    headers = signature_headers(SECRET, "GET", "/v1/health", b"")
-    assert raw_get(running_agent, "/v1/health", headers).status_code == 200
-    response = raw_get(running_agent, "/v1/health", headers)
+    path = f"/v1/usage/{new_uid()}"  # a request no other test sends in the same second
+    headers = signature_headers(SECRET, "GET", path, b"")
+    assert raw_get(running_agent, path, headers).status_code == 200
+    response = raw_get(running_agent, path, headers)
     assert response.status_code == 401
     assert response.json()["error"] == "replayed_signature"
 
