@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from fileserver_agent.client import FileserverClient, QuotaLimits
-from fileserver_agent.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, compute_signature
+from fileserver_agent.signing import compute_signature
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-" + secrets.token_hex(16)

@@ -53,11 +53,24 @@ def test_every_home_is_copied_with_owners_and_xattrs(many_homes, tmp_path):
 
 
 def test_progress_shows_each_home_with_counts(many_homes, tmp_path):
-    result = migrate(many_homes, tmp_path / "new", tmp_path / "journal", "-j", "4")
+    result = migrate(
+        many_homes, tmp_path / "new", tmp_path / "journal", "-j", "4", "--homes-per-rsync", "1"
+    )
     lines = [line for line in result.stderr.splitlines() if line.startswith("[")]
     assert len(lines) == 24
     assert lines[-1].startswith("[24/24] ")
     assert "with 4 workers" in result.stderr
+
+
+def test_small_homes_are_grouped_a_few_per_rsync(many_homes, tmp_path):
+    target = tmp_path / "new"
+    result = migrate(many_homes, target, tmp_path / "journal", "-j", "3")
+    assert "12 rsyncs of up to 2 homes each" in result.stderr  # about four per worker
+    lines = [line for line in result.stderr.splitlines() if line.startswith("[")]
+    assert len(lines) == 12
+    assert "(2 homes): ok" in lines[0]
+    assert lines[-1].startswith("[24/24] ")
+    assert differences(many_homes, target) == []
 
 
 def test_thirty_workers_by_default(many_homes, tmp_path):
@@ -96,10 +109,11 @@ def test_a_failing_directory_is_listed_and_the_run_exits_non_zero(
     immutable_files.append(stuck)
     (many_homes / "user07" / "README.txt").write_text("changed at the source\n")
     (many_homes / "user11" / "README.txt").write_text("changed too, copies fine\n")
-    result = migrate(many_homes, target, journal, "--restart")
+    result = migrate(many_homes, target, journal, "--restart", "--homes-per-rsync", "6")
     assert result.returncode == 1
     assert "1 of 24 FAILED:" in result.stderr
     assert "  user07  (rsync exit 23)" in result.stderr
+    assert 'user07/README.txt": Operation not permitted' in result.stderr
     assert (target / "user11" / "README.txt").read_text() == "changed too, copies fine\n"
     recorded = {json.loads(line) for line in journal.read_text().splitlines()}
     assert "user07" not in recorded and len(recorded) == 23
