@@ -8,6 +8,13 @@ types so callers can decide what to retry:
   request will not help. FileserverAuthError (401) is the subclass for signing problems.
 * FileserverServerError (status 5xx): the agent or its quota tool failed (502 carries the
   tool's stderr). Usually worth retrying later.
+
+The agent refuses a signature it has already accepted, and two identical requests signed
+in the same second would carry the same one; the client therefore gives each repeat of an
+identical request the next free second (up to 50 s ahead, inside the agent's 60 s window)
+and re-signs once more if another process got there first. Identical requests from one
+client are thus limited to about one per second once a burst of 50 is spent; distinct
+requests (another uid, another body) are not limited.
 """
 
 from __future__ import annotations
@@ -116,12 +123,16 @@ class FileserverClient:
         body = self._request("PUT", f"/v1/quotas/{uid}", limits)
         return QuotaLimits(body["uid"], body["soft_bytes"], body["hard_bytes"])
 
-    def set_quotas(self, quotas: Iterable[QuotaLimits]) -> int:
-        """Apply many users' limits in one call; returns how many the agent applied."""
+    def set_quotas(self, quotas: Iterable[QuotaLimits], *, timeout: float | None = None) -> int:
+        """Apply many users' limits in one call; returns how many the agent applied.
+
+        ``timeout`` overrides the client's for this call: setquota -b over tens of
+        thousands of users can take longer than an ordinary request.
+        """
         entries = [
             {"uid": q.uid, "soft_bytes": q.soft_bytes, "hard_bytes": q.hard_bytes} for q in quotas
         ]
-        return self._request("PUT", "/v1/quotas", entries)["applied"]
+        return self._request("PUT", "/v1/quotas", entries, timeout=timeout)["applied"]
 
     def get_usage(self, uid: int) -> Usage:
         """Return the user's used bytes and limits."""
@@ -142,7 +153,9 @@ class FileserverClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _request(self, method: str, path: str, payload: Any = None) -> Any:
+    def _request(
+        self, method: str, path: str, payload: Any = None, *, timeout: float | None = None
+    ) -> Any:
         body = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
         signed_path = self._path_prefix + path
         for attempt in range(_REPLAY_RETRIES + 1):
@@ -152,7 +165,7 @@ class FileserverClient:
             )
             if payload is not None:
                 headers["Content-Type"] = "application/json"
-            response = self._send(method, self.base_url + path, body, headers)
+            response = self._send(method, self.base_url + path, body, headers, timeout)
             try:
                 return _decode(response)
             except FileserverAuthError as exc:
@@ -162,10 +175,12 @@ class FileserverClient:
                     raise
         raise AssertionError("unreachable")
 
-    def _send(self, method: str, url: str, body: bytes, headers: dict[str, str]):
+    def _send(
+        self, method: str, url: str, body: bytes, headers: dict[str, str], timeout: float | None
+    ):
         try:
             return self._session.request(
-                method, url, data=body, headers=headers, timeout=self.timeout
+                method, url, data=body, headers=headers, timeout=timeout or self.timeout
             )
         except requests.RequestException as exc:
             raise FileserverUnreachable(f"{method} {url}: {exc}") from exc

@@ -136,7 +136,9 @@ class RunningAgent:
                 self.process.wait()
 
 
-def start_agent(env: dict[str, str], log_dir: Path, *, timeout: float = 15) -> RunningAgent:
+def start_agent(
+    env: dict[str, str], log_dir: Path, *, args: tuple[str, ...] = (), timeout: float = 15
+) -> RunningAgent:
     """Start the agent on a free port (``--port 0``) and wait for its listening line."""
     log_dir.mkdir(parents=True, exist_ok=True)
     stdout_path = log_dir / f"agent-{secrets.token_hex(3)}.out"
@@ -146,7 +148,16 @@ def start_agent(env: dict[str, str], log_dir: Path, *, timeout: float = 15) -> R
     # Files, not pipes: a chatty agent must never block on a pipe nobody reads.
     with open(stdout_path, "wb") as stdout, open(log_path, "wb") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "fileserver_agent", "--host", "127.0.0.1", "--port", "0"],
+            [
+                sys.executable,
+                "-m",
+                "fileserver_agent",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                *args,
+            ],
             stdout=stdout,
             stderr=stderr,
             env=full_env,

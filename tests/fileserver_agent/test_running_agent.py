@@ -252,3 +252,23 @@ def test_the_agent_stops_cleanly_on_sigterm(tmp_path):
     agent = start_agent(agent_environment(tmp_path), tmp_path / "logs")
     agent.stop()
     assert agent.process.returncode == 0
+
+
+def test_a_config_file_given_with_config_is_used(tmp_path):
+    config_file = tmp_path / "fileserver-agent.env"
+    settings = agent_environment(tmp_path, WARREN_AGENT_MIN_UID="5000")
+    config_file.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
+    agent = start_agent({}, tmp_path / "logs", args=("--config", str(config_file)))
+    try:
+        with FileserverClient(agent.base_url, SECRET) as client:
+            assert client.health()["homes_root"] == settings["WARREN_HOMES_ROOT"]
+            with pytest.raises(FileserverRequestError) as caught:
+                client.get_usage(4999)
+        assert "below the agent's minimum of 5000" in caught.value.detail
+    finally:
+        agent.stop()
+
+
+def test_a_batch_can_be_given_a_longer_timeout(client):
+    quotas = [QuotaLimits(new_uid(), MIB, 2 * MIB) for _ in range(3)]
+    assert client.set_quotas(quotas, timeout=120) == 3
