@@ -32,7 +32,7 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 @dataclass(frozen=True)
 class HomeResult:
-    """Where a user's directories are and whether this call created any of them."""
+    """Where a user's directories are and whether this call created the home."""
 
     path: str
     www_path: str
@@ -46,16 +46,15 @@ def ensure_home(
 
     Both are owned by uid:gid with mode 0700. Existing directories are left exactly as
     they are (a user may have changed them) unless they belong to someone else, which
-    is refused with 409 rather than handed over.
+    is refused with 409 rather than handed over. ``created`` reports the home only: a
+    missing web directory beside an existing home is quietly made again.
     """
     home_created = _ensure_owned_dir(
         homes_root, username, uid, gid, populate=lambda fd: _write_skeleton(fd, username, uid, gid)
     )
-    www_created = _ensure_owned_dir(www_root, username, uid, gid, populate=None)
+    _ensure_owned_dir(www_root, username, uid, gid, populate=None)
     return HomeResult(
-        path=str(homes_root / username),
-        www_path=str(www_root / username),
-        created=home_created or www_created,
+        path=str(homes_root / username), www_path=str(www_root / username), created=home_created
     )
 
 

@@ -46,7 +46,7 @@ def start_loop(control: Path, source: Path, target: Path, log: Path, *extra: str
     return process
 
 
-def wait_for(condition, timeout: float = 30, message: str = "condition") -> None:
+def wait_for(condition, timeout: float = 60, message: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -56,7 +56,21 @@ def wait_for(condition, timeout: float = 30, message: str = "condition") -> None
 
 
 def state(control: Path) -> dict:
-    return json.loads(tool(control, "status").stdout)
+    """The loop's state file (part of the documented protocol), read without a subprocess."""
+    try:
+        return json.loads((control / "state").read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def test_status_reports_the_state_as_json(homes, tmp_path):
+    control = tmp_path / "ctl"
+    tool(control, "run", str(homes), str(tmp_path / "backup"), "--passes", "1")
+    status = json.loads(tool(control, "status").stdout)
+    assert status["state"] == "stopped"
+    assert status["passes"] == 1
+    assert status["loop_running"] is False
+    assert status["pause_requested"] is False
 
 
 def rsync_processes_under(pid: int) -> list[int]:
