@@ -57,7 +57,9 @@ class LimitsLog:
         with self._mutex, self._exclusive():
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
-                os.write(fd, data)
+                remaining = memoryview(data)
+                while remaining:
+                    remaining = remaining[os.write(fd, remaining) :]
             finally:
                 os.close(fd)
             self._catch_up()
