@@ -1,6 +1,14 @@
+import os
+import shutil
+
 import pytest
+from django.conf import settings
 from django.test import Client
 
+from accounts.services import user_provision
+from fileserver_agent.client import FileserverClient
+from servers.services import servers_register_local
+from tests.agents import restore_django, start_execution_agent, start_fileserver
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 
@@ -45,3 +53,67 @@ def outsider_client(outsider):
 @pytest.fixture
 def staff_client(staff_user):
     return _logged_in(staff_user)
+
+
+# --- real agents ---------------------------------------------------------------------------
+
+ROOT = os.geteuid() == 0
+
+
+def pytest_collection_modifyitems(config, items):
+    skip = pytest.mark.skip(reason="needs root (bubblewrap, cgroups, uid changes)")
+    for item in items:
+        if "root" in item.keywords and not ROOT:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def exec_agent():
+    """A real execution agent for this test process, with Django's settings pointed at it."""
+    if not ROOT:
+        pytest.skip("needs root")
+    harness, old = start_execution_agent()
+    try:
+        yield harness
+    finally:
+        restore_django(old)
+        harness.cleanup()
+
+
+@pytest.fixture(scope="session")
+def fileserver(exec_agent):
+    """A real fileserver agent (du backend) on the execution agent's homes root."""
+    process, old = start_fileserver(exec_agent)
+    try:
+        yield process
+    finally:
+        restore_django(old)
+        process.stop()
+
+
+@pytest.fixture
+def local_servers(db, exec_agent, fileserver):
+    """This machine registered in every role, pointing at the test agents."""
+    return servers_register_local()
+
+
+@pytest.fixture
+def provisioned(local_servers, exec_agent, fileserver, django_capture_on_commit_callbacks):
+    """``provisioned(user)``: give a user their file server and home, the way signup does."""
+    made = []
+
+    def provision(user):
+        with django_capture_on_commit_callbacks(execute=True):
+            user = user_provision(user=user)
+        client = FileserverClient(settings.WARREN_FILESERVER_URL, settings.WARREN_AGENT_SECRETS[0])
+        with client:
+            client.create_home(user.username, uid=user.uid, gid=user.uid)
+        made.append(user)
+        return user
+
+    yield provision
+    # Usernames repeat across tests (alice, mallory) with new uids: leave nothing behind.
+    exec_agent.kill_user_processes({user.uid for user in made})
+    for user in made:
+        for root in (exec_agent.homes, exec_agent.www):
+            shutil.rmtree(root / user.username, ignore_errors=True)
