@@ -279,9 +279,19 @@ LOGGING = {
 # Panels on the Dashboard tab, in order: functions (request) -> accounts.dashboard.Card | None.
 WARREN_DASHBOARD_CARDS = [
     "accounts.dashboard.plan_card",
+    "consoles.cards.consoles_card",
 ]
 # Extra panels on the Account tab, after plan, security, email and identity.
-WARREN_ACCOUNT_CARDS: list[str] = []
+WARREN_ACCOUNT_CARDS: list[str] = [
+    "consoles.cards.python_preference_card",
+]
+
+# --- Consoles ------------------------------------------------------------------------------
+# How often a sharee's open console socket re-checks its share (revocations through another
+# process reach it this way even without a shared channel layer).
+WARREN_CONSOLE_ACCESS_RECHECK_SECONDS = env_int(
+    "WARREN_CONSOLE_ACCESS_RECHECK_SECONDS", 3, minimum=1
+)
 
 # Limits of each user's sandbox cgroup (memory, processes) and their private /tmp.
 WARREN_SANDBOX_MEMORY_BYTES = env_int("WARREN_SANDBOX_MEMORY_BYTES", 3 * 1024**3, minimum=1 << 26)

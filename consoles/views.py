@@ -1,16 +1,193 @@
-from django.shortcuts import render
+from django.contrib import messages
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from consoles import selectors, services
+from consoles.models import Console, Launcher, Share
+from consoles.services import ConsoleError
 
 
+def _owned_console(request, console_id: str) -> Console:
+    access = selectors.console_access(request.user, console_id)
+    if access is None or not access.is_owner:
+        raise Http404("No such console")
+    return access.console
+
+
+def _failed(request, exc: ConsoleError, to: str = "consoles:index", *args):
+    messages.error(request, exc.message)
+    return redirect(to, *args)
+
+
+@require_GET
 def index(request):
-    return render(
-        request,
-        "empty_state.html",
-        {
-            "title": "Consoles",
-            "lead": "Bash and Python consoles in your browser.",
-            "body": (
-                "Start a Bash or Python console that keeps running when you close the tab. "
-                "Consoles are on their way."
-            ),
-        },
-    )
+    consoles = services.console_states_sync(owner=request.user)
+    context = {
+        "consoles": consoles,
+        "shared": selectors.consoles_shared_with(request.user),
+        "launchers": selectors.launchers_of(request.user),
+        "pythons": selectors.installed_pythons(),
+        "ipython": selectors.ipython_installed(),
+        "kinds": Console.Kind,
+    }
+    return render(request, "consoles/index.html", context)
+
+
+@require_POST
+def start(request):
+    launcher = None
+    if request.POST.get("launcher", "").isdigit():
+        launcher = Launcher.objects.filter(owner=request.user, pk=request.POST["launcher"]).first()
+    try:
+        console = services.console_start(
+            owner=request.user,
+            kind=request.POST.get("kind", ""),
+            python_version=request.POST.get("version", ""),
+            launcher=launcher,
+        )
+    except ConsoleError as exc:
+        return _failed(request, exc)
+    return redirect(console)
+
+
+def _console_context(request, console_id: str) -> dict:
+    access = selectors.console_access(request.user, console_id)
+    if access is None:
+        raise Http404("No such console")
+    config = {
+        "ws_path": f"/ws/consoles/{access.console.pk}/",
+        "read_only": access.read_only,
+        "title": access.console.title,
+    }
+    return {"access": access, "console": access.console, "terminal_config": config}
+
+
+@require_GET
+def console(request, console_id: str):
+    context = _console_context(request, console_id)
+    if context["access"].is_owner:
+        context["shares"] = selectors.shares_of(context["console"])
+    return render(request, "consoles/console.html", context)
+
+
+@require_GET
+def frame(request, console_id: str):
+    return render(request, "consoles/frame.html", _console_context(request, console_id))
+
+
+@require_POST
+def kill(request, console_id: str):
+    try:
+        services.console_kill(console=_owned_console(request, console_id))
+    except ConsoleError as exc:
+        return _failed(request, exc)
+    messages.success(request, "Console killed.")
+    return redirect("consoles:index")
+
+
+@require_POST
+def restart(request, console_id: str):
+    try:
+        console = services.console_restart(console=_owned_console(request, console_id))
+    except ConsoleError as exc:
+        return _failed(request, exc)
+    return redirect(console)
+
+
+@require_POST
+def share(request, console_id: str):
+    console = _owned_console(request, console_id)
+    try:
+        made = services.console_share(
+            console=console,
+            username=request.POST.get("username", ""),
+            read_only=request.POST.get("mode", "read-only") != "read-write",
+        )
+    except ConsoleError as exc:
+        return _failed(request, exc, "consoles:console", console.pk)
+    mode = "read-only" if made.read_only else "read-write"
+    messages.success(request, f"Shared with {made.user.username} ({mode}).")
+    return redirect(console)
+
+
+@require_POST
+def unshare(request, console_id: str, share_id: int):
+    console = _owned_console(request, console_id)
+    share = get_object_or_404(Share.objects.select_related("user"), console=console, pk=share_id)
+    services.console_unshare(share=share)
+    messages.success(request, f"{share.user.username} can no longer see this console.")
+    return redirect(console)
+
+
+# --- launchers ----------------------------------------------------------------------------
+
+
+def _launcher_values(request) -> dict:
+    return {
+        "name": request.POST.get("name", ""),
+        "command": request.POST.get("command", ""),
+        "working_directory": request.POST.get("working_directory", ""),
+    }
+
+
+@require_POST
+def launcher_create(request):
+    try:
+        launcher = services.launcher_create(owner=request.user, **_launcher_values(request))
+    except ConsoleError as exc:
+        return _failed(request, exc)
+    messages.success(request, f"Launcher “{launcher.name}” added.")
+    return redirect("consoles:index")
+
+
+def launcher_edit(request, launcher_id: int):
+    launcher = get_object_or_404(Launcher, owner=request.user, pk=launcher_id)
+    error = None
+    values = {
+        "name": launcher.name,
+        "command": launcher.command,
+        "working_directory": launcher.working_directory,
+    }
+    if request.method == "POST":
+        values = _launcher_values(request)
+        try:
+            services.launcher_update(launcher=launcher, **values)
+        except ConsoleError as exc:
+            error = exc
+        else:
+            messages.success(request, f"Launcher “{launcher.name}” saved.")
+            return redirect("consoles:index")
+    context = {"launcher": launcher, "values": values, "error": error}
+    return render(request, "consoles/launcher_edit.html", context, status=400 if error else 200)
+
+
+@require_POST
+def launcher_delete(request, launcher_id: int):
+    launcher = get_object_or_404(Launcher, owner=request.user, pk=launcher_id)
+    services.launcher_delete(launcher=launcher)
+    messages.success(request, f"Launcher “{launcher.name}” deleted.")
+    return redirect("consoles:index")
+
+
+# --- Save and Run, preferences -------------------------------------------------------------
+
+
+@require_POST
+def run_file(request):
+    """Save and Run: JSON in and out, for the editor's button."""
+    try:
+        console = services.console_run_file(owner=request.user, path=request.POST.get("path", ""))
+    except ConsoleError as exc:
+        return JsonResponse({"error": exc.message}, status=400)
+    return JsonResponse({"console": console.pk, "url": console.get_absolute_url()})
+
+
+@require_POST
+def preferences(request):
+    try:
+        services.preferences_set_python(user=request.user, version=request.POST.get("version", ""))
+    except ConsoleError as exc:
+        return _failed(request, exc, "account")
+    messages.success(request, "Save and Run will use that Python.")
+    return redirect("account")

@@ -1,0 +1,201 @@
+"""The console websocket: ``/ws/consoles/<id>/``.
+
+Binary frames carry terminal bytes both ways. Text frames carry small JSON control messages:
+
+- browser -> server: ``{"type": "resize", "rows": r, "cols": c}`` (owner and read-write
+  sharees only) and ``{"type": "ack", "bytes": n}`` (flow control, see ``consoles.bridge``);
+- server -> browser: ``{"type": "ready", "read_only": bool}``, ``{"type": "exit"}`` when the
+  console's tmux session is gone, ``{"type": "error", "message": str}`` for a refused frame.
+
+Origin is checked before this consumer runs (``AllowedHostsOriginValidator`` in config.asgi)
+and the session user by ``AuthMiddlewareStack``. A sharee's access is checked again when the
+owner changes shares (a channel-layer group message) and every few seconds (so a revocation
+made through another process, with the in-memory layer, still closes the socket).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from consoles import holder
+from consoles.bridge import PtyBridge
+from consoles.selectors import console_access, console_group
+
+logger = logging.getLogger(__name__)
+
+SIZE_MIN, SIZE_MAX = 2, 1000
+CONTROL_FRAME_MAX = 1024
+# Close codes (4000-4999 are the application's): the page tells the user what happened.
+CLOSE_REFUSED = 4403
+CLOSE_GONE = 4404
+CLOSE_ACCESS_CHANGED = 4409
+CLOSE_UNAVAILABLE = 4503
+
+
+def _size(value, default: int) -> int:
+    return value if isinstance(value, int) and SIZE_MIN <= value <= SIZE_MAX else default
+
+
+def initial_size(query_string: bytes) -> tuple[int, int]:
+    """rows and cols from ``?rows=&cols=``, so the first screen is drawn at the right size."""
+    query = parse_qs(query_string.decode("latin-1"))
+
+    def number(name: str, default: int) -> int:
+        raw = (query.get(name) or [""])[0]
+        return _size(int(raw), default) if raw.isdigit() and len(raw) < 6 else default
+
+    return number("rows", 24), number("cols", 80)
+
+
+class ConsoleConsumer(AsyncWebsocketConsumer):
+    bridge: PtyBridge | None = None
+    access = None
+    recheck_task: asyncio.Task | None = None
+
+    async def connect(self):
+        console_id = self.scope["url_route"]["kwargs"]["console_id"]
+        self.access = await database_sync_to_async(console_access)(self.scope["user"], console_id)
+        if self.access is None:
+            # Not accepted: the handshake is refused, and nobody learns whether the id exists.
+            await self.close(code=CLOSE_REFUSED)
+            return
+        self.group = console_group(console_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        rows, cols = initial_size(self.scope.get("query_string", b""))
+        try:
+            fd = await asyncio.to_thread(
+                holder.attach,
+                self.access.console,
+                read_only=self.access.read_only,
+                rows=rows,
+                cols=cols,
+            )
+        except holder.AgentError as exc:
+            code = CLOSE_GONE if exc.code == "not_found" else CLOSE_UNAVAILABLE
+            await self._refuse(code, "This console is not running any more.")
+            return
+        except holder.AgentUnavailable:
+            await self._refuse(CLOSE_UNAVAILABLE, "The console server is not answering.")
+            return
+        self.bridge = PtyBridge(fd, send_output=self._send_output, on_eof=self._pty_ended)
+        self.bridge.start()
+        await self._control({"type": "ready", "read_only": self.access.read_only})
+        if not self.access.is_owner:
+            self.recheck_task = asyncio.create_task(self._recheck_periodically())
+
+    async def disconnect(self, code):
+        await self._release()
+        if getattr(self, "group", None):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def _release(self) -> None:
+        """Stop re-checking and close the PTY master (the attach client then exits)."""
+        task, self.recheck_task = self.recheck_task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+        if self.bridge is not None:
+            await self.bridge.close()
+
+    async def _shutdown(self, code: int, reason: str) -> None:
+        await self._release()
+        await self.close(code=code, reason=reason)
+
+    # --- frames from the browser -----------------------------------------------------------
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.bridge is None or self.bridge.closed:
+            return
+        if bytes_data is not None:
+            # A read-only viewer's keystrokes stop here; tmux would drop them too (-r).
+            if not self.access.read_only and not self.bridge.write(bytes_data):
+                await self._error("Input is arriving faster than the console can take it.")
+            return
+        await self._handle_control(text_data or "")
+
+    async def _handle_control(self, text: str) -> None:
+        message = None
+        if len(text) <= CONTROL_FRAME_MAX:
+            with contextlib.suppress(ValueError):
+                message = json.loads(text)
+        if not isinstance(message, dict):
+            await self._error("Control frames are small JSON objects.")
+            return
+        kind = message.get("type")
+        if kind == "ack":
+            count = message.get("bytes")
+            valid = isinstance(count, int) and not isinstance(count, bool) and count > 0
+            if not (valid and self.bridge.acknowledge(count)):
+                await self._error("An ack names a positive count of bytes received.")
+        elif kind == "resize":
+            await self._resize(message)
+        else:
+            await self._error("Unknown control frame.")
+
+    async def _resize(self, message: dict) -> None:
+        if self.access.read_only:
+            return  # a viewer's window must never change the owner's
+        rows, cols = message.get("rows"), message.get("cols")
+        if _size(rows, 0) == 0 or _size(cols, 0) == 0:
+            await self._error(f"A size is {SIZE_MIN} to {SIZE_MAX} rows and columns.")
+            return
+        self.bridge.resize(rows=rows, cols=cols)
+
+    # --- frames to the browser -------------------------------------------------------------
+    async def _send_output(self, data: bytes) -> None:
+        await self.send(bytes_data=data)
+
+    async def _control(self, message: dict) -> None:
+        await self.send(text_data=json.dumps(message))
+
+    async def _error(self, text: str) -> None:
+        await self._control({"type": "error", "message": text})
+
+    async def _refuse(self, code: int, reason: str) -> None:
+        await self._control({"type": "error", "message": reason})
+        await self.close(code=code, reason=reason)
+
+    async def _pty_ended(self) -> None:
+        await self._control({"type": "exit"})
+        await self._shutdown(1000, "The console has ended.")
+
+    # --- access changes --------------------------------------------------------------------
+    async def console_access(self, event) -> None:
+        """Group message: the owner changed shares; see whether this socket may stay."""
+        await self._recheck()
+
+    async def console_gone(self, event) -> None:
+        """Group message: the console was killed."""
+        await self._pty_ended()
+
+    async def console_restarted(self, event) -> None:
+        """Group message: nothing to do; the old session's end already closed the socket."""
+
+    async def _recheck(self) -> None:
+        if self.access is None or self.access.is_owner:
+            return
+        now = await database_sync_to_async(console_access)(
+            self.scope["user"], self.access.console.pk
+        )
+        if now is None:
+            await self._shutdown(CLOSE_REFUSED, "The owner stopped sharing this console.")
+        elif now.read_only != self.access.read_only:
+            await self._shutdown(CLOSE_ACCESS_CHANGED, "Your access to this console changed.")
+
+    async def _recheck_periodically(self) -> None:
+        interval = settings.WARREN_CONSOLE_ACCESS_RECHECK_SECONDS
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                await self._recheck()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("console access re-check failed")

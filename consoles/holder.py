@@ -1,0 +1,72 @@
+"""The tmux side of consoles, reached through each console server's execution agent.
+
+The agent keeps one sandboxed tmux server per user; a console is a session in it named by the
+console's id. Nothing here touches the database: callers pass the console and its owner.
+"""
+
+from __future__ import annotations
+
+from django.core.cache import cache
+
+from servers.agents import AgentError, AgentUnavailable, execution_agent, sandbox_limits, user_ref
+
+__all__ = ["AgentError", "AgentUnavailable", "agent_facts", "attach", "capture"]
+
+FACTS_CACHE_SECONDS = 300
+
+
+def _agent(console):
+    return execution_agent(console.server)
+
+
+def agent_facts(server=None) -> dict:
+    """The console server's installed Pythons and IPython, cached: they change on deploys only."""
+    key = f"consoles:agent-facts:{server.pk if server else 'local'}"
+    facts = cache.get(key)
+    if facts is None:
+        info = execution_agent(server).info()
+        facts = {"pythons": list(info.get("pythons", [])), "ipython": bool(info.get("ipython"))}
+        cache.set(key, facts, FACTS_CACHE_SECONDS)
+    return facts
+
+
+def start(console, *, rows: int = 24, cols: int = 80) -> bool:
+    """Create the console's tmux session (no-op if it exists); True if created."""
+    return _agent(console).console_start(
+        user=user_ref(console.owner),
+        console_id=console.pk,
+        argv=list(console.argv),
+        cwd=console.cwd,
+        rows=rows,
+        cols=cols,
+        limits=sandbox_limits(console.owner),
+    )
+
+
+def kill(console) -> None:
+    """End the console's session and every process tagged with it."""
+    _agent(console).console_kill(user=user_ref(console.owner), console_id=console.pk)
+
+
+def live_states(owner, server=None) -> dict[str, bool]:
+    """{console id: alive} for every session the owner's tmux server holds on ``server``."""
+    consoles = execution_agent(server).console_list(user=user_ref(owner))
+    return {entry["console_id"]: bool(entry["alive"]) for entry in consoles}
+
+
+def attach(console, *, read_only: bool, rows: int, cols: int) -> int:
+    """A tmux client on a new PTY, as the console's owner; returns the master fd."""
+    return _agent(console).console_attach(
+        user=user_ref(console.owner),
+        console_id=console.pk,
+        read_only=read_only,
+        rows=rows,
+        cols=cols,
+    )
+
+
+def capture(console, *, lines: int = 100) -> str:
+    """The console's screen and ``lines`` of scrollback, as text."""
+    return _agent(console).console_capture(
+        user=user_ref(console.owner), console_id=console.pk, lines=lines
+    )

@@ -1,0 +1,90 @@
+"""Reads about consoles: who may see which, what a user has running, their preferences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from consoles import holder
+from consoles.models import Console, Launcher, Preferences, Share
+from servers.models import Server
+from servers.selectors import first_active_server
+
+
+@dataclass(frozen=True)
+class Access:
+    """How a user may use a console: everyone but its owner and sharees gets None."""
+
+    console: Console
+    is_owner: bool
+    read_only: bool
+
+
+def console_group(console_id: str) -> str:
+    """The channel-layer group of every socket attached to a console."""
+    return f"console.{console_id}"
+
+
+def console_access(user, console_id: str) -> Access | None:
+    """The user's access to a console: owner, read-write share, read-only share, or None."""
+    if not user.is_authenticated or not isinstance(console_id, str) or len(console_id) > 64:
+        return None
+    console = Console.objects.select_related("owner", "server").filter(pk=console_id).first()
+    if console is None:
+        return None
+    if console.owner_id == user.pk:
+        return Access(console=console, is_owner=True, read_only=False)
+    share = Share.objects.filter(console=console, user=user).only("read_only").first()
+    if share is None:
+        return None
+    return Access(console=console, is_owner=False, read_only=share.read_only)
+
+
+def consoles_of(owner) -> QuerySet[Console]:
+    return Console.objects.filter(owner=owner).select_related("launcher")
+
+
+def running_console_count(owner) -> int:
+    return Console.objects.filter(owner=owner, state=Console.State.RUNNING).count()
+
+
+def consoles_shared_with(user) -> QuerySet[Share]:
+    return (
+        Share.objects.filter(user=user)
+        .select_related("console", "console__owner")
+        .order_by("-console__created_at")
+    )
+
+
+def shares_of(console: Console) -> QuerySet[Share]:
+    return Share.objects.filter(console=console).select_related("user")
+
+
+def launchers_of(owner) -> QuerySet[Launcher]:
+    return Launcher.objects.filter(owner=owner)
+
+
+def installed_pythons() -> list[str]:
+    """Python 3 versions on the console server, oldest first ([] if it cannot be asked)."""
+    try:
+        facts = holder.agent_facts(first_active_server(kind=Server.Kind.CONSOLE))
+    except (holder.AgentError, holder.AgentUnavailable):
+        return []
+    return [version for version in facts["pythons"] if version.startswith("3.")]
+
+
+def ipython_installed() -> bool:
+    try:
+        return holder.agent_facts(first_active_server(kind=Server.Kind.CONSOLE))["ipython"]
+    except (holder.AgentError, holder.AgentUnavailable):
+        return False
+
+
+def default_python_for(user) -> str:
+    """The user's chosen Python 3 if still installed, else the newest installed ("" if none)."""
+    pythons = installed_pythons()
+    chosen = Preferences.objects.filter(user=user).values_list("default_python", flat=True).first()
+    if chosen and chosen in pythons:
+        return chosen
+    return pythons[-1] if pythons else ""
