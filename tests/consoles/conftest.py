@@ -1,6 +1,7 @@
 import asyncio
 import contextlib
 import json
+import random
 
 import pytest
 from channels.testing import WebsocketCommunicator
@@ -13,21 +14,29 @@ from tests.factories import UserFactory
 ORIGIN = (b"origin", b"http://127.0.0.1")
 
 
+def person(username: str):
+    # A random pk (within the agent harness's uid span): the same username with the same uid
+    # in two tests within one second would send the fileserver an identical signed request,
+    # which it rightly refuses as a replay.
+    return UserFactory(username=username, pk=random.randrange(1000, 9000))
+
+
 @pytest.fixture
-def owner(user, provisioned):
+def owner(db, provisioned):
     """alice, with a home on the test agents."""
-    return provisioned(user)
+    return provisioned(person("alice"))
 
 
 @pytest.fixture
 def viewer(db, provisioned):
     """bob: someone alice may share a console with."""
-    return provisioned(UserFactory(username="bob"))
+    return provisioned(person("bob"))
 
 
 @pytest.fixture
-def stranger(outsider, provisioned):
-    return provisioned(outsider)
+def stranger(db, provisioned):
+    """mallory, who must never see alice's consoles."""
+    return provisioned(person("mallory"))
 
 
 def session_cookie(user) -> bytes:
