@@ -1,0 +1,90 @@
+"""Alice opens Bash in her browser, comes back to it after a reload, and shows it to Bob."""
+
+import time
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from consoles import holder
+from consoles.models import Console
+from tests.browser.helpers import wait_for, wait_for_text
+from tests.consoles.conftest import person, session_cookie
+
+pytestmark = [pytest.mark.browser, pytest.mark.root]
+
+SCREEN_JS = """
+const buffer = window.warrenTerminal ? window.warrenTerminal.buffer.active : null;
+if (!buffer) return "";
+const lines = [];
+for (let i = 0; i < buffer.length; i++) lines.push(buffer.getLine(i).translateToString(true));
+return lines.join("\\n");
+"""
+
+
+def log_in_as(browser, site, user) -> None:
+    browser.delete_all_cookies()
+    browser.get(site.url + "/accounts/login/")
+    value = session_cookie(user).decode().split("=", 1)[1]
+    browser.add_cookie({"name": "sessionid", "value": value, "path": "/"})
+
+
+def screen(browser) -> str:
+    return browser.execute_script(SCREEN_JS)
+
+
+def wait_for_terminal(browser) -> None:
+    wait_for(browser, lambda b: b.execute_script("return document.body.dataset.consoleReady"), 15)
+
+
+def wait_for_line(browser, line: str, timeout: float = 10) -> None:
+    wait_for(browser, lambda b: line in [text.rstrip() for text in screen(b).split("\n")], timeout)
+
+
+def type_into_terminal(browser, text: str) -> None:
+    browser.find_element(By.ID, "terminal").click()
+    browser.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea").send_keys(text)
+
+
+def test_open_bash_reload_and_share_it_read_only(site, browser, provisioned):
+    alice = provisioned(person("alice"))
+    bob = provisioned(person("bob"))
+
+    # Alice opens the Consoles tab and clicks Bash: a terminal opens with a prompt.
+    log_in_as(browser, site, alice)
+    browser.get(site.url + "/consoles/")
+    browser.find_element(By.XPATH, "//button[normalize-space()='Bash']").click()
+    wait_for_terminal(browser)
+    wait_for(browser, lambda b: "$ " in screen(b), 15)
+    console_url = browser.current_url
+
+    # She runs echo hello and sees it answered.
+    type_into_terminal(browser, "echo hello" + Keys.ENTER)
+    wait_for_line(browser, "hello")
+
+    # She reloads the page: the console is still there, with her output.
+    browser.refresh()
+    wait_for_terminal(browser)
+    wait_for_line(browser, "hello")
+
+    # She shares it with Bob, read-only.
+    browser.find_element(By.CSS_SELECTOR, ".share-menu summary").click()
+    browser.find_element(By.NAME, "username").send_keys("bob")
+    browser.find_element(By.XPATH, "//form[@class='share-form']//button").click()
+    wait_for_text(browser, "Shared with bob (read-only).")
+
+    # Bob finds it under "Consoles shared with you" and opens it: he sees Alice's screen...
+    log_in_as(browser, site, bob)
+    browser.get(site.url + "/consoles/")
+    wait_for_text(browser, "Consoles shared with you")
+    browser.find_element(By.PARTIAL_LINK_TEXT, "Bash").click()
+    assert browser.current_url == console_url
+    wait_for_terminal(browser)
+    wait_for_line(browser, "hello")
+    assert "read-only" in browser.find_element(By.CSS_SELECTOR, ".console-bar").text
+
+    # ...but what he types goes nowhere.
+    type_into_terminal(browser, "echo intruder" + Keys.ENTER)
+    time.sleep(1)
+    assert "intruder" not in screen(browser)
+    assert "intruder" not in holder.capture(Console.objects.get(), lines=200)
