@@ -110,6 +110,15 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         await self.close(code=code, reason=reason)
 
     # --- frames from the browser -----------------------------------------------------------
+    async def dispatch(self, message):
+        # Channels hops to a thread to close stale database connections before every handler.
+        # Keystrokes and acks never touch the database, and that hop was most of the echo
+        # latency this consumer added, so they skip it.
+        if message["type"] == "websocket.receive":
+            await self.websocket_receive(message)
+        else:
+            await super().dispatch(message)
+
     async def receive(self, text_data=None, bytes_data=None):
         if self.bridge is None or self.bridge.closed:
             return

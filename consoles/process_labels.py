@@ -1,8 +1,9 @@
 """Names for the Processes page: which console a process belongs to.
 
 The agent tags every process of a console with ``tag_kind == "console"`` and the console's id
-as ``tag_id``. ``servers.process_labels`` did not exist when this was written; the Processes
-page (or that registry) calls ``console_labels`` for the console-tagged processes it lists.
+as ``tag_id``. ConsolesConfig.ready() registers ``console_labels`` with
+``servers.process_labels`` when that registry exists; the ids come from a user-controlled
+environment, so only the user's own consoles are named.
 """
 
 from __future__ import annotations

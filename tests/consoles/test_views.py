@@ -449,3 +449,10 @@ def test_console_labels_name_the_owners_consoles_only(owner, viewer):
     theirs = services.console_start(owner=viewer, kind="bash")
     labels = console_labels(owner, [mine.pk, theirs.pk, "tmux-server"])
     assert labels == {mine.pk: ("Console: Bash", mine.get_absolute_url())}
+
+
+def test_console_labels_reach_the_processes_page_registry_where_there_is_one(owner):
+    process_labels = pytest.importorskip("servers.process_labels")
+    console = services.console_start(owner=owner, kind="bash")
+    labels = process_labels.labels_for(owner, [("console", console.pk)])
+    assert labels[("console", console.pk)].text == "Console: Bash"

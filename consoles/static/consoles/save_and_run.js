@@ -1,9 +1,9 @@
 // Save and Run, in the Files editor's toolbar: save the buffer the way the editor does, then
 // ask Warren to run the file in a new console in its folder, and show that console below.
 //
-// Saving belongs to the Files editor. It is asked, in this order, through:
-//   1. window.warrenEditor.save()  -> a Promise that settles once the file is saved;
-//   2. an element with data-save-url: the Ace buffer is POSTed there as "content".
+// Saving belongs to the Files editor: window.warrenEditor.save() (a Promise of true once the
+// file on disk holds the buffer); failing that, the Ace buffer is POSTed as the body to the
+// data-save-url of the editor's form, as the editor itself does.
 (function () {
   "use strict";
   if (window.warrenSaveAndRun) return;  // one listener, however many buttons
@@ -22,20 +22,27 @@
     return element && window.ace ? window.ace.edit(element).getValue() : null;
   }
 
-  async function saveBuffer(path) {
+  async function saveBuffer() {
     if (window.warrenEditor && typeof window.warrenEditor.save === "function") {
-      return window.warrenEditor.save();
+      // The Files editor's save() resolves to true once the file holds the buffer.
+      if ((await window.warrenEditor.save()) === false) throw new Error("The file was not saved.");
+      return;
     }
-    const target = document.querySelector("[data-save-url]");
+    const form = document.querySelector("[data-save-url]");
     const content = aceBuffer();
-    if (!target || content === null) throw new Error("This editor cannot be saved from here.");
-    const body = new FormData();
-    body.append("path", path);
-    body.append("content", content);
-    const response = await fetch(target.dataset.saveUrl, {
-      method: "POST", body, headers: { "X-CSRFToken": csrfToken() }, credentials: "same-origin",
+    if (!form || content === null) throw new Error("This editor cannot be saved from here.");
+    const response = await fetch(form.dataset.saveUrl, {
+      method: "POST",
+      body: content,
+      headers: {
+        "X-CSRFToken": csrfToken(),
+        "Content-Type": "text/plain; charset=utf-8",
+        Accept: "application/json",
+      },
+      credentials: "same-origin",
     });
-    if (!response.ok) throw new Error(`Saving failed (${response.status}).`);
+    const answer = await response.json().catch(() => ({ ok: false }));
+    if (!response.ok || !answer.ok) throw new Error(answer.error || "The file was not saved.");
   }
 
   function showConsole(url, title) {
@@ -59,7 +66,7 @@
     const path = button.dataset.path;
     button.disabled = true;
     try {
-      await saveBuffer(path);
+      await saveBuffer();
       const body = new FormData();
       body.append("path", path);
       const response = await fetch(button.dataset.runUrl, {

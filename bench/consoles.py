@@ -1,0 +1,518 @@
+"""Warren's consoles beside terminado (Jupyter's terminal server), in one run on this machine.
+
+    python -m bench.consoles          # as root; BENCH_ECHO_ROUNDS=200 BENCH_IDLE_CONSOLES=200
+
+Warren's path: a real execution agent (sandboxed tmux server per user, bubblewrap, cgroups),
+a real daphne serving config.asgi with a throw-away SQLite database, the browser's side played
+by a websocket client that acknowledges every frame as xterm.js does. terminado's path: its
+TermSocket with a UniqueTermManager running bash in a PTY, in its own tornado process, bash
+unsandboxed. Measured for both: keystroke echo round trip, bulk output (a command printing
+50 MB, timed until its end marker reaches the client), resident memory per idle console and
+the time to open one (Warren: the Bash button's POST, the redirect and the websocket until
+the first prompt byte; terminado: the websocket until the first prompt byte). Then Warren
+alone: 200 idle consoles open at once, and the dashboard's response time meanwhile, beside
+the dashboard's response time before any console was opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import requests
+import websockets
+
+from execution_agent.harness import AgentHarness
+
+REPO = Path(__file__).resolve().parent.parent
+BULK_BYTES = 50_000_000
+BULK_COMMAND = (
+    f"yes 'the quick brown fox jumps over the lazy dog 0123456789' | head -c {BULK_BYTES}; "
+    "echo END-$((40+2))"
+)
+PROMPT = b"$ "
+ASGI_APP = "config.asgi:application"
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {port}")
+
+
+def rss_bytes(pid: int, field: str = "Rss") -> int:
+    """VmRSS (or Pss) of one process, from smaps_rollup."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def pids_of_uid(uid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                status = Path(f"/proc/{entry}/status").read_text()
+            except OSError:
+                continue
+            match = re.search(r"^Uid:\s+(\d+)", status, re.M)
+            if match and int(match[1]) == uid:
+                pids.append(int(entry))
+    return pids
+
+
+def descendants(pid: int) -> list[int]:
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                children.append(int(entry))
+    return children + [grandchild for child in children for grandchild in descendants(child)]
+
+
+# --- the two clients ------------------------------------------------------------------------
+
+
+async def until(terminal, marker: bytes) -> None:
+    """Read until marker; only a tail is kept, so 50 MB of output costs no quadratic search."""
+    tail = b""
+    while True:
+        tail = tail[-len(marker) :] + await terminal.next_output()
+        if marker in tail:
+            return
+
+
+class WarrenTerminal:
+    """The browser's side of /ws/consoles/<id>/: binary frames, acks for every frame."""
+
+    def __init__(self, socket) -> None:
+        self.socket = socket
+
+    async def next_output(self) -> bytes:
+        while True:
+            frame = await self.socket.recv()
+            if isinstance(frame, bytes):
+                await self.socket.send(json.dumps({"type": "ack", "bytes": len(frame)}))
+                return frame
+
+    async def send(self, text: str) -> None:
+        await self.socket.send(text.encode())
+
+    async def until(self, marker: bytes) -> None:
+        await until(self, marker)
+
+
+class TerminadoTerminal:
+    """terminado's protocol: JSON lists, ["stdin", text] in and ["stdout", text] out."""
+
+    def __init__(self, socket) -> None:
+        self.socket = socket
+
+    async def next_output(self) -> bytes:
+        while True:
+            message = json.loads(await self.socket.recv())
+            if message[0] == "stdout":
+                return message[1].encode()
+
+    async def send(self, text: str) -> None:
+        await self.socket.send(json.dumps(["stdin", text]))
+
+    async def until(self, marker: bytes) -> None:
+        await until(self, marker)
+
+
+async def drain(terminal, quiet: float = 0.3) -> None:
+    """Read whatever the terminal still has to say (the end of the first screen)."""
+    while True:
+        try:
+            await asyncio.wait_for(terminal.next_output(), quiet)
+        except TimeoutError:
+            return
+
+
+async def echo_once(terminal, key: str) -> float:
+    """Type one key and time until the terminal's answer (its echo) comes back."""
+    started = time.perf_counter()
+    await terminal.send(key)
+    await terminal.next_output()
+    return (time.perf_counter() - started) * 1000
+
+
+async def bulk_throughput(terminal) -> float:
+    """MB/s of a command printing BULK_BYTES, until its end marker reaches the client."""
+    started = time.perf_counter()
+    await terminal.send(BULK_COMMAND + "\r")
+    await terminal.until(b"END-42")
+    return BULK_BYTES / 1e6 / (time.perf_counter() - started)
+
+
+# --- Warren ---------------------------------------------------------------------------------
+
+
+class Warren:
+    """A Django database, a user and a daphne process, all under one temporary directory."""
+
+    def __init__(self, harness: AgentHarness, base: Path) -> None:
+        self.harness = harness
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "WARREN_ENV": "development",
+            "WARREN_VAR_DIR": str(base / "var"),
+            "WARREN_UID_BASE": str(harness.uid_base),
+            "WARREN_EXEC_AGENT_SOCKET": str(harness.socket_path),
+            "WARREN_HOMES_ROOT": str(harness.homes),
+            "WARREN_WWW_ROOT": str(harness.www),
+            "WARREN_RUN_DIR": str(harness.run_dir),
+            "WARREN_CELERY_EAGER": "1",
+            # 200 consoles: bash, tmux client and bubblewrap each, all in the user's cgroup.
+            "WARREN_SANDBOX_PIDS_MAX": "8192",
+            "WARREN_SANDBOX_MEMORY_BYTES": str(16 * 1024**3),
+            "LOG_LEVEL": "WARNING",
+        }
+        os.environ.update(self.env)
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        self.user, self.cookie = self._user()
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(base / "daphne.log", "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), ASGI_APP],
+            cwd=REPO,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for_port(self.port, self.process)
+        self.http = requests.Session()
+        self.http.headers["Cookie"] = self.cookie
+        page = self.http.get(f"{self.url}/consoles/", timeout=30)
+        self.csrf = re.search(r'"X-CSRFToken": "([^"]+)"', page.text)[1]
+        self.http.headers["Cookie"] = f"{self.cookie}; csrftoken={self.csrf}"
+
+    def _user(self):
+        from django.test import Client
+
+        from accounts.limits import LIMIT_FIELDS
+        from accounts.models import User
+        from accounts.services import custom_limits_set
+        from servers.services import servers_register_local
+
+        servers_register_local()
+        user = User.objects.create_user("bench", "bench@example.com", "not used here")
+        limits = {field: getattr(user.plan, field) for field in LIMIT_FIELDS}
+        custom_limits_set(user=user, note="bench", **{**limits, "max_consoles": None})
+        self.harness.user(user.pk, user.username)
+        client = Client()
+        client.force_login(user)
+        return user, f"sessionid={client.cookies['sessionid'].value}"
+
+    def start_console(self) -> str:
+        response = self.http.post(
+            f"{self.url}/consoles/new/",
+            data={"kind": "bash", "csrfmiddlewaretoken": self.csrf},
+            allow_redirects=False,
+            timeout=30,
+        )
+        if response.status_code != 302 or "/consoles/new" in response.headers["Location"]:
+            raise RuntimeError(f"console not started: {response.status_code}")
+        return response.headers["Location"].strip("/").split("/")[-1]
+
+    def kill_console(self, console_id: str) -> None:
+        self.http.post(
+            f"{self.url}/consoles/{console_id}/kill/",
+            data={"csrfmiddlewaretoken": self.csrf},
+            allow_redirects=False,
+            timeout=30,
+        )
+
+    def connect(self, console_id: str):
+        return websockets.connect(
+            f"ws://127.0.0.1:{self.port}/ws/consoles/{console_id}/?rows=24&cols=80",
+            additional_headers={"Cookie": self.cookie, "Origin": self.url},
+            max_size=None,
+            ping_interval=None,  # a flood keeps the client busy; pings would time out
+        )
+
+    def dashboard_ms(self, count: int) -> list[float]:
+        samples = []
+        for _ in range(count):
+            started = time.perf_counter()
+            response = self.http.get(f"{self.url}/", timeout=30)
+            samples.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, response.status_code
+        return samples
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+async def open_warren_console(warren: Warren) -> tuple[float, object, str]:
+    started = time.perf_counter()
+    console_id = await asyncio.to_thread(warren.start_console)
+    socket = await warren.connect(console_id)
+    terminal = WarrenTerminal(socket)
+    await terminal.until(PROMPT)
+    return (time.perf_counter() - started) * 1000, terminal, console_id
+
+
+async def warren_memory_and_idle(warren: Warren, idle: int) -> dict:
+    """RSS per idle console (from 20 of them), then ``idle`` consoles open and the dashboard."""
+    results: dict = {}
+    rss_before = sum(rss_bytes(pid) for pid in pids_of_uid(warren.user.uid))
+    daphne_before = rss_bytes(warren.process.pid)
+    sockets = []
+    for index in range(idle):
+        _, terminal, _ = await open_warren_console(warren)
+        sockets.append(terminal.socket)
+        if index + 1 == 20:
+            await asyncio.sleep(1)
+            grown = sum(rss_bytes(pid) for pid in pids_of_uid(warren.user.uid)) - rss_before
+            grown += rss_bytes(warren.process.pid) - daphne_before
+            results["rss"] = grown / 20
+            print(
+                f"warren: RSS per idle console (tmux session + bash + attach client in its "
+                f"sandbox + daphne's share) {results['rss'] / 2**20:.2f} MiB"
+            )
+        if (index + 1) % 50 == 0:
+            print(f"warren: {index + 1} consoles open")
+    await asyncio.sleep(1)
+    results["dashboard_busy"] = await asyncio.to_thread(warren.dashboard_ms, 30)
+    print(
+        f"warren: dashboard with {idle} idle consoles open: p50 "
+        f"{statistics.median(results['dashboard_busy']):.1f} ms, max "
+        f"{max(results['dashboard_busy']):.1f} ms"
+    )
+    for opened in sockets:
+        await opened.close()
+    return results
+
+
+# --- terminado ------------------------------------------------------------------------------
+
+
+def serve_terminado(port: int) -> None:
+    """Run terminado's demo setup: one new bash per websocket (UniqueTermManager)."""
+    import tornado.ioloop
+    import tornado.web
+    from terminado import TermSocket, UniqueTermManager
+
+    manager = UniqueTermManager(
+        shell_command=["bash", "--norc", "--noprofile"],
+        extra_env={"PS1": "$ ", "TERM": "xterm-256color"},
+        max_terminals=1000,
+    )
+    app = tornado.web.Application([(r"/websocket", TermSocket, {"term_manager": manager})])
+    app.listen(port, "127.0.0.1")
+    tornado.ioloop.IOLoop.current().start()
+
+
+async def open_terminado(port: int) -> tuple[float, TerminadoTerminal]:
+    started = time.perf_counter()
+    socket = await websockets.connect(
+        f"ws://127.0.0.1:{port}/websocket", max_size=None, ping_interval=None
+    )
+    terminal = TerminadoTerminal(socket)
+    await terminal.until(PROMPT)
+    return (time.perf_counter() - started) * 1000, terminal
+
+
+async def terminado_memory(port: int, pid: int) -> float:
+    """RSS per idle terminal: 20 new bash processes plus what the server grew by."""
+    server_before, children_before = rss_bytes(pid), set(descendants(pid))
+    sockets = [(await open_terminado(port))[1].socket for _ in range(20)]
+    await asyncio.sleep(1)
+    shells = [child for child in descendants(pid) if child not in children_before]
+    grown = sum(rss_bytes(child) for child in shells) + rss_bytes(pid) - server_before
+    print(f"terminado: RSS per idle terminal (bash + server's share) {grown / 20 / 2**20:.2f} MiB")
+    for opened in sockets:
+        await opened.close()
+    return grown / 20
+
+
+async def measure(warren: Warren, port: int, pid: int, rounds: int, idle: int) -> dict:
+    """Both servers, interleaved sample by sample, so a busy machine hurts them alike."""
+    mine: dict = {"open": [], "echo": [], "bulk": []}
+    theirs: dict = {"open": [], "echo": [], "bulk": []}
+    warren.dashboard_ms(5)
+    mine["dashboard_alone"] = await asyncio.to_thread(warren.dashboard_ms, 30)
+    for _ in range(10):
+        elapsed, terminal, console_id = await open_warren_console(warren)
+        mine["open"].append(elapsed)
+        await terminal.socket.close()
+        await asyncio.to_thread(warren.kill_console, console_id)
+        elapsed, terminal = await open_terminado(port)
+        theirs["open"].append(elapsed)
+        await terminal.socket.close()
+    print(
+        f"open a console p50: warren {statistics.median(mine['open']):.1f} ms, "
+        f"terminado {statistics.median(theirs['open']):.1f} ms"
+    )
+    _, warren_terminal, console_id = await open_warren_console(warren)
+    _, terminado_terminal = await open_terminado(port)
+    pairs = ((mine, warren_terminal), (theirs, terminado_terminal))
+    for _, terminal in pairs:
+        await drain(terminal)
+    for index in range(rounds):
+        for results, terminal in pairs:
+            results["echo"].append(await echo_once(terminal, "a" if index % 2 == 0 else "\x7f"))
+            await drain(terminal, quiet=0.02)  # an answer in two frames must not time the next key
+    print(
+        f"echo p50: warren {statistics.median(mine['echo']):.2f} ms, "
+        f"terminado {statistics.median(theirs['echo']):.2f} ms"
+    )
+    for _ in range(3):
+        for results, terminal in pairs:
+            results["bulk"].append(await bulk_throughput(terminal))
+            await drain(terminal)
+    print(
+        "bulk output runs (MB/s): warren "
+        + ", ".join(f"{value:.1f}" for value in mine["bulk"])
+        + "; terminado "
+        + ", ".join(f"{value:.1f}" for value in theirs["bulk"])
+    )
+    await warren_terminal.socket.close()
+    await terminado_terminal.socket.close()
+    await asyncio.to_thread(warren.kill_console, console_id)
+    theirs["rss"] = await terminado_memory(port, pid)
+    mine.update(await warren_memory_and_idle(warren, idle))
+    return {"warren": mine, "terminado": theirs}
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def metric(warren: float, anchor: float, unit: str, better: str, anchor_name="terminado") -> dict:
+    return {
+        "warren": round(warren, 2),
+        "anchor": round(anchor, 2),
+        "unit": unit,
+        "better": better,
+        "anchor_name": anchor_name,
+    }
+
+
+def main() -> int:
+    if os.geteuid() != 0:
+        print("bench.consoles needs root (the agent drops to a user's uid)", file=sys.stderr)
+        return 2
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows as it happens, even in a pipe
+    rounds = int(os.environ.get("BENCH_ECHO_ROUNDS", "200"))
+    idle = int(os.environ.get("BENCH_IDLE_CONSOLES", "200"))
+    base = Path(tempfile.mkdtemp(prefix="warren-bench-consoles-"))
+    harness = AgentHarness(
+        uid_base=3_000_000 + 10_000 * (os.getpid() % 1000),
+        cgroup_prefix=f"warren-bench-{uuid.uuid4().hex[:8]}",
+    )
+    terminado_port = free_port()
+    terminado = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from bench.consoles import serve_terminado as s; s({terminado_port})",
+        ],
+        cwd=REPO,
+        start_new_session=True,
+    )
+    warren = None
+    try:
+        harness.start()
+        wait_for_port(terminado_port, terminado)
+        warren = Warren(harness, base)
+        both = asyncio.run(measure(warren, terminado_port, terminado.pid, rounds, idle))
+        mine, theirs = both["warren"], both["terminado"]
+    finally:
+        if warren is not None:
+            warren.stop()
+        os.killpg(terminado.pid, signal.SIGTERM)
+        terminado.wait(timeout=10)
+        harness.cleanup()
+        shutil.rmtree(base, ignore_errors=True)
+
+    mib = 2**20
+    busy = percentile(mine["dashboard_busy"], 0.95)
+    alone = percentile(mine["dashboard_alone"], 0.95)
+    print(
+        f"echo p50/p95: warren {percentile(mine['echo'], 0.5):.2f}/"
+        f"{percentile(mine['echo'], 0.95):.2f} ms, terminado {percentile(theirs['echo'], 0.5):.2f}/"
+        f"{percentile(theirs['echo'], 0.95):.2f} ms; bulk (median of 3): warren "
+        f"{statistics.median(mine['bulk']):.1f} MB/s, terminado "
+        f"{statistics.median(theirs['bulk']):.1f} MB/s (aims: no worse than terminado)"
+    )
+    print(
+        f"idle console: warren {mine['rss'] / mib:.2f} MiB (aim < 10 MiB), terminado "
+        f"{theirs['rss'] / mib:.2f} MiB; dashboard p95 with {idle} consoles {busy:.1f} ms "
+        f"(aim < 200 ms), without {alone:.1f} ms"
+    )
+    metrics = {
+        "echo_p50": metric(
+            percentile(mine["echo"], 0.5), percentile(theirs["echo"], 0.5), "ms", "lower"
+        ),
+        "echo_p95": metric(
+            percentile(mine["echo"], 0.95), percentile(theirs["echo"], 0.95), "ms", "lower"
+        ),
+        "bulk_output": metric(
+            statistics.median(mine["bulk"]), statistics.median(theirs["bulk"]), "MB/s", "higher"
+        ),
+        "rss_per_idle_console": metric(mine["rss"] / mib, theirs["rss"] / mib, "MiB", "lower"),
+        "open_console_p50": metric(
+            percentile(mine["open"], 0.5), percentile(theirs["open"], 0.5), "ms", "lower"
+        ),
+        f"dashboard_p95_with_{idle}_consoles": metric(
+            busy, alone, "ms", "lower", anchor_name="dashboard with no console open"
+        ),
+    }
+    print(json.dumps({"bench": "consoles", "metrics": metrics}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
