@@ -307,20 +307,24 @@ async def open_warren_console(warren: Warren) -> tuple[float, object, str]:
 async def warren_memory_and_idle(warren: Warren, idle: int) -> dict:
     """RSS per idle console (from 20 of them), then ``idle`` consoles open and the dashboard."""
     results: dict = {}
-    rss_before = sum(rss_bytes(pid) for pid in pids_of_uid(warren.user.uid))
-    daphne_before = rss_bytes(warren.process.pid)
+
+    def footprint(field: str) -> int:
+        mine = sum(rss_bytes(pid, field) for pid in pids_of_uid(warren.user.uid))
+        return mine + rss_bytes(warren.process.pid, field)
+
+    before = {field: footprint(field) for field in ("Rss", "Pss")}
     sockets = []
     for index in range(idle):
         _, terminal, _ = await open_warren_console(warren)
         sockets.append(terminal.socket)
         if index + 1 == 20:
             await asyncio.sleep(1)
-            grown = sum(rss_bytes(pid) for pid in pids_of_uid(warren.user.uid)) - rss_before
-            grown += rss_bytes(warren.process.pid) - daphne_before
-            results["rss"] = grown / 20
+            grown = {field: (footprint(field) - before[field]) / 20 for field in before}
+            results["rss"] = grown["Rss"]
             print(
                 f"warren: RSS per idle console (tmux session + bash + attach client in its "
-                f"sandbox + daphne's share) {results['rss'] / 2**20:.2f} MiB"
+                f"bubblewrap sandbox + daphne's share) {grown['Rss'] / 2**20:.2f} MiB; PSS "
+                f"(shared pages split among their users) {grown['Pss'] / 2**20:.2f} MiB"
             )
         if (index + 1) % 50 == 0:
             print(f"warren: {index + 1} consoles open")

@@ -19,6 +19,7 @@ from accounts.selectors import cheapest_plan_allowing
 from consoles import holder
 from consoles.models import Console, Launcher, Preferences, Share
 from consoles.selectors import console_group, default_python_for, running_console_count
+from servers.agents import execution_agent, user_ref
 from servers.models import Server
 from servers.selectors import first_active_server
 
@@ -59,8 +60,12 @@ def _agent_failure(action: str, exc: Exception) -> ConsoleError:
 
 def _check_console_limit(owner: User, *, starting: int = 1, replacing: int = 0) -> None:
     """Refuse a start that would take the owner over their plan's running-console limit."""
-    wanted = running_console_count(owner) - replacing + starting
     limits = effective_limits(owner)
+    wanted = running_console_count(owner) - replacing + starting
+    if not limits.allows("max_consoles", wanted):
+        # The recorded states may be stale (a shell exited since the tab was last looked at).
+        console_states_sync(owner=owner)
+        wanted = running_console_count(owner) - replacing + starting
     if limits.allows("max_consoles", wanted):
         return
     plan = cheapest_plan_allowing(field="max_consoles", count=wanted)
@@ -119,7 +124,6 @@ def _create_console(
         script_path=script_path,
         server=first_active_server(kind=Server.Kind.CONSOLE),
     )
-    console.owner = owner
     try:
         holder.start(console)
     except (holder.AgentError, holder.AgentUnavailable) as exc:
@@ -268,8 +272,6 @@ def console_run_file(*, owner: User, path: str) -> Console:
 
 
 def _require_file(owner: User, script: str) -> None:
-    from servers.agents import execution_agent, user_ref
-
     relative = script[len(owner.home_path) + 1 :]
     try:
         stat = execution_agent().fs_stat(user=user_ref(owner), path=relative)

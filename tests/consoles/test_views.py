@@ -1,5 +1,6 @@
 """The Consoles tab, console pages, launchers, sharing and limits, over HTTP with real agents."""
 
+import os
 import time
 
 import pytest
@@ -113,13 +114,10 @@ def test_kill_ends_the_console_and_its_whole_process_tree(owner):
     console = services.console_start(owner=owner, kind="bash")
     ref = user_ref(owner)
     agent = execution_agent()
-    # A child that ignores SIGHUP, started inside the console's tree.
-    agent.call("console_start", user=ref, console_id=console.pk, argv=["bash"])
     client = client_for(owner)
     term_fd = holder.attach(console, read_only=False, rows=24, cols=80)
     try:
-        import os
-
+        # A child that ignores SIGHUP, started inside the console's tree.
         os.write(term_fd, b"nohup sleep 600 >/dev/null 2>&1 &\r")
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
@@ -146,6 +144,14 @@ def test_the_plans_console_limit_names_the_plan_that_allows_more(owner):
     text = " ".join(messages_of(follow))
     assert "Beginner plan allows 2 running consoles" in text
     assert "Hacker plan allows more" in text
+
+
+def test_a_console_that_ended_unseen_does_not_block_a_new_one(owner):
+    services.console_start(owner=owner, kind="bash")
+    second = services.console_start(owner=owner, kind="bash")
+    holder.kill(second)  # gone behind Warren's back; the database still says running
+    services.console_start(owner=owner, kind="bash")
+    assert Console.objects.filter(owner=owner, state="running").count() == 2
 
 
 def test_finished_consoles_do_not_count_against_the_limit(owner):
@@ -352,8 +358,6 @@ def test_a_bad_edit_shows_the_message_and_keeps_the_launcher(owner):
 
 
 def write_home_file(owner, path: str, text: str) -> None:
-    import os
-
     fd, _ = execution_agent().fs_open(user=user_ref(owner), path=path, mode="w")
     try:
         os.write(fd, text.encode())
@@ -456,3 +460,22 @@ def test_console_labels_reach_the_processes_page_registry_where_there_is_one(own
     console = services.console_start(owner=owner, kind="bash")
     labels = process_labels.labels_for(owner, [("console", console.pk)])
     assert labels[("console", console.pk)].text == "Console: Bash"
+
+
+@pytest.mark.parametrize("model", ["console", "launcher", "share", "preferences"])
+def test_admin_lists_and_searches_every_consoles_model(owner, viewer, staff_client, model):
+    console = services.console_start(owner=owner, kind="bash")
+    services.console_share(console=console, username="bob", read_only=True)
+    services.launcher_create(owner=owner, name="Venv", command="bash")
+    Preferences.objects.create(user=owner, default_python="3.11")
+    url = reverse(f"admin:consoles_{model}_changelist")
+    assert staff_client.get(url).status_code == 200
+    assert staff_client.get(url, {"q": "alice"}).status_code == 200
+
+
+def test_dashboard_shows_the_consoles_card(owner, django_assert_max_num_queries):
+    console = services.console_start(owner=owner, kind="bash")
+    client = client_for(owner)
+    with django_assert_max_num_queries(10):
+        html = client.get(reverse("dashboard")).content.decode()
+    assert "1 running" in html and console.get_absolute_url() in html
