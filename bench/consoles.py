@@ -17,6 +17,7 @@ the dashboard's response time before any console was opened.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -159,6 +160,30 @@ class TerminadoTerminal:
         await until(self, marker)
 
 
+class AttachedPty:
+    """The same console's tmux attach PTY, read in this process: Warren without the web layer."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.ready: asyncio.Queue[bytes] = asyncio.Queue()
+        os.set_blocking(fd, False)
+        asyncio.get_running_loop().add_reader(fd, self._readable)
+
+    def _readable(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            self.ready.put_nowait(os.read(self.fd, 65536))
+
+    async def next_output(self) -> bytes:
+        return await self.ready.get()
+
+    async def send(self, text: str) -> None:
+        os.write(self.fd, text.encode())
+
+    def close(self) -> None:
+        asyncio.get_running_loop().remove_reader(self.fd)
+        os.close(self.fd)
+
+
 async def drain(terminal, quiet: float = 0.3) -> None:
     """Read whatever the terminal still has to say (the end of the first screen)."""
     while True:
@@ -257,9 +282,12 @@ class Warren:
             allow_redirects=False,
             timeout=30,
         )
-        if response.status_code != 302 or "/consoles/new" in response.headers["Location"]:
-            raise RuntimeError(f"console not started: {response.status_code}")
-        return response.headers["Location"].strip("/").split("/")[-1]
+        location = response.headers.get("Location", "")
+        if response.status_code != 302 or not re.fullmatch(r"/consoles/[0-9a-f]{32}/", location):
+            page = self.http.get(f"{self.url}/consoles/", timeout=30).text
+            said = re.findall(r'<p class="message[^"]*">([^<]+)</p>', page)
+            raise RuntimeError(f"console not started: {response.status_code} {said}")
+        return location.strip("/").split("/")[-1]
 
     def kill_console(self, console_id: str) -> None:
         self.http.post(
@@ -384,7 +412,7 @@ async def terminado_memory(port: int, pid: int) -> float:
 
 async def measure(warren: Warren, port: int, pid: int, rounds: int, idle: int) -> dict:
     """Both servers, interleaved sample by sample, so a busy machine hurts them alike."""
-    mine: dict = {"open": [], "echo": [], "bulk": []}
+    mine: dict = {"open": [], "echo": [], "bulk": [], "echo_without_web": []}
     theirs: dict = {"open": [], "echo": [], "bulk": []}
     warren.dashboard_ms(5)
     mine["dashboard_alone"] = await asyncio.to_thread(warren.dashboard_ms, 30)
@@ -403,15 +431,31 @@ async def measure(warren: Warren, port: int, pid: int, rounds: int, idle: int) -
     _, warren_terminal, console_id = await open_warren_console(warren)
     _, terminado_terminal = await open_terminado(port)
     pairs = ((mine, warren_terminal), (theirs, terminado_terminal))
-    for _, terminal in pairs:
+    # A second tmux client on the same console, read right here: what tmux alone costs.
+    direct = AttachedPty(
+        warren.harness.client().console_attach(
+            user={"uid": warren.user.uid, "username": warren.user.username},
+            console_id=console_id,
+            read_only=False,
+            rows=24,
+            cols=80,
+        )
+    )
+    series = ((mine, "echo", warren_terminal), (theirs, "echo", terminado_terminal))
+    series += ((mine, "echo_without_web", direct),)
+    for _, _, terminal in series:
         await drain(terminal)
     for index in range(rounds):
-        for results, terminal in pairs:
-            results["echo"].append(await echo_once(terminal, "a" if index % 2 == 0 else "\x7f"))
-            await drain(terminal, quiet=0.02)  # an answer in two frames must not time the next key
+        for results, name, terminal in series:
+            results[name].append(await echo_once(terminal, "a" if index % 2 == 0 else "\x7f"))
+            for _, _, other in series:  # both tmux clients see every key; drain all
+                await drain(other, quiet=0.01)
+    direct.close()
     print(
         f"echo p50: warren {statistics.median(mine['echo']):.2f} ms, "
-        f"terminado {statistics.median(theirs['echo']):.2f} ms"
+        f"terminado {statistics.median(theirs['echo']):.2f} ms; "
+        "tmux attach read in-process, without daphne "
+        f"{statistics.median(mine['echo_without_web']):.2f} ms"
     )
     for _ in range(3):
         for results, terminal in pairs:
