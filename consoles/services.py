@@ -7,6 +7,7 @@ about kills and share changes on commit, through the console's channel-layer gro
 
 from __future__ import annotations
 
+import logging
 import posixpath
 
 from asgiref.sync import async_to_sync
@@ -22,6 +23,8 @@ from consoles.selectors import console_group, default_python_for, running_consol
 from servers.agents import execution_agent, user_ref
 from servers.models import Server
 from servers.selectors import first_active_server
+
+logger = logging.getLogger(__name__)
 
 
 class ConsoleError(Exception):
@@ -46,9 +49,15 @@ def _notify(console_id: str, event: str) -> None:
     if layer is None:
         return
     message = {"type": event}
-    transaction.on_commit(
-        lambda: async_to_sync(layer.group_send)(console_group(console_id), message)
-    )
+
+    def send() -> None:
+        try:
+            async_to_sync(layer.group_send)(console_group(console_id), message)
+        except Exception:
+            # Sharees' sockets re-check their access every few seconds anyway.
+            logger.exception("could not tell console %s's sockets about %s", console_id, event)
+
+    transaction.on_commit(send)
 
 
 def _agent_failure(action: str, exc: Exception) -> ConsoleError:
