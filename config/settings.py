@@ -292,6 +292,10 @@ WARREN_ACCOUNT_CARDS: list[str] = [
 WARREN_CONSOLE_ACCESS_RECHECK_SECONDS = env_int(
     "WARREN_CONSOLE_ACCESS_RECHECK_SECONDS", 3, minimum=1
 )
+# Buttons in the Files editor's toolbar: templates included with path, area and user.
+WARREN_EDITOR_ACTIONS: list[str] = [
+    "consoles/editor/save_and_run.html",
+]
 
 # Limits of each user's sandbox cgroup (memory, processes) and their private /tmp.
 WARREN_SANDBOX_MEMORY_BYTES = env_int("WARREN_SANDBOX_MEMORY_BYTES", 3 * 1024**3, minimum=1 << 26)

@@ -1,13 +1,16 @@
 """Alice opens Bash in her browser, comes back to it after a reload, and shows it to Bob."""
 
+import os
 import time
 
 import pytest
+from django.urls import NoReverseMatch, reverse
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from consoles import holder
 from consoles.models import Console
+from servers.agents import execution_agent, user_ref
 from tests.browser.helpers import wait_for, wait_for_text
 from tests.consoles.conftest import person, session_cookie
 
@@ -88,3 +91,37 @@ def test_open_bash_reload_and_share_it_read_only(site, browser, provisioned):
     time.sleep(1)
     assert "intruder" not in screen(browser)
     assert "intruder" not in holder.capture(Console.objects.get(), lines=200)
+
+
+def test_save_and_run_from_the_editor_shows_the_scripts_output(site, browser, provisioned):
+    try:
+        editor_path = reverse("files:edit", kwargs={"path": "home/alice/hello.py"})
+    except NoReverseMatch:
+        pytest.skip("the Files tab has no editor on this branch yet")
+    alice = provisioned(person("alice"))
+    fd, _ = execution_agent().fs_open(user=user_ref(alice), path="hello.py", mode="w")
+    os.write(fd, b"print('not saved yet')\n")
+    os.close(fd)
+
+    # Alice opens hello.py in the editor, changes it, and clicks Save and Run.
+    log_in_as(browser, site, alice)
+    browser.get(site.url + editor_path)
+    wait_for(browser, lambda b: b.find_elements(By.CSS_SELECTOR, ".ace_editor"), 15)
+    browser.execute_script(
+        "ace.edit(document.querySelector('.ace_editor'))"
+        ".setValue(\"print('saved and run', 6 * 7)\\n\", 1)"
+    )
+    browser.find_element(By.XPATH, "//button[normalize-space()='Save and Run']").click()
+
+    # A console opens below the editor, in hello.py's folder, showing what the script printed.
+    frame = wait_for(
+        browser, lambda b: b.find_element(By.CSS_SELECTOR, "#save-and-run-panel iframe")
+    )
+    browser.switch_to.frame(frame)
+    wait_for_line(browser, "saved and run 42", timeout=15)
+    browser.switch_to.default_content()
+    fd, _ = execution_agent().fs_open(user=user_ref(alice), path="hello.py", mode="r")
+    try:
+        assert os.read(fd, 1000) == b"print('saved and run', 6 * 7)\n"
+    finally:
+        os.close(fd)
