@@ -4,12 +4,15 @@ import os
 import time
 
 import pytest
+from django.template.loader import render_to_string
 from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Plan
 from consoles import holder, services
+from consoles.cards import consoles_card
 from consoles.models import Console, Launcher, Preferences, Share
+from consoles.process_labels import console_labels
 from servers.agents import execution_agent, user_ref
 
 pytestmark = pytest.mark.root
@@ -434,8 +437,6 @@ def test_save_and_run_refuses_bad_paths_with_a_reason(owner, path, message):
 
 
 def test_save_and_run_button_is_offered_for_python_files_only():
-    from django.template.loader import render_to_string
-
     html = render_to_string("consoles/editor/save_and_run.html", {"path": "/home/alice/x.py"})
     assert "Save and Run" in html and 'data-path="/home/alice/x.py"' in html
     assert "Save and Run" not in render_to_string(
@@ -447,18 +448,20 @@ def test_save_and_run_button_is_offered_for_python_files_only():
 
 
 def test_console_labels_name_the_owners_consoles_only(owner, viewer):
-    from consoles.process_labels import console_labels
-
     mine = services.console_start(owner=owner, kind="bash")
     theirs = services.console_start(owner=viewer, kind="bash")
     labels = console_labels(owner, [mine.pk, theirs.pk, "tmux-server"])
     assert labels == {mine.pk: ("Console: Bash", mine.get_absolute_url())}
 
 
-def test_console_labels_reach_the_processes_page_registry_where_there_is_one(owner):
+def test_console_labels_fit_the_processes_page_registry_where_there_is_one(owner):
     process_labels = pytest.importorskip("servers.process_labels")
     console = services.console_start(owner=owner, kind="bash")
-    labels = process_labels.labels_for(owner, [("console", console.pk)])
+    process_labels.register("console", console_labels)
+    try:
+        labels = process_labels.labels_for(owner, [("console", console.pk)])
+    finally:
+        process_labels.unregister("console")
     assert labels[("console", console.pk)].text == "Console: Bash"
 
 
@@ -473,9 +476,16 @@ def test_admin_lists_and_searches_every_consoles_model(owner, viewer, staff_clie
     assert staff_client.get(url, {"q": "alice"}).status_code == 200
 
 
-def test_dashboard_shows_the_consoles_card(owner, django_assert_max_num_queries):
+def test_dashboard_card_lists_consoles_without_asking_the_agent(
+    owner, rf, django_assert_max_num_queries
+):
     console = services.console_start(owner=owner, kind="bash")
-    client = client_for(owner)
-    with django_assert_max_num_queries(10):
-        html = client.get(reverse("dashboard")).content.decode()
+    request = rf.get("/")
+    request.user = owner
+    with django_assert_max_num_queries(2):
+        card = consoles_card(request)
+        html = render_to_string(card.template, {"card": card.context})
     assert "1 running" in html and console.get_absolute_url() in html
+    assert (
+        console.get_absolute_url() in client_for(owner).get(reverse("dashboard")).content.decode()
+    )
