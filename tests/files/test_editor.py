@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from accounts.limits import LIMIT_FIELDS, effective_limits
 from accounts.services import custom_limits_set
-from tests.files.conftest import put, snapshot, url
+from tests.files.conftest import put, snapshot, url, with_disk
 
 pytestmark = [pytest.mark.root, pytest.mark.django_db]
 
@@ -111,8 +110,7 @@ def test_text_that_is_not_utf8_is_refused(alice, alice_client, home):
 
 
 def test_saving_over_the_quota_is_refused_and_changes_nothing(alice, alice_client, home):
-    limits = {field: getattr(effective_limits(alice), field) for field in LIMIT_FIELDS}
-    custom_limits_set(user=alice, **{**limits, "disk_bytes": 64 * 1024})
+    custom_limits_set(user=alice, **with_disk(alice, 64 * 1024))
     put(home / "notes.txt", "short", alice)
     before = snapshot(home)
     response = save(alice_client, "home/alice/notes.txt", "z" * 70 * 1024)

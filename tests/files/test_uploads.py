@@ -5,13 +5,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.files.uploadhandler import StopUpload
 from django.test import Client
 
-from accounts.limits import LIMIT_FIELDS, effective_limits
 from accounts.services import custom_limits_set
 from files.paths import home_of
 from files.selectors import StorageUsage
 from files.uploads import AgentUploadHandler
 from servers.models import Server
-from tests.files.conftest import put, snapshot, url
+from tests.files.conftest import put, snapshot, url, with_disk
 
 pytestmark = [pytest.mark.root, pytest.mark.django_db]
 
@@ -25,11 +24,6 @@ def upload(client, path: str, *files, json=True):
 
 def a_file(name: str, data: bytes) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, data, content_type="application/octet-stream")
-
-
-def set_disk_limit(user, disk_bytes: int) -> None:
-    limits = {field: getattr(effective_limits(user), field) for field in LIMIT_FIELDS}
-    custom_limits_set(user=user, **{**limits, "disk_bytes": disk_bytes})
 
 
 def no_temporaries(directory) -> bool:
@@ -108,7 +102,7 @@ def test_a_file_over_the_size_limit_is_refused_whole(alice, alice_client, home, 
 
 
 def test_an_upload_over_the_quota_is_refused_with_the_usage(alice, alice_client, home):
-    set_disk_limit(alice, 256 * KIB)
+    custom_limits_set(user=alice, **with_disk(alice, 256 * KIB))
     before = snapshot(home)
     response = upload(alice_client, "home/alice/", a_file("big.bin", b"b" * 300 * KIB))
     assert response.status_code == 413
