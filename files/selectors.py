@@ -103,12 +103,13 @@ def storage_usage(*, user) -> StorageUsage | None:
 
 @dataclass(frozen=True)
 class Entry:
-    """One row of a folder listing, with the URLs of what can be done to it."""
+    """One row of a folder listing: what the page prints, and the URLs of its actions."""
 
     name: str
     kind: str  # dir, file, symlink, other
-    size: int
-    modified: datetime
+    size_text: str  # "" for folders
+    modified_iso: str
+    modified_text: str
     url: str  # where clicking the name goes ("" for things that cannot be opened)
     download_url: str
     rename_url: str
@@ -118,54 +119,74 @@ class Entry:
     def is_dir(self) -> bool:
         return self.kind == "dir"
 
-    @property
-    def is_file(self) -> bool:
-        return self.kind == "file"
-
 
 @dataclass(frozen=True)
 class Listing:
+    """One page of a folder's entries (folders first, then by name, ignoring case)."""
+
     location: Location
     entries: list[Entry]
-    truncated: bool
+    total: int
+    page: int
+    pages: int
+    first_number: int  # of the page's first entry, counting from 1
+    truncated: bool  # the agent stopped at AGENT_MAX_ENTRIES: the folder holds more
+
+    @property
+    def last_number(self) -> int:
+        return self.first_number + len(self.entries) - 1
 
 
-def directory_listing(*, user, location: Location) -> Listing:
-    """The folder's entries, folders first, each with where its name links to."""
+def directory_listing(*, user, location: Location, page: int = 1) -> Listing:
+    """A page of the folder's entries, each with where its name links to."""
     raw = UserFiles(user).list(location)
-    return build_listing(location, raw, truncated=len(raw) >= AGENT_MAX_ENTRIES)
+    return build_listing(location, raw, page=page, truncated=len(raw) >= AGENT_MAX_ENTRIES)
 
 
-def build_listing(location: Location, raw: list[dict], *, truncated: bool = False) -> Listing:
-    """Shape the agent's entries for the page (split out so the benchmark can time it)."""
-    # reverse() once per kind of link, not per row: a folder may hold 10,000 entries.
+def build_listing(
+    location: Location, raw: list[dict], *, page: int = 1, truncated: bool = False
+) -> Listing:
+    """Sort the agent's entries and shape one page of them for the template.
+
+    Only the page's rows are shaped (a folder may hold 10,000 entries), and everything a
+    row prints is formatted here: Django's template engine is the slow part of a listing.
+    """
+    ordered = sorted(raw, key=lambda item: (item["type"] != "dir", item["name"].lower()))
+    pages = max(1, -(-len(ordered) // LISTING_PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    first = (page - 1) * LISTING_PAGE_SIZE
+    # reverse() once per kind of link, not per row.
     prefixes = {name: _url_prefix(name, location) for name in URL_NAMES}
-    entries = []
-    for item in sorted(raw, key=lambda item: (item["type"] != "dir", item["name"].lower())):
-        quoted = quote(item["name"], safe=_URL_SAFE)
-        if item["type"] in ("dir", "symlink"):
-            # A symlink's target kind is unknown here; browse sends a file on to the editor.
-            url = f"{prefixes['browse']}{quoted}/"
-        elif item["type"] == "file":
-            url = f"{prefixes['edit']}{quoted}"
-        else:
-            url = ""
-        entries.append(
-            Entry(
-                name=item["name"],
-                kind=item["type"],
-                size=item["size"],
-                modified=datetime.fromtimestamp(item["mtime"], tz=UTC),
-                url=url,
-                download_url=f"{prefixes['download']}{quoted}" if item["type"] == "file" else "",
-                rename_url=f"{prefixes['rename']}{quoted}",
-                delete_url=f"{prefixes['delete']}{quoted}",
-            )
-        )
-    return Listing(location=location, entries=entries, truncated=truncated)
+    entries = [_entry(item, prefixes) for item in ordered[first : first + LISTING_PAGE_SIZE]]
+    return Listing(location, entries, len(ordered), page, pages, first + 1, truncated)
 
 
+LISTING_PAGE_SIZE = 500
 URL_NAMES = ("browse", "edit", "download", "rename", "delete")
+
+
+def _entry(item: dict, prefixes: dict[str, str]) -> Entry:
+    quoted = quote(item["name"], safe=_URL_SAFE)
+    kind = item["type"]
+    if kind in ("dir", "symlink"):
+        # A symlink's target kind is unknown here; browse sends a file on to the editor.
+        url = f"{prefixes['browse']}{quoted}/"
+    elif kind == "file":
+        url = f"{prefixes['edit']}{quoted}"
+    else:
+        url = ""
+    modified = datetime.fromtimestamp(item["mtime"], tz=UTC)
+    return Entry(
+        name=item["name"],
+        kind=kind,
+        size_text="" if kind == "dir" else format_bytes(item["size"]),
+        modified_iso=modified.isoformat(timespec="seconds"),
+        modified_text=modified.strftime("%Y-%m-%d %H:%M"),
+        url=url,
+        download_url=f"{prefixes['download']}{quoted}" if kind == "file" else "",
+        rename_url=f"{prefixes['rename']}{quoted}",
+        delete_url=f"{prefixes['delete']}{quoted}",
+    )
 
 
 def _url_prefix(url_name: str, location: Location) -> str:

@@ -65,23 +65,30 @@ def index(request):
 @require_GET
 def browse(request, path: str):
     location = parse_location(request.user, path)
+    page = request.GET.get("page", "1")
+    page = int(page) if page.isdigit() else 1
     try:
-        listing = selectors.directory_listing(user=request.user, location=location)
+        listing = selectors.directory_listing(user=request.user, location=location, page=page)
     except NotFound as missing:
         if missing.errno == "ENOTDIR" and not location.is_root:
             return redirect(edit_url(location))  # a file (or a link to one): open it
         raise
     except FileProblem as problem:
         return _problem_page(request, problem, location)
-    context = {
-        "location": location,
-        "crumbs": location.crumbs(),
+    usage = selectors.storage_usage(user=request.user)
+    return render(request, "files/browse.html", browse_context(request, listing, usage))
+
+
+def browse_context(request, listing, usage) -> dict:
+    """What the folder page shows (shared with bench.files, which times its rendering)."""
+    return {
+        "location": listing.location,
+        "crumbs": listing.location.crumbs(),
         "listing": listing,
-        "usage": selectors.storage_usage(user=request.user),
+        "usage": usage,
         "areas": [home_of(request.user), www_of(request.user)],
         "upload_max_bytes": settings.WARREN_UPLOAD_MAX_BYTES,
     }
-    return render(request, "files/browse.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -140,7 +147,9 @@ def upload(request, path: str):
     directory = parse_location(request.user, path)
     files = UserFiles(request.user)
     try:
-        if not directory.is_root and files.stat(directory)["type"] != "dir":
+        # A link may lead to a folder (the agent follows it, beneath the home); a link to
+        # a file is refused when the first file is opened in it.
+        if not directory.is_root and files.stat(directory)["type"] not in ("dir", "symlink"):
             raise Http404("not a folder")
     except FileProblem as problem:
         return _problem(request, problem, directory)

@@ -1,5 +1,7 @@
 """Uploads: several files streamed into the folder as the user, all or nothing, within limits."""
 
+import os
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.files.uploadhandler import StopUpload
@@ -148,9 +150,17 @@ def test_a_name_taken_by_a_folder_refuses_the_whole_batch(alice, alice_client, h
 
 def test_uploading_into_a_missing_folder_or_a_file_is_404(alice, alice_client, home):
     put(home / "file.txt", "f", alice)
-    for path in ("home/alice/missing/", "home/alice/file.txt/"):
+    os.symlink("file.txt", home / "file-link")
+    for path in ("home/alice/missing/", "home/alice/file.txt/", "home/alice/file-link/"):
         assert upload(alice_client, path, a_file("a.txt", b"a")).status_code == 404
     assert no_temporaries(home)
+
+
+def test_uploading_through_a_link_to_a_folder_in_the_home_works(alice, alice_client, home):
+    put(home / "real" / "keep.txt", "k", alice)
+    os.symlink("real", home / "alias")
+    assert upload(alice_client, "home/alice/alias/", a_file("a.txt", b"a")).json()["ok"]
+    assert (home / "real" / "a.txt").read_bytes() == b"a"
 
 
 def test_a_forged_cross_site_upload_is_refused_and_leaves_nothing(alice, home):

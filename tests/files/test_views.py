@@ -295,3 +295,20 @@ def test_the_execution_agent_being_down_is_a_clear_503(alice, alice_client, sett
     response = alice_client.get(url("browse", "home/alice/"))
     assert response.status_code == 503
     assert "cannot be reached right now" in response.content.decode()
+
+
+def test_a_big_folder_is_listed_a_page_at_a_time(alice, alice_client, home):
+    folder = home / "big"
+    put(folder / "sub" / "x.txt", "x", alice)
+    for number in range(1100):
+        (folder / f"f{number:04d}.txt").write_bytes(b"")
+    first = alice_client.get(url("browse", "home/alice/big/"))
+    assert [entry.name for entry in first.context["listing"].entries][:2] == ["sub", "f0000.txt"]
+    assert len(first.context["listing"].entries) == 500
+    assert "Entries 1 to 500 of 1101" in first.content.decode()
+    last = alice_client.get(url("browse", "home/alice/big/") + "?page=3")
+    assert [entry.name for entry in last.context["listing"].entries][-1] == "f1099.txt"
+    assert "Entries 1001 to 1101 of 1101" in last.content.decode()
+    assert 'href="?page=2"' in last.content.decode()
+    for odd in ("?page=99", "?page=-1", "?page=x"):
+        assert alice_client.get(url("browse", "home/alice/big/") + odd).status_code == 200
