@@ -26,6 +26,7 @@ from files.problems import FileProblem
 from files.selectors import StorageUsage
 from files.services import (
     StagedUpload,
+    close_checked,
     refuse_over_quota,
     temporary_name,
     uploads_discard,
@@ -89,8 +90,10 @@ class AgentUploadHandler(FileUploadHandler):
         return None
 
     def file_complete(self, file_size: int):
-        upload = self._current
-        self._close_current()
+        upload, fd = self._current, self._fd
+        self._current = self._fd = None
+        # A network filesystem may only report a full quota when the file is closed.
+        self._guard(lambda: close_checked(fd))
         if upload.size == 0:
             self._refuse(f"{upload.name} is empty: there is nothing to upload.", 400)
         return upload

@@ -14,6 +14,15 @@ from tests.browser.helpers import fill, submit, wait_for, wait_for_text
 pytestmark = [pytest.mark.browser, pytest.mark.root]
 
 
+# Headless Chromium shows no beforeunload dialog without a real user gesture; ask the page
+# whether it would have one shown.
+LEAVING_IS_WARNED = """
+const event = new Event("beforeunload", {cancelable: true});
+window.dispatchEvent(event);
+return event.defaultPrevented;
+"""
+
+
 def usage_text(browser) -> str:
     return browser.find_element(By.CSS_SELECTOR, "#storage-usage .usage-text").text
 
@@ -83,9 +92,13 @@ def test_sign_up_upload_edit_save_see_usage_delete(
     typing.send_keys(Keys.CONTROL, Keys.END)
     typing.send_keys("print('edited in Warren')")
     wait_for_text(browser, "Unsaved changes")
+
+    # Leaving now would lose the change, so the page asks the browser to warn her.
+    assert browser.execute_script(LEAVING_IS_WARNED)
     typing.send_keys(Keys.CONTROL, "s")
     wait_for_text(browser, "Saved")
     assert (home / "hello.py").read_text() == "print('hello')\nprint('edited in Warren')"
+    assert not browser.execute_script(LEAVING_IS_WARNED)
     assert (home / "hello.py").stat().st_uid == (home / "README.txt").stat().st_uid
 
     # Back in her home, she deletes the data file after confirming.

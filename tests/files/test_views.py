@@ -310,5 +310,15 @@ def test_a_big_folder_is_listed_a_page_at_a_time(alice, alice_client, home):
     assert [entry.name for entry in last.context["listing"].entries][-1] == "f1099.txt"
     assert "Entries 1001 to 1101 of 1101" in last.content.decode()
     assert 'href="?page=2"' in last.content.decode()
-    for odd in ("?page=99", "?page=-1", "?page=x"):
+    for odd in ("?page=99", "?page=-1", "?page=x", "?page=²", "?page=" + "9" * 5000):
         assert alice_client.get(url("browse", "home/alice/big/") + odd).status_code == 200
+
+
+def test_names_with_spaces_hashes_and_accents_round_trip_through_urls(alice, alice_client, home):
+    name = "my notes #1?é%.txt"
+    alice_client.post(url("create", "home/alice/"), {"kind": "file", "name": name})
+    assert (home / name).exists()
+    page = alice_client.get(url("browse", "home/alice/")).content.decode()
+    link = "/files/edit/home/alice/my%20notes%20%231%3F%C3%A9%25.txt"
+    assert f'href="{link}"' in page
+    assert alice_client.get(link).status_code == 200
