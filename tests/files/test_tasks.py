@@ -89,3 +89,14 @@ def test_one_unreachable_file_server_does_not_stop_the_others(own_fileserver, ca
     tasks.reapply_all_quotas.apply()
     assert hard_limit(user) == plan("beginner").disk_bytes
     assert "dead unavailable" in caplog.text
+
+
+def test_the_nightly_batch_is_on_the_beat_schedule(settings):
+    from celery.schedules import crontab
+
+    from config.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["files-reapply-all-quotas"]
+    assert entry["task"] == tasks.reapply_all_quotas.name == "files.tasks.reapply_all_quotas"
+    assert entry["task"] in app.tasks
+    assert isinstance(entry["schedule"], crontab) and entry["schedule"].hour == {3}
