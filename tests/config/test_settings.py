@@ -30,7 +30,7 @@ def test_no_environment_at_all_gives_the_embedded_default(tmp_path):
     assert result.stdout.split() == [
         "django.db.backends.sqlite3",
         "django.core.cache.backends.locmem.LocMemCache",
-        "filesystem://",
+        "filesystem://localhost//",
         "channels.layers.InMemoryChannelLayer",
         "False",
     ]
