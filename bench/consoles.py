@@ -21,6 +21,7 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -212,10 +213,46 @@ async def bulk_throughput(terminal) -> float:
 # --- Warren ---------------------------------------------------------------------------------
 
 
+class Fileserver:
+    """The fileserver agent (du backend) on the harness's homes: the dashboard's storage card."""
+
+    def __init__(self, harness: AgentHarness, base: Path) -> None:
+        self.secret = secrets.token_urlsafe(32)
+        self.out = base / "fileserver.out"
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PYTHONPATH": str(REPO),
+            "WARREN_HOMES_ROOT": str(harness.homes),
+            "WARREN_WWW_ROOT": str(harness.www),
+            "WARREN_AGENT_BACKEND": "du",
+            "WARREN_AGENT_STATE_DIR": str(base / "fileserver-state"),
+            "WARREN_AGENT_SECRETS": self.secret,
+            "WARREN_AGENT_MIN_UID": str(harness.uid_base),
+        }
+        with open(self.out, "wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "fileserver_agent", "--host", "127.0.0.1", "--port", "0"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=REPO,
+            )
+        deadline = time.monotonic() + 20
+        while "listening on " not in self.out.read_text():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"fileserver agent did not start: {self.out.read_text()}")
+            time.sleep(0.05)
+        self.url = self.out.read_text().split("listening on ", 1)[1].split()[0]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
 class Warren:
     """A Django database, a user and a daphne process, all under one temporary directory."""
 
-    def __init__(self, harness: AgentHarness, base: Path) -> None:
+    def __init__(self, harness: AgentHarness, base: Path, fileserver: Fileserver) -> None:
         self.harness = harness
         self.env = {
             **os.environ,
@@ -227,6 +264,8 @@ class Warren:
             "WARREN_HOMES_ROOT": str(harness.homes),
             "WARREN_WWW_ROOT": str(harness.www),
             "WARREN_RUN_DIR": str(harness.run_dir),
+            "WARREN_FILESERVER_URL": fileserver.url,
+            "WARREN_AGENT_SECRETS": fileserver.secret,
             "WARREN_CELERY_EAGER": "1",
             # 200 consoles: bash, tmux client and bubblewrap each, all in the user's cgroup.
             "WARREN_SANDBOX_PIDS_MAX": "8192",
@@ -261,15 +300,15 @@ class Warren:
     def _user(self):
         from django.test import Client
 
-        from accounts.limits import LIMIT_FIELDS
-        from accounts.models import User
-        from accounts.services import custom_limits_set
+        from accounts.models import Plan, User
         from servers.services import servers_register_local
 
         servers_register_local()
-        user = User.objects.create_user("bench", "bench@example.com", "not used here")
-        limits = {field: getattr(user.plan, field) for field in LIMIT_FIELDS}
-        custom_limits_set(user=user, note="bench", **{**limits, "max_consoles": None})
+        # A plan without a console limit: 200 consoles at once is the point here.
+        unlimited = Plan.objects.filter(max_consoles=None).order_by("monthly_price_minor").first()
+        user = User.objects.create_user(
+            "bench", "bench@example.com", "not used here", plan=unlimited
+        )
         self.harness.user(user.pk, user.username)
         client = Client()
         client.force_login(user)
@@ -323,9 +362,13 @@ class Warren:
         self.log.close()
 
 
+POST_TIMES: list[float] = []  # the Bash button's POST alone, for the breakdown
+
+
 async def open_warren_console(warren: Warren) -> tuple[float, object, str]:
     started = time.perf_counter()
     console_id = await asyncio.to_thread(warren.start_console)
+    POST_TIMES.append((time.perf_counter() - started) * 1000)
     socket = await warren.connect(console_id)
     terminal = WarrenTerminal(socket)
     await terminal.until(PROMPT)
@@ -426,7 +469,8 @@ async def measure(warren: Warren, port: int, pid: int, rounds: int, idle: int) -
         await terminal.socket.close()
     print(
         f"open a console p50: warren {statistics.median(mine['open']):.1f} ms, "
-        f"terminado {statistics.median(theirs['open']):.1f} ms"
+        f"terminado {statistics.median(theirs['open']):.1f} ms (Warren's POST alone, which creates "
+        f"the tmux session through the agent: p50 {statistics.median(POST_TIMES):.1f} ms)"
     )
     _, warren_terminal, console_id = await open_warren_console(warren)
     _, terminado_terminal = await open_terminado(port)
@@ -510,16 +554,19 @@ def main() -> int:
         cwd=REPO,
         start_new_session=True,
     )
-    warren = None
+    warren = fileserver = None
     try:
         harness.start()
         wait_for_port(terminado_port, terminado)
-        warren = Warren(harness, base)
+        fileserver = Fileserver(harness, base)
+        warren = Warren(harness, base, fileserver)
         both = asyncio.run(measure(warren, terminado_port, terminado.pid, rounds, idle))
         mine, theirs = both["warren"], both["terminado"]
     finally:
         if warren is not None:
             warren.stop()
+        if fileserver is not None:
+            fileserver.stop()
         os.killpg(terminado.pid, signal.SIGTERM)
         terminado.wait(timeout=10)
         harness.cleanup()
