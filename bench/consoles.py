@@ -457,7 +457,7 @@ async def measure(warren: Warren, port: int, pid: int, rounds: int, idle: int) -
     """Both servers, interleaved sample by sample, so a busy machine hurts them alike."""
     mine: dict = {"open": [], "echo": [], "bulk": [], "echo_without_web": []}
     theirs: dict = {"open": [], "echo": [], "bulk": []}
-    warren.dashboard_ms(5)
+    warren.dashboard_ms(30)  # warm: caches, connections, the file server's first du scan
     mine["dashboard_alone"] = await asyncio.to_thread(warren.dashboard_ms, 30)
     for _ in range(10):
         elapsed, terminal, console_id = await open_warren_console(warren)
