@@ -10,7 +10,16 @@ from django.core.cache import cache
 
 from servers.agents import AgentError, AgentUnavailable, execution_agent, sandbox_limits, user_ref
 
-__all__ = ["AgentError", "AgentUnavailable", "agent_facts", "attach", "capture"]
+__all__ = [
+    "AgentError",
+    "AgentUnavailable",
+    "agent_facts",
+    "attach",
+    "capture",
+    "kill",
+    "live_states",
+    "start",
+]
 
 FACTS_CACHE_SECONDS = 300
 
