@@ -312,7 +312,7 @@ def console_share(*, console: Console, username: str, read_only: bool) -> Share:
     if not created and share.read_only != read_only:
         share.read_only = read_only
         share.save(update_fields=["read_only"])
-        _notify(console.pk, "console.access")
+        _notify(console.pk, "console.shares_changed")
     return share
 
 
@@ -321,7 +321,7 @@ def console_unshare(*, share: Share) -> None:
     """Revoke a share; the viewer's open socket is closed within seconds."""
     console_id = share.console_id
     share.delete()
-    _notify(console_id, "console.access")
+    _notify(console_id, "console.shares_changed")
 
 
 # --- launchers ----------------------------------------------------------------------------
