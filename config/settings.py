@@ -204,6 +204,9 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": "20/m/ip,5/m/key",
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Accept the codes either side of the current one: phones' clocks drift and people type slowly.
+# A used code is still refused for the whole window (allauth remembers it).
+MFA_TOTP_TOLERANCE = 1
 MFA_TOTP_ISSUER = env_str("WARREN_SITE_NAME", "Warren")
 
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Warren <warren@localhost>")
