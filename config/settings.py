@@ -279,6 +279,7 @@ LOGGING = {
 # Panels on the Dashboard tab, in order: functions (request) -> accounts.dashboard.Card | None.
 WARREN_DASHBOARD_CARDS = [
     "accounts.dashboard.plan_card",
+    "webapps.dashboard.webapps_card",
 ]
 # Extra panels on the Account tab, after plan, security, email and identity.
 WARREN_ACCOUNT_CARDS: list[str] = []
