@@ -7,6 +7,7 @@ the Procfile's `nginx` and `emperor` lines do with the run command's environment
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import signal
 import socket
@@ -91,3 +92,32 @@ class WebFrontProcesses:
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         self.processes.clear()
+
+
+def http_get(
+    port: int, host: str, path: str = "/", headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """GET http://127.0.0.1:port/path with Host: host; (status, lower-cased headers, body)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    try:
+        connection.request("GET", path, headers={"Host": host, **(headers or {})})
+        response = connection.getresponse()
+        body = response.read()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, body
+    finally:
+        connection.close()
+
+
+def wait_for_body(
+    port: int, host: str, needle: bytes, path: str = "/", timeout: float = 15.0
+) -> tuple[int, bytes]:
+    """Poll until the page contains needle (a reload from a console is not synchronous)."""
+    deadline = time.monotonic() + timeout
+    status, body = 0, b""
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            status, _, body = http_get(port, host, path)
+            if needle in body:
+                return status, body
+        time.sleep(0.05)
+    raise AssertionError(f"{needle!r} not served by {host} within {timeout}s; last: {body[:300]!r}")

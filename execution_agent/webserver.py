@@ -50,12 +50,87 @@ PROBE_TIMEOUT = 25.0
 NGINX = "/usr/sbin/nginx"
 
 
+def _children(pid: int) -> set[int]:
+    try:
+        return {
+            int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        }
+    except (OSError, ValueError):
+        return set()
+
+
+class NginxSites:
+    """nginx's server blocks: every change is tested with `nginx -t` before nginx reloads."""
+
+    def __init__(self, layout: WebLayout) -> None:
+        self.layout = layout
+
+    def nginx_test(self) -> str | None:
+        """None if nginx accepts the whole configuration, else its complaint."""
+        result = subprocess.run(
+            [NGINX, "-t", "-q", "-p", f"{self.layout.nginx}/", "-c", str(self.layout.nginx_conf)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        if result.returncode == 0:
+            return None
+        return (result.stderr or result.stdout).strip()[-2000:] or "nginx -t failed"
+
+    def nginx_running(self) -> bool:
+        return process_named(read_pid(self.layout.nginx_pid), b"nginx")
+
+    def nginx_reload(self, timeout: float = 3.0) -> None:
+        """HUP the master, then wait until workers with the new configuration replaced the
+        old ones (idle old workers leave at once; busy ones stop accepting), so the next
+        request sees the change."""
+        pid = read_pid(self.layout.nginx_pid)
+        if not process_named(pid, b"nginx"):
+            return
+        before = _children(pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            now = _children(pid)
+            if now - before and not now & before:
+                return
+            time.sleep(0.005)
+
+    def install_site(self, slug: str, text: str | None) -> bool:
+        """Put a server block in place (None removes it), test, reload; roll back on failure."""
+        path = self.layout.site(slug)
+        try:
+            old = path.read_bytes()
+        except FileNotFoundError:
+            old = None
+        new = None if text is None else text.encode()
+        if new == old:
+            return False
+        if new is None:
+            path.unlink()
+        else:
+            write_atomically(path, new, mode=0o600)
+        complaint = self.nginx_test()
+        if complaint is not None:
+            # Never leave a block nginx refuses: the next reload would take every site down.
+            if old is None:
+                path.unlink(missing_ok=True)
+            else:
+                write_atomically(path, old, mode=0o600)
+            raise OpError("failed", f"nginx rejected the configuration: {complaint}")
+        self.nginx_reload()
+        return True
+
+
 class WebServer:
     """The web role of one execution agent: every op in ops/web.py goes through here."""
 
     def __init__(self, agent) -> None:
         self.agent = agent
         self.layout = WebLayout(agent.config)
+        self.nginx = NginxSites(self.layout)
         self._prepared = False
         self._lock = threading.Lock()
 
@@ -251,54 +326,6 @@ class WebServer:
     def emperor_running(self) -> bool:
         return process_named(read_pid(self.layout.emperor_pid), b"emperor")
 
-    # --- nginx ----------------------------------------------------------------------------
-    def nginx_test(self) -> str | None:
-        """None if nginx accepts the whole configuration, else its complaint."""
-        result = subprocess.run(
-            [NGINX, "-t", "-q", "-p", f"{self.layout.nginx}/", "-c", str(self.layout.nginx_conf)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-        if result.returncode == 0:
-            return None
-        return (result.stderr or result.stdout).strip()[-2000:] or "nginx -t failed"
-
-    def nginx_running(self) -> bool:
-        return process_named(read_pid(self.layout.nginx_pid), b"nginx")
-
-    def nginx_reload(self) -> None:
-        pid = read_pid(self.layout.nginx_pid)
-        if process_named(pid, b"nginx"):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGHUP)
-
-    def install_site(self, slug: str, text: str | None) -> bool:
-        """Put a server block in place (None removes it), test, reload; roll back on failure."""
-        path = self.layout.site(slug)
-        try:
-            old = path.read_bytes()
-        except FileNotFoundError:
-            old = None
-        new = None if text is None else text.encode()
-        if new == old:
-            return False
-        if new is None:
-            path.unlink()
-        else:
-            write_atomically(path, new, mode=0o600)
-        complaint = self.nginx_test()
-        if complaint is not None:
-            # Never leave a block nginx refuses: the next reload would take every site down.
-            if old is None:
-                path.unlink(missing_ok=True)
-            else:
-                write_atomically(path, old, mode=0o600)
-            raise OpError("failed", f"nginx rejected the configuration: {complaint}")
-        self.nginx_reload()
-        return True
-
     def install_htpasswd(self, spec: AppSpec) -> None:
         path = self.layout.htpasswd(spec.slug)
         if spec.auth is None:
@@ -336,7 +363,7 @@ class WebServer:
             self.layout.prepare_user(spec, self.owner_uid(spec.user))
             wsgi_created = self.install_wsgi_file(spec)
             self.install_htpasswd(spec)
-            site_changed = self.install_site(spec.slug, self.site_text(spec))
+            site_changed = self.nginx.install_site(spec.slug, self.site_text(spec))
             vassal_changed = self.install_vassal(spec)
         if vassal_changed:
             self.wake_emperor()
@@ -348,7 +375,7 @@ class WebServer:
         }
 
     def _disable(self, spec: AppSpec) -> dict:
-        site_changed = self.install_site(spec.slug, None)
+        site_changed = self.nginx.install_site(spec.slug, None)
         vassal_changed = self.remove_vassal(spec.slug)
         self.layout.htpasswd(spec.slug).unlink(missing_ok=True)
         return {
@@ -362,13 +389,16 @@ class WebServer:
         """Take the app off the web server; its WSGI file and logs stay the user's."""
         self.ensure_prepared()
         with self._lock, self.layout.locked():
-            site_changed = self.install_site(slug, None)
+            site_changed = self.nginx.install_site(slug, None)
             vassal_changed = self.remove_vassal(slug)
             self.layout.htpasswd(slug).unlink(missing_ok=True)
         return {"site_changed": site_changed, "vassal_changed": vassal_changed}
 
     def status(self) -> dict:
-        return {"nginx_running": self.nginx_running(), "emperor_running": self.emperor_running()}
+        return {
+            "nginx_running": self.nginx.nginx_running(),
+            "emperor_running": self.emperor_running(),
+        }
 
     def reload(self, spec: AppSpec, timeout: float = PROBE_TIMEOUT) -> dict:
         """Apply, touch the WSGI file, wait for the new app, then ask nginx for its page."""
