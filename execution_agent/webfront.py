@@ -2,11 +2,11 @@
 
 Layout under WARREN_WEB_DIR (no sandbox binds any of it except a user's own sockets and logs):
 
-    vassals/            0711 root   <slug>.ini, owned by the user (tyrant mode), mode 0400
-    specs/              0755 root   <slug>.json: the bwrap command line; seccomp.bpf
+    vassals/            0711 root   <slug>-u<uid>.ini, owned by the user (tyrant), mode 0400
+    specs/              0755 root   <slug>-u<uid>.json: the bwrap command line; seccomp.bpf
     bin/vassal-wrapper  0755 root   the Emperor's wrapper: execs bwrap from the spec
-    sockets/<user>/     0711 user   <slug>.sock (bound at /run/webapps in the vassal)
-    logs/<user>/        0700 user   <domain>.{access,error,server}.log (at /var/log/webapps)
+    sockets/<uid>/      0711 user   <slug>.sock (bound at /run/webapps in the vassal)
+    logs/<uid>/         0700 user   <domain>.{access,error,server}.log (at /var/log/webapps)
     nginx/              0755 root   nginx.conf (0600), sites/<slug>.conf, htpasswd/, pages/
 """
 
@@ -132,11 +132,21 @@ class WebLayout:
         self.root_user = os.geteuid() == 0
 
     # --- per-app paths ------------------------------------------------------------------
-    def vassal(self, spec: AppSpec) -> Path:
-        return self.vassals / f"{spec.slug}.ini"
+    @staticmethod
+    def vassal_name(spec: AppSpec) -> str:
+        # The uid is part of the name: tyrant mode keeps a vassal's first owner for its whole
+        # life, so a reused username must make a new vassal, never rewrite the old one.
+        return f"{spec.slug}-u{spec.user.uid}"
 
-    def launch_spec(self, slug: str) -> Path:
-        return self.specs / f"{slug}.json"
+    def vassal(self, spec: AppSpec) -> Path:
+        return self.vassals / f"{self.vassal_name(spec)}.ini"
+
+    def launch_spec(self, spec: AppSpec) -> Path:
+        return self.specs / f"{self.vassal_name(spec)}.json"
+
+    def vassals_of(self, slug: str) -> list[Path]:
+        """Every vassal ini and launch spec for this domain, whoever owned it."""
+        return [*self.vassals.glob(f"{slug}-u*.ini"), *self.specs.glob(f"{slug}-u*.json")]
 
     def site(self, slug: str) -> Path:
         return self.sites / f"{slug}.conf"
@@ -144,14 +154,15 @@ class WebLayout:
     def htpasswd(self, slug: str) -> Path:
         return self.htpasswd_dir / slug
 
-    def user_sockets(self, username: str) -> Path:
-        return self.sockets / username
+    # Keyed by uid, like the vassals: files of an earlier owner of a username stay theirs.
+    def user_sockets(self, user) -> Path:
+        return self.sockets / str(user.uid)
 
     def socket(self, spec: AppSpec) -> Path:
-        return self.user_sockets(spec.user.username) / f"{spec.slug}.sock"
+        return self.user_sockets(spec.user) / f"{spec.slug}.sock"
 
-    def user_logs(self, username: str) -> Path:
-        return self.logs / username
+    def user_logs(self, user) -> Path:
+        return self.logs / str(user.uid)
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
@@ -223,8 +234,8 @@ class WebLayout:
         """The user's socket and log directories, owned by them (their vassal writes there)."""
         gid = owner_uid if self.root_user else -1
         uid = owner_uid if self.root_user else -1
-        _owned_dir(self.user_sockets(spec.user.username), 0o711, uid, gid)
-        _owned_dir(self.user_logs(spec.user.username), 0o700, uid, gid)
+        _owned_dir(self.user_sockets(spec.user), 0o711, uid, gid)
+        _owned_dir(self.user_logs(spec.user), 0o700, uid, gid)
         if self.root_user:
             etc = self.config.run_dir / "etc" / spec.user.username
             etc.mkdir(mode=0o755, parents=True, exist_ok=True)

@@ -272,8 +272,8 @@ class WebServer:
             "--bind", str(www), "/var/www",
             "--perms", "1777", "--size", str(DEFAULT_TMP_BYTES), "--tmpfs", tmp,
             "--symlink", "../tmp", "/var/tmp",  # noqa: S108
-            "--bind", str(layout.user_sockets(user.username)), SANDBOX_SOCKET_DIR,
-            "--bind", str(layout.user_logs(user.username)), SANDBOX_LOG_DIR,
+            "--bind", str(layout.user_sockets(user)), SANDBOX_SOCKET_DIR,
+            "--bind", str(layout.user_logs(user)), SANDBOX_LOG_DIR,
             "--ro-bind", str(layout.vassal(spec)), SANDBOX_VASSAL_INI,
             "--seccomp", "@SECCOMP_FD@",
             "--remount-ro", "/",
@@ -294,8 +294,14 @@ class WebServer:
         """Write the launch spec (root's) and the vassal ini (the user's, read-only)."""
         uid = self.owner_uid(spec.user)
         owner = (uid, uid) if self.layout.root_user else (-1, -1)
-        changed = write_atomically(
-            self.layout.launch_spec(spec.slug),
+        current = self.layout.vassal_name(spec)
+        changed = False
+        for stale in self.layout.vassals_of(spec.slug):
+            if stale.stem != current:  # the same domain under an earlier owner's uid
+                stale.unlink(missing_ok=True)
+                changed = True
+        changed |= write_atomically(
+            self.layout.launch_spec(spec),
             launch_spec_json(spec, self.sandbox_argv(spec), self.layout.seccomp, uid),
             mode=0o644,
         )
@@ -310,7 +316,7 @@ class WebServer:
 
     def remove_vassal(self, slug: str) -> bool:
         removed = False
-        for path in (self.layout.vassals / f"{slug}.ini", self.layout.launch_spec(slug)):
+        for path in self.layout.vassals_of(slug):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
                 removed = True
@@ -378,6 +384,8 @@ class WebServer:
         site_changed = self.nginx.install_site(spec.slug, None)
         vassal_changed = self.remove_vassal(spec.slug)
         self.layout.htpasswd(spec.slug).unlink(missing_ok=True)
+        if vassal_changed:
+            self.wake_emperor()
         return {
             "wsgi_created": False,
             "vassal_changed": vassal_changed,
@@ -392,6 +400,8 @@ class WebServer:
             site_changed = self.nginx.install_site(slug, None)
             vassal_changed = self.remove_vassal(slug)
             self.layout.htpasswd(slug).unlink(missing_ok=True)
+        if vassal_changed:
+            self.wake_emperor()
         return {"site_changed": site_changed, "vassal_changed": vassal_changed}
 
     def status(self) -> dict:
@@ -495,7 +505,7 @@ class WebServer:
 
     # --- logs, read as the user (they own the directory and could plant symlinks) --------
     def _open_log(self, user: UserRef, name: str) -> int | None:
-        directory = self.layout.user_logs(user.username)
+        directory = self.layout.user_logs(user)
         with self._as_user(user):
             try:
                 dir_fd = os.open(directory, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW)

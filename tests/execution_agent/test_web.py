@@ -127,7 +127,7 @@ def test_touching_the_wsgi_file_from_a_console_reloads_the_app(harness, web, ali
 def test_vassal_ini_and_nginx_files_are_out_of_every_sandbox(harness, web, alice):
     client = harness.client(timeout=60)
     assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
-    vassal = harness.web_dir / "vassals" / f"{alice['username']}_localhost.ini"
+    vassal = harness.web_dir / "vassals" / f"{alice['username']}_localhost-u{alice['uid']}.ini"
     st = vassal.stat()
     assert st.st_uid == alice["uid"] and stat.S_IMODE(st.st_mode) == 0o400
     assert stat.S_IMODE((harness.web_dir / "vassals").stat().st_mode) == 0o711
