@@ -4,6 +4,7 @@ Layout under WARREN_WEB_DIR (no sandbox binds any of it except a user's own sock
 
     vassals/            0711 root   <slug>-u<uid>.ini, owned by the user (tyrant), mode 0400
     specs/              0755 root   <slug>-u<uid>.json: the bwrap command line; seccomp.bpf
+    confs/<name>/       0755 root   vassal.ini as uWSGI reads it (bound at /uwsgi)
     bin/vassal-wrapper  0755 root   the Emperor's wrapper: execs bwrap from the spec
     sockets/<uid>/      0711 user   <slug>.sock (bound at /run/webapps in the vassal)
     logs/<uid>/         0700 user   <domain>.{access,error,server}.log (at /var/log/webapps)
@@ -114,6 +115,7 @@ class WebLayout:
         self.root = config.web_dir
         self.vassals = self.root / "vassals"
         self.specs = self.root / "specs"
+        self.confs = self.root / "confs"
         self.wrapper = self.root / "bin" / "vassal-wrapper"
         self.sockets = self.root / "sockets"
         self.logs = self.root / "logs"
@@ -144,9 +146,18 @@ class WebLayout:
     def launch_spec(self, spec: AppSpec) -> Path:
         return self.specs / f"{self.vassal_name(spec)}.json"
 
+    def vassal_conf(self, spec: AppSpec) -> Path:
+        """The directory bound at /uwsgi in the sandbox. A directory, not the ini itself: a
+        bind mount of a file keeps its old inode, so an atomic rewrite would go unseen."""
+        return self.confs / self.vassal_name(spec)
+
     def vassals_of(self, slug: str) -> list[Path]:
-        """Every vassal ini and launch spec for this domain, whoever owned it."""
-        return [*self.vassals.glob(f"{slug}-u*.ini"), *self.specs.glob(f"{slug}-u*.json")]
+        """Every vassal ini, launch spec and conf dir for this domain, whoever owned it."""
+        return [
+            *self.vassals.glob(f"{slug}-u*.ini"),
+            *self.specs.glob(f"{slug}-u*.json"),
+            *self.confs.glob(f"{slug}-u*"),
+        ]
 
     def site(self, slug: str) -> Path:
         return self.sites / f"{slug}.conf"
@@ -189,6 +200,7 @@ class WebLayout:
         for path, mode in (
             (self.vassals, 0o711),
             (self.specs, 0o755),
+            (self.confs, 0o755),
             (self.wrapper.parent, 0o755),
             (self.sockets, 0o711),
             (self.logs, 0o711),

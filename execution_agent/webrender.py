@@ -27,7 +27,8 @@ LOG_KINDS = ("access", "error", "server")
 LOG_MAX_BYTES = 10 * 1024 * 1024
 SANDBOX_SOCKET_DIR = "/run/webapps"
 SANDBOX_LOG_DIR = "/var/log/webapps"
-SANDBOX_VASSAL_INI = "/uwsgi/vassal.ini"
+SANDBOX_CONF_DIR = "/uwsgi"
+SANDBOX_VASSAL_INI = f"{SANDBOX_CONF_DIR}/vassal.ini"
 
 
 def _template(name: str) -> Template:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import stat
@@ -31,6 +32,7 @@ from execution_agent.webfront import (
     write_atomically,
 )
 from execution_agent.webrender import (
+    SANDBOX_CONF_DIR,
     SANDBOX_LOG_DIR,
     SANDBOX_SOCKET_DIR,
     SANDBOX_VASSAL_INI,
@@ -274,7 +276,7 @@ class WebServer:
             "--symlink", "../tmp", "/var/tmp",  # noqa: S108
             "--bind", str(layout.user_sockets(user)), SANDBOX_SOCKET_DIR,
             "--bind", str(layout.user_logs(user)), SANDBOX_LOG_DIR,
-            "--ro-bind", str(layout.vassal(spec)), SANDBOX_VASSAL_INI,
+            "--ro-bind", str(layout.vassal_conf(spec)), SANDBOX_CONF_DIR,
             "--seccomp", "@SECCOMP_FD@",
             "--remount-ro", "/",
             "--chdir", f"/home/{user.username}",
@@ -297,17 +299,25 @@ class WebServer:
         current = self.layout.vassal_name(spec)
         changed = False
         for stale in self.layout.vassals_of(spec.slug):
-            if stale.stem != current:  # the same domain under an earlier owner's uid
-                stale.unlink(missing_ok=True)
+            if stale.stem != current and stale.name != current:  # an earlier owner's uid
+                if stale.is_dir():
+                    shutil.rmtree(stale, ignore_errors=True)
+                else:
+                    stale.unlink(missing_ok=True)
                 changed = True
         changed |= write_atomically(
             self.layout.launch_spec(spec),
             launch_spec_json(spec, self.sandbox_argv(spec), self.layout.seccomp, uid),
             mode=0o644,
         )
+        text = render_vassal(spec).encode()
+        conf = self.layout.vassal_conf(spec)
+        conf.mkdir(mode=0o755, exist_ok=True)
+        write_atomically(conf / "vassal.ini", text, mode=0o644)
+        # The Emperor's copy: its owner is who the vassal runs as, its mtime what reloads it.
         changed |= write_atomically(
             self.layout.vassal(spec),
-            render_vassal(spec).encode(),
+            text,
             mode=0o400,
             uid=owner[0],
             gid=owner[1],
@@ -317,6 +327,9 @@ class WebServer:
     def remove_vassal(self, slug: str) -> bool:
         removed = False
         for path in self.layout.vassals_of(slug):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+                continue
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
                 removed = True
@@ -415,14 +428,17 @@ class WebServer:
         deadline = time.monotonic() + timeout
         server_log = log_name(spec.domain, "server")
         # Measured first: a changed vassal may restart and log "ready" before apply returns.
-        start = self.log_position(spec.user, server_log)
+        starts = {
+            kind: self.log_position(spec.user, log_name(spec.domain, kind))
+            for kind in ("server", "error")
+        }
         applied = self.apply(spec)
         if not spec.enabled:
             return {**applied, "ok": True, "status": None, "message": "The web app is disabled."}
         if not applied["vassal_changed"]:
             # A changed vassal restarts anyway; touching too would only reload it twice.
             self.touch_wsgi_file(spec)
-        outcome = self.wait_for_app(spec.user, server_log, start, deadline)
+        outcome = self.wait_for_app(spec.user, spec.domain, starts, deadline)
         status = self.probe(spec, deadline) if outcome != "timeout" else None
         ok = status is not None and status < 500 and outcome == "ready"
         return {
@@ -454,16 +470,26 @@ class WebServer:
 
     # --- waiting for the app ------------------------------------------------------------
     def wait_for_app(
-        self, user: UserRef, name: str, start: tuple[int, int], deadline: float
+        self, user: UserRef, domain: str, starts: dict[str, tuple[int, int]], deadline: float
     ) -> str:
-        """'ready', 'failed' or 'timeout', from what uWSGI logs after start (inode, offset)."""
-        inode, offset = start
+        """'ready', 'failed' or 'timeout', from what uWSGI logs after starts (inode, offset).
+
+        uWSGI routes log messages chunk by chunk, so "no app loaded" may land in the error log
+        with the traceback before it: both logs are read."""
+        positions = dict(starts)
+        watching_since = None
         while time.monotonic() < deadline:
-            data, inode, offset = self.read_log_from(user, name, inode, offset)
-            if WATCHING_MARKER in data:
-                if READY_MARKER in data:
+            seen = {}
+            for kind, (inode, offset) in positions.items():
+                seen[kind], _, _ = self.read_log_from(user, log_name(domain, kind), inode, offset)
+            everything = seen["server"] + seen["error"]
+            if WATCHING_MARKER in everything:
+                if READY_MARKER in everything:
                     return "ready"
-                if any(marker in data for marker in FAILED_MARKERS):
+                if any(marker in everything for marker in FAILED_MARKERS):
+                    return "failed"
+                watching_since = watching_since or time.monotonic()
+                if time.monotonic() - watching_since > 2:
                     return "failed"
             time.sleep(0.02)
         return "timeout"

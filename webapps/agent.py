@@ -58,6 +58,8 @@ def app_settings(webapp: WebApp, *, with_template: bool = True) -> dict:
     template = None
     if with_template:
         module, attribute = QUICKSTART_ENTRY[webapp.framework]
+        if webapp.framework == WebApp.Framework.DJANGO and webapp.source_dir:
+            module = webapp.source_dir.rstrip("/").rsplit("/", 1)[-1]  # the project's package
         template = {
             "framework": webapp.framework,
             "project_dir": webapp.source_dir or webapp.user.home_path,

@@ -60,9 +60,8 @@ def create_project(*, user, framework: str, python_version: str, domain: str) ->
     agent = execution_agent(kind=Server.Kind.WEB)
     try:
         if framework == WebApp.Framework.DJANGO:
-            _django_project(agent, user, python_version, domain)
-        else:
-            _write_once(agent, user, framework)
+            return f"{user.home_path}/{_django_project(agent, user, python_version, domain)}"
+        _write_once(agent, user, framework)
     except AgentUnavailable:
         raise ValidationError("The web server is unreachable; try again in a moment.") from None
     except AgentError as exc:
@@ -89,22 +88,38 @@ def _write_once(agent, user, framework: str) -> None:
         os.close(fd)
 
 
-def _django_project(agent, user, python_version: str, domain: str) -> None:
+def _exists(agent, user, path: str) -> bool:
     try:
-        agent.fs_stat(user=user_ref(user), path=PROJECT)
-        return  # already there: the WSGI file will point at it as it is
+        agent.fs_stat(user=user_ref(user), path=path)
     except AgentError as exc:
         if exc.code != "not_found":
             raise
+        return False
+    return True
+
+
+def _django_project_name(agent, user) -> str:
+    """~/mysite, unless something other than a Django project is already there."""
+    for suffix in ("", *map(str, range(2, 10))):
+        name = PROJECT + suffix
+        if not _exists(agent, user, name) or _exists(agent, user, f"{name}/manage.py"):
+            return name
+    raise AgentError("failed", "~/mysite to ~/mysite9 are all taken")
+
+
+def _django_project(agent, user, python_version: str, domain: str) -> str:
+    name = _django_project_name(agent, user)
+    if _exists(agent, user, f"{name}/manage.py"):
+        return name  # already there: the WSGI file points at it as it is
     result = agent.run(
         user=user_ref(user),
-        argv=[f"/usr/bin/python{python_version}", "-m", "django", "startproject", PROJECT],
+        argv=[f"/usr/bin/python{python_version}", "-m", "django", "startproject", name],
         timeout=60,
     )
     if result["returncode"] != 0:
         raise AgentError("failed", (result["stderr"] or result["stdout"]).strip()[-500:])
     # startproject allows no host names; the app's own domain must be served.
-    path = f"{PROJECT}/{PROJECT}/settings.py"
+    path = f"{name}/{name}/settings.py"
     fd, _ = agent.fs_open(user=user_ref(user), path=path, mode="r")
     try:
         text = os.read(fd, 1 << 20).decode()
@@ -116,3 +131,4 @@ def _django_project(agent, user, python_version: str, domain: str) -> None:
         os.write(fd, text.encode())
     finally:
         os.close(fd)
+    return name
