@@ -7,7 +7,8 @@ Layout under WARREN_WEB_DIR (no sandbox binds any of it except a user's own sock
     confs/<name>/       0755 root   vassal.ini as uWSGI reads it (bound at /uwsgi)
     bin/vassal-wrapper  0755 root   the Emperor's wrapper: execs bwrap from the spec
     sockets/<uid>/      0711 user   <slug>.sock (bound at /run/webapps in the vassal)
-    logs/<uid>/         0700 user   <domain>.{access,error,server}.log (at /var/log/webapps)
+    logs/<uid>/         0700 user   <domain>.{error,server}.log (at /var/log/webapps)
+    access-logs/<uid>/  0700 root   <domain>.access.log, written by nginx
     nginx/              0755 root   nginx.conf (0600), sites/<slug>.conf, htpasswd/, pages/
 """
 
@@ -119,6 +120,7 @@ class WebLayout:
         self.wrapper = self.root / "bin" / "vassal-wrapper"
         self.sockets = self.root / "sockets"
         self.logs = self.root / "logs"
+        self.access_logs = self.root / "access-logs"
         self.nginx = self.root / "nginx"
         self.nginx_conf = self.nginx / "nginx.conf"
         self.nginx_pid = self.nginx / "nginx.pid"
@@ -175,6 +177,11 @@ class WebLayout:
     def user_logs(self, user) -> Path:
         return self.logs / str(user.uid)
 
+    def access_logs_of(self, user) -> Path:
+        """nginx writes access logs (buffered: cheaper than uWSGI's per-request logging) as
+        root, so they live in root's own directory, never in one a user could plant links in."""
+        return self.access_logs / str(user.uid)
+
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Serialise changes across the agent's threads and the launchers' preparation."""
@@ -204,6 +211,7 @@ class WebLayout:
             (self.wrapper.parent, 0o755),
             (self.sockets, 0o711),
             (self.logs, 0o711),
+            (self.access_logs, 0o700),
             (self.nginx, 0o755),
             (self.sites, 0o700),
             (self.pages, 0o755),
@@ -248,6 +256,7 @@ class WebLayout:
         uid = owner_uid if self.root_user else -1
         _owned_dir(self.user_sockets(spec.user), 0o711, uid, gid)
         _owned_dir(self.user_logs(spec.user), 0o700, uid, gid)
+        _owned_dir(self.access_logs_of(spec.user), 0o700)
         if self.root_user:
             etc = self.config.run_dir / "etc" / spec.user.username
             etc.mkdir(mode=0o755, parents=True, exist_ok=True)

@@ -56,7 +56,9 @@ def render_vassal(spec: AppSpec) -> str:
         # Symlinks may point anywhere inside the home; uWSGI refuses to follow any that lead
         # elsewhere (and the sandbox holds nobody else's files to begin with).
         extra.append(f"static-safe = /home/{spec.user.username}")
-    logs = {kind: f"{SANDBOX_LOG_DIR}/{log_name(spec.domain, kind)}" for kind in LOG_KINDS}
+    logs = {
+        kind: f"{SANDBOX_LOG_DIR}/{log_name(spec.domain, kind)}" for kind in ("error", "server")
+    }
     return _template("vassal.ini").substitute(
         domain=spec.domain,
         plugin=plugin_name(spec.python),
@@ -64,7 +66,6 @@ def render_vassal(spec: AppSpec) -> str:
         socket=f"{SANDBOX_SOCKET_DIR}/{spec.slug}.sock",
         wsgi_file=spec.wsgi_file,
         working_dir=spec.working_dir,
-        access_log=logs["access"],
         error_log=logs["error"],
         server_log=logs["server"],
         max_bytes=LOG_MAX_BYTES,
@@ -76,6 +77,7 @@ def render_vassal(spec: AppSpec) -> str:
 def render_site(
     spec: AppSpec,
     *,
+    access_log: str,
     address: str,
     port: int,
     socket: str,
@@ -99,6 +101,7 @@ def render_site(
         socket=socket,
         pages=pages,
         uwsgi_params=uwsgi_params,
+        access_log=access_log,
         https_redirect=redirect,
         auth=auth,
     )

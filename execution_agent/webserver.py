@@ -362,6 +362,7 @@ class WebServer:
     def site_text(self, spec: AppSpec) -> str:
         return render_site(
             spec,
+            access_log=str(self.layout.access_logs_of(spec.user) / log_name(spec.domain, "access")),
             address=self.agent.config.webapps_address,
             port=self.agent.config.webapps_port,
             socket=str(self.layout.socket(spec)),
@@ -529,10 +530,14 @@ class WebServer:
             return None, False
         return status, b"x-warren-unknown-host" in head.lower()
 
-    # --- logs, read as the user (they own the directory and could plant symlinks) --------
+    # --- logs: the access log is nginx's (root's dir); the others are read as the user,
+    # who owns their directory and could plant symlinks there -----------------------------
     def _open_log(self, user: UserRef, name: str) -> int | None:
-        directory = self.layout.user_logs(user)
-        with self._as_user(user):
+        if name.endswith(".access.log"):
+            directory, acting = self.layout.access_logs_of(user), contextlib.nullcontext()
+        else:
+            directory, acting = self.layout.user_logs(user), self._as_user(user)
+        with acting:
             try:
                 dir_fd = os.open(directory, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW)
             except FileNotFoundError:

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import stat
+import time
 
 import pytest
 
@@ -84,7 +85,13 @@ def test_reload_serves_the_manual_hello_page_through_nginx(harness, web, alice):
     status, _, body = http_get(harness.web_port, f"{alice['username']}.localhost")
     assert status == 200
     assert b"Hello, World!" in body
-    access = web_log(client, user=alice, domain=f"{alice['username']}.localhost", kind="access")
+    # nginx writes its access log buffered, flushing at least once a second.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        access = web_log(client, user=alice, domain=f"{alice['username']}.localhost", kind="access")
+        if "response-time=" in access["text"]:
+            break
+        time.sleep(0.1)
     assert "response-time=" in access["text"]
 
 

@@ -2,6 +2,7 @@
 
 import base64
 import json
+import time
 
 import pytest
 from django.urls import reverse
@@ -192,9 +193,12 @@ def test_a_broken_app_leaves_another_users_site_answering(
 def test_logs_are_tailed_and_downloadable(web, alice_home, alice_client, web_port):
     webapp = create_app(alice_client)
     http_get(web_port, "alice.localhost", "/some/page")
-    page = alice_client.get(reverse("webapps:log", args=[webapp.pk, "access"]))
-    assert "GET /some/page" in page.content.decode()
-    assert "response-time=" in page.content.decode()
+    url = reverse("webapps:log", args=[webapp.pk, "access"])
+    deadline = time.monotonic() + 5  # nginx flushes its buffered access log every second
+    while "GET /some/page" not in (text := alice_client.get(url).content.decode()):
+        assert time.monotonic() < deadline, text
+        time.sleep(0.1)
+    assert "response-time=" in text
     server = alice_client.get(reverse("webapps:log", args=[webapp.pk, "server"]))
     assert "spawned uWSGI worker" in server.content.decode()
     download = alice_client.get(reverse("webapps:log_download", args=[webapp.pk, "access"]))
