@@ -8,6 +8,7 @@ transport under ``var/``, an in-memory channel layer and a local-memory cache.
 
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import (
@@ -244,6 +245,11 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("WARREN_CELERY_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 # Tasks registered by each app; beat entries are synchronised into django-celery-beat.
 CELERY_BEAT_SCHEDULE: dict = {}
+# files: every quota again each night, one batch per file server (quota state can be lost).
+CELERY_BEAT_SCHEDULE["files-reapply-all-quotas"] = {
+    "task": "files.tasks.reapply_all_quotas",
+    "schedule": crontab(hour=3, minute=30),
+}
 
 # --- Warren ------------------------------------------------------------------------------
 WARREN_SITE_NAME = env_str("WARREN_SITE_NAME", "Warren")
@@ -266,6 +272,12 @@ if not WARREN_AGENT_SECRETS:
 WARREN_WEBAPPS_DOMAIN = env_str("WARREN_WEBAPPS_DOMAIN", "localhost")
 WARREN_WEBAPPS_PORT = env_int("WARREN_WEBAPPS_PORT", 8080, minimum=1)
 WARREN_UPLOAD_MAX_BYTES = env_int("WARREN_UPLOAD_MAX_BYTES", 100 * 1024 * 1024, minimum=1)
+# Files tab: the largest file the editor opens and saves (bigger ones are download-only).
+WARREN_EDITOR_MAX_BYTES = env_int("WARREN_EDITOR_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
+# Fileserver tasks retry with exponential backoff from BASE up to MAX seconds between tries,
+# so a plan change reaches a file server within MAX seconds of it coming back.
+WARREN_FILESERVER_RETRY_BASE_SECONDS = env_int("WARREN_FILESERVER_RETRY_BASE_SECONDS", 2, minimum=1)
+WARREN_FILESERVER_RETRY_MAX_SECONDS = env_int("WARREN_FILESERVER_RETRY_MAX_SECONDS", 60, minimum=1)
 
 LOGGING = {
     "version": 1,
@@ -279,10 +291,14 @@ LOGGING = {
 # Panels on the Dashboard tab, in order: functions (request) -> accounts.dashboard.Card | None.
 WARREN_DASHBOARD_CARDS = [
     "accounts.dashboard.plan_card",
+    "files.dashboard.storage_card",
     "webapps.dashboard.webapps_card",
 ]
 # Extra panels on the Account tab, after plan, security, email and identity.
 WARREN_ACCOUNT_CARDS: list[str] = []
+# Buttons in the file editor's toolbar: template names, each included with `path` (the file's
+# absolute in-sandbox path, e.g. /home/alice/app.py), `area` ("home" or "www") and `user`.
+WARREN_EDITOR_ACTIONS: list[str] = []
 
 # Limits of each user's sandbox cgroup (memory, processes) and their private /tmp.
 WARREN_SANDBOX_MEMORY_BYTES = env_int("WARREN_SANDBOX_MEMORY_BYTES", 3 * 1024**3, minimum=1 << 26)

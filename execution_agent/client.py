@@ -36,6 +36,9 @@ class TagRef(TypedDict):
     id: str
 
 
+Area = Literal["home", "www"]
+
+
 class AgentError(Exception):
     """The agent answered ok: false. `code` is one of the protocol's error codes."""
 
@@ -195,25 +198,43 @@ class AgentClient:
     def set_cpu_weight(self, *, user: UserRef, shares: int) -> bool:
         return self.call("set_cpu_weight", user=user, shares=shares)[0]["applied"]
 
-    # --- files (as the user, beneath the home) ------------------------------------------------
-    def fs_list(self, *, user: UserRef, path: str = "") -> list[dict]:
-        return self.call("fs_list", user=user, path=path)[0]["entries"]
+    # --- files (as the user, beneath the home, or beneath the web directory: area="www") -----
+    # `area` is sent only when it is not the home, so these calls still work with an agent
+    # that predates areas.
+    def fs_list(self, *, user: UserRef, path: str = "", area: Area = "home") -> list[dict]:
+        return self.call("fs_list", **_fs_args(user, area, path=path))[0]["entries"]
 
-    def fs_stat(self, *, user: UserRef, path: str) -> dict:
-        return self.call("fs_stat", user=user, path=path)[0]
+    def fs_stat(self, *, user: UserRef, path: str, area: Area = "home") -> dict:
+        return self.call("fs_stat", **_fs_args(user, area, path=path))[0]
 
-    def fs_mkdir(self, *, user: UserRef, path: str) -> None:
-        self.call("fs_mkdir", user=user, path=path)
+    def fs_mkdir(self, *, user: UserRef, path: str, area: Area = "home") -> None:
+        self.call("fs_mkdir", **_fs_args(user, area, path=path))
 
-    def fs_rename(self, *, user: UserRef, src: str, dst: str, replace: bool = False) -> None:
-        self.call("fs_rename", user=user, src=src, dst=dst, replace=replace)
+    def fs_rename(
+        self, *, user: UserRef, src: str, dst: str, replace: bool = False, area: Area = "home"
+    ) -> None:
+        self.call("fs_rename", **_fs_args(user, area, src=src, dst=dst, replace=replace))
 
-    def fs_delete(self, *, user: UserRef, path: str, recursive: bool = False) -> None:
-        self.call("fs_delete", user=user, path=path, recursive=recursive)
+    def fs_delete(
+        self, *, user: UserRef, path: str, recursive: bool = False, area: Area = "home"
+    ) -> None:
+        self.call("fs_delete", **_fs_args(user, area, path=path, recursive=recursive))
 
-    def fs_open(self, *, user: UserRef, path: str, mode: Literal["r", "w", "x"]) -> tuple[int, int]:
-        """Open a file as the user; returns (fd, size). The caller closes fd."""
-        result, fd = self._call_one_fd("fs_open", user=user, path=path, mode=mode)
+    def fs_open(
+        self,
+        *,
+        user: UserRef,
+        path: str,
+        mode: Literal["r", "w", "x"],
+        area: Area = "home",
+        perm: int | None = None,
+    ) -> tuple[int, int]:
+        """Open a file as the user; returns (fd, size). The caller closes fd.
+
+        ``perm`` (mode "x" only) sets the new file's permission bits.
+        """
+        args = _fs_args(user, area, path=path, mode=mode, perm=perm)
+        result, fd = self._call_one_fd("fs_open", **args)
         return fd, result["size"]
 
     # --- consoles ----------------------------------------------------------------------------
@@ -267,6 +288,13 @@ class AgentClient:
         return self.call("console_capture", user=user, console_id=console_id, lines=lines)[0][
             "text"
         ]
+
+
+def _fs_args(user: UserRef, area: Area, **args: Any) -> dict[str, Any]:
+    args = _without_none({"user": user, **args})
+    if area != "home":
+        args["area"] = area
+    return args
 
 
 def _close_all(fds: list[int]) -> None:

@@ -1,17 +1,248 @@
-from django.shortcuts import render
+"""The Files tab: browse, edit, upload, download, create, rename and delete, in the home and
+in the web directory (/var/www).
+
+Each view parses the path from the URL (anyone else's path is a 404), calls one selector or
+service and renders. A FileProblem becomes a message beside the folder (or JSON, for the
+page's own scripts), never a 500.
+"""
+
+from __future__ import annotations
+
+import os
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from files import selectors, services
+from files.agent import NotFound, UserFiles
+from files.paths import Location, home_of, parse_location, www_of
+from files.problems import FileProblem
+from files.uploads import AgentUploadHandler
 
 
+def browse_url(location: Location) -> str:
+    return reverse("files:browse", kwargs={"path": location.url_path + "/"})
+
+
+def edit_url(location: Location) -> str:
+    return reverse("files:edit", kwargs={"path": location.url_path})
+
+
+def _wants_json(request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _problem(request, problem: FileProblem, back: Location):
+    """Show a refusal: JSON to scripts, else a message above the folder it happened in."""
+    if _wants_json(request):
+        return JsonResponse({"ok": False, "error": problem.message}, status=problem.status)
+    messages.error(request, problem.message)
+    return HttpResponseRedirect(browse_url(back))
+
+
+def _problem_page(request, problem: FileProblem, location: Location):
+    context = {"problem": problem, "location": location, "crumbs": location.crumbs()}
+    return render(request, "files/problem.html", context, status=problem.status)
+
+
+def _done(request, message: str, to: str):
+    messages.success(request, message)
+    if _wants_json(request):
+        return JsonResponse({"ok": True, "message": message, "redirect": to})
+    return HttpResponseRedirect(to)
+
+
+@require_GET
 def index(request):
-    return render(
-        request,
-        "empty_state.html",
-        {
-            "title": "Files",
-            "lead": "Your home directory lives here.",
-            "body": (
-                "Browse, upload, edit and download the files in /home/<you>, with an editor that "
-                "knows Python. Until the file browser arrives, your home is reachable from a "
-                "console."
-            ),
-        },
+    return redirect(browse_url(home_of(request.user)))
+
+
+@require_GET
+def browse(request, path: str):
+    location = parse_location(request.user, path)
+    try:
+        page = int(request.GET.get("page", "1"))
+    except ValueError:
+        page = 1
+    try:
+        listing = selectors.directory_listing(user=request.user, location=location, page=page)
+    except NotFound as missing:
+        if missing.errno == "ENOTDIR" and not location.is_root:
+            return redirect(edit_url(location))  # a file (or a link to one): open it
+        raise
+    except FileProblem as problem:
+        return _problem_page(request, problem, location)
+    usage = selectors.storage_usage(user=request.user)
+    return render(request, "files/browse.html", browse_context(request, listing, usage))
+
+
+def browse_context(request, listing, usage) -> dict:
+    """What the folder page shows (shared with bench.files, which times its rendering)."""
+    return {
+        "location": listing.location,
+        "crumbs": listing.location.crumbs(),
+        "listing": listing,
+        "usage": usage,
+        "areas": [home_of(request.user), www_of(request.user)],
+        "upload_max_bytes": settings.WARREN_UPLOAD_MAX_BYTES,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def edit(request, path: str):
+    location = parse_location(request.user, path)
+    if request.method == "POST":
+        return _save(request, location)
+    try:
+        kind = UserFiles(request.user).stat(location)["type"] if not location.is_root else "dir"
+        if kind == "dir":
+            return redirect(browse_url(location))
+        editable = selectors.file_for_editing(user=request.user, location=location)
+    except FileProblem as problem:
+        return _problem_page(request, problem, location)
+    context = {
+        "location": location,
+        "crumbs": location.crumbs(),
+        "file": editable,
+        "editor_actions": settings.WARREN_EDITOR_ACTIONS,
+    }
+    return render(request, "files/editor.html", context)
+
+
+def _save(request, location: Location):
+    # The editor posts the text as the raw body (not a form): read at most one byte more
+    # than the editor may save, so an oversized body is refused without being read whole.
+    content = request.read(settings.WARREN_EDITOR_MAX_BYTES + 1)
+    try:
+        size = services.file_save(user=request.user, location=location, content=content)
+    except FileProblem as problem:
+        return JsonResponse({"ok": False, "error": problem.message}, status=problem.status)
+    return JsonResponse({"ok": True, "message": f"Saved {location.name}.", "size": size})
+
+
+@require_GET
+def download(request, path: str):
+    location = parse_location(request.user, path)
+    try:
+        fd, size = UserFiles(request.user).open(location, "r")
+    except FileProblem as problem:
+        return _problem_page(request, problem, location)
+    # Always an attachment and never sniffed: a user's HTML must not run on Warren's origin.
+    response = FileResponse(
+        os.fdopen(fd, "rb"),
+        as_attachment=True,
+        filename=location.name,
+        content_type="application/octet-stream",
     )
+    response["Content-Length"] = str(size)
+    return response
+
+
+# CSRF is checked below, once the upload handler is in place (Django's documented way for
+# custom handlers). The check parses the body, so a forged request's files are written under
+# temporary names before it is refused; discard() deletes them. (SameSite=Lax session
+# cookies already keep other sites' forms from arriving logged in.)
+@csrf_exempt
+@require_POST
+def upload(request, path: str):
+    directory = parse_location(request.user, path)
+    files = UserFiles(request.user)
+    try:
+        # A link may lead to a folder (the agent follows it, beneath the home); a link to
+        # a file is refused when the first file is opened in it.
+        if not directory.is_root and files.stat(directory)["type"] not in ("dir", "symlink"):
+            raise Http404("not a folder")
+    except FileProblem as problem:
+        return _problem(request, problem, directory)
+    handler = AgentUploadHandler(
+        request,
+        user=request.user,
+        directory=directory,
+        usage=selectors.storage_usage(user=request.user),
+        max_file_bytes=settings.WARREN_UPLOAD_MAX_BYTES,
+    )
+    request.upload_handlers = [handler]
+    try:
+        return _upload_checked(request, directory, handler)
+    finally:
+        # Whatever was not renamed into place (refused, failed, CSRF refused) goes.
+        handler.discard()
+
+
+@csrf_protect
+def _upload_checked(request, directory: Location, handler: AgentUploadHandler):
+    request.POST  # noqa: B018 - parses the body through the handler (already done by CSRF)
+    if handler.problem is not None:
+        return _problem(request, handler.problem, directory)
+    if not handler.staged:
+        problem = FileProblem("Choose at least one file to upload.", 400)
+        return _problem(request, problem, directory)
+    try:
+        names = services.uploads_commit(
+            user=request.user, directory=directory, staged=handler.staged
+        )
+    except FileProblem as problem:
+        return _problem(request, problem, directory)
+    count = f"{len(names)} file{'s' if len(names) != 1 else ''}"
+    return _done(request, f"Uploaded {count}: {', '.join(names)}.", browse_url(directory))
+
+
+@require_POST
+def create(request, path: str):
+    parent = parse_location(request.user, path)
+    name = request.POST.get("name", "")
+    kind = request.POST.get("kind")
+    try:
+        if kind == "folder":
+            made = services.folder_create(user=request.user, parent=parent, name=name)
+            return _done(request, f"Created folder {made.name}.", browse_url(parent))
+        if kind == "file":
+            made = services.file_create(user=request.user, parent=parent, name=name)
+            return _done(request, f"Created {made.name}.", edit_url(made))
+        raise FileProblem("Choose whether to create a file or a folder.", 400)
+    except FileProblem as problem:
+        return _problem(request, problem, parent)
+
+
+@require_http_methods(["GET", "POST"])
+def rename(request, path: str):
+    location = parse_location(request.user, path)
+    if request.method == "GET":
+        return _confirm_page(request, "files/rename.html", location)
+    try:
+        renamed = services.entry_rename(
+            user=request.user, location=location, new_name=request.POST.get("name", "")
+        )
+    except FileProblem as problem:
+        return _problem(request, problem, location.parent)
+    return _done(
+        request, f"Renamed {location.name} to {renamed.name}.", browse_url(location.parent)
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def delete(request, path: str):
+    location = parse_location(request.user, path)
+    if request.method == "GET":
+        return _confirm_page(request, "files/delete.html", location)
+    try:
+        services.entry_delete(user=request.user, location=location)
+    except FileProblem as problem:
+        return _problem(request, problem, location.parent)
+    return _done(request, f"Deleted {location.name}.", browse_url(location.parent))
+
+
+def _confirm_page(request, template: str, location: Location):
+    if location.is_root:
+        raise Http404("the root of an area cannot be renamed or deleted")
+    try:
+        entry = UserFiles(request.user).stat(location)
+    except FileProblem as problem:
+        return _problem_page(request, problem, location)
+    context = {"location": location, "crumbs": location.crumbs(), "entry": entry}
+    return render(request, template, context)

@@ -2,11 +2,9 @@ import os
 import shutil
 
 import pytest
-from django.conf import settings
 from django.test import Client
 
 from accounts.services import user_provision
-from fileserver_agent.client import FileserverClient
 from servers.services import servers_register_local
 from tests.agents import restore_django, start_execution_agent, start_fileserver
 from tests.factories import DEFAULT_PASSWORD, UserFactory
@@ -99,15 +97,18 @@ def local_servers(db, exec_agent, fileserver):
 
 @pytest.fixture
 def provisioned(local_servers, exec_agent, fileserver, django_capture_on_commit_callbacks):
-    """``provisioned(user)``: give a user their file server and home, the way signup does."""
+    """``provisioned(user)``: give a user their file server and home, the way signup does.
+
+    user_provision's on-commit hook runs files.tasks.create_home (eagerly, in tests) against
+    the real fileserver agent: the home, the web directory and the plan's quota.
+    """
     made = []
 
     def provision(user):
         with django_capture_on_commit_callbacks(execute=True):
             user = user_provision(user=user)
-        client = FileserverClient(settings.WARREN_FILESERVER_URL, settings.WARREN_AGENT_SECRETS[0])
-        with client:
-            client.create_home(user.username, uid=user.uid, gid=user.uid)
+        home = exec_agent.homes / user.username
+        assert home.is_dir() and home.stat().st_uid == user.uid, "create_home did not run"
         made.append(user)
         return user
 

@@ -1,4 +1,5 @@
-"""File operations inside a user's home, done as the user and confined beneath the home."""
+"""File operations inside a user's home or web directory ("area"), done as the user and
+confined beneath that directory."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import shutil
 import stat
 
 from execution_agent.errors import OpError, bad_request, forbidden, from_os_error
-from execution_agent.homefs import home_as_user
+from execution_agent.homefs import AREAS, area_as_user
 from execution_agent.ops import Reply, op
 from execution_agent.safepath import open_beneath
 from execution_agent.validation import Args
@@ -46,21 +47,22 @@ def _describe(name: str, st: os.stat_result) -> dict:
 def _parent(home_fd: int, parts: list[str], what: str) -> int:
     """An O_PATH fd of the directory holding the last component (which must exist)."""
     if not parts:
-        raise forbidden(f"{what}: not allowed on the home itself")
+        raise forbidden(f"{what}: not allowed on the home (or web directory) itself")
     return open_beneath(home_fd, parts[:-1], os.O_PATH | os.O_DIRECTORY)
 
 
 def _in_home(agent, args: Args, what: str, action):
-    """Run action(home_fd) as the user, turning OS errors into protocol errors."""
+    """Run action(root_fd) as the user beneath args.area, turning OS errors into protocol errors."""
     user = args.user()
-    with home_as_user(agent, user) as home_fd:
+    area = args.choice("area", AREAS, default="home")
+    with area_as_user(agent, user, area) as home_fd:
         try:
             return action(home_fd)
         except OSError as exc:
             raise from_os_error(exc, what) from None
 
 
-@op("fs_list", fields=("user", "path"))
+@op("fs_list", fields=("user", "path", "area"))
 def fs_list(agent, args: Args) -> Reply:
     """List a directory in the home with each entry's type, size, mtime and mode."""
     parts = args.home_path("path", default="")
@@ -86,7 +88,7 @@ def fs_list(agent, args: Args) -> Reply:
     return Reply(result)
 
 
-@op("fs_stat", fields=("user", "path"))
+@op("fs_stat", fields=("user", "path", "area"))
 def fs_stat(agent, args: Args) -> Reply:
     """Describe one entry of the home (a symlink is described, not followed)."""
     parts = args.home_path("path")
@@ -104,7 +106,7 @@ def fs_stat(agent, args: Args) -> Reply:
     return Reply(result)
 
 
-@op("fs_mkdir", fields=("user", "path"))
+@op("fs_mkdir", fields=("user", "path", "area"))
 def fs_mkdir(agent, args: Args) -> Reply:
     """Create one directory in the home."""
     parts = args.home_path("path")
@@ -121,7 +123,7 @@ def fs_mkdir(agent, args: Args) -> Reply:
     return Reply(result)
 
 
-@op("fs_rename", fields=("user", "src", "dst", "replace"))
+@op("fs_rename", fields=("user", "src", "dst", "replace", "area"))
 def fs_rename(agent, args: Args) -> Reply:
     """Rename within the home, refusing to overwrite unless replace is true."""
     src = args.home_path("src")
@@ -152,7 +154,7 @@ def fs_rename(agent, args: Args) -> Reply:
     return Reply(result)
 
 
-@op("fs_delete", fields=("user", "path", "recursive"))
+@op("fs_delete", fields=("user", "path", "recursive", "area"))
 def fs_delete(agent, args: Args) -> Reply:
     """Delete a file, a symlink, or a directory (its contents too when recursive)."""
     parts = args.home_path("path")
@@ -178,13 +180,20 @@ def fs_delete(agent, args: Args) -> Reply:
     return Reply(result)
 
 
-@op("fs_open", fields=("user", "path", "mode"))
+@op("fs_open", fields=("user", "path", "mode", "perm", "area"))
 def fs_open(agent, args: Args) -> Reply:
-    """Open a regular file in the home as the user and pass its fd back."""
+    """Open a regular file in the home as the user and pass its fd back.
+
+    ``perm`` (mode "x" only) gives the new file those permission bits, umask aside, so a
+    file written aside and renamed over another can keep the original's mode.
+    """
     parts = args.home_path("path")
     mode = args.choice("mode", tuple(OPEN_FLAGS))
+    perm = args.int("perm", minimum=0, maximum=0o777, default=None)
     if not parts:
         raise bad_request("args.path: the home is a directory, not a file")
+    if perm is not None and mode != "x":
+        raise bad_request("args.perm: only for mode x (a newly created file)")
 
     def action(home_fd: int) -> tuple[int, int]:
         # O_NONBLOCK so a FIFO planted in the home cannot park this thread in open().
@@ -194,6 +203,12 @@ def fs_open(agent, args: Args) -> Reply:
             os.close(fd)
             raise OpError("bad_request", "args.path: not a regular file")
         os.set_blocking(fd, True)
+        if perm is not None:
+            try:
+                os.fchmod(fd, perm)  # as the user: they own the file they just created
+            except OSError:
+                os.close(fd)
+                raise
         return fd, st.st_size
 
     fd, size = _in_home(agent, args, "open", action)

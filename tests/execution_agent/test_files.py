@@ -210,3 +210,132 @@ def test_concurrent_requests_for_different_users_keep_their_identities(client, h
             assert listed == {f"{user['username']}.txt"}
     # The agent's threads went back to root afterwards: it can still prepare a sandbox.
     assert client.run(user=users[0], argv=["true"])["returncode"] == 0
+
+
+# --- the web directory (area="www"): same confinement and identity as the home ------------
+
+
+@pytest.fixture
+def www(harness, alice):
+    return harness.www / alice["username"]
+
+
+def test_the_web_directory_is_reached_with_area_www_and_files_belong_to_the_user(
+    client, home, www, alice
+):
+    client.fs_mkdir(user=alice, path="static", area="www")
+    fd, _ = client.fs_open(user=alice, path="alice_localhost_wsgi.py", mode="x", area="www")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(b"application = None\n")
+    wsgi = www / "alice_localhost_wsgi.py"
+    assert wsgi.read_bytes() == b"application = None\n"
+    assert (wsgi.stat().st_uid, wsgi.stat().st_gid) == (alice["uid"], alice["uid"])
+    names = {entry["name"] for entry in client.fs_list(user=alice, area="www")}
+    assert names == {"static", "alice_localhost_wsgi.py"}
+    assert not (home / "alice_localhost_wsgi.py").exists()
+    assert client.fs_stat(user=alice, path="alice_localhost_wsgi.py", area="www")["size"] == 19
+    client.fs_rename(user=alice, src="alice_localhost_wsgi.py", dst="static/w.py", area="www")
+    client.fs_delete(user=alice, path="static", recursive=True, area="www")
+    assert list(www.iterdir()) == []
+
+
+def test_an_unknown_area_is_refused(client, alice):
+    with pytest.raises(AgentError) as error:
+        client.call("fs_list", user=alice, path="", area="etc")
+    assert error.value.code == "bad_request" and "area" in error.value.message
+
+
+def test_a_missing_web_directory_is_refused_not_created(client, harness, make_user):
+    user = make_user("nowww", www=False)
+    with pytest.raises(AgentError) as error:
+        client.fs_list(user=user, area="www")
+    assert error.value.code == "forbidden"
+    assert not (harness.www / user["username"]).exists()
+
+
+def test_a_web_directory_owned_by_someone_else_is_refused(client, harness, alice, bob):
+    www = harness.www / alice["username"]
+    os.chown(www, bob["uid"], bob["uid"])
+    with pytest.raises(AgentError) as error:
+        client.fs_list(user=alice, area="www")
+    assert error.value.code == "forbidden"
+
+
+@pytest.mark.parametrize("path", ["../bob/x", "/etc/passwd", "a/../../x"])
+def test_paths_that_leave_the_web_directory_are_refused(client, alice, path):
+    with pytest.raises(AgentError) as error:
+        client.fs_open(user=alice, path=path, mode="r", area="www")
+    assert error.value.code == "forbidden"
+
+
+def test_symlinks_from_the_web_directory_to_the_home_or_elsewhere_are_refused(
+    client, harness, home, www, alice, bob
+):
+    (home / "secret.txt").write_text("home")
+    os.symlink(str(home), www / "to-home")
+    os.symlink(str(harness.www / bob["username"]), www / "to-bob")
+    os.symlink("../" + bob["username"], www / "relative-to-bob")
+    for link in ("to-home/secret.txt", "to-bob", "relative-to-bob"):
+        with pytest.raises(AgentError) as error:
+            client.fs_list(user=alice, path=link, area="www")
+        assert error.value.code == "forbidden", link
+
+
+def test_a_symlink_swapped_in_the_web_directory_never_escapes(client, harness, www, alice):
+    outside = harness.base / "outside-www"
+    outside.mkdir(exist_ok=True)
+    (outside / "f.txt").write_text("OUTSIDE")
+    os.chmod(outside, 0o755)  # noqa: S103 - world-readable on purpose
+    os.chmod(outside / "f.txt", 0o644)
+    (www / "real").mkdir()
+    (www / "real" / "f.txt").write_text("INSIDE")
+    stop = threading.Event()
+
+    def flip() -> None:
+        while not stop.is_set():
+            for target in ("real", str(outside)):
+                os.symlink(target, www / "swap-next")
+                os.replace(www / "swap-next", www / "swap")
+
+    flipper = threading.Thread(target=flip)
+    flipper.start()
+    seen = {"INSIDE": 0, "OUTSIDE": 0, "refused": 0}
+    try:
+        for _ in range(200):
+            try:
+                fd, _ = client.fs_open(user=alice, path="swap/f.txt", mode="r", area="www")
+            except AgentError as error:
+                assert error.code in ("forbidden", "not_found")
+                seen["refused"] += 1
+                continue
+            with os.fdopen(fd) as handle:
+                seen[handle.read()] += 1
+    finally:
+        stop.set()
+        flipper.join()
+    assert seen["OUTSIDE"] == 0
+    assert seen["INSIDE"] > 0 and seen["refused"] > 0
+
+
+# --- perm: a new file's permission bits ---------------------------------------------------
+
+
+def test_a_new_file_can_be_given_its_permission_bits(client, home, alice):
+    fd, _ = client.fs_open(user=alice, path="run.sh", mode="x", perm=0o775)
+    os.close(fd)
+    # Exactly the bits asked for: the agent's umask does not strip group write.
+    assert stat.S_IMODE((home / "run.sh").stat().st_mode) == 0o775
+    assert (home / "run.sh").stat().st_uid == alice["uid"]
+
+
+@pytest.mark.parametrize(("mode", "perm"), [("r", 0o644), ("w", 0o644), ("x", 0o4755), ("x", -1)])
+def test_perm_is_refused_unless_creating_with_plain_permission_bits(
+    client, home, alice, mode, perm
+):
+    (home / "exists.txt").write_text("keep")
+    chown_to(home / "exists.txt", alice)
+    path = "exists.txt" if mode != "x" else "new.txt"
+    with pytest.raises(AgentError) as error:
+        client.fs_open(user=alice, path=path, mode=mode, perm=perm)
+    assert error.value.code == "bad_request"
+    assert (home / "exists.txt").read_text() == "keep" and not (home / "new.txt").exists()

@@ -1,0 +1,108 @@
+"""The execution agent's file operations for one user, addressed by Location.
+
+Django never opens a user's file itself: the agent opens it as the user, beneath the area's
+root, and passes back the file descriptor (PROTOCOL.md). Failures come back as FileProblem,
+which carries a sentence a user can read and the HTTP status that fits it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from django.http import Http404
+
+from files.paths import Location
+from files.problems import FileProblem
+from servers.agents import AgentError, AgentUnavailable, execution_agent, user_ref
+from servers.models import Server
+
+
+class NotFound(Http404):
+    """The agent found nothing at that path; ``errno`` says whether something in it is a file."""
+
+    def __init__(self, message: str, errno: str | None) -> None:
+        super().__init__(message)
+        self.errno = errno
+
+
+UNAVAILABLE = FileProblem(
+    "Your files cannot be reached right now (the file service is not answering). "
+    "Please try again in a moment.",
+    status=503,
+)
+
+
+def explain(error: AgentError, location: Location) -> FileProblem:
+    """Turn the agent's refusal into a sentence about ``location``."""
+    name = location.sandbox_path
+    if error.errno == "EEXIST":
+        return FileProblem(f"{name} already exists.", 409)
+    if error.errno == "ENOTEMPTY":
+        return FileProblem(f"{name} is a folder that is not empty.", 409)
+    if error.errno in ("EISDIR", "ENOTDIR"):
+        return FileProblem(f"{name}: a file and a folder are in each other's way.", 409)
+    if error.code == "limit":
+        return FileProblem("Your disk quota is full: delete something and try again.", 413)
+    if error.code == "forbidden":
+        if error.errno in ("EACCES", "EPERM", "EROFS"):
+            return FileProblem(f"{name}: permission denied.", 403)
+        if error.errno is None:
+            # Refused before any path was walked: the home or web directory itself is not
+            # there, or not the user's (the agent checks both on every call).
+            return FileProblem(f"{location.root} is not available: it is missing.", 503)
+        return FileProblem(f"{name} leads outside your files (a link?), so it is refused.", 403)
+    if error.code == "bad_request":
+        return FileProblem(f"{name} cannot be used here: {error.message}.", 400)
+    return FileProblem(f"{name}: {error.message}", 500)
+
+
+class UserFiles:
+    """One user's files through the execution agent (one client, reused per request)."""
+
+    def __init__(self, user) -> None:
+        # Files are reached from the web process, which runs beside a console server's agent
+        # (the agent passes file descriptors, which cannot cross machines).
+        self.client = execution_agent(kind=Server.Kind.CONSOLE)
+        self.user = user_ref(user)
+
+    def _call(self, location: Location, method, /, **args):
+        try:
+            return method(user=self.user, area=location.area, **args)
+        except AgentUnavailable:
+            raise UNAVAILABLE from None
+        except AgentError as error:
+            if error.code == "not_found":
+                raise NotFound(f"{location.sandbox_path} does not exist", error.errno) from None
+            raise explain(error, location) from None
+
+    def list(self, location: Location) -> list[dict]:
+        return self._call(location, self.client.fs_list, path=location.relative)
+
+    def stat(self, location: Location) -> dict:
+        return self._call(location, self.client.fs_stat, path=location.relative)
+
+    def exists(self, location: Location) -> bool:
+        try:
+            self.stat(location)
+        except Http404:
+            return False
+        return True
+
+    def open(
+        self, location: Location, mode: Literal["r", "w", "x"], *, perm: int | None = None
+    ) -> tuple[int, int]:
+        """(fd, size) of the file opened as the user; the caller closes fd."""
+        return self._call(
+            location, self.client.fs_open, path=location.relative, mode=mode, perm=perm
+        )
+
+    def mkdir(self, location: Location) -> None:
+        self._call(location, self.client.fs_mkdir, path=location.relative)
+
+    def rename(self, source: Location, target: Location, *, replace: bool = False) -> None:
+        self._call(
+            target, self.client.fs_rename, src=source.relative, dst=target.relative, replace=replace
+        )
+
+    def delete(self, location: Location, *, recursive: bool = False) -> None:
+        self._call(location, self.client.fs_delete, path=location.relative, recursive=recursive)

@@ -1,0 +1,259 @@
+"""Writes for files: homes and quotas on the file server, and changes to a user's files made
+through the execution agent, as the user.
+
+No service here touches Warren's database, so none opens a transaction; the file server and
+the execution agent make each of their operations idempotent or atomic on their side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.http import Http404
+
+from files.agent import UserFiles
+from files.fileserver import client_for_server, client_for_user
+from files.paths import Location, check_name
+from files.problems import FileProblem
+from files.selectors import (
+    StorageUsage,
+    existing_file_is_binary,
+    storage_quota_for,
+    storage_quotas_for_server,
+    storage_usage,
+)
+from files.units import format_bytes
+from fileserver_agent.client import Home, QuotaLimits
+
+# A batch for tens of thousands of users can take setquota a while on ext4.
+REAPPLY_TIMEOUT_SECONDS = 600
+# Names of files being written aside; dot-named so listings and shells keep them quiet.
+TEMPORARY_PREFIX = ".warren-"
+
+
+# --- homes and quotas (the file server) ---------------------------------------------------
+
+
+def home_create(*, user) -> Home:
+    """Create (or confirm) the user's home and web directory, then apply their disk quota."""
+    home = client_for_user(user).create_home(user.username, uid=user.uid, gid=user.uid)
+    storage_quota_apply(user=user)
+    return home
+
+
+def storage_quota_apply(*, user) -> QuotaLimits:
+    """Send the user's current disk limits to their file server (safe to repeat)."""
+    quota = storage_quota_for(user)
+    return client_for_user(user).set_quota(
+        quota.uid, soft_bytes=quota.soft_bytes, hard_bytes=quota.hard_bytes
+    )
+
+
+def storage_quotas_reapply(*, server) -> int:
+    """Send every quota of ``server``'s users in one batch; returns how many were applied."""
+    quotas = storage_quotas_for_server(server)
+    if not quotas:
+        return 0
+    return client_for_server(server).set_quotas(quotas, timeout=REAPPLY_TIMEOUT_SECONDS)
+
+
+# --- the user's files (the execution agent, as the user) ----------------------------------
+
+
+def folder_create(*, user, parent: Location, name: str) -> Location:
+    """Create one folder named ``name`` in ``parent``."""
+    location = parent.child(check_name(name))
+    UserFiles(user).mkdir(location)
+    return location
+
+
+def file_create(*, user, parent: Location, name: str) -> Location:
+    """Create an empty file named ``name`` in ``parent`` (refused if anything has that name)."""
+    location = parent.child(check_name(name))
+    fd, _ = UserFiles(user).open(location, "x")
+    os.close(fd)
+    return location
+
+
+def entry_rename(*, user, location: Location, new_name: str) -> Location:
+    """Give a file or folder a new name in the same folder, never overwriting another."""
+    if location.is_root:
+        raise FileProblem(f"{location.sandbox_path} itself cannot be renamed.", 403)
+    target = location.sibling(check_name(new_name))
+    if target != location:
+        UserFiles(user).rename(location, target, replace=False)
+    return target
+
+
+def entry_delete(*, user, location: Location) -> None:
+    """Delete a file, a link, or a folder with everything in it."""
+    if location.is_root:
+        raise FileProblem(f"{location.sandbox_path} itself cannot be deleted.", 403)
+    UserFiles(user).delete(location, recursive=True)
+
+
+def file_save(*, user, location: Location, content: bytes) -> int:
+    """Replace a text file's contents (or create it), atomically; returns the new size.
+
+    The text is written to a new file beside it (with the old file's permission bits) and
+    renamed over it, so a failure half-way (quota, a lost connection) leaves the old
+    contents exactly as they were.
+    """
+    limit = settings.WARREN_EDITOR_MAX_BYTES
+    if len(content) > limit:
+        raise FileProblem(f"The editor saves files of up to {format_bytes(limit)}.", 413)
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise FileProblem("Only UTF-8 text can be saved from the editor.", 400) from None
+    if location.is_root:
+        raise FileProblem(f"{location.sandbox_path} is a folder, not a file.", 400)
+    files = UserFiles(user)
+    current = _current_text_file(files, location)
+    grow = len(content) - (current["size"] if current else 0)
+    if grow > 0:
+        refuse_over_quota(storage_usage(user=user), grow, unknown_ok=True)
+    temporary = location.sibling(temporary_name("save"))
+    fd, _ = files.open(temporary, "x", perm=current["mode"] if current else None)
+    try:
+        try:
+            write_all(fd, content)
+        finally:
+            close_checked(fd)
+        files.rename(temporary, location, replace=True)
+    except BaseException:
+        discard(files, temporary)
+        raise
+    return len(content)
+
+
+def _current_text_file(files: UserFiles, location: Location) -> dict | None:
+    try:
+        current = files.stat(location)
+    except Http404:
+        return None
+    if current["type"] == "dir":
+        raise FileProblem(f"{location.sandbox_path} is a folder, not a file.", 400)
+    if current["type"] == "symlink":
+        raise FileProblem(
+            f"{location.sandbox_path} is a link: open the file it points to and save that.", 400
+        )
+    if current["type"] != "file":
+        raise FileProblem(f"{location.sandbox_path} is not a regular file.", 400)
+    if existing_file_is_binary(files=files, location=location):
+        raise FileProblem(
+            f"{location.sandbox_path} is a binary file: it can be downloaded, not edited.", 400
+        )
+    return current
+
+
+# --- uploads --------------------------------------------------------------------------------
+
+
+@dataclass
+class StagedUpload:
+    """An uploaded file written completely under a temporary name, waiting to be named."""
+
+    name: str
+    temporary: Location
+    size: int = 0
+    committed: bool = False
+
+    def close(self) -> None:
+        """Nothing to close (the fd is closed when the file completes); Django calls this."""
+
+
+def uploads_commit(*, user, directory: Location, staged: list[StagedUpload]) -> list[str]:
+    """Rename complete uploads into place, replacing files of the same name.
+
+    Every name is checked before any rename, so an upload colliding with a folder refuses
+    the whole batch rather than leaving half of it in place.
+    """
+    files = UserFiles(user)
+    for upload in staged:
+        target = directory.child(upload.name)
+        try:
+            kind = files.stat(target)["type"]
+        except Http404:
+            continue
+        if kind != "file":
+            raise FileProblem(
+                f"{target.sandbox_path} exists and is not a file, so nothing was uploaded.", 409
+            )
+    for upload in staged:
+        files.rename(upload.temporary, directory.child(upload.name), replace=True)
+        upload.committed = True
+    return [upload.name for upload in staged]
+
+
+def uploads_discard(*, user, staged: list[StagedUpload]) -> None:
+    """Delete the temporary files of uploads that were not committed (refused, failed)."""
+    files = None
+    for upload in staged:
+        if not upload.committed:
+            files = files or UserFiles(user)
+            discard(files, upload.temporary)
+
+
+# --- helpers shared with the upload handler -----------------------------------------------
+
+
+def temporary_name(purpose: str) -> str:
+    return f"{TEMPORARY_PREFIX}{purpose}-{secrets.token_hex(8)}"
+
+
+def over_quota_message(usage: StorageUsage, extra_bytes: int) -> str:
+    return (
+        f"That would go over your disk quota ({format_bytes(extra_bytes)} more): "
+        f"{usage.text}. Nothing was written."
+    )
+
+
+def refuse_over_quota(usage: StorageUsage | None, extra_bytes: int, *, unknown_ok: bool) -> None:
+    """Raise FileProblem if ``extra_bytes`` more would go over the user's quota.
+
+    With the du backend nothing else enforces the limit, so an unknown usage (file server
+    unreachable) refuses unless the caller's writes are small and bounded (``unknown_ok``).
+    """
+    if usage is None:
+        if unknown_ok:
+            return
+        raise FileProblem(
+            "Your disk usage cannot be checked right now (the file server is not answering), "
+            "so uploads are paused. Please try again in a moment.",
+            503,
+        )
+    if usage.would_exceed(extra_bytes):
+        raise FileProblem(over_quota_message(usage, extra_bytes), 413)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` to ``fd``; a full disk or quota becomes a FileProblem."""
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError as error:
+        raise _write_failed(error) from None
+
+
+def close_checked(fd: int) -> None:
+    """Close ``fd``, reporting a failure: network filesystems report a full quota at close."""
+    try:
+        os.close(fd)
+    except OSError as error:
+        raise _write_failed(error) from None
+
+
+def _write_failed(error: OSError) -> FileProblem:
+    return FileProblem(f"Writing failed: {error.strerror}. Nothing was changed.", 507)
+
+
+def discard(files: UserFiles, location: Location) -> None:
+    """Delete a temporary file, quietly: it may never have been created."""
+    with contextlib.suppress(Exception):
+        files.delete(location)
