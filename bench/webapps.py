@@ -1,6 +1,6 @@
 """A hello-world WSGI app served the Warren way, beside a hand-written nginx → uWSGI setup.
 
-    python -m bench.webapps            # as root; BENCH_SECONDS=8 BENCH_WORKERS=2 by default
+    python -m bench.webapps   # as root; BENCH_SECONDS=5 BENCH_ROUNDS=4 BENCH_WORKERS=2 by default
 
 Warren's path: nginx with Warren's generated configuration (its server block, the probe map,
 the HTTPS map) → the app's vassal under the Emperor in tyrant mode, inside its bubblewrap
@@ -32,7 +32,8 @@ from execution_agent.harness import AgentHarness, _free_port
 from execution_agent.webclient import web_reload
 from execution_agent.webharness import WebFrontProcesses, http_get
 
-SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "4"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 RELOADS = int(os.environ.get("BENCH_RELOADS", "9"))
 CONNECTIONS = 32
@@ -200,7 +201,7 @@ def main() -> int:
         warren = Warren(harness)
         anchor = Anchor(harness.uid_base + 2)
         print(f"{WORKERS} uWSGI workers each; wrk -t2 -c{CONNECTIONS} -d{SECONDS}s, keep-alive")
-        for round_number in range(2):
+        for round_number in range(ROUNDS):
             for name, port, host in (
                 ("warren", warren.port, "bench.localhost"),
                 ("anchor", anchor.port, "anchor.localhost"),
@@ -225,7 +226,8 @@ def main() -> int:
         harness.cleanup()
 
     def mean(name: str, key: str) -> float:
-        return round(statistics.mean(run[key] for run in runs[name]), 2)
+        # The median of the interleaved rounds: robust to a neighbour's burst of CPU.
+        return round(statistics.median(run[key] for run in runs[name]), 2)
 
     anchor_name = "hand-written nginx -> uWSGI"
     metrics = {

@@ -36,7 +36,7 @@ from execution_agent.webrender import (
 )
 from execution_agent.webspec import AppSpec
 
-PAGES = ("unknown.html", "unavailable.html")
+PAGES = ("unknown.html",)
 UWSGI_PARAMS = (
     "QUERY_STRING $query_string",
     "REQUEST_METHOD $request_method",

@@ -82,7 +82,6 @@ def render_site(
     port: int,
     socket: str,
     htpasswd: str,
-    pages: str,
     uwsgi_params: str,
 ) -> str:
     """One nginx server block: the app's host name in front of its vassal's socket."""
@@ -99,7 +98,6 @@ def render_site(
         address=address,
         port=port,
         socket=socket,
-        pages=pages,
         uwsgi_params=uwsgi_params,
         access_log=access_log,
         https_redirect=redirect,

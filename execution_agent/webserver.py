@@ -367,7 +367,6 @@ class WebServer:
             port=self.agent.config.webapps_port,
             socket=str(self.layout.socket(spec)),
             htpasswd=str(self.layout.htpasswd(spec.slug)),
-            pages=str(self.layout.pages),
             uwsgi_params=str(self.layout.uwsgi_params),
         )
 
