@@ -298,7 +298,9 @@ WARREN_DASHBOARD_CARDS = [
 WARREN_ACCOUNT_CARDS: list[str] = []
 # Buttons in the file editor's toolbar: template names, each included with `path` (the file's
 # absolute in-sandbox path, e.g. /home/alice/app.py), `area` ("home" or "www") and `user`.
-WARREN_EDITOR_ACTIONS: list[str] = []
+WARREN_EDITOR_ACTIONS: list[str] = [
+    "webapps/editor_action.html",  # "Reload <domain>" on a web app's WSGI file
+]
 
 # Limits of each user's sandbox cgroup (memory, processes) and their private /tmp.
 WARREN_SANDBOX_MEMORY_BYTES = env_int("WARREN_SANDBOX_MEMORY_BYTES", 3 * 1024**3, minimum=1 << 26)

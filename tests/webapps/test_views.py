@@ -214,3 +214,11 @@ def test_delete_takes_the_site_off_but_keeps_the_files(webapp, alice_client, web
 def test_index_without_apps_shows_the_wizard(web, alice_home, alice_client):
     page = alice_client.get(reverse("webapps:index")).content.decode()
     assert "Add a new web app" in page and "Flask" in page and "Bottle" in page
+
+
+def test_the_editor_offers_to_reload_the_app_whose_wsgi_file_is_open(webapp, alice_client):
+    page = alice_client.get(reverse("files:edit", args=["var/www/alice_localhost_wsgi.py"]))
+    assert page.status_code == 200
+    assert "Reload alice.localhost" in page.content.decode()
+    other = alice_client.get(reverse("files:edit", args=["home/alice/mysite/flask_app.py"]))
+    assert "editor-reload-button" not in other.content.decode()
