@@ -11,19 +11,17 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import stat
-import subprocess
 import threading
 import time
-from pathlib import Path
 
 from execution_agent import creds, identity
-from execution_agent.errors import OpError, bad_request, forbidden, from_os_error
+from execution_agent.errors import bad_request, forbidden, from_os_error
 from execution_agent.homefs import home_as_user
 from execution_agent.safepath import open_beneath
 from execution_agent.sandbox import _system_args
 from execution_agent.validation import DEFAULT_TMP_BYTES, UserRef
+from execution_agent.webcheck import ReloadCheck
 from execution_agent.webfront import (
     WebLayout,
     launch_spec_json,
@@ -31,6 +29,8 @@ from execution_agent.webfront import (
     read_pid,
     write_atomically,
 )
+from execution_agent.weblogs import AppLogs
+from execution_agent.webnginx import NginxSites
 from execution_agent.webrender import (
     SANDBOX_CONF_DIR,
     SANDBOX_LOG_DIR,
@@ -44,86 +44,7 @@ from execution_agent.webrender import (
 )
 from execution_agent.webspec import AppSpec
 
-READY_MARKER = b"WSGI app 0 (mountpoint='') ready"
-# The master's last start-up line: only from here on does touching the WSGI file reload it.
-WATCHING_MARKER = b"[uwsgi-fsmon] registered monitor"
-FAILED_MARKERS = (b"no app loaded", b"unable to load app")
 PROBE_TIMEOUT = 25.0
-NGINX = "/usr/sbin/nginx"
-
-
-def _children(pid: int) -> set[int]:
-    try:
-        return {
-            int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        }
-    except (OSError, ValueError):
-        return set()
-
-
-class NginxSites:
-    """nginx's server blocks: every change is tested with `nginx -t` before nginx reloads."""
-
-    def __init__(self, layout: WebLayout) -> None:
-        self.layout = layout
-
-    def nginx_test(self) -> str | None:
-        """None if nginx accepts the whole configuration, else its complaint."""
-        result = subprocess.run(
-            [NGINX, "-t", "-q", "-p", f"{self.layout.nginx}/", "-c", str(self.layout.nginx_conf)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-        if result.returncode == 0:
-            return None
-        return (result.stderr or result.stdout).strip()[-2000:] or "nginx -t failed"
-
-    def nginx_running(self) -> bool:
-        return process_named(read_pid(self.layout.nginx_pid), b"nginx")
-
-    def nginx_reload(self, timeout: float = 3.0) -> None:
-        """HUP the master, then wait until workers with the new configuration replaced the
-        old ones (idle old workers leave at once; busy ones stop accepting), so the next
-        request sees the change."""
-        pid = read_pid(self.layout.nginx_pid)
-        if not process_named(pid, b"nginx"):
-            return
-        before = _children(pid)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGHUP)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            now = _children(pid)
-            if now - before and not now & before:
-                return
-            time.sleep(0.005)
-
-    def install_site(self, slug: str, text: str | None) -> bool:
-        """Put a server block in place (None removes it), test, reload; roll back on failure."""
-        path = self.layout.site(slug)
-        try:
-            old = path.read_bytes()
-        except FileNotFoundError:
-            old = None
-        new = None if text is None else text.encode()
-        if new == old:
-            return False
-        if new is None:
-            path.unlink()
-        else:
-            write_atomically(path, new, mode=0o600)
-        complaint = self.nginx_test()
-        if complaint is not None:
-            # Never leave a block nginx refuses: the next reload would take every site down.
-            if old is None:
-                path.unlink(missing_ok=True)
-            else:
-                write_atomically(path, old, mode=0o600)
-            raise OpError("failed", f"nginx rejected the configuration: {complaint}")
-        self.nginx_reload()
-        return True
 
 
 class WebServer:
@@ -133,6 +54,9 @@ class WebServer:
         self.agent = agent
         self.layout = WebLayout(agent.config)
         self.nginx = NginxSites(self.layout)
+        self.logs = AppLogs(self.layout, self._as_user)
+        address = (agent.config.webapps_address, agent.config.webapps_port)
+        self.check = ReloadCheck(self.logs, address, self.layout.probe_secret)
         self._prepared = False
         self._lock = threading.Lock()
 
@@ -429,7 +353,7 @@ class WebServer:
         server_log = log_name(spec.domain, "server")
         # Measured first: a changed vassal may restart and log "ready" before apply returns.
         starts = {
-            kind: self.log_position(spec.user, log_name(spec.domain, kind))
+            kind: self.logs.log_position(spec.user, log_name(spec.domain, kind))
             for kind in ("server", "error")
         }
         applied = self.apply(spec)
@@ -438,8 +362,8 @@ class WebServer:
         if not applied["vassal_changed"]:
             # A changed vassal restarts anyway; touching too would only reload it twice.
             self.touch_wsgi_file(spec)
-        outcome = self.wait_for_app(spec.user, spec.domain, starts, deadline)
-        status = self.probe(spec, deadline) if outcome != "timeout" else None
+        outcome = self.check.wait_for_app(spec.user, spec.domain, starts, deadline)
+        status = self.check.probe(spec, deadline) if outcome != "timeout" else None
         ok = status is not None and status < 500 and outcome == "ready"
         return {
             **applied,
@@ -448,8 +372,8 @@ class WebServer:
             "message": self._message(outcome, status, applied),
             "error_log_tail": ""
             if ok
-            else self.tail(spec.user, log_name(spec.domain, "error"), 6000),
-            "server_log_tail": "" if ok else self.tail(spec.user, server_log, 3000),
+            else self.logs.tail(spec.user, log_name(spec.domain, "error"), 6000),
+            "server_log_tail": "" if ok else self.logs.tail(spec.user, server_log, 3000),
         }
 
     @staticmethod
@@ -467,147 +391,3 @@ class WebServer:
         if status >= 500:
             return f"The test request got HTTP {status}: see the error log."
         return f"Reloaded: the test request got HTTP {status}."
-
-    # --- waiting for the app ------------------------------------------------------------
-    def wait_for_app(
-        self, user: UserRef, domain: str, starts: dict[str, tuple[int, int]], deadline: float
-    ) -> str:
-        """'ready', 'failed' or 'timeout', from what uWSGI logs after starts (inode, offset).
-
-        uWSGI routes log messages chunk by chunk, so "no app loaded" may land in the error log
-        with the traceback before it: both logs are read."""
-        positions = dict(starts)
-        watching_since = None
-        while time.monotonic() < deadline:
-            seen = {}
-            for kind, (inode, offset) in positions.items():
-                seen[kind], _, _ = self.read_log_from(user, log_name(domain, kind), inode, offset)
-            everything = seen["server"] + seen["error"]
-            if WATCHING_MARKER in everything:
-                if READY_MARKER in everything:
-                    return "ready"
-                if any(marker in everything for marker in FAILED_MARKERS):
-                    return "failed"
-                watching_since = watching_since or time.monotonic()
-                if time.monotonic() - watching_since > 2:
-                    return "failed"
-            time.sleep(0.02)
-        return "timeout"
-
-    def probe(self, spec: AppSpec, deadline: float) -> int | None:
-        """The status nginx answers for the app's host, once a worker with its block answers."""
-        secret = self.layout.probe_secret()
-        request = (
-            f"GET / HTTP/1.1\r\nHost: {spec.domain}\r\nX-Warren-Probe: {secret}\r\n"
-            "X-Forwarded-Proto: https\r\nUser-Agent: warren-reload-check\r\n"
-            "Connection: close\r\n\r\n"
-        ).encode()
-        status = None
-        while time.monotonic() < deadline:
-            status, unknown_host = self._probe_once(request)
-            if status is not None and not unknown_host and status not in (502, 503, 504):
-                return status
-            time.sleep(0.02)
-        return status
-
-    def _probe_once(self, request: bytes) -> tuple[int | None, bool]:
-        address = (self.agent.config.webapps_address, self.agent.config.webapps_port)
-        try:
-            with socket.create_connection(address, timeout=10) as connection:
-                connection.sendall(request)
-                head = b""
-                while b"\r\n\r\n" not in head and len(head) < 65536:
-                    chunk = connection.recv(4096)
-                    if not chunk:
-                        break
-                    head += chunk
-        except OSError:
-            return None, False
-        try:
-            status = int(head.split(b" ", 2)[1])
-        except (IndexError, ValueError):
-            return None, False
-        return status, b"x-warren-unknown-host" in head.lower()
-
-    # --- logs: the access log is nginx's (root's dir); the others are read as the user,
-    # who owns their directory and could plant symlinks there -----------------------------
-    def _open_log(self, user: UserRef, name: str) -> int | None:
-        if name.endswith(".access.log"):
-            directory, acting = self.layout.access_logs_of(user), contextlib.nullcontext()
-        else:
-            directory, acting = self.layout.user_logs(user), self._as_user(user)
-        with acting:
-            try:
-                dir_fd = os.open(directory, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW)
-            except FileNotFoundError:
-                return None
-            try:
-                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
-            except (FileNotFoundError, OSError):
-                return None
-            finally:
-                os.close(dir_fd)
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            return None
-        return fd
-
-    def open_log(self, user: UserRef, name: str) -> int:
-        fd = self._open_log(user, name)
-        if fd is None:
-            raise OpError("not_found", f"no log {name} yet")
-        return fd
-
-    def log_size(self, user: UserRef, name: str) -> int:
-        fd = self._open_log(user, name)
-        if fd is None:
-            return 0
-        try:
-            return os.fstat(fd).st_size
-        finally:
-            os.close(fd)
-
-    def log_position(self, user: UserRef, name: str) -> tuple[int, int]:
-        """(inode, size) of a log now: where new lines will start."""
-        fd = self._open_log(user, name)
-        if fd is None:
-            return 0, 0
-        try:
-            st = os.fstat(fd)
-            return st.st_ino, st.st_size
-        finally:
-            os.close(fd)
-
-    def read_log_from(
-        self, user: UserRef, name: str, inode: int, offset: int
-    ) -> tuple[bytes, int, int]:
-        """New bytes since (inode, offset), and the position after them. uWSGI starts a new
-        file when it rotates (at the size limit, and on each reload): then read it whole."""
-        fd = self._open_log(user, name)
-        if fd is None:
-            return b"", 0, 0
-        try:
-            st = os.fstat(fd)
-            if st.st_ino != inode or st.st_size < offset:
-                inode, offset = st.st_ino, 0
-            data = os.pread(fd, 1 << 20, offset)
-        finally:
-            os.close(fd)
-        return data, inode, offset
-
-    def tail(self, user: UserRef, name: str, max_bytes: int) -> str:
-        fd = self._open_log(user, name)
-        if fd is None:
-            return ""
-        try:
-            size = os.fstat(fd).st_size
-            data = os.pread(fd, max_bytes, max(0, size - max_bytes))
-        finally:
-            os.close(fd)
-        if size > max_bytes:
-            data = data.split(b"\n", 1)[-1]  # start on a whole line
-        return data.decode("utf-8", "replace")
-
-
-def sandbox_log_path(domain: str, kind: str) -> Path:
-    return Path(SANDBOX_LOG_DIR) / log_name(domain, kind)

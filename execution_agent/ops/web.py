@@ -80,7 +80,9 @@ def web_log(agent, args: Args) -> Reply:
     name = log_name(_domain(args), args.choice("kind", LOG_KINDS))
     max_bytes = args.int("max_bytes", minimum=1, maximum=1 << 20, default=64 * 1024)
     server = web_server(agent)
-    return Reply({"text": server.tail(user, name, max_bytes), "size": server.log_size(user, name)})
+    return Reply(
+        {"text": server.logs.tail(user, name, max_bytes), "size": server.logs.log_size(user, name)}
+    )
 
 
 @op("web_log_open", fields=("user", "domain", "kind"))
@@ -88,5 +90,5 @@ def web_log_open(agent, args: Args) -> Reply:
     """Open one of an app's logs as the user and pass its fd back (for downloads)."""
     user = args.user()
     name = log_name(_domain(args), args.choice("kind", LOG_KINDS))
-    fd = web_server(agent).open_log(user, name)
+    fd = web_server(agent).logs.open_log(user, name)
     return Reply({"size": os.fstat(fd).st_size}, fds=[("file", fd)])

@@ -17,7 +17,7 @@ from execution_agent.errors import OpError
 from execution_agent.webclient import web_apply, web_log, web_reload, web_remove
 from execution_agent.webfront import WebLayout
 from execution_agent.webharness import WebFrontProcesses, http_get, wait_for_body
-from execution_agent.webserver import NginxSites
+from execution_agent.webnginx import NginxSites
 
 pytestmark = pytest.mark.root
 
