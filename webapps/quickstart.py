@@ -117,7 +117,9 @@ def _django_project(agent, user, python_version: str, domain: str) -> str:
         timeout=60,
     )
     if result["returncode"] != 0:
-        raise AgentError("failed", (result["stderr"] or result["stdout"]).strip()[-500:])
+        output = (result["stderr"] or result["stdout"]).strip()[-500:]
+        status = "timed out" if result["timed_out"] else f"exit status {result['returncode']}"
+        raise AgentError("failed", f"django-admin startproject: {status} {output}".strip())
     # startproject allows no host names; the app's own domain must be served.
     path = f"{name}/{name}/settings.py"
     fd, _ = agent.fs_open(user=user_ref(user), path=path, mode="r")

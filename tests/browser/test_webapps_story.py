@@ -1,6 +1,7 @@
 """Alice makes a Flask site from the Web tab, opens it, edits its WSGI file, reloads, sees it."""
 
 import pytest
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
@@ -45,7 +46,7 @@ def test_create_a_flask_app_open_it_edit_the_wsgi_file_reload_see_the_change(
 
     # Her own address answers with the hello page (Chromium sends *.localhost to loopback).
     browser.get(link)
-    wait_for_text(browser, "Hello from Flask!")
+    wait_for_site(browser, web_front, "Hello from Flask!")
 
     # Back on the Web tab, the WSGI file opens in the editor; she replaces the application.
     browser.get(site.url + "/web/")
@@ -64,4 +65,15 @@ def test_create_a_flask_app_open_it_edit_the_wsgi_file_reload_see_the_change(
 
     # ...and her site shows the change.
     browser.get(link)
-    wait_for_text(browser, "Changed in the editor")
+    wait_for_site(browser, web_front, "Changed in the editor")
+
+
+def wait_for_site(browser, front, text: str) -> None:
+    """Wait for the site's text; on failure, say what the Emperor and nginx saw."""
+    try:
+        wait_for_text(browser, text)
+    except TimeoutException:
+        emperor = front.output("emperor")[-3000:]
+        errors = (front.web_dir / "nginx" / "error.log").read_text()[-2000:]
+        message = f"{text!r} not shown\n--- emperor\n{emperor}\n--- nginx\n{errors}"
+        raise AssertionError(message) from None

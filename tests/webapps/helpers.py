@@ -1,6 +1,7 @@
 """Shared steps of the web app tests: make apps through the Web tab, touch files as the user."""
 
 import os
+import re
 
 from django.urls import reverse
 
@@ -13,7 +14,8 @@ def create_app(client, *, framework="flask", domain="", python="3.11") -> WebApp
         reverse("webapps:new"),
         {"framework": framework, "python_version": python, "domain": domain},
     )
-    assert response.status_code == 302, response.content.decode()[:2000]
+    errors = re.findall(r'class="form-error"[^>]*>([^<]*)<', response.content.decode())
+    assert response.status_code == 302, errors
     return WebApp.objects.order_by("-pk").first()
 
 
