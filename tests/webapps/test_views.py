@@ -7,12 +7,24 @@ from accounts.models import Plan
 from tests.factories import UserFactory
 from tests.webapps.helpers import create_app, run_as
 from webapps.models import StaticMapping, WebApp
+from webapps.quickstart import create_project
 
 pytestmark = [pytest.mark.root, pytest.mark.django_db]
 
 
 @pytest.fixture
-def webapp(web, alice_home, alice_client):
+def webapp(web, alice_home):
+    """Alice's Flask app as saved by the wizard, with its project files, not yet served: the
+    pages and forms under test here never need it running."""
+    source = create_project(user=alice_home, framework="flask", python_version="3.11", domain="")
+    return WebApp.objects.create(
+        user=alice_home, domain="alice.localhost", framework="flask", python_version="3.11",
+        source_dir=source, working_dir=source,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def served_webapp(web, alice_home, alice_client):
     return create_app(alice_client)
 
 
@@ -201,7 +213,8 @@ def test_wizard_offers_only_pythons_with_a_uwsgi_plugin(web, alice_home, alice_c
     assert not WebApp.objects.exists()
 
 
-def test_delete_takes_the_site_off_but_keeps_the_files(webapp, alice_client, web_port):
+def test_delete_takes_the_site_off_but_keeps_the_files(served_webapp, alice_client, web_port):
+    webapp = served_webapp
     from execution_agent.webharness import http_get
 
     response = alice_client.post(reverse("webapps:delete", args=[webapp.pk]))
@@ -216,7 +229,7 @@ def test_index_without_apps_shows_the_wizard(web, alice_home, alice_client):
     assert "Add a new web app" in page and "Flask" in page and "Bottle" in page
 
 
-def test_the_editor_offers_to_reload_the_app_whose_wsgi_file_is_open(webapp, alice_client):
+def test_the_editor_offers_to_reload_the_app_whose_wsgi_file_is_open(served_webapp, alice_client):
     page = alice_client.get(reverse("files:edit", args=["var/www/alice_localhost_wsgi.py"]))
     assert page.status_code == 200
     assert "Reload alice.localhost" in page.content.decode()
