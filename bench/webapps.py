@@ -8,6 +8,8 @@ sandbox, with access/error/server logs and harakiri. The anchor: a minimal nginx
 server block and `uwsgi_pass`, and a plain `uwsgi --master --processes N` of the same app file
 with request logging off: the best this stack does on this machine. Both run at once, are
 loaded in turn by wrk (a second process, loopback, keep-alive), and are measured in one run.
+Each server process runs in a session of its own, as under a process manager (honcho,
+systemd), for both setups: sessions are scheduler autogroups, which matter on 2 cores.
 
 Reload time: Warren's is the Reload button's agent op (render, touch the WSGI file, wait for the
 new app, test request through nginx) until a response shows the new code; the anchor's is
@@ -116,11 +118,13 @@ class Anchor:
              "--wsgi-file", str(self.app), "--touch-reload", str(self.app),
              "--disable-logging", "--uid", str(uid), "--gid", str(uid)],
             stdout=subprocess.DEVNULL, stderr=open(self.base / "uwsgi.log", "wb"),  # noqa: SIM115
+            start_new_session=True,
         )  # fmt: skip
         self.nginx = subprocess.Popen(
             ["nginx", "-p", f"{self.base}/", "-c", str(self.base / "nginx.conf"),
              "-g", "daemon off;"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )  # fmt: skip
         try:
             wait_for(self.port, "anchor.localhost", b"Hello")
