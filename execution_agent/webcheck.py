@@ -35,9 +35,7 @@ class ReloadCheck:
         while time.monotonic() < deadline:
             seen = {}
             for kind, (inode, offset) in positions.items():
-                seen[kind], _, _ = self.logs.read_log_from(
-                    user, log_name(domain, kind), inode, offset
-                )
+                seen[kind] = self.logs.read_log_from(user, log_name(domain, kind), inode, offset)
             everything = seen["server"] + seen["error"]
             if WATCHING_MARKER in everything:
                 if READY_MARKER in everything:

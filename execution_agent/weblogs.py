@@ -68,22 +68,33 @@ class AppLogs:
         finally:
             os.close(fd)
 
-    def read_log_from(
-        self, user: UserRef, name: str, inode: int, offset: int
-    ) -> tuple[bytes, int, int]:
-        """New bytes since (inode, offset), and the position after them. uWSGI starts a new
-        file when it rotates (at the size limit, and on each reload): then read it whole."""
+    def read_log_from(self, user: UserRef, name: str, inode: int, offset: int) -> bytes:
+        """Everything logged since (inode, offset). uWSGI rotates to <name>.1 at the size
+        limit and, racing with its own restart, on reloads: what the old file got after
+        offset (it is <name>.1 now) comes first, then the whole new file."""
         fd = self._open_log(user, name)
         if fd is None:
-            return b"", 0, 0
+            return self._read(user, name + ".1", inode, offset)
         try:
             st = os.fstat(fd)
-            if st.st_ino != inode or st.st_size < offset:
-                inode, offset = st.st_ino, 0
-            data = os.pread(fd, 1 << 20, offset)
+            if st.st_ino == inode and st.st_size >= offset:
+                return os.pread(fd, 1 << 20, offset)
+            current = os.pread(fd, 1 << 20, 0)
         finally:
             os.close(fd)
-        return data, inode, offset
+        return self._read(user, name + ".1", inode, offset) + current
+
+    def _read(self, user: UserRef, name: str, inode: int, offset: int) -> bytes:
+        """The bytes after offset of name, if it is still the file with that inode."""
+        fd = self._open_log(user, name)
+        if fd is None:
+            return b""
+        try:
+            if os.fstat(fd).st_ino != inode:
+                return b""
+            return os.pread(fd, 1 << 20, offset)
+        finally:
+            os.close(fd)
 
     def tail(self, user: UserRef, name: str, max_bytes: int) -> str:
         fd = self._open_log(user, name)

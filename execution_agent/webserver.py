@@ -241,13 +241,18 @@ class WebServer:
         conf.mkdir(mode=0o755, exist_ok=True)
         write_atomically(conf / "vassal.ini", text, mode=0o644)
         # The Emperor's copy: its owner is who the vassal runs as, its mtime what reloads it.
-        changed |= write_atomically(
-            self.layout.vassal(spec),
-            text,
-            mode=0o400,
-            uid=owner[0],
-            gid=owner[1],
-        )
+        path = self.layout.vassal(spec)
+        try:
+            before = os.stat(path).st_mtime
+        except FileNotFoundError:
+            before = None
+        if write_atomically(path, text, mode=0o400, uid=owner[0], gid=owner[1]):
+            changed = True
+            if before is not None:
+                # The Emperor compares whole-second mtimes: a second change within the same
+                # second as the first would go unnoticed, so move the mtime on by a second.
+                mtime = max(time.time(), int(before) + 1)
+                os.utime(path, (mtime, mtime), follow_symlinks=False)
         return changed
 
     def remove_vassal(self, slug: str) -> bool:
