@@ -8,7 +8,7 @@ Layout under WARREN_WEB_DIR (no sandbox binds any of it except a user's own sock
     bin/vassal-wrapper  0755 root   the Emperor's wrapper: execs bwrap from the spec
     sockets/<uid>/      0711 user   <slug>.sock (bound at /run/webapps in the vassal)
     logs/<uid>/         0700 user   <domain>.{error,server}.log (at /var/log/webapps)
-    access-logs/<uid>/  0700 root   <domain>.access.log, written by nginx
+    access-logs/<uid>/  0711 root   <domain>.access.log, written by nginx
     nginx/              0755 root   nginx.conf (0600), sites/<slug>.conf, htpasswd/, pages/
 """
 
@@ -211,7 +211,7 @@ class WebLayout:
             (self.wrapper.parent, 0o755),
             (self.sockets, 0o711),
             (self.logs, 0o711),
-            (self.access_logs, 0o700),
+            (self.access_logs, 0o711),
             (self.nginx, 0o755),
             (self.sites, 0o700),
             (self.pages, 0o755),
@@ -256,7 +256,8 @@ class WebLayout:
         uid = owner_uid if self.root_user else -1
         _owned_dir(self.user_sockets(spec.user), 0o711, uid, gid)
         _owned_dir(self.user_logs(spec.user), 0o700, uid, gid)
-        _owned_dir(self.access_logs_of(spec.user), 0o700)
+        # Traversable: after USR1, nginx's workers (not root) reopen the logs by path.
+        _owned_dir(self.access_logs_of(spec.user), 0o711)
         if self.root_user:
             etc = self.config.run_dir / "etc" / spec.user.username
             etc.mkdir(mode=0o755, parents=True, exist_ok=True)

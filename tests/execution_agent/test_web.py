@@ -14,6 +14,7 @@ import pytest
 from execution_agent.client import AgentError
 from execution_agent.config import load_config
 from execution_agent.errors import OpError
+from execution_agent.validation import UserRef
 from execution_agent.webclient import web_apply, web_log, web_reload, web_remove
 from execution_agent.webfront import WebLayout
 from execution_agent.webharness import WebFrontProcesses, http_get, wait_for_body
@@ -214,3 +215,25 @@ def test_settings_that_could_smuggle_configuration_are_refused(
     with pytest.raises(AgentError, match=message):
         web_apply(harness.client(), user=alice, app=settings_for(alice, **override))
     assert not os.path.exists(harness.web_dir / "nginx" / "sites" / "evil_localhost.conf")
+
+
+def test_access_logs_are_rotated_by_size_and_nginx_reopens_them(harness, web, alice):
+    from execution_agent.web_run import rotate_access_logs
+    from execution_agent.webfront import read_pid
+    from execution_agent.webrender import LOG_MAX_BYTES
+
+    client = harness.client(timeout=60)
+    assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
+    layout = WebLayout(load_config(harness.env()))
+    log = layout.access_logs_of(UserRef(**alice)) / f"{alice['username']}.localhost.access.log"
+    with open(log, "ab") as handle:
+        handle.write(b"x" * (LOG_MAX_BYTES + 1))
+    rotate_access_logs(layout, read_pid(layout.nginx_pid))
+    assert (log.parent / (log.name + ".1")).stat().st_size > LOG_MAX_BYTES
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        http_get(harness.web_port, f"{alice['username']}.localhost", "/after-rotation")
+        if log.exists() and b"/after-rotation" in log.read_bytes():
+            break
+        time.sleep(0.2)
+    assert b"/after-rotation" in log.read_bytes()
