@@ -299,6 +299,7 @@ WARREN_DASHBOARD_CARDS = [
     "accounts.dashboard.plan_card",
     "files.dashboard.storage_card",
     "consoles.cards.consoles_card",
+    "webapps.dashboard.webapps_card",
 ]
 # Extra panels on the Account tab, after plan, security, email and identity.
 WARREN_ACCOUNT_CARDS: list[str] = [
@@ -315,6 +316,7 @@ WARREN_CONSOLE_ACCESS_RECHECK_SECONDS = env_int(
 # absolute in-sandbox path, e.g. /home/alice/app.py), `area` ("home" or "www") and `user`.
 WARREN_EDITOR_ACTIONS: list[str] = [
     "consoles/editor/save_and_run.html",
+    "webapps/editor_action.html",  # "Reload <domain>" on a web app's WSGI file
 ]
 
 # Limits of each user's sandbox cgroup (memory, processes) and their private /tmp.

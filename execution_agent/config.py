@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import grp
+import ipaddress
 import os
 import pwd
 import re
@@ -30,6 +31,10 @@ class Config:
     run_dir: Path
     production: bool
     cgroup_favor_dynmods: bool = False
+    # Web apps (execution_agent/web*.py): the Emperor's vassals, nginx's files, sockets, logs.
+    web_dir: Path = Path("/var/lib/warren-web")
+    webapps_port: int = 8080
+    webapps_address: str = "127.0.0.1"
 
 
 def _absolute_path(env: Mapping[str, str], name: str, default: str) -> Path:
@@ -103,6 +108,15 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be a boolean (1/0, true/false), got {raw!r}")
 
 
+def _address(env: Mapping[str, str]) -> str:
+    value = env.get("WARREN_WEBAPPS_ADDRESS", "127.0.0.1")
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ConfigError(f"WARREN_WEBAPPS_ADDRESS must be an IP address, got {value!r}") from None
+    return value
+
+
 def _production(env: Mapping[str, str]) -> bool:
     value = env.get("WARREN_ENV", "development")
     if value not in ("development", "production"):
@@ -126,4 +140,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         run_dir=_absolute_path(env, "WARREN_RUN_DIR", "/run/warren"),
         production=_production(env),
         cgroup_favor_dynmods=_bool(env, "WARREN_CGROUP_FAVOR_DYNMODS", False),
+        web_dir=_absolute_path(env, "WARREN_WEB_DIR", "/var/lib/warren-web"),
+        webapps_port=_int(env, "WARREN_WEBAPPS_PORT", 8080, 1, 65535),
+        webapps_address=_address(env),
     )

@@ -12,6 +12,7 @@ import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -52,6 +53,9 @@ class AgentHarness:
         self.run_dir = self.base / "run"
         self.socket_path = self.base / "agent.sock"
         self.log_path = self.base / "agent.log"
+        # Web apps: nginx and the Emperor of this harness (execution_agent.webharness).
+        self.web_dir = self.base / "web"
+        self.web_port = _free_port()
         for path in (self.homes, self.www):
             path.mkdir(mode=0o755)
         self.process: subprocess.Popen | None = None
@@ -77,6 +81,8 @@ class AgentHarness:
             "WARREN_UID_BASE": str(self.uid_base),
             "WARREN_CGROUP_PREFIX": self.cgroup_prefix,
             "WARREN_RUN_DIR": str(self.run_dir),
+            "WARREN_WEB_DIR": str(self.web_dir),
+            "WARREN_WEBAPPS_PORT": str(self.web_port),
             **self.extra_env,
         }
 
@@ -159,6 +165,12 @@ class AgentHarness:
         remove_cgroups(self.cgroup_prefix)
         unmount_beneath(self.base)
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def remove_cgroups(prefix: str) -> None:

@@ -12,10 +12,19 @@ os.environ.setdefault("WARREN_ENV", "test")
 os.environ.setdefault("WARREN_VAR_DIR", tempfile.mkdtemp(prefix="warren-test-var-"))
 # A random uid range per test process, so parallel runs never share Unix identities.
 os.environ.setdefault("WARREN_UID_BASE", str(3_000_000 + random.randrange(1000) * 10_000))
+# xdist workers inherit the controller's environment, hence its range: without this, "alice"
+# of one worker had the same uid as "alice" of the other, and one worker's clean-up killed the
+# other's processes. Each worker moves to its own 10,000 uids (once: its subprocesses, such as
+# a live server, inherit the moved range and the marker).
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _worker.startswith("gw") and os.environ.get("WARREN_TEST_UID_WORKER") != _worker:
+    _moved = int(os.environ["WARREN_UID_BASE"]) + (int(_worker[2:]) + 1) * 10_000
+    os.environ["WARREN_UID_BASE"] = str(_moved)
+    os.environ["WARREN_TEST_UID_WORKER"] = _worker
 os.environ.setdefault("WARREN_CELERY_EAGER", "1")
 os.environ.setdefault("WARREN_LOGIN_RATE_LIMIT", "10/m/ip,5/5m/key")
 
-from config.settings import *  # noqa: F403
+from config.settings import *  # noqa: E402, F403
 
 # Hashing strength is not under test here; speed is welcome.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

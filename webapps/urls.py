@@ -5,4 +5,16 @@ from webapps import views
 app_name = "webapps"
 urlpatterns = [
     path("", views.index, name="index"),
+    path("new/", views.new, name="new"),
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/settings/<str:field>/", views.setting, name="setting"),
+    path("<int:pk>/reload/", views.reload, name="reload"),
+    path("<int:pk>/enabled/", views.enabled, name="enabled"),
+    path("<int:pk>/https/", views.force_https, name="force_https"),
+    path("<int:pk>/password/", views.password, name="password"),
+    path("<int:pk>/static/", views.static_add, name="static_add"),
+    path("<int:pk>/static/<int:mapping_pk>/delete/", views.static_delete, name="static_delete"),
+    path("<int:pk>/delete/", views.delete, name="delete"),
+    path("<int:pk>/logs/<str:kind>/", views.log, name="log"),
+    path("<int:pk>/logs/<str:kind>/download/", views.log_download, name="log_download"),
 ]

@@ -1,16 +1,262 @@
-from django.shortcuts import render
+"""The Web tab: views parse, authorise (owner only, 404 otherwise), call one service, render."""
+
+import os
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.limits import effective_limits
+from webapps import agent, selectors, services
+from webapps.forms import PasswordForm, SettingForm, StaticMappingForm, WizardForm
+from webapps.models import StaticMapping
+
+EDITABLE = ("source_dir", "working_dir", "virtualenv", "python_version", "workers", "domain")
+LOG_KINDS = selectors.LOG_KINDS
+
+
+def editor_url(path: str) -> str | None:
+    """The Files tab's editor for an absolute in-sandbox path, once the Files tab has one."""
+    for kwargs in ({"args": [path.lstrip("/")]}, {"kwargs": {"path": path.lstrip("/")}}):
+        try:
+            return reverse("files:edit", **kwargs)
+        except NoReverseMatch:
+            continue
+    return None
 
 
 def index(request):
-    return render(
-        request,
-        "empty_state.html",
-        {
-            "title": "Web apps",
-            "lead": "Host a Flask, Django or Bottle site.",
-            "body": (
-                "Pick a framework and a Python version and your site answers at your own address "
-                "within seconds. Web apps are on their way."
-            ),
-        },
+    apps = list(selectors.webapps_of(request.user))
+    if apps:
+        return redirect("webapps:detail", pk=apps[0].pk)
+    return render(request, "webapps/index.html", _wizard_context(request, None))
+
+
+def _wizard_context(request, form) -> dict:
+    pythons = agent.available_pythons()
+    limits = effective_limits(request.user)
+    count = selectors.webapps_of(request.user).count()
+    return {
+        "form": form or WizardForm(user=request.user, pythons=pythons),
+        "apps": list(selectors.webapps_of(request.user)),
+        "limits": limits,
+        "room_for_more": limits.allows("max_web_apps", count + 1),
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def new(request):
+    if request.method == "GET":
+        return render(request, "webapps/new.html", _wizard_context(request, None))
+    form = WizardForm(request.POST, user=request.user, pythons=agent.available_pythons())
+    if form.is_valid():
+        try:
+            webapp, result = services.webapp_create(user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            _report(request, result)
+            return redirect("webapps:detail", pk=webapp.pk)
+    return render(request, "webapps/new.html", _wizard_context(request, form), status=400)
+
+
+def _report(request, result) -> None:
+    if result.ok:
+        messages.success(request, result.message)
+    else:
+        messages.error(request, result.message)
+
+
+def detail(request, pk: int):
+    webapp = selectors.webapp_of(request.user, pk)
+    return render(request, "webapps/detail.html", _detail_context(request, webapp))
+
+
+def _detail_context(request, webapp, **extra) -> dict:
+    return {
+        "webapp": webapp,
+        "apps": list(selectors.webapps_of(request.user)),
+        "settings_rows": [_row(webapp, field) for field in EDITABLE],
+        "virtualenv_warning": selectors.virtualenv_warning(webapp),
+        "wsgi_editor_url": editor_url(webapp.wsgi_file),
+        "static_form": StaticMappingForm(webapp=webapp),
+        "password_form": PasswordForm(initial={"username": webapp.auth_username}),
+        "limits": effective_limits(request.user),
+        "log_kinds": LOG_KINDS,
+        **extra,
+    }
+
+
+def _row(webapp, field: str) -> dict:
+    value = getattr(webapp, field)
+    return {"field": field, "label": SettingForm.LABELS[field], "value": value}
+
+
+@require_http_methods(["GET", "POST"])
+def setting(request, pk: int, field: str):
+    """Inline edit of one setting (htmx swaps the row; without htmx, a plain form post)."""
+    webapp = selectors.webapp_of(request.user, pk)
+    if field not in EDITABLE:
+        raise Http404("no such setting")
+    pythons = agent.available_pythons() if field == "python_version" else []
+    if request.method == "GET":
+        if request.GET.get("cancel"):
+            return render(
+                request, "webapps/_setting.html", {"row": _row(webapp, field), "webapp": webapp}
+            )
+        form = SettingForm(webapp=webapp, field=field, pythons=pythons)
+        return render(
+            request, "webapps/_setting_form.html", {"form": form, "webapp": webapp, "field": field}
+        )
+    form = SettingForm(request.POST, webapp=webapp, field=field, pythons=pythons)
+    if not form.is_valid():
+        return render(
+            request,
+            "webapps/_setting_form.html",
+            {"form": form, "webapp": webapp, "field": field},
+            status=400 if not request.htmx else 200,
+        )
+    value = form.cleaned_data["value"]
+    if field == "domain":
+        try:
+            result = services.webapp_set_domain(webapp=webapp, domain=value)
+        except ValidationError as exc:
+            form.add_error("value", exc)
+            return render(
+                request,
+                "webapps/_setting_form.html",
+                {"form": form, "webapp": webapp, "field": field},
+            )
+        _report(request, result)
+        return _back_to_detail(request, webapp)
+    services.webapp_update(webapp=webapp, **{field: value})
+    if request.htmx:
+        return render(
+            request,
+            "webapps/_setting.html",
+            {"row": _row(webapp, field), "webapp": webapp, "saved": True},
+        )
+    messages.success(request, f"{SettingForm.LABELS[field]} saved: press Reload to apply it.")
+    return redirect("webapps:detail", pk=webapp.pk)
+
+
+def _back_to_detail(request, webapp):
+    url = reverse("webapps:detail", args=[webapp.pk])
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+@require_POST
+def reload(request, pk: int):
+    webapp = selectors.webapp_of(request.user, pk)
+    result = services.webapp_reload(webapp=webapp)
+    if request.htmx:
+        return render(request, "webapps/_reload_result.html", {"result": result, "webapp": webapp})
+    _report(request, result)
+    return redirect("webapps:detail", pk=webapp.pk)
+
+
+@require_POST
+def enabled(request, pk: int):
+    webapp = selectors.webapp_of(request.user, pk)
+    turn_on = request.POST.get("enabled") == "on"
+    result = services.webapp_set_enabled(webapp=webapp, enabled=turn_on)
+    _report(request, result)
+    return redirect("webapps:detail", pk=webapp.pk)
+
+
+@require_POST
+def force_https(request, pk: int):
+    webapp = selectors.webapp_of(request.user, pk)
+    services.webapp_update(webapp=webapp, force_https=request.POST.get("force_https") == "on")
+    messages.success(request, "HTTPS setting saved: press Reload to apply it.")
+    return redirect("webapps:detail", pk=webapp.pk)
+
+
+@require_POST
+def password(request, pk: int):
+    webapp = selectors.webapp_of(request.user, pk)
+    if request.POST.get("clear"):
+        services.webapp_clear_password(webapp=webapp)
+        messages.success(request, "Password protection removed: press Reload to apply it.")
+        return redirect("webapps:detail", pk=webapp.pk)
+    form = PasswordForm(request.POST)
+    if not form.is_valid():
+        context = _detail_context(request, webapp, password_form=form)
+        return render(request, "webapps/detail.html", context, status=400)
+    services.webapp_set_password(webapp=webapp, **form.cleaned_data)
+    messages.success(request, "Password protection saved: press Reload to apply it.")
+    return redirect("webapps:detail", pk=webapp.pk)
+
+
+@require_POST
+def static_add(request, pk: int):
+    webapp = selectors.webapp_of(request.user, pk)
+    form = StaticMappingForm(request.POST, webapp=webapp)
+    if form.is_valid():
+        try:
+            services.static_mapping_add(webapp=webapp, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Static files mapping added: press Reload to apply it.")
+            return redirect("webapps:detail", pk=webapp.pk)
+    context = _detail_context(request, webapp, static_form=form)
+    return render(request, "webapps/detail.html", context, status=400)
+
+
+@require_POST
+def static_delete(request, pk: int, mapping_pk: int):
+    webapp = selectors.webapp_of(request.user, pk)
+    mapping = get_object_or_404(StaticMapping, pk=mapping_pk, webapp=webapp)
+    services.static_mapping_remove(mapping=mapping)
+    messages.success(request, "Static files mapping removed: press Reload to apply it.")
+    return redirect("webapps:detail", pk=webapp.pk)
+
+
+@require_POST
+def delete(request, pk: int):
+    webapp = selectors.webapp_of(request.user, pk)
+    try:
+        services.webapp_delete(webapp=webapp)
+    except (agent.AgentError, agent.AgentUnavailable) as exc:
+        messages.error(request, f"Could not remove {webapp.domain} from the web server: {exc}")
+        return redirect("webapps:detail", pk=webapp.pk)
+    messages.success(request, f"{webapp.domain} was deleted; your files are still there.")
+    return redirect("webapps:index")
+
+
+def _log_kind(kind: str) -> str:
+    if kind not in LOG_KINDS:
+        raise Http404("no such log")
+    return kind
+
+
+def log(request, pk: int, kind: str):
+    webapp = selectors.webapp_of(request.user, pk)
+    tail = selectors.log_tail(webapp, _log_kind(kind))
+    context = {"webapp": webapp, "kind": kind, "tail": tail, "log_kinds": LOG_KINDS}
+    template = "webapps/_log_tail.html" if request.htmx else "webapps/log.html"
+    return render(request, template, context)
+
+
+def log_download(request, pk: int, kind: str):
+    webapp = selectors.webapp_of(request.user, pk)
+    try:
+        fd, _ = selectors.log_file(webapp, _log_kind(kind))
+    except agent.AgentError:
+        raise Http404("this log is empty so far") from None
+    except agent.AgentUnavailable:
+        return HttpResponse("The web server is unreachable right now.", status=503)
+    return FileResponse(
+        os.fdopen(fd, "rb"),
+        as_attachment=True,
+        filename=f"{webapp.domain}.{kind}.log",
+        content_type="text/plain; charset=utf-8",
     )

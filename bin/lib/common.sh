@@ -12,7 +12,10 @@ die() { printf '\033[1;31mxx\033[0m %s\n' "$*" >&2; exit 1; }
 is_root() { [ "$(id -u)" -eq 0 ]; }
 
 # Debian packages Warren runs with; tests add a browser.
-RUN_PACKAGES=(tmux bubblewrap nginx uwsgi uwsgi-plugin-python3 quota rsync procps util-linux acl)
+# uwsgi-plugin-python3 serves /usr/bin/python3.11; python3-flask/-bottle/-django make the Web
+# tab's quick-start apps importable in a vassal's sandbox without a virtualenv.
+RUN_PACKAGES=(tmux bubblewrap nginx uwsgi uwsgi-plugin-python3 python3-flask python3-bottle
+    python3-django quota rsync procps util-linux acl)
 TEST_PACKAGES=(chromium chromium-driver wrk)
 
 missing_packages() {

@@ -47,4 +47,4 @@ def op(name: str, *, fields: tuple[str, ...] = ()) -> Callable[[Callable], Calla
 
 
 # One line per module of operations (a later module, e.g. `web`, is one more import here).
-from execution_agent.ops import cgroup_ops, consoles, core, files, processes  # noqa: E402, F401
+from execution_agent.ops import cgroup_ops, consoles, core, files, processes, web  # noqa: E402, F401

@@ -1,0 +1,94 @@
+"""Operations for users' web apps: install from structured settings, reload, remove, logs."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from execution_agent.ops import Reply, op
+from execution_agent.validation import Args
+from execution_agent.webrender import LOG_KINDS, log_name, plugin_name
+from execution_agent.webserver import WebServer
+from execution_agent.webspec import check_domain, domain_slug, parse_app
+
+PLUGIN_DIR = "/usr/lib/uwsgi/plugins"
+PYTHON_RE = re.compile(r"^python(3\.\d+)$")
+_servers: dict[int, WebServer] = {}
+
+
+def web_server(agent) -> WebServer:
+    """The agent's WebServer, made on first use."""
+    server = _servers.get(id(agent))
+    if server is None or server.agent is not agent:
+        server = _servers[id(agent)] = WebServer(agent)
+    return server
+
+
+def uwsgi_pythons() -> list[str]:
+    """Python versions with both an interpreter and Debian's uWSGI plugin for it."""
+    found = []
+    for name in os.listdir("/usr/bin"):
+        match = PYTHON_RE.match(name)
+        if match and os.path.exists(f"{PLUGIN_DIR}/{plugin_name(match.group(1))}_plugin.so"):
+            found.append(match.group(1))
+    return sorted(found, key=lambda v: tuple(int(part) for part in v.split(".")))
+
+
+def _domain(args: Args) -> str:
+    return check_domain(args.str("domain", max_chars=253), "args.domain")
+
+
+@op("web_info")
+def web_info(agent, args: Args) -> Reply:
+    """What this web server offers: Pythons with a uWSGI plugin, and whether nginx/Emperor run."""
+    server = web_server(agent)
+    return Reply(
+        {
+            "pythons": uwsgi_pythons(),
+            "port": agent.config.webapps_port,
+            **server.status(),
+        }
+    )
+
+
+@op("web_apply", fields=("user", "app"))
+def web_apply(agent, args: Args) -> Reply:
+    """Install an app's vassal, nginx block and (if missing) WSGI file without reloading it."""
+    spec = parse_app(args, uwsgi_pythons())
+    return Reply(web_server(agent).apply(spec))
+
+
+@op("web_reload", fields=("user", "app", "timeout"))
+def web_reload(agent, args: Args) -> Reply:
+    """Apply the settings, touch the WSGI file, and wait for a test request through nginx."""
+    timeout = args.number("timeout", minimum=1, maximum=120, default=25)
+    spec = parse_app(args, uwsgi_pythons())
+    return Reply(web_server(agent).reload(spec, timeout=timeout))
+
+
+@op("web_remove", fields=("user", "domain"))
+def web_remove(agent, args: Args) -> Reply:
+    """Take an app off this web server (its WSGI file and logs are kept)."""
+    user = args.user()
+    return Reply(web_server(agent).remove(user, domain_slug(_domain(args))))
+
+
+@op("web_log", fields=("user", "domain", "kind", "max_bytes"))
+def web_log(agent, args: Args) -> Reply:
+    """The end of one of an app's logs (access, error or server), read as the user."""
+    user = args.user()
+    name = log_name(_domain(args), args.choice("kind", LOG_KINDS))
+    max_bytes = args.int("max_bytes", minimum=1, maximum=1 << 20, default=64 * 1024)
+    server = web_server(agent)
+    return Reply(
+        {"text": server.logs.tail(user, name, max_bytes), "size": server.logs.log_size(user, name)}
+    )
+
+
+@op("web_log_open", fields=("user", "domain", "kind"))
+def web_log_open(agent, args: Args) -> Reply:
+    """Open one of an app's logs as the user and pass its fd back (for downloads)."""
+    user = args.user()
+    name = log_name(_domain(args), args.choice("kind", LOG_KINDS))
+    fd = web_server(agent).logs.open_log(user, name)
+    return Reply({"size": os.fstat(fd).st_size}, fds=[("file", fd)])

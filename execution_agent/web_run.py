@@ -1,0 +1,117 @@
+"""Start the web front: `python -m execution_agent.web_run emperor|nginx|prepare`.
+
+Both read the agent's configuration (WARREN_WEB_DIR, WARREN_WEBAPPS_PORT, ...) and prepare the
+web directory (idempotent). The Emperor is exec'd; nginx runs as a child of a small loop that
+rotates its access logs by size, so a process manager (honcho, systemd) supervises both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+
+from execution_agent.config import ConfigError, load_config
+from execution_agent.webfront import WebLayout
+from execution_agent.webrender import LOG_MAX_BYTES
+
+UWSGI = "/usr/bin/uwsgi"
+NGINX = "/usr/sbin/nginx"
+ROTATE_EVERY = 10.0
+
+
+def emperor_argv(layout: WebLayout) -> list[str]:
+    """The Emperor in tyrant mode: each vassal runs as its file's owner, through the wrapper."""
+    return [
+        UWSGI,
+        "--emperor",
+        str(layout.vassals),
+        "--emperor-tyrant",
+        # Owner and mtime of the vassal file itself, never of what a symlink points at.
+        "--emperor-tyrant-nofollow",
+        "--emperor-nofollow",
+        "--emperor-wrapper",
+        str(layout.wrapper),
+        "--emperor-pidfile",
+        str(layout.emperor_pid),
+        # The agent sends SIGWINCH after writing a vassal; this is only the fallback scan.
+        "--emperor-freq",
+        "2",
+        "--emperor-throttle",
+        "500",
+        "--emperor-max-throttle",
+        "30000",
+        "--reload-mercy",
+        "10",
+        "--die-on-term",
+        "--emperor-procname",
+        "warren-emperor",
+    ]
+
+
+def nginx_argv(layout: WebLayout) -> list[str]:
+    return [
+        NGINX,
+        "-p",
+        f"{layout.nginx}/",
+        "-c",
+        str(layout.nginx_conf),
+        "-g",
+        "daemon off;",
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Prepare WARREN_WEB_DIR, then exec the Emperor or nginx (or stop after preparing)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1 or argv[0] not in ("emperor", "nginx", "prepare"):
+        print("usage: python -m execution_agent.web_run emperor|nginx|prepare", file=sys.stderr)
+        return 2
+    try:
+        layout = WebLayout(load_config())
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    layout.prepare()
+    if argv[0] == "prepare":
+        return 0
+    if argv[0] == "nginx":
+        return run_nginx(layout)
+    command = emperor_argv(layout)
+    os.execv(command[0], command)  # noqa: S606 - a fixed binary with our own arguments
+    return 1  # not reached
+
+
+def rotate_access_logs(layout: WebLayout, nginx_pid: int) -> None:
+    """nginx cannot rotate by size: move big logs aside, then USR1 makes nginx reopen them."""
+    rotated = False
+    for path in layout.access_logs.glob("*/*.access.log"):
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_size > LOG_MAX_BYTES:
+                os.replace(path, path.with_name(path.name + ".1"))
+                rotated = True
+    if rotated:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(nginx_pid, signal.SIGUSR1)
+
+
+def run_nginx(layout: WebLayout) -> int:
+    """nginx in the foreground, with its access logs rotated by size every few seconds."""
+    process = subprocess.Popen(nginx_argv(layout))
+
+    def forward(signum, frame) -> None:
+        process.send_signal(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
+        signal.signal(signum, forward)
+    while True:
+        try:
+            return process.wait(timeout=ROTATE_EVERY)
+        except subprocess.TimeoutExpired:
+            rotate_access_logs(layout, process.pid)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

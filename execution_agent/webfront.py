@@ -1,0 +1,286 @@
+"""The web server's files: where vassals, launch specs, sockets, logs and nginx blocks live.
+
+Layout under WARREN_WEB_DIR (no sandbox binds any of it except a user's own sockets and logs):
+
+    vassals/            0711 root   <slug>-u<uid>.ini, owned by the user (tyrant), mode 0400
+    specs/              0755 root   <slug>-u<uid>.json: the bwrap command line; seccomp.bpf
+    confs/<name>/       0755 root   vassal.ini as uWSGI reads it (bound at /uwsgi)
+    bin/vassal-wrapper  0755 root   the Emperor's wrapper: execs bwrap from the spec
+    sockets/<uid>/      0711 user   <slug>.sock (bound at /run/webapps in the vassal)
+    logs/<uid>/         0700 user   <domain>.{error,server}.log (at /var/log/webapps)
+    access-logs/<uid>/  0711 root   <domain>.access.log, written by nginx
+    nginx/              0755 root   nginx.conf (0600), sites/<slug>.conf, htpasswd/, pages/
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import grp
+import json
+import os
+import pwd
+import secrets
+import shutil
+import stat
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from execution_agent import identity
+from execution_agent.config import Config
+from execution_agent.seccomp import build_filter
+from execution_agent.webrender import (
+    render_nginx_main,
+    render_wrapper,
+)
+from execution_agent.webspec import AppSpec
+
+PAGES = ("unknown.html",)
+UWSGI_PARAMS = (
+    "QUERY_STRING $query_string",
+    "REQUEST_METHOD $request_method",
+    "CONTENT_TYPE $content_type",
+    "CONTENT_LENGTH $content_length",
+    "REQUEST_URI $request_uri",
+    "PATH_INFO $document_uri",
+    "DOCUMENT_ROOT $document_root",
+    "SERVER_PROTOCOL $server_protocol",
+    "REQUEST_SCHEME $scheme",
+    "HTTPS $https if_not_empty",
+    "REMOTE_ADDR $remote_addr",
+    "REMOTE_PORT $remote_port",
+    "SERVER_PORT $server_port",
+    "SERVER_NAME $server_name",
+)
+
+
+def system_python() -> str:
+    """The interpreter the wrapper runs on: the distribution's, which every uid can execute."""
+    for candidate in ("/usr/bin/python3", shutil.which("python3") or ""):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise RuntimeError("no python3 interpreter for the vassal wrapper")
+
+
+def nginx_worker_user() -> tuple[str, int] | None:
+    """nginx's workers drop to www-data (or nobody); they only connect to sockets."""
+    for name in ("www-data", "nobody"):
+        with contextlib.suppress(KeyError):
+            entry = pwd.getpwnam(name)
+            return name, entry.pw_gid
+    return None
+
+
+def write_atomically(path: Path, data: bytes, *, mode: int, uid: int = -1, gid: int = -1) -> bool:
+    """Replace path with data unless it already holds exactly that; True if it was written."""
+    with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+        if path.read_bytes() == data:
+            st = path.lstat()
+            if stat.S_IMODE(st.st_mode) == mode and uid in (-1, st.st_uid):
+                return False
+    # The temporary name must not end in .ini: the Emperor would take it for a vassal.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        if uid != -1 or gid != -1:
+            os.chown(temporary, uid, gid)
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    return True
+
+
+def _owned_dir(path: Path, mode: int, uid: int = -1, gid: int = -1) -> Path:
+    path.mkdir(mode=mode, exist_ok=True)
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        raise RuntimeError(f"{path} is not a directory")
+    if (uid != -1 and st.st_uid != uid) or (gid != -1 and st.st_gid != gid):
+        os.chown(path, uid, gid, follow_symlinks=False)
+    if stat.S_IMODE(st.st_mode) != mode:
+        os.chmod(path, mode)
+    return path
+
+
+class WebLayout:
+    """Paths and one-time preparation of WARREN_WEB_DIR."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.root = config.web_dir
+        self.vassals = self.root / "vassals"
+        self.specs = self.root / "specs"
+        self.confs = self.root / "confs"
+        self.wrapper = self.root / "bin" / "vassal-wrapper"
+        self.sockets = self.root / "sockets"
+        self.logs = self.root / "logs"
+        self.access_logs = self.root / "access-logs"
+        self.nginx = self.root / "nginx"
+        self.nginx_conf = self.nginx / "nginx.conf"
+        self.nginx_pid = self.nginx / "nginx.pid"
+        self.nginx_error_log = self.nginx / "error.log"
+        self.sites = self.nginx / "sites"
+        self.htpasswd_dir = self.nginx / "htpasswd"
+        self.pages = self.nginx / "pages"
+        self.uwsgi_params = self.nginx / "uwsgi_params"
+        self.probe_secret_file = self.nginx / "probe-secret"
+        self.seccomp = self.specs / "seccomp.bpf"
+        self.emperor_pid = self.root / "emperor.pid"
+        self.lock_file = self.root / "lock"
+        self.root_user = os.geteuid() == 0
+
+    # --- per-app paths ------------------------------------------------------------------
+    @staticmethod
+    def vassal_name(spec: AppSpec) -> str:
+        # The uid is part of the name: tyrant mode keeps a vassal's first owner for its whole
+        # life, so a reused username must make a new vassal, never rewrite the old one.
+        return f"{spec.slug}-u{spec.user.uid}"
+
+    def vassal(self, spec: AppSpec) -> Path:
+        return self.vassals / f"{self.vassal_name(spec)}.ini"
+
+    def launch_spec(self, spec: AppSpec) -> Path:
+        return self.specs / f"{self.vassal_name(spec)}.json"
+
+    def vassal_conf(self, spec: AppSpec) -> Path:
+        """The directory bound at /uwsgi in the sandbox. A directory, not the ini itself: a
+        bind mount of a file keeps its old inode, so an atomic rewrite would go unseen."""
+        return self.confs / self.vassal_name(spec)
+
+    def vassals_of(self, slug: str) -> list[Path]:
+        """Every vassal ini, launch spec and conf dir for this domain, whoever owned it."""
+        return [
+            *self.vassals.glob(f"{slug}-u*.ini"),
+            *self.specs.glob(f"{slug}-u*.json"),
+            *self.confs.glob(f"{slug}-u*"),
+        ]
+
+    def site(self, slug: str) -> Path:
+        return self.sites / f"{slug}.conf"
+
+    def htpasswd(self, slug: str) -> Path:
+        return self.htpasswd_dir / slug
+
+    # Keyed by uid, like the vassals: files of an earlier owner of a username stay theirs.
+    def user_sockets(self, user) -> Path:
+        return self.sockets / str(user.uid)
+
+    def socket(self, spec: AppSpec) -> Path:
+        return self.user_sockets(spec.user) / f"{spec.slug}.sock"
+
+    def user_logs(self, user) -> Path:
+        return self.logs / str(user.uid)
+
+    def access_logs_of(self, user) -> Path:
+        """nginx writes access logs (buffered: cheaper than uWSGI's per-request logging) as
+        root, so they live in root's own directory, never in one a user could plant links in."""
+        return self.access_logs / str(user.uid)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Serialise changes across the agent's threads and the launchers' preparation."""
+        self.root.mkdir(mode=0o755, parents=True, exist_ok=True)
+        with open(self.lock_file, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def probe_secret(self) -> str:
+        return self.probe_secret_file.read_text().strip()
+
+    def prepare(self) -> None:
+        """Create the directories and fixed files; safe to run again (each start does)."""
+        with self.locked():
+            self._prepare_dirs()
+            self._prepare_files()
+
+    def _prepare_dirs(self) -> None:
+        os.chmod(self.root, 0o755)  # noqa: S103 - nginx and the users' wrappers traverse it
+        for path, mode in (
+            (self.vassals, 0o711),
+            (self.specs, 0o755),
+            (self.confs, 0o755),
+            (self.wrapper.parent, 0o755),
+            (self.sockets, 0o711),
+            (self.logs, 0o711),
+            (self.access_logs, 0o711),
+            (self.nginx, 0o755),
+            (self.sites, 0o700),
+            (self.pages, 0o755),
+            (self.nginx / "tmp", 0o700),
+        ):
+            _owned_dir(path, mode)
+        worker = nginx_worker_user() if self.root_user else None
+        # nginx's workers read htpasswd files on each request; nobody else may.
+        _owned_dir(self.htpasswd_dir, 0o750, 0 if worker else -1, worker[1] if worker else -1)
+
+    def _prepare_files(self) -> None:
+        if not self.probe_secret_file.exists():
+            write_atomically(self.probe_secret_file, secrets.token_hex(24).encode(), mode=0o600)
+        owner = 0 if self.root_user else os.geteuid()
+        write_atomically(
+            self.wrapper,
+            render_wrapper(
+                python=system_python(), specs_dir=str(self.specs), owner_uid=owner
+            ).encode(),
+            mode=0o755,
+        )
+        write_atomically(self.seccomp, build_filter(), mode=0o644)
+        params = "".join(f"uwsgi_param {line};\n" for line in UWSGI_PARAMS)
+        write_atomically(self.uwsgi_params, params.encode(), mode=0o644)
+        for page in PAGES:
+            text = (Path(__file__).parent / "web_templates" / page).read_bytes()
+            write_atomically(self.pages / f"warren-{page}", text, mode=0o644)
+        worker = nginx_worker_user() if self.root_user else None
+        user_line = f"user {worker[0]} {grp.getgrgid(worker[1]).gr_name};" if worker else ""
+        main = render_nginx_main(
+            web_dir=str(self.root),
+            address=self.config.webapps_address,
+            port=self.config.webapps_port,
+            probe_secret=self.probe_secret(),
+            user_line=user_line,
+        )
+        write_atomically(self.nginx_conf, main.encode(), mode=0o600)
+
+    def prepare_user(self, spec: AppSpec, owner_uid: int) -> None:
+        """The user's socket and log directories, owned by them (their vassal writes there)."""
+        gid = owner_uid if self.root_user else -1
+        uid = owner_uid if self.root_user else -1
+        _owned_dir(self.user_sockets(spec.user), 0o711, uid, gid)
+        _owned_dir(self.user_logs(spec.user), 0o700, uid, gid)
+        # Traversable: after USR1, nginx's workers (not root) reopen the logs by path.
+        _owned_dir(self.access_logs_of(spec.user), 0o711)
+        if self.root_user:
+            etc = self.config.run_dir / "etc" / spec.user.username
+            etc.mkdir(mode=0o755, parents=True, exist_ok=True)
+            identity.write_if_changed(etc / "passwd", identity.passwd_text(spec.user, owner_uid))
+            identity.write_if_changed(etc / "group", identity.group_text(spec.user, owner_uid))
+
+
+def read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def process_named(pid: int | None, needle: bytes) -> bool:
+    """Whether pid is alive and its command line mentions needle (guards against pid reuse)."""
+    if pid is None:
+        return False
+    try:
+        return needle in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def launch_spec_json(spec: AppSpec, argv: list[str], seccomp: Path, uid: int) -> bytes:
+    return (json.dumps({"uid": uid, "seccomp": str(seccomp), "argv": argv}, indent=1)).encode()

@@ -1,0 +1,140 @@
+"""Render web app configuration from validated data: vassal ini, nginx blocks, WSGI files.
+
+Every value substituted here went through execution_agent.webspec (or is the agent's own
+configuration), so the templates can be plain text with no quoting of their own.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from string import Template
+
+from execution_agent.webspec import AppSpec
+
+# uWSGI's own messages; everything else the vassal prints (the app's stdout/stderr,
+# tracebacks, per-request errors) goes to the error log instead (PCRE negative look-ahead).
+UWSGI_MESSAGE_RE = (
+    r"(\*\*\*|\[uwsgi|\[uWSGI\]|uwsgi socket|uWSGI |spawned |mapped |WSGI app \d|Python |"
+    r"your |detected |lock engine|thunder lock|current working|compiled with|os: |nodename|"
+    r"machine: |clock source|pcre |writing pidfile|chdir\(\)|setgid|setuid|announcing|"
+    r"Respawned|Gracefully|gracefully|worker \d+ buried|\.\.\.|Starting|Operational|"
+    r"SIGINT|SIGTERM|goodbye|VACUUM|binary reloading|Killing|\[emperor|logsize: |"
+    r"DAMN|HARAKIRI|harakiri|\[busyness|added |Set PythonHome|Python main interpreter|"
+    r"Python threads|python threads|TIMEOUT|worker respawn|received message|fsmon|"
+    r"WSGI app|\*\*\* no app)"
+)
+LOG_KINDS = ("access", "error", "server")
+LOG_MAX_BYTES = 10 * 1024 * 1024
+SANDBOX_SOCKET_DIR = "/run/webapps"
+SANDBOX_LOG_DIR = "/var/log/webapps"
+SANDBOX_CONF_DIR = "/uwsgi"
+SANDBOX_VASSAL_INI = f"{SANDBOX_CONF_DIR}/vassal.ini"
+
+
+def _template(name: str) -> Template:
+    text = resources.files("execution_agent").joinpath("web_templates", name).read_text()
+    return Template(text)
+
+
+def plugin_name(python: str) -> str:
+    """Debian's plugin for Python 3.11 is python311_plugin.so."""
+    return "python" + python.replace(".", "")
+
+
+def log_name(domain: str, kind: str) -> str:
+    return f"{domain}.{kind}.log"
+
+
+def render_vassal(spec: AppSpec) -> str:
+    """The vassal ini: uWSGI as the user, inside the sandbox, paths as the sandbox sees them."""
+    extra = []
+    if spec.virtualenv:
+        extra.append(f"virtualenv = {spec.virtualenv}")
+    for mapping in spec.static:
+        extra.append(f"static-map = {mapping.url.rstrip('/') or '/'}={mapping.directory}")
+    if spec.static:
+        # Symlinks may point anywhere inside the home; uWSGI refuses to follow any that lead
+        # elsewhere (and the sandbox holds nobody else's files to begin with).
+        extra.append(f"static-safe = /home/{spec.user.username}")
+    logs = {
+        kind: f"{SANDBOX_LOG_DIR}/{log_name(spec.domain, kind)}" for kind in ("error", "server")
+    }
+    return _template("vassal.ini").substitute(
+        domain=spec.domain,
+        plugin=plugin_name(spec.python),
+        processes=spec.processes,
+        socket=f"{SANDBOX_SOCKET_DIR}/{spec.slug}.sock",
+        wsgi_file=spec.wsgi_file,
+        working_dir=spec.working_dir,
+        error_log=logs["error"],
+        server_log=logs["server"],
+        max_bytes=LOG_MAX_BYTES,
+        uwsgi_messages=UWSGI_MESSAGE_RE,
+        extra="\n".join(extra),
+    )
+
+
+def render_site(
+    spec: AppSpec,
+    *,
+    access_log: str,
+    address: str,
+    port: int,
+    socket: str,
+    htpasswd: str,
+    uwsgi_params: str,
+) -> str:
+    """One nginx server block: the app's host name in front of its vassal's socket."""
+    redirect = ""
+    if spec.force_https:
+        redirect = (
+            "    if ($warren_https = 0) {\n        return 301 https://$host$request_uri;\n    }"
+        )
+    auth = ""
+    if spec.auth is not None:
+        auth = f"        auth_basic $warren_auth_realm;\n        auth_basic_user_file {htpasswd};"
+    return _template("site.conf").substitute(
+        domain=spec.domain,
+        address=address,
+        port=port,
+        socket=socket,
+        uwsgi_params=uwsgi_params,
+        access_log=access_log,
+        https_redirect=redirect,
+        auth=auth,
+    )
+
+
+def render_htpasswd(spec: AppSpec) -> str:
+    assert spec.auth is not None
+    return f"{spec.auth.username}:{spec.auth.password_hash}\n"
+
+
+def render_wsgi_file(spec: AppSpec) -> str:
+    """A starting WSGI file for the app's framework (the user edits it afterwards)."""
+    template = spec.wsgi_template
+    framework = template.framework if template else "manual"
+    return _template(f"wsgi_{framework}.py.tmpl").substitute(
+        domain=spec.domain,
+        project_dir=template.project_dir if template else "",
+        module=template.module if template else "",
+        callable=template.callable if template else "",
+    )
+
+
+def render_nginx_main(
+    *, web_dir: str, address: str, port: int, probe_secret: str, user_line: str
+) -> str:
+    return _template("nginx.conf").substitute(
+        web_dir=web_dir,
+        address=address,
+        port=port,
+        probe_secret=probe_secret,
+        user_line=user_line,
+    )
+
+
+def render_wrapper(*, python: str, specs_dir: str, owner_uid: int) -> str:
+    return _template("vassal-wrapper.py.tmpl").substitute(
+        python=python, specs_dir=specs_dir, owner_uid=owner_uid
+    )

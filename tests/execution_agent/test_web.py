@@ -1,0 +1,239 @@
+"""The agent's web ops against a real nginx and uWSGI Emperor (tyrant mode, bwrap vassals)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import stat
+import time
+
+import pytest
+
+from execution_agent.client import AgentError
+from execution_agent.config import load_config
+from execution_agent.errors import OpError
+from execution_agent.validation import UserRef
+from execution_agent.webclient import web_apply, web_log, web_reload, web_remove
+from execution_agent.webfront import WebLayout
+from execution_agent.webharness import WebFrontProcesses, http_get, wait_for_body
+from execution_agent.webnginx import NginxSites
+
+pytestmark = pytest.mark.root
+
+SPY_APP = r"""
+import json, os
+
+def application(environ, start_response):
+    found = {"uid": os.getuid(), "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+             "homes": sorted(os.listdir("/home")), "tmp": sorted(os.listdir("/tmp")),
+             "probe": environ.get("HTTP_X_WARREN_PROBE"), "ini": None}
+    try:
+        with open("/uwsgi/vassal.ini", "a"):
+            found["ini"] = "writable"
+    except OSError as exc:
+        found["ini"] = exc.strerror
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps(found).encode()]
+"""
+
+
+@pytest.fixture(scope="module")
+def web(harness):
+    front = WebFrontProcesses(harness.env(), harness.web_dir, harness.web_port).start()
+    yield front
+    front.stop()
+
+
+def settings_for(user: dict, **overrides) -> dict:
+    name = user["username"]
+    app = {
+        "domain": f"{name}.localhost",
+        "enabled": True,
+        "python": "3.11",
+        "processes": 1,
+        "working_dir": f"/home/{name}",
+        "virtualenv": None,
+        "static": [],
+        "auth": None,
+        "force_https": False,
+        "wsgi_template": {
+            "framework": "manual",
+            "project_dir": f"/home/{name}",
+            "module": "wsgi",
+            "callable": "application",
+        },
+    }
+    return {**app, **overrides}
+
+
+def write_wsgi(harness, user: dict, text: str) -> None:
+    """Replace the WSGI file from inside the user's sandbox, as a console would."""
+    name = user["username"]
+    result = harness.client().run(
+        user=user,
+        argv=["sh", "-c", f"cat > /var/www/{name}_localhost_wsgi.py"],
+        stdin=text,
+    )
+    assert result["returncode"] == 0, result
+
+
+def test_reload_serves_the_manual_hello_page_through_nginx(harness, web, alice):
+    client = harness.client(timeout=60)
+    result = web_reload(client, user=alice, app=settings_for(alice))
+    assert result["ok"], result
+    status, _, body = http_get(harness.web_port, f"{alice['username']}.localhost")
+    assert status == 200
+    assert b"Hello, World!" in body
+    # nginx writes its access log buffered, flushing at least once a second.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        access = web_log(client, user=alice, domain=f"{alice['username']}.localhost", kind="access")
+        if "response-time=" in access["text"]:
+            break
+        time.sleep(0.1)
+    assert "response-time=" in access["text"]
+
+
+def test_vassal_runs_as_the_user_in_its_own_sandbox(harness, web, alice, bob):
+    client = harness.client(timeout=60)
+    harness.client().run(user=bob, argv=["touch", "/tmp/bob-was-here"])
+    write_wsgi(harness, alice, SPY_APP)
+    assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
+    status, _, body = http_get(harness.web_port, f"{alice['username']}.localhost")
+    assert status == 200
+    found = json.loads(body)
+    assert found["uid"] == alice["uid"]
+    assert found["homes"] == [alice["username"]]  # nobody else's home exists in there
+    assert "bob-was-here" not in found["tmp"]
+    assert max(found["pids"]) < 20  # its own pid namespace: bwrap, the master, a worker
+    assert found["ini"] in ("Read-only file system", "Permission denied")
+    assert found["probe"] is None  # the agent's probe secret never reaches an app
+
+
+def test_existing_wsgi_file_is_never_overwritten(harness, web, alice):
+    client = harness.client(timeout=60)
+    write_wsgi(
+        harness, alice, "def application(e, s):\n    s('200 OK', [])\n    return [b'mine']\n"
+    )
+    assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
+    assert http_get(harness.web_port, f"{alice['username']}.localhost")[2] == b"mine"
+
+
+def test_touching_the_wsgi_file_from_a_console_reloads_the_app(harness, web, alice):
+    client = harness.client(timeout=60)
+    write_wsgi(harness, alice, "def application(e, s):\n    s('200 OK', [])\n    return [b'one']\n")
+    assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
+    write_wsgi(harness, alice, "def application(e, s):\n    s('200 OK', [])\n    return [b'two']\n")
+    harness.client().run(
+        user=alice, argv=["touch", f"/var/www/{alice['username']}_localhost_wsgi.py"]
+    )
+    wait_for_body(harness.web_port, f"{alice['username']}.localhost", b"two")
+
+
+def test_vassal_ini_and_nginx_files_are_out_of_every_sandbox(harness, web, alice):
+    client = harness.client(timeout=60)
+    assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
+    vassal = harness.web_dir / "vassals" / f"{alice['username']}_localhost-u{alice['uid']}.ini"
+    st = vassal.stat()
+    assert st.st_uid == alice["uid"] and stat.S_IMODE(st.st_mode) == 0o400
+    assert stat.S_IMODE((harness.web_dir / "vassals").stat().st_mode) == 0o711
+    seen = harness.client().run(user=alice, argv=["sh", "-c", f"ls {harness.web_dir} 2>&1; true"])
+    assert "No such file" in seen["stdout"]
+
+
+def test_failed_reload_reports_the_error_log_and_other_sites_keep_answering(
+    harness, web, alice, bob
+):
+    client = harness.client(timeout=60)
+    assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
+    write_wsgi(harness, bob, "def application(:\n")
+    result = web_reload(client, user=bob, app=settings_for(bob), timeout=20)
+    assert not result["ok"]
+    assert "SyntaxError" in result["error_log_tail"]
+    assert http_get(harness.web_port, f"{alice['username']}.localhost")[0] == 200
+
+
+def test_a_broken_nginx_block_is_rolled_back_and_the_other_sites_stay_up(harness, web, alice):
+    client = harness.client(timeout=60)
+    assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
+    # The agent only renders validated data, so break a block the way a bug would: through
+    # the same install path, with text nginx refuses.
+    sites = NginxSites(WebLayout(load_config(harness.env())))
+    with pytest.raises(OpError, match="nginx rejected"):
+        sites.install_site("broken_localhost", "server { listen 127.0.0.1:99999; nonsense; }\n")
+    assert not (harness.web_dir / "nginx" / "sites" / "broken_localhost.conf").exists()
+    assert sites.nginx_test() is None
+    assert http_get(harness.web_port, f"{alice['username']}.localhost")[0] == 200
+
+
+def test_password_protection_and_https_redirect(harness, web, alice):
+    client = harness.client(timeout=60)
+    # {SSHA} of "secret" with salt "salt": nginx checks it without crypt(3).
+    digest = hashlib.sha1(b"secretsalt").digest()  # noqa: S324 - the scheme nginx supports
+    hashed = "{SSHA}" + base64.b64encode(digest + b"salt").decode()
+    app = settings_for(alice, auth={"username": "boss", "password_hash": hashed})
+    assert web_reload(client, user=alice, app=app)["ok"]
+    host = f"{alice['username']}.localhost"
+    assert http_get(harness.web_port, host)[0] == 401
+    good = "Basic " + base64.b64encode(b"boss:secret").decode()
+    assert http_get(harness.web_port, host, headers={"Authorization": good})[0] == 200
+    bad = "Basic " + base64.b64encode(b"boss:wrong").decode()
+    assert http_get(harness.web_port, host, headers={"Authorization": bad})[0] == 401
+    assert web_reload(client, user=alice, app=settings_for(alice, force_https=True))["ok"]
+    status, headers, _ = http_get(harness.web_port, host, "/page?x=1")
+    assert status == 301
+    assert headers["location"] == f"https://{host}/page?x=1"
+
+
+def test_disabled_and_unknown_hosts_get_the_warren_page(harness, web, alice):
+    client = harness.client(timeout=60)
+    assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
+    assert web_apply(client, user=alice, app=settings_for(alice, enabled=False))["site_changed"]
+    status, _, body = http_get(harness.web_port, f"{alice['username']}.localhost")
+    assert status == 404 and b"Served by Warren" in body
+    assert b"Served by Warren" in http_get(harness.web_port, "nobody.example.org")[2]
+    web_remove(client, user=alice, domain=f"{alice['username']}.localhost")
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"domain": "evil.localhost;\nroot"}, "args.app.domain"),
+        ({"working_dir": "/home/x\nplugins = ../../evil"}, "args.app.working_dir"),
+        ({"working_dir": "/etc"}, "must be inside"),
+        ({"processes": 500}, "processes: must be between"),
+        ({"python": "3.99"}, "no uWSGI plugin"),
+        ({"static": [{"url": "/s/", "directory": "/home/../etc"}]}, "'..'"),
+        ({"auth": {"username": "a", "password_hash": "plain\nuser:x"}}, "password_hash"),
+    ],
+)
+def test_settings_that_could_smuggle_configuration_are_refused(
+    harness, web, alice, override, message
+):
+    with pytest.raises(AgentError, match=message):
+        web_apply(harness.client(), user=alice, app=settings_for(alice, **override))
+    assert not os.path.exists(harness.web_dir / "nginx" / "sites" / "evil_localhost.conf")
+
+
+def test_access_logs_are_rotated_by_size_and_nginx_reopens_them(harness, web, alice):
+    from execution_agent.web_run import rotate_access_logs
+    from execution_agent.webfront import read_pid
+    from execution_agent.webrender import LOG_MAX_BYTES
+
+    client = harness.client(timeout=60)
+    assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
+    layout = WebLayout(load_config(harness.env()))
+    log = layout.access_logs_of(UserRef(**alice)) / f"{alice['username']}.localhost.access.log"
+    with open(log, "ab") as handle:
+        handle.write(b"x" * (LOG_MAX_BYTES + 1))
+    rotate_access_logs(layout, read_pid(layout.nginx_pid))
+    assert (log.parent / (log.name + ".1")).stat().st_size > LOG_MAX_BYTES
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        http_get(harness.web_port, f"{alice['username']}.localhost", "/after-rotation")
+        if log.exists() and b"/after-rotation" in log.read_bytes():
+            break
+        time.sleep(0.2)
+    assert b"/after-rotation" in log.read_bytes()

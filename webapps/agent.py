@@ -1,0 +1,132 @@
+"""How the Web tab reaches the web server's execution agent: settings out, files as the user.
+
+The agent renders every configuration file itself; Django only ever sends the structured
+settings built by ``app_settings``.
+"""
+
+import os
+import re
+
+from django.core.exceptions import ValidationError
+
+from execution_agent import webclient
+from execution_agent.client import AgentClient
+from servers.agents import AgentError, AgentUnavailable, execution_agent, user_ref
+from servers.models import Server
+from webapps.models import WebApp
+
+# Reload waits up to this long for the app, plus the agent's own work.
+RELOAD_TIMEOUT = 25
+CLIENT_TIMEOUT = 60
+PYVENV_VERSION_RE = re.compile(r"^\s*(version|version_info)\s*=\s*(\d+)\.(\d+)", re.MULTILINE)
+
+# Module and callable each quick-start's WSGI file imports (PythonAnywhere's names).
+QUICKSTART_ENTRY = {
+    WebApp.Framework.FLASK: ("flask_app", "app"),
+    WebApp.Framework.BOTTLE: ("bottle_app", "application"),
+    WebApp.Framework.DJANGO: ("mysite", "application"),
+    WebApp.Framework.MANUAL: ("wsgi", "application"),
+}
+
+__all__ = ["AgentError", "AgentUnavailable", "web_agent"]
+
+
+def web_agent(server: Server | None = None) -> AgentClient:
+    """A client for the web server's execution agent, patient enough for a reload."""
+    client = execution_agent(server, kind=Server.Kind.WEB)
+    client.timeout = CLIENT_TIMEOUT
+    return client
+
+
+def available_pythons() -> list[str]:
+    """Python versions the web server has a uWSGI plugin for (empty if it is unreachable)."""
+    try:
+        return webclient.web_info(web_agent())["pythons"]
+    except (AgentError, AgentUnavailable):
+        return []
+
+
+def app_settings(webapp: WebApp, *, with_template: bool = True) -> dict:
+    """The structured settings the agent's web_apply/web_reload accept."""
+    mappings = [
+        {"url": mapping.url, "directory": mapping.directory}
+        for mapping in webapp.static_mappings.all()
+    ]
+    auth = None
+    if webapp.password_protected:
+        auth = {"username": webapp.auth_username, "password_hash": webapp.auth_password_hash}
+    template = None
+    if with_template:
+        module, attribute = QUICKSTART_ENTRY[webapp.framework]
+        if webapp.framework == WebApp.Framework.DJANGO and webapp.source_dir:
+            module = webapp.source_dir.rstrip("/").rsplit("/", 1)[-1]  # the project's package
+        template = {
+            "framework": webapp.framework,
+            "project_dir": webapp.source_dir or webapp.user.home_path,
+            "module": module,
+            "callable": attribute,
+        }
+    return {
+        "domain": webapp.domain,
+        "enabled": webapp.enabled,
+        "python": webapp.python_version,
+        "processes": webapp.workers,
+        "working_dir": webapp.working_dir,
+        "virtualenv": webapp.virtualenv or None,
+        "static": mappings,
+        "auth": auth,
+        "force_https": webapp.force_https,
+        "wsgi_template": template,
+    }
+
+
+def _relative(user, path: str) -> str:
+    return path[len(user.home_path) :].lstrip("/")
+
+
+def check_directory(user, path: str, *, what: str) -> None:
+    """The directory exists in the user's home; symlinks leading out of it are refused."""
+    try:
+        execution_agent(kind=Server.Kind.WEB).fs_list(
+            user=user_ref(user), path=_relative(user, path)
+        )
+    except AgentError as exc:
+        if exc.code == "forbidden":
+            raise ValidationError(f"The {what} {path} leads out of your home.") from None
+        raise ValidationError(f"The {what} {path} does not exist or is not a directory.") from None
+    except AgentUnavailable:
+        raise ValidationError("The web server is unreachable; try again in a moment.") from None
+
+
+def read_text(user, path: str, max_bytes: int = 65536) -> str | None:
+    """A small file of the user's, read as the user; None if it cannot be read."""
+    try:
+        fd, _ = execution_agent(kind=Server.Kind.WEB).fs_open(
+            user=user_ref(user), path=_relative(user, path), mode="r"
+        )
+    except (AgentError, AgentUnavailable):
+        return None
+    try:
+        return os.read(fd, max_bytes).decode("utf-8", "replace")
+    finally:
+        os.close(fd)
+
+
+def check_virtualenv(user, path: str) -> None:
+    """A virtualenv needs bin/python: uWSGI's `home` is useless without one."""
+    check_directory(user, path, what="virtualenv")
+    try:
+        entries = execution_agent(kind=Server.Kind.WEB).fs_list(
+            user=user_ref(user), path=_relative(user, path + "/bin")
+        )
+    except (AgentError, AgentUnavailable):
+        entries = []
+    if not any(entry["name"] == "python" for entry in entries):
+        raise ValidationError(f"The virtualenv {path} has no Python (no bin/python).")
+
+
+def virtualenv_python(user, path: str) -> str | None:
+    """The X.Y version a virtualenv was made with, from its pyvenv.cfg (None if unknown)."""
+    text = read_text(user, path.rstrip("/") + "/pyvenv.cfg")
+    match = PYVENV_VERSION_RE.search(text or "")
+    return f"{match.group(2)}.{match.group(3)}" if match else None

@@ -1,0 +1,128 @@
+"""Forms of the Web tab: the new-app wizard and one small form per editable setting."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from webapps import agent
+from webapps.models import WebApp
+from webapps.validation import (
+    clean_auth_username,
+    clean_domain,
+    clean_home_path,
+    clean_url_prefix,
+    clean_workers,
+)
+
+
+class WizardForm(forms.Form):
+    framework = forms.ChoiceField(
+        choices=WebApp.Framework.choices, widget=forms.RadioSelect, initial="flask"
+    )
+    python_version = forms.ChoiceField(label="Python version")
+    domain = forms.CharField(
+        required=False,
+        max_length=253,
+        help_text="Leave empty for your own address; custom domains need a plan that has them.",
+    )
+
+    def __init__(self, *args, user, pythons: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["python_version"].choices = [(v, f"Python {v}") for v in reversed(pythons)]
+        if not pythons:
+            self.fields["python_version"].help_text = "The web server is unreachable right now."
+
+    def clean_domain(self):
+        value = self.cleaned_data["domain"]
+        return clean_domain(self.user, value) if value.strip() else ""
+
+
+class SettingForm(forms.Form):
+    """One setting of an existing app; `field` picks which, `value` carries it."""
+
+    LABELS = {
+        "source_dir": "Source code",
+        "working_dir": "Working directory",
+        "virtualenv": "Virtualenv",
+        "python_version": "Python version",
+        "workers": "Workers",
+        "force_https": "Force HTTPS",
+        "domain": "Domain",
+    }
+
+    def __init__(self, *args, webapp: WebApp, field: str, pythons: list[str] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.webapp, self.setting = webapp, field
+        self.fields["value"] = self._field(field, pythons)
+        self.fields["value"].label = self.LABELS[field]
+        if not self.is_bound:
+            self.initial["value"] = getattr(webapp, field)
+
+    def _field(self, name: str, pythons) -> forms.Field:
+        if name == "workers":
+            return forms.IntegerField(min_value=1)
+        if name == "force_https":
+            return forms.BooleanField(required=False)
+        if name == "python_version":
+            return forms.ChoiceField(choices=[(v, f"Python {v}") for v in pythons])
+        required = name in ("working_dir", "domain")
+        return forms.CharField(required=required, max_length=1024)
+
+    def clean_value(self):
+        value = self.cleaned_data["value"]
+        user = self.webapp.user
+        match self.setting:
+            case "workers":
+                return clean_workers(user, value)
+            case "domain":
+                return clean_domain(user, value, current=self.webapp)
+            case "working_dir" | "source_dir":
+                if not value.strip():
+                    return ""
+                path = clean_home_path(user, value, what=self.LABELS[self.setting].lower())
+                agent.check_directory(user, path, what=self.LABELS[self.setting].lower())
+                return path
+            case "virtualenv":
+                if not value.strip():
+                    return ""
+                path = clean_home_path(user, value, what="virtualenv")
+                agent.check_virtualenv(user, path)
+                return path
+        return value
+
+
+class PasswordForm(forms.Form):
+    username = forms.CharField(max_length=64)
+    password = forms.CharField(
+        required=False, widget=forms.PasswordInput(render_value=False), max_length=200
+    )
+
+    def clean_username(self):
+        return clean_auth_username(self.cleaned_data["username"])
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        if not password:
+            raise ValidationError("Enter a password: an empty one would protect nothing.")
+        return password
+
+
+class StaticMappingForm(forms.Form):
+    url = forms.CharField(label="URL", max_length=256, initial="/static/")
+    directory = forms.CharField(max_length=1024)
+
+    def __init__(self, *args, webapp: WebApp, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.webapp = webapp
+
+    def clean_url(self):
+        url = clean_url_prefix(self.cleaned_data["url"])
+        if self.webapp.static_mappings.filter(url=url).exists():
+            raise ValidationError(f"{url} is already mapped.")
+        return url
+
+    def clean_directory(self):
+        user = self.webapp.user
+        path = clean_home_path(user, self.cleaned_data["directory"], what="directory")
+        agent.check_directory(user, path, what="directory")
+        return path

@@ -1,0 +1,86 @@
+from django.conf import settings
+from django.db import models
+
+
+class WebApp(models.Model):
+    """A user's WSGI site: served by a sandboxed uWSGI vassal behind nginx on a web server."""
+
+    class Framework(models.TextChoices):
+        FLASK = "flask", "Flask"
+        DJANGO = "django", "Django"
+        BOTTLE = "bottle", "Bottle"
+        MANUAL = "manual", "Manual configuration"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webapps"
+    )
+    server = models.ForeignKey(
+        "servers.Server",
+        on_delete=models.PROTECT,
+        related_name="webapps",
+        null=True,
+        blank=True,
+        limit_choices_to={"kind": "web"},
+        help_text="The web server whose Emperor and nginx serve this app.",
+    )
+    domain = models.CharField(max_length=253, unique=True)
+    framework = models.CharField(max_length=10, choices=Framework.choices)
+    python_version = models.CharField(max_length=8)
+    source_dir = models.CharField(max_length=1024, blank=True)
+    working_dir = models.CharField(max_length=1024)
+    virtualenv = models.CharField(max_length=1024, blank=True)
+    workers = models.PositiveSmallIntegerField(default=1)
+    enabled = models.BooleanField(default=True)
+    force_https = models.BooleanField(default=False)
+    auth_username = models.CharField(max_length=64, blank=True)
+    # A crypt(3) SHA-512 hash for nginx's htpasswd; the password itself is never stored.
+    auth_password_hash = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_reload_at = models.DateTimeField(null=True, blank=True)
+    last_reload_ok = models.BooleanField(null=True, blank=True)
+    last_reload_message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self):
+        return self.domain
+
+    @property
+    def slug(self) -> str:
+        """The domain with dots as underscores, as in PythonAnywhere's WSGI file names."""
+        return self.domain.replace(".", "_")
+
+    @property
+    def wsgi_file(self) -> str:
+        return f"/var/www/{self.slug}_wsgi.py"
+
+    @property
+    def password_protected(self) -> bool:
+        return bool(self.auth_username and self.auth_password_hash)
+
+    @property
+    def url(self) -> str:
+        port = settings.WARREN_WEBAPPS_PORT
+        suffix = "" if port in (80, 443) else f":{port}"
+        scheme = "https" if self.force_https else "http"
+        return f"{scheme}://{self.domain}{suffix}/"
+
+
+class StaticMapping(models.Model):
+    """A URL prefix served straight from a directory in the owner's home."""
+
+    webapp = models.ForeignKey(WebApp, on_delete=models.CASCADE, related_name="static_mappings")
+    url = models.CharField(max_length=256)
+    directory = models.CharField(max_length=1024)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["url"]
+        constraints = [
+            models.UniqueConstraint(fields=["webapp", "url"], name="static_mapping_unique_url")
+        ]
+
+    def __str__(self):
+        return f"{self.url} -> {self.directory}"

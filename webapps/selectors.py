@@ -1,0 +1,57 @@
+"""Reads for the Web tab: the user's apps, the virtualenv check, log tails."""
+
+from django.shortcuts import get_object_or_404
+
+from execution_agent import webclient
+from servers.agents import user_ref
+from webapps.agent import AgentError, AgentUnavailable, virtualenv_python, web_agent
+from webapps.models import WebApp
+
+LOG_KINDS = ("access", "error", "server")
+
+
+def webapps_of(user):
+    return WebApp.objects.filter(user=user).prefetch_related("static_mappings")
+
+
+def webapp_of(user, pk: int) -> WebApp:
+    """The user's app, or 404 for anyone else's (and for apps that do not exist)."""
+    return get_object_or_404(webapps_of(user), pk=pk)
+
+
+def virtualenv_warning(webapp: WebApp) -> str | None:
+    """The release notes' warning: the virtualenv's Python differs from the app's."""
+    if not webapp.virtualenv:
+        return None
+    version = virtualenv_python(webapp.user, webapp.virtualenv)
+    if version is None or version == webapp.python_version:
+        return None
+    return (
+        f"Your virtualenv {webapp.virtualenv} was made with Python {version}, but this web app "
+        f"runs Python {webapp.python_version}: packages installed in it may not load. Change "
+        f"the app's Python version or make a new virtualenv with Python {webapp.python_version}."
+    )
+
+
+def log_tail(webapp: WebApp, kind: str, max_bytes: int = 64 * 1024) -> dict:
+    """{"text", "size", "error"} for one of the app's logs."""
+    try:
+        answer = webclient.web_log(
+            web_agent(webapp.server),
+            user=user_ref(webapp.user),
+            domain=webapp.domain,
+            kind=kind,
+            max_bytes=max_bytes,
+        )
+    except AgentUnavailable:
+        return {"text": "", "size": 0, "error": "The web server is unreachable right now."}
+    except AgentError as exc:
+        return {"text": "", "size": 0, "error": exc.message}
+    return {**answer, "error": None}
+
+
+def log_file(webapp: WebApp, kind: str) -> tuple[int, int]:
+    """(fd, size) of the whole log, opened as the user; raises AgentError if there is none."""
+    return webclient.web_log_open(
+        web_agent(webapp.server), user=user_ref(webapp.user), domain=webapp.domain, kind=kind
+    )
