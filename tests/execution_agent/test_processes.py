@@ -25,12 +25,24 @@ def wait_gone(client, user, pid: int, timeout: float = 5.0) -> bool:
     return False
 
 
+def wait_listed(client, user, pid: int, timeout: float = 5.0) -> dict:
+    """The listing once ``pid`` is in it: spawn answers when the sandboxed process exists,
+    which on a loaded machine can be a moment before it has exec'd its command (until then
+    it is still bwrap, and bwrap's processes are not listed)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = {p["pid"]: p for p in client.processes(user=user)}
+        if pid in listed or time.monotonic() > deadline:
+            return listed
+        time.sleep(0.02)
+
+
 def test_a_spawned_process_is_listed_with_its_details_and_tag(client, alice):
     before = time.time()
     pid = client.spawn(user=alice, argv=["sleep", "1000"], tag={"kind": "task", "id": "nightly-7"})[
         "pid"
     ]
-    listed = {p["pid"]: p for p in client.processes(user=alice)}
+    listed = wait_listed(client, alice, pid)
     entry = listed[pid]
     assert entry["cmdline"] == ["sleep", "1000"]
     assert (entry["tag_kind"], entry["tag_id"]) == ("task", "nightly-7")
@@ -64,7 +76,7 @@ def test_an_outsider_cannot_kill_and_gets_not_found(client, alice, bob):
         with pytest.raises(AgentError) as error:
             call()
         assert error.value.code == "not_found"
-    assert pid in [p["pid"] for p in client.processes(user=alice)]
+    assert pid in wait_listed(client, alice, pid)
 
 
 def test_signalling_a_pid_that_is_not_a_user_process_is_not_found(client, alice):
@@ -85,7 +97,7 @@ def test_kill_tagged_ends_the_whole_tree_including_stubborn_children(client, ali
     assert set(tagged) <= set(reached)
     for pid in tagged:
         assert wait_gone(client, alice, pid)
-    assert other["pid"] in [p["pid"] for p in client.processes(user=alice)]
+    assert other["pid"] in wait_listed(client, alice, other["pid"])
 
 
 def test_run_returns_status_and_output_and_feeds_stdin(client, alice):
