@@ -11,16 +11,14 @@ is logged and dropped.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
-import secrets
 
 from celery import shared_task
 from django.conf import settings
-from django.core.cache import cache
 
 from accounts.models import User
+from config.locks import cache_lock
 from files.services import home_create, storage_quota_apply, storage_quotas_reapply
 from fileserver_agent.client import (
     FileserverRequestError,
@@ -143,16 +141,3 @@ def backoff_seconds(retries: int) -> float:
     base = settings.WARREN_FILESERVER_RETRY_BASE_SECONDS
     cap = settings.WARREN_FILESERVER_RETRY_MAX_SECONDS
     return min(cap, base * 2 ** min(retries, 30)) * random.uniform(0.5, 1.0)  # noqa: S311
-
-
-@contextlib.contextmanager
-def cache_lock(key: str, *, timeout: float):
-    """Yield whether this caller got the lock; a periodic job holding it never overlaps."""
-    token = secrets.token_hex(16)
-    held = cache.add(key, token, timeout)
-    try:
-        yield held
-    finally:
-        # Only the holder releases, and only its own lock (not one taken after a lapse).
-        if held and cache.get(key) == token:
-            cache.delete(key)

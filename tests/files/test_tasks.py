@@ -3,6 +3,7 @@
 import pytest
 
 from accounts.services import custom_limits_set, plan_change
+from config.locks import cache_lock
 from files import tasks
 from files.fileserver import client_for_user
 from servers.models import Server
@@ -70,7 +71,7 @@ def test_the_nightly_batch_restores_lost_quotas_in_one_call(own_fileserver):
 @pytest.mark.django_db
 def test_the_nightly_batch_never_overlaps_a_run_in_progress(own_fileserver, caplog):
     user = own_fileserver.user_on_it("night-lock")
-    with tasks.cache_lock(tasks.REAPPLY_LOCK_KEY, timeout=60) as held:
+    with cache_lock(tasks.REAPPLY_LOCK_KEY, timeout=60) as held:
         assert held
         tasks.reapply_all_quotas.apply()
         assert hard_limit(user) == 0
