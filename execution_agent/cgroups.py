@@ -19,8 +19,6 @@ log = logging.getLogger("execution_agent")
 
 _libc = ctypes.CDLL(None, use_errno=True)
 MS_REMOUNT = 0x20
-SHARES_MIN = 2
-SHARES_MAX = 262144
 V1_CONTROLLERS = ("cpu", "cpuacct", "memory", "pids")
 V2_CONTROLLERS = ("cpu", "memory", "pids")
 

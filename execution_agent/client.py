@@ -29,6 +29,7 @@ class Limits(TypedDict, total=False):
     memory_bytes: int
     pids_max: int
     tmp_bytes: int
+    cpu_shares: int  # v1 cpu.shares (2 = the tarpit); the agent maps it to cpu.weight on v2
 
 
 class TagRef(TypedDict):

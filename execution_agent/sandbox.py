@@ -101,6 +101,9 @@ class Sandbox:
                 self.cgroups.ensure_user(req.user.username, None, None)
             else:
                 self.cgroups.ensure_user(req.user.username, limits.memory_bytes, limits.pids_max)
+                if limits.cpu_shares is not None:
+                    # A cgroup made again (after a reboot) must not escape the tarpit.
+                    self.cgroups.set_cpu_shares(req.user.username, limits.cpu_shares)
             if self.cgroups.pids_exhausted(req.user.username):
                 raise OpError("limit", f"{req.user.username} has reached pids.max")
         tmp = self._prepare_user(req.user, limits.tmp_bytes, resize=req.limits is not None)

@@ -21,6 +21,9 @@ MAX_NAME_BYTES = 255
 DEFAULT_MEMORY_BYTES = 3 << 30
 DEFAULT_PIDS_MAX = 512
 DEFAULT_TMP_BYTES = 1 << 30
+# cgroup v1 cpu.shares bounds (the kernel's); v2 maps them onto cpu.weight.
+SHARES_MIN = 2
+SHARES_MAX = 262144
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class Limits:
     memory_bytes: int = DEFAULT_MEMORY_BYTES
     pids_max: int = DEFAULT_PIDS_MAX
     tmp_bytes: int = DEFAULT_TMP_BYTES
+    cpu_shares: int | None = None  # None: leave the cgroup's CPU weight as it is
 
 
 @dataclass(frozen=True)
@@ -151,9 +155,11 @@ class Args:
 
     def limits(self) -> Limits:
         value = self._get("limits", {})
-        allowed = {"memory_bytes", "pids_max", "tmp_bytes"}
+        allowed = {"memory_bytes", "pids_max", "tmp_bytes", "cpu_shares"}
         if not isinstance(value, dict) or set(value) - allowed:
-            raise bad_request("args.limits: must be an object of memory_bytes, pids_max, tmp_bytes")
+            raise bad_request(
+                "args.limits: must be an object of memory_bytes, pids_max, tmp_bytes, cpu_shares"
+            )
         sub = Args(value, frozenset(allowed), self.uid_base)
         return Limits(
             memory_bytes=sub.int(
@@ -163,6 +169,7 @@ class Args:
             tmp_bytes=sub.int(
                 "tmp_bytes", minimum=1 << 20, maximum=1 << 40, default=DEFAULT_TMP_BYTES
             ),
+            cpu_shares=sub.int("cpu_shares", minimum=SHARES_MIN, maximum=SHARES_MAX, default=None),
         )
 
     def argv(self, name: str = "argv") -> list[str]:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from execution_agent.cgroups import SHARES_MAX, SHARES_MIN
 from execution_agent.errors import OpError
 from execution_agent.ops import Reply, op
-from execution_agent.validation import USERNAME_RE, Args
+from execution_agent.validation import SHARES_MAX, SHARES_MIN, USERNAME_RE, Args
 
 
 @op("cpu_usage")

@@ -64,6 +64,30 @@ def test_set_cpu_weight_writes_cpu_shares_on_v1(client, harness, alice, shares):
 
 
 @pytest.mark.root
+def test_a_spawn_with_cpu_shares_in_its_limits_sets_the_weight(client, harness, alice):
+    # Django sends the tarpit's weight with every spawn, so a cgroup made again after a
+    # reboot starts in the tarpit too; a spawn without limits leaves the weight alone.
+    path = Path(f"/sys/fs/cgroup/cpu/{harness.cgroup_prefix}/{alice['username']}/cpu.shares")
+    client.run(user=alice, argv=["true"], limits={"cpu_shares": 2})
+    assert int(path.read_text()) == 2
+    client.run(user=alice, argv=["true"])
+    assert int(path.read_text()) == 2
+    client.run(user=alice, argv=["true"], limits={"memory_bytes": 1 << 30, "cpu_shares": 700})
+    assert int(path.read_text()) == 700
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("shares", [1, 262145, "300"])
+def test_limits_refuse_out_of_range_cpu_shares(client, alice, shares):
+    from execution_agent.client import AgentError
+
+    with pytest.raises(AgentError) as error:
+        client.run(user=alice, argv=["true"], limits={"cpu_shares": shares})
+    assert error.value.code == "bad_request"
+    assert "cpu_shares" in error.value.message
+
+
+@pytest.mark.root
 @pytest.mark.parametrize("shares", [1, 262145, "700", 2.5])
 def test_set_cpu_weight_refuses_out_of_range_shares(client, alice, shares):
     from execution_agent.client import AgentError
