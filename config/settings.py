@@ -256,6 +256,11 @@ CELERY_BEAT_SCHEDULE["files-reapply-all-quotas"] = {
     "task": "files.tasks.reapply_all_quotas",
     "schedule": crontab(hour=3, minute=30),
 }
+# servers: CPU-seconds accounting and the tarpit, from every execution server's cgroups.
+CELERY_BEAT_SCHEDULE["servers-account-cpu"] = {
+    "task": "servers.tasks.account_cpu_all",
+    "schedule": 60.0,
+}
 
 # --- Warren ------------------------------------------------------------------------------
 WARREN_SITE_NAME = env_str("WARREN_SITE_NAME", "Warren")

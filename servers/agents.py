@@ -5,10 +5,11 @@ agents never read Warren's database, so each request carries them).
 """
 
 from django.conf import settings
+from django.utils import timezone
 
 from execution_agent.client import AgentClient, AgentError, AgentUnavailable, Limits, UserRef
 from servers.models import Server
-from servers.selectors import first_active_server
+from servers.selectors import cpu_shares_now, first_active_server
 
 __all__ = [
     "AgentError",
@@ -25,11 +26,16 @@ def user_ref(user) -> UserRef:
 
 
 def sandbox_limits(user) -> Limits:
-    """Per-user cgroup and /tmp limits for the sandbox (the same on every plan, for now)."""
+    """Per-user cgroup and /tmp limits for the sandbox, with the user's CPU weight now.
+
+    The weight travels with every spawn so that a cgroup made again (after a reboot) starts
+    in the tarpit if its user is in it, rather than waiting for the next accounting run.
+    """
     return {
         "memory_bytes": settings.WARREN_SANDBOX_MEMORY_BYTES,
         "pids_max": settings.WARREN_SANDBOX_PIDS_MAX,
         "tmp_bytes": settings.WARREN_SANDBOX_TMP_BYTES,
+        "cpu_shares": cpu_shares_now(user=user, now=timezone.now()),
     }
 
 

@@ -1,3 +1,6 @@
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.db import models
 
 
@@ -37,3 +40,64 @@ class Server(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.hostname}"
+
+
+class CpuAccount(models.Model):
+    """A user's CPU-seconds day: when it resets, what it has used, whether it is tarpitted.
+
+    Each user has their own reset time (the time of day they signed up), so resets spread
+    over the day instead of every user leaving the tarpit at midnight at once.
+    """
+
+    HOURS = 24
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cpu_account"
+    )
+    reset_time = models.TimeField(help_text="UTC time of day the allowance starts again.")
+    window_start = models.DateTimeField(help_text="Start of the current day window.")
+    used_usec = models.BigIntegerField(default=0, help_text="CPU time used in this window.")
+    hourly_usec = models.JSONField(
+        default=list, help_text="CPU time per hour of the window (the Dashboard's chart)."
+    )
+    tarpitted = models.BooleanField(
+        default=False, help_text="Over the allowance: the CPU weight is lowered until the reset."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "CPU account"
+
+    def __str__(self):
+        return f"CPU of {self.user}: {self.used_seconds:.0f} s since {self.window_start:%H:%M}"
+
+    @property
+    def window_end(self) -> datetime:
+        return self.window_start + timedelta(days=1)
+
+    @property
+    def used_seconds(self) -> float:
+        return self.used_usec / 1e6
+
+
+class CpuCounter(models.Model):
+    """The last cumulative cgroup reading of a user on one execution server, and the weight
+    last applied there (so each minute's run only calls the agent when something changed)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cpu_counters"
+    )
+    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="cpu_counters")
+    last_usec = models.BigIntegerField(default=0)
+    applied_shares = models.PositiveIntegerField(null=True, blank=True)
+    read_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "server"], name="cpu_counter_unique_user_server"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.user} on {self.server}: {self.last_usec} µs"

@@ -1,6 +1,11 @@
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.db.models import Count
 
-from servers.models import Server
+from accounts.limits import effective_limits
+from servers.cpu import cpu_account_new, cpu_shares_for, cpu_window_roll
+from servers.models import CpuAccount, Server
 
 
 def server_with_fewest_users(*, kind: str) -> Server | None:
@@ -31,3 +36,45 @@ def execution_servers() -> list[Server]:
     for server in servers:
         seen.setdefault((server.hostname, server.execution_agent_socket), server)
     return list(seen.values())
+
+
+@dataclass(frozen=True)
+class CpuToday:
+    """A user's CPU-seconds day as the Dashboard shows it."""
+
+    used_seconds: float
+    allowance_seconds: int
+    window_start: datetime
+    resets_at: datetime
+    hourly_seconds: list[float]
+    tarpitted: bool
+
+    @property
+    def percent(self) -> int:
+        if self.allowance_seconds <= 0:
+            return 100
+        return min(100, round(100 * self.used_seconds / self.allowance_seconds))
+
+
+def cpu_today(*, user, now: datetime) -> CpuToday:
+    """Today's usage: the stored window, or an empty one if it has not started or has ended."""
+    account = CpuAccount.objects.filter(user=user).first() or cpu_account_new(user=user, now=now)
+    # Rolled in memory only: a page view writes nothing; the next accounting run saves it.
+    cpu_window_roll(account, now=now)
+    hourly = list(account.hourly_usec) + [0] * (CpuAccount.HOURS - len(account.hourly_usec))
+    return CpuToday(
+        used_seconds=account.used_usec / 1e6,
+        allowance_seconds=effective_limits(user).cpu_seconds_per_day,
+        window_start=account.window_start,
+        resets_at=account.window_end,
+        hourly_seconds=[usec / 1e6 for usec in hourly],
+        tarpitted=account.tarpitted,
+    )
+
+
+def cpu_shares_now(*, user, now: datetime) -> int:
+    """The CPU weight a new sandbox of ``user`` starts with (the tarpit's, until the reset)."""
+    account = CpuAccount.objects.filter(user=user).first()
+    if account is not None:
+        cpu_window_roll(account, now=now)
+    return cpu_shares_for(user=user, account=account)

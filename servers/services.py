@@ -1,7 +1,16 @@
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.conf import settings
 from django.db import transaction
 
-from servers.models import Server
+from accounts.limits import effective_limits
+from accounts.models import User
+from servers.cpu import cpu_account_new, cpu_shares_for, cpu_window_roll
+from servers.models import CpuAccount, CpuCounter, Server
+
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -18,3 +27,100 @@ def servers_register_local(*, hostname: str = "127.0.0.1") -> list[Server]:
         server, _ = Server.objects.update_or_create(kind=kind, hostname=hostname, defaults=defaults)
         servers.append(server)
     return servers
+
+
+# --- CPU-seconds accounting and the tarpit --------------------------------------------------
+@dataclass(frozen=True)
+class WeightChange:
+    """A CPU weight one execution server must be told about (applied after the commit)."""
+
+    counter_id: int
+    user: User
+    shares: int
+
+
+def cpu_usage_record(
+    *, server: Server, readings: dict[str, int], now: datetime
+) -> list[WeightChange]:
+    """Add one server's cgroup readings (cumulative µs per username) to users' day windows.
+
+    Tarpits whoever went over their allowance, lifts the tarpit of whoever reached their reset,
+    and returns the weights that server still has to be told (the caller calls the agent
+    after the commit, then ``cpu_weight_applied``). A constant number of queries.
+    """
+    with transaction.atomic():
+        users = list(
+            User.objects.filter(username__in=list(readings)).select_related("plan", "custom_limits")
+        )
+        ids = [user.pk for user in users]
+        counters = {
+            counter.user_id: counter
+            for counter in CpuCounter.objects.select_for_update().filter(
+                server=server, user_id__in=ids
+            )
+        }
+        accounts = {
+            account.user_id: account
+            for account in CpuAccount.objects.select_for_update().filter(user_id__in=ids)
+        }
+        batch = _CpuBatch(now=now)
+        for user in users:
+            counter = counters.get(user.pk) or CpuCounter(user=user, server=server)
+            account = accounts.get(user.pk) or cpu_account_new(user=user, now=now)
+            batch.add(user, counter, account, readings[user.username])
+        return batch.save()
+
+
+class _CpuBatch:
+    """The rows one accounting run changes, written with bulk queries."""
+
+    def __init__(self, *, now: datetime) -> None:
+        self.now = now
+        self.counters: list[CpuCounter] = []
+        self.accounts: list[CpuAccount] = []
+        self.wanted: list[tuple[CpuCounter, User, int]] = []
+
+    def add(self, user: User, counter: CpuCounter, account: CpuAccount, usec: int) -> None:
+        if usec < counter.last_usec:
+            # The cgroup was made again (a reboot): its counter restarted from zero, and its
+            # weight is whatever the kernel gave it.
+            delta, counter.applied_shares = usec, None
+        else:
+            delta = usec - counter.last_usec
+        rolled = cpu_window_roll(account, now=self.now)
+        if delta:
+            hour = int((self.now - account.window_start).total_seconds() // 3600)
+            account.hourly_usec[min(max(hour, 0), CpuAccount.HOURS - 1)] += delta
+            account.used_usec += delta
+        allowance_usec = effective_limits(user).cpu_seconds_per_day * 1_000_000
+        went_over = not account.tarpitted and account.used_usec > allowance_usec
+        if went_over:
+            account.tarpitted = True
+            logger.info("cpu: %s is over %d CPU-seconds: tarpit", user, allowance_usec // 10**6)
+        counter.last_usec, counter.read_at = usec, self.now
+        self.counters.append(counter)
+        if delta or rolled or went_over or account.pk is None:
+            self.accounts.append(account)
+        shares = cpu_shares_for(user=user, account=account)
+        if counter.applied_shares != shares:
+            self.wanted.append((counter, user, shares))
+
+    def save(self) -> list[WeightChange]:
+        for account in self.accounts:
+            account.updated_at = self.now  # bulk_update does not apply auto_now
+        account_fields = ["window_start", "used_usec", "hourly_usec", "tarpitted", "updated_at"]
+        _bulk_save(CpuAccount, self.accounts, account_fields)
+        _bulk_save(CpuCounter, self.counters, ["last_usec", "applied_shares", "read_at"])
+        return [WeightChange(counter.pk, user, shares) for counter, user, shares in self.wanted]
+
+
+def _bulk_save(model, rows: list, fields: list[str]) -> None:
+    existing = [row for row in rows if row.pk is not None]
+    model.objects.bulk_create([row for row in rows if row.pk is None])
+    if existing:
+        model.objects.bulk_update(existing, fields)
+
+
+def cpu_weight_applied(*, change: WeightChange) -> None:
+    """Remember that a server now has a user's weight, so the next run does not send it again."""
+    CpuCounter.objects.filter(pk=change.counter_id).update(applied_shares=change.shares)

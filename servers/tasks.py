@@ -1,0 +1,64 @@
+"""CPU-seconds accounting: every minute, each execution server's cgroup readings are added to
+its users' day windows, and the tarpit's weights are sent where they changed.
+
+Readings are cumulative, so a missed minute (an agent down, a busy worker) loses nothing: the
+next run adds the whole difference. A lock per server keeps two runs from counting one
+reading twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from celery import shared_task
+from django.utils import timezone
+
+from config.locks import cache_lock
+from servers.agents import AgentError, AgentUnavailable, execution_agent, user_ref
+from servers.models import Server
+from servers.selectors import execution_servers
+from servers.services import cpu_usage_record, cpu_weight_applied
+
+logger = logging.getLogger(__name__)
+
+ACCOUNT_LOCK_SECONDS = 300
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def account_cpu_all() -> None:
+    """Beat, every minute: one accounting task per execution agent."""
+    for server in execution_servers():
+        account_cpu.delay(server.pk)
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=240, time_limit=280)
+def account_cpu(server_id: int) -> None:
+    """Add one server's CPU readings to its users' windows and send any changed weights."""
+    server = Server.objects.filter(pk=server_id).first()
+    if server is None:
+        return
+    with cache_lock(f"servers:account_cpu:{server_id}", timeout=ACCOUNT_LOCK_SECONDS) as held:
+        if not held:
+            logger.info("account_cpu %s: a run is already going; this one is skipped", server)
+            return
+        account_cpu_on(server, now=timezone.now())
+
+
+def account_cpu_on(server: Server, *, now: datetime) -> None:
+    """One accounting run against ``server`` as of ``now`` (the task passes the clock)."""
+    agent = execution_agent(server)
+    try:
+        usage = agent.cpu_usage()
+    except (AgentUnavailable, AgentError) as error:
+        # Nothing is lost: the next run reads the cumulative counters again.
+        logger.warning("account_cpu %s: agent unavailable: %s", server, error)
+        return
+    readings = {name: entry["cpu_usec"] for name, entry in usage["users"].items()}
+    for change in cpu_usage_record(server=server, readings=readings, now=now):
+        try:
+            agent.set_cpu_weight(user=user_ref(change.user), shares=change.shares)
+        except (AgentUnavailable, AgentError) as error:
+            logger.warning("account_cpu %s: weight of %s not set: %s", server, change.user, error)
+            continue
+        cpu_weight_applied(change=change)
