@@ -301,6 +301,8 @@ LOGGING = {
 
 # Panels on the Dashboard tab, in order: functions (request) -> accounts.dashboard.Card | None.
 WARREN_DASHBOARD_CARDS = [
+    "servers.dashboard.notices_card",
+    "servers.dashboard.cpu_card",
     "accounts.dashboard.plan_card",
     "files.dashboard.storage_card",
     "consoles.cards.consoles_card",

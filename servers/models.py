@@ -41,6 +41,15 @@ class Server(models.Model):
     def __str__(self):
         return f"{self.get_kind_display()} {self.hostname}"
 
+    @property
+    def agent_queue(self) -> str:
+        """The Celery queue of tasks that must run beside this server's execution agent.
+
+        The agent listens on a local Unix socket, so a task that calls it (CPU accounting)
+        runs on a worker on that machine, consuming this queue.
+        """
+        return f"exec.{self.hostname}"
+
 
 class CpuAccount(models.Model):
     """A user's CPU-seconds day: when it resets, what it has used, whether it is tarpitted.

@@ -27,9 +27,9 @@ ACCOUNT_LOCK_SECONDS = 300
 
 @shared_task(acks_late=True, ignore_result=True)
 def account_cpu_all() -> None:
-    """Beat, every minute: one accounting task per execution agent."""
+    """Beat, every minute: one accounting task per execution agent, on that agent's machine."""
     for server in execution_servers():
-        account_cpu.delay(server.pk)
+        account_cpu.apply_async((server.pk,), queue=server.agent_queue)
 
 
 @shared_task(acks_late=True, ignore_result=True, soft_time_limit=240, time_limit=280)
