@@ -1,9 +1,9 @@
 """Names for the Processes page: which console a process belongs to.
 
 The agent tags every process of a console with ``tag_kind == "console"`` and the console's id
-as ``tag_id``. ``console_labels`` has the shape of a ``servers.process_labels`` labeler
-(that registry is not on main yet; once it is, register it in ConsolesConfig.ready()). The
-ids come from a user-controlled environment, so only the user's own consoles are named.
+as ``tag_id``. ``console_labels`` is the ``servers.process_labels`` labeler for that kind,
+registered in ConsolesConfig.ready(). The ids come from a user-controlled environment, so
+only the user's own consoles are named.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from consoles import holder, services
 from consoles.cards import consoles_card
 from consoles.models import Console, Launcher, Preferences, Share
 from consoles.process_labels import console_labels
+from servers import process_labels
 from servers.agents import execution_agent, user_ref
 
 pytestmark = pytest.mark.root
@@ -454,15 +455,12 @@ def test_console_labels_name_the_owners_consoles_only(owner, viewer):
     assert labels == {mine.pk: ("Console: Bash", mine.get_absolute_url())}
 
 
-def test_console_labels_fit_the_processes_page_registry_where_there_is_one(owner):
-    process_labels = pytest.importorskip("servers.process_labels")
+def test_console_labels_are_registered_for_the_processes_page(owner):
+    # Registered by ConsolesConfig.ready(): nothing to register here.
     console = services.console_start(owner=owner, kind="bash")
-    process_labels.register("console", console_labels)
-    try:
-        labels = process_labels.labels_for(owner, [("console", console.pk)])
-    finally:
-        process_labels.unregister("console")
+    labels = process_labels.labels_for(owner, [("console", console.pk)])
     assert labels[("console", console.pk)].text == "Console: Bash"
+    assert labels[("console", console.pk)].url == console.get_absolute_url()
 
 
 @pytest.mark.parametrize("model", ["console", "launcher", "share", "preferences"])

@@ -1,0 +1,88 @@
+"""Alice leaves a long sleep running in a console, finds it on the Processes page and kills it."""
+
+import time
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from consoles.models import Console
+from tests.browser.helpers import wait_for, wait_for_text
+from tests.consoles.conftest import person, session_cookie
+
+pytestmark = [pytest.mark.browser, pytest.mark.root]
+
+SCREEN_JS = """
+const buffer = window.warrenTerminal ? window.warrenTerminal.buffer.active : null;
+if (!buffer) return "";
+const lines = [];
+for (let i = 0; i < buffer.length; i++) lines.push(buffer.getLine(i).translateToString(true));
+return lines.join("\\n");
+"""
+
+
+def log_in_as(browser, site, user) -> None:
+    browser.delete_all_cookies()
+    browser.get(site.url + "/accounts/login/")
+    value = session_cookie(user).decode().split("=", 1)[1]
+    browser.add_cookie({"name": "sessionid", "value": value, "path": "/"})
+
+
+def running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            state = next(line for line in handle if line.startswith("State:"))
+    except (FileNotFoundError, ProcessLookupError, StopIteration):
+        return False
+    return state.split()[1] != "Z"
+
+
+def sleep_row(browser):
+    """The Processes table's row for ``sleep 600``, or None."""
+    for row in browser.find_elements(By.CSS_SELECTOR, "table.processes tbody tr"):
+        if row.find_element(By.TAG_NAME, "code").text == "sleep 600":
+            return row
+    return None
+
+
+def test_kill_a_long_sleep_from_the_processes_page(site, browser, provisioned):
+    alice = provisioned(person("alice"))
+
+    # Alice opens Bash and starts a long sleep in it.
+    log_in_as(browser, site, alice)
+    browser.get(site.url + "/consoles/")
+    browser.find_element(By.XPATH, "//button[normalize-space()='Bash']").click()
+    wait_for(browser, lambda b: b.execute_script("return document.body.dataset.consoleReady"), 15)
+    wait_for(browser, lambda b: "$ " in b.execute_script(SCREEN_JS), 15)
+    browser.find_element(By.ID, "terminal").click()
+    browser.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea").send_keys(
+        "sleep 600" + Keys.ENTER
+    )
+    console = Console.objects.get(owner=alice)
+
+    # On the Processes page she finds it, with the console it runs in.
+    def sleep_listed(b):
+        b.get(site.url + "/servers/processes/")
+        return sleep_row(b)
+
+    row = wait_for(browser, sleep_listed, 15)
+    pid = int(row.get_attribute("data-pid"))
+    assert running(pid)
+    assert "Console: Bash" in row.text
+    link = row.find_element(By.LINK_TEXT, "Console: Bash")
+    assert link.get_attribute("href").endswith(console.get_absolute_url())
+
+    # She clicks its Kill button: she is told what was sent, and the sleep ends.
+    row.find_element(By.XPATH, ".//button[normalize-space()='Kill']").click()
+    wait_for_text(browser, f"Sent SIGTERM to {pid}; SIGKILL follows in 5 s", 20)
+    deadline = time.monotonic() + 15
+    while running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not running(pid), f"sleep {pid} outlived SIGTERM and SIGKILL"
+
+    # Reloaded, the page no longer lists it; the console's shell is still there.
+    browser.get(site.url + "/servers/processes/")
+    wait_for_text(browser, "Processes")
+    assert sleep_row(browser) is None
+    assert f'data-pid="{pid}"' not in browser.page_source
+    assert "Console: Bash" in browser.find_element(By.CSS_SELECTOR, "table.processes").text
