@@ -12,13 +12,18 @@ TABS = (
     ("Account", "account", "account"),
 )
 
+# Pages without a tab of their own, under the tab that leads to them (the Processes page is
+# reached from the Dashboard's CPU card).
+TAB_OF_NAMESPACE = {"servers": "dashboard"}
+
 
 def _active_key(request) -> str:
     match = getattr(request, "resolver_match", None)
     if match is None:
         return ""
     if match.namespace:
-        return match.namespace.split(":")[0]
+        namespace = match.namespace.split(":")[0]
+        return TAB_OF_NAMESPACE.get(namespace, namespace)
     if match.url_name in ("account",) or (match.url_name or "").startswith(("account_", "mfa_")):
         return "account"
     return match.url_name or ""

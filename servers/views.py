@@ -3,16 +3,9 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.context_processors import warren as warren_context
 from servers import processes as process_list
 from servers.agents import AgentError, AgentUnavailable
 from servers.processes import KILL_GRACE_SECONDS, ProcessNotFound
-
-
-def _dashboard_tabs(request) -> list[dict]:
-    # The Processes page has no tab of its own: it is reached from the Dashboard's CPU card.
-    tabs = warren_context(request)["tabs"]
-    return [{**tab, "active": tab["label"] == "Dashboard"} for tab in tabs]
 
 
 @require_GET
@@ -21,7 +14,6 @@ def processes(request):
     context = {
         "rows": listing.rows,
         "unreachable": listing.unreachable,
-        "tabs": _dashboard_tabs(request),
     }
     template = "servers/processes_table.html" if request.htmx else "servers/processes.html"
     return render(request, template, context)
