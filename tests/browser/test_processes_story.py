@@ -3,6 +3,7 @@
 import time
 
 import pytest
+from django.urls import reverse
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -59,6 +60,12 @@ def test_kill_a_long_sleep_from_the_processes_page(site, browser, provisioned):
         "sleep 600" + Keys.ENTER
     )
     console = Console.objects.get(owner=alice)
+
+    # Her Dashboard shows her CPU day, and its CPU card leads to her processes.
+    browser.get(site.url + reverse("dashboard"))
+    wait_for_text(browser, "of 100 seconds; resets in")
+    browser.find_element(By.LINK_TEXT, "See your processes").click()
+    wait_for(browser, lambda b: b.current_url.endswith(reverse("servers:processes")), 10)
 
     # On the Processes page she finds it, with the console it runs in.
     def sleep_listed(b):
