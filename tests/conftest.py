@@ -58,6 +58,22 @@ def staff_client(staff_user):
 ROOT = os.geteuid() == 0
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _end_stray_database_sessions(django_db_setup, django_db_blocker):
+    """Let the test database be dropped at the end: connections opened by other threads (live
+    servers, Channels' sync-to-async pool) are still open then, and PostgreSQL refuses."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason="needs root (bubblewrap, cgroups, uid changes)")
     for item in items:
