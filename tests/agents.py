@@ -109,3 +109,13 @@ def start_fileserver(harness: AgentHarness) -> tuple[FileserverProcess, dict]:
     )
     old = point_django_at(WARREN_FILESERVER_URL=process.url, WARREN_AGENT_SECRETS=[secret])
     return process, old
+
+
+def process_running(pid: int) -> bool:
+    """Whether ``pid`` is alive (a zombie waiting for its parent's wait() is not)."""
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            state = next(line for line in handle if line.startswith("State:"))
+    except (FileNotFoundError, ProcessLookupError, StopIteration):
+        return False
+    return state.split()[1] != "Z"

@@ -1,3 +1,5 @@
+import random
+
 import factory
 from allauth.account.models import EmailAddress
 
@@ -32,3 +34,13 @@ class UserFactory(factory.django.DjangoModelFactory):
     def confirmed_email(self, create, extracted, **kwargs):
         if create and extracted is not False:
             EmailAddress.objects.create(user=self, email=self.email, verified=True, primary=True)
+
+
+def person(username: str) -> User:
+    """A user for tests that provision homes on the real agents.
+
+    A random pk (within the agent harness's uid span): the same username with the same uid
+    in two tests within one second would send the fileserver an identical signed request,
+    which it rightly refuses as a replay.
+    """
+    return UserFactory(username=username, pk=random.randrange(1000, 9000))

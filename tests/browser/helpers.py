@@ -24,3 +24,27 @@ def fill(browser, name: str, value: str):
 
 def submit(browser, label: str):
     browser.find_element(By.XPATH, f"//button[normalize-space()='{label}']").click()
+
+
+# The visible lines of the page's xterm.js terminal (window.warrenTerminal).
+SCREEN_JS = """
+const buffer = window.warrenTerminal ? window.warrenTerminal.buffer.active : null;
+if (!buffer) return "";
+const lines = [];
+for (let i = 0; i < buffer.length; i++) lines.push(buffer.getLine(i).translateToString(true));
+return lines.join("\\n");
+"""
+
+
+def screen(browser) -> str:
+    return browser.execute_script(SCREEN_JS)
+
+
+def log_in_as(browser, site, user) -> None:
+    """Log ``user`` in by cookie (the login form has its own story)."""
+    from tests.consoles.conftest import session_cookie
+
+    browser.delete_all_cookies()
+    browser.get(site.url + "/accounts/login/")
+    value = session_cookie(user).decode().split("=", 1)[1]
+    browser.add_cookie({"name": "sessionid", "value": value, "path": "/"})

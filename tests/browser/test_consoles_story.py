@@ -11,29 +11,10 @@ from selenium.webdriver.common.keys import Keys
 from consoles import holder
 from consoles.models import Console
 from servers.agents import execution_agent, user_ref
-from tests.browser.helpers import wait_for, wait_for_text
-from tests.consoles.conftest import person, session_cookie
+from tests.browser.helpers import log_in_as, screen, wait_for, wait_for_text
+from tests.factories import person
 
 pytestmark = [pytest.mark.browser, pytest.mark.root]
-
-SCREEN_JS = """
-const buffer = window.warrenTerminal ? window.warrenTerminal.buffer.active : null;
-if (!buffer) return "";
-const lines = [];
-for (let i = 0; i < buffer.length; i++) lines.push(buffer.getLine(i).translateToString(true));
-return lines.join("\\n");
-"""
-
-
-def log_in_as(browser, site, user) -> None:
-    browser.delete_all_cookies()
-    browser.get(site.url + "/accounts/login/")
-    value = session_cookie(user).decode().split("=", 1)[1]
-    browser.add_cookie({"name": "sessionid", "value": value, "path": "/"})
-
-
-def screen(browser) -> str:
-    return browser.execute_script(SCREEN_JS)
 
 
 def wait_for_terminal(browser) -> None:

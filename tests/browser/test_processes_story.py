@@ -8,34 +8,11 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from consoles.models import Console
-from tests.browser.helpers import wait_for, wait_for_text
-from tests.consoles.conftest import person, session_cookie
+from tests.agents import process_running as running
+from tests.browser.helpers import SCREEN_JS, log_in_as, wait_for, wait_for_text
+from tests.factories import person
 
 pytestmark = [pytest.mark.browser, pytest.mark.root]
-
-SCREEN_JS = """
-const buffer = window.warrenTerminal ? window.warrenTerminal.buffer.active : null;
-if (!buffer) return "";
-const lines = [];
-for (let i = 0; i < buffer.length; i++) lines.push(buffer.getLine(i).translateToString(true));
-return lines.join("\\n");
-"""
-
-
-def log_in_as(browser, site, user) -> None:
-    browser.delete_all_cookies()
-    browser.get(site.url + "/accounts/login/")
-    value = session_cookie(user).decode().split("=", 1)[1]
-    browser.add_cookie({"name": "sessionid", "value": value, "path": "/"})
-
-
-def running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/status") as handle:
-            state = next(line for line in handle if line.startswith("State:"))
-    except (FileNotFoundError, ProcessLookupError, StopIteration):
-        return False
-    return state.split()[1] != "Z"
 
 
 def sleep_row(browser):

@@ -1,7 +1,6 @@
 import asyncio
 import contextlib
 import json
-import random
 
 import pytest
 from channels.testing import WebsocketCommunicator
@@ -9,16 +8,9 @@ from django.test import Client
 
 from config.asgi import application
 from consoles import holder
-from tests.factories import UserFactory
+from tests.factories import person
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
-
-
-def person(username: str):
-    # A random pk (within the agent harness's uid span): the same username with the same uid
-    # in two tests within one second would send the fileserver an identical signed request,
-    # which it rightly refuses as a replay.
-    return UserFactory(username=username, pk=random.randrange(1000, 9000))
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """The Processes page: alice lists and kills her sandboxed processes; mallory can do neither."""
 
 import os
-import random
 import time
 
 import pytest
@@ -12,17 +11,12 @@ from servers.agents import execution_agent, user_ref
 from servers.models import Server
 from servers.processes import KILL_GRACE_SECONDS
 from servers.selectors import execution_servers
-from tests.factories import UserFactory
+from tests.agents import process_running as running
+from tests.factories import person
 
 pytestmark = pytest.mark.root
 
 PAGE = "/servers/processes/"
-
-
-def person(username: str):
-    # A random pk, as in tests/consoles: the same uid twice within a second would send the
-    # fileserver an identical signed request, which it refuses as a replay.
-    return UserFactory(username=username, pk=random.randrange(1000, 9000))
 
 
 @pytest.fixture
@@ -33,15 +27,6 @@ def user(db, provisioned):
 @pytest.fixture
 def outsider(db, provisioned):
     return provisioned(person("mallory"))
-
-
-def running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/status") as handle:
-            state = next(line for line in handle if line.startswith("State:"))
-    except (FileNotFoundError, ProcessLookupError, StopIteration):
-        return False
-    return state.split()[1] != "Z"
 
 
 def wait_until(condition, timeout: float = 10.0) -> bool:
