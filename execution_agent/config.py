@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from execution_agent import firewall
+
 CGROUP_PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 
 
@@ -35,6 +37,9 @@ class Config:
     web_dir: Path = Path("/var/lib/warren-web")
     webapps_port: int = 8080
     webapps_address: str = "127.0.0.1"
+    # The firewall between sandboxes and Warren's own services (execution_agent/firewall.py).
+    sandbox_block: tuple[firewall.Blocked, ...] = ()
+    nft_table: str = firewall.DEFAULT_TABLE
 
 
 def _absolute_path(env: Mapping[str, str], name: str, default: str) -> Path:
@@ -117,6 +122,20 @@ def _address(env: Mapping[str, str]) -> str:
     return value
 
 
+def _sandbox_block(env: Mapping[str, str]) -> tuple[firewall.Blocked, ...]:
+    try:
+        return firewall.parse_block(env.get("WARREN_SANDBOX_BLOCK", firewall.DEFAULT_BLOCK))
+    except firewall.FirewallError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _nft_table(env: Mapping[str, str]) -> str:
+    value = env.get("WARREN_SANDBOX_NFT_TABLE", firewall.DEFAULT_TABLE)
+    if not firewall.TABLE_RE.match(value):
+        raise ConfigError(f"WARREN_SANDBOX_NFT_TABLE must be an nftables name, got {value!r}")
+    return value
+
+
 def _production(env: Mapping[str, str]) -> bool:
     value = env.get("WARREN_ENV", "development")
     if value not in ("development", "production"):
@@ -143,4 +162,6 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         web_dir=_absolute_path(env, "WARREN_WEB_DIR", "/var/lib/warren-web"),
         webapps_port=_int(env, "WARREN_WEBAPPS_PORT", 8080, 1, 65535),
         webapps_address=_address(env),
+        sandbox_block=_sandbox_block(env),
+        nft_table=_nft_table(env),
     )

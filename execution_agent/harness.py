@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import select
 import shutil
 import signal
@@ -19,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from execution_agent import firewall
 from execution_agent.client import AgentClient, AgentUnavailable, UserRef
 from execution_agent.procs import all_pids, read_status
 
@@ -69,6 +71,10 @@ class AgentHarness:
                 ignore=shutil.ignore_patterns("__pycache__"),
             )
 
+    @property
+    def nft_table(self) -> str:
+        return "t_" + re.sub(r"[^A-Za-z0-9_]", "_", self.cgroup_prefix)[:60]
+
     def env(self) -> dict[str, str]:
         return {
             "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
@@ -83,6 +89,8 @@ class AgentHarness:
             "WARREN_RUN_DIR": str(self.run_dir),
             "WARREN_WEB_DIR": str(self.web_dir),
             "WARREN_WEBAPPS_PORT": str(self.web_port),
+            # Each harness its own table, removed at clean-up (harnesses run side by side).
+            "WARREN_SANDBOX_NFT_TABLE": self.nft_table,
             **self.extra_env,
         }
 
@@ -163,6 +171,9 @@ class AgentHarness:
         self.stop()
         self.kill_user_processes()
         remove_cgroups(self.cgroup_prefix)
+        if os.geteuid() == 0:
+            with contextlib.suppress(firewall.FirewallError):
+                firewall.remove(self.nft_table)
         unmount_beneath(self.base)
         shutil.rmtree(self.base, ignore_errors=True)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from execution_agent import cgroups as cgroups_module
-from execution_agent import creds, procs
+from execution_agent import creds, firewall, procs
 from execution_agent.config import Config
 from execution_agent.reaper import Reaper
 from execution_agent.sandbox import Sandbox
@@ -79,6 +79,22 @@ def _bwrap_usable(bwrap: str | None) -> bool:
     return result.returncode == 0
 
 
+def _install_firewall(config: Config, warnings: list[str]) -> None:
+    """Reject sandboxed users' connections to Warren's own services (the broker, databases)."""
+    if not config.sandbox_block:
+        log.info("firewall: WARREN_SANDBOX_BLOCK is empty; sandboxes reach every address")
+        return
+    try:
+        firewall.install(
+            table=config.nft_table, uid_base=config.uid_base, blocked=config.sandbox_block
+        )
+    except firewall.FirewallError as exc:
+        warnings.append(f"firewall not installed ({exc}): sandboxes can reach Warren's services")
+        return
+    count = len(config.sandbox_block)
+    log.info("firewall: table inet %s blocks %d destinations", config.nft_table, count)
+
+
 def _harden_tiocsti(warnings: list[str]) -> None:
     """Defence in depth beside the seccomp filter: the kernel-wide TIOCSTI switch."""
     try:
@@ -120,6 +136,8 @@ def build_agent(config: Config) -> Agent:
         warnings.append("cgroups unusable: no memory, pids or CPU limits or accounting")
     if root and not creds.supported():
         warnings.append("per-thread credentials unsupported on this architecture")
+    if root:
+        _install_firewall(config, warnings)
     if config.production and warnings:
         raise StartupError("WARREN_ENV=production refuses to start: " + "; ".join(warnings))
     if root:

@@ -1,5 +1,6 @@
 """System checks: name every external tool Warren needs that is missing, and how to get it."""
 
+import os
 import shutil
 from dataclasses import dataclass
 
@@ -20,11 +21,15 @@ TOOLS = (
     Tool("nginx", "nginx", "the front end of users' web apps"),
     Tool("uwsgi", "uwsgi uwsgi-plugin-python3", "users' web apps"),
     Tool("rsync", "rsync", "backups and file server migrations"),
+    Tool("nft", "nftables", "the firewall between users' sandboxes and Warren's own services"),
 )
+# Root's tools (nft) live in sbin, which an unprivileged service user's PATH may leave out.
+SBIN = "/usr/sbin:/sbin"
 
 
 def missing_tools() -> list[Tool]:
-    return [tool for tool in TOOLS if shutil.which(tool.command) is None]
+    path = f"{os.environ.get('PATH', os.defpath)}:{SBIN}"
+    return [tool for tool in TOOLS if shutil.which(tool.command, path=path) is None]
 
 
 @checks.register("warren")

@@ -15,7 +15,7 @@ is_root() { [ "$(id -u)" -eq 0 ]; }
 # uwsgi-plugin-python3 serves /usr/bin/python3.11; python3-flask/-bottle/-django make the Web
 # tab's quick-start apps importable in a vassal's sandbox without a virtualenv.
 RUN_PACKAGES=(tmux bubblewrap nginx uwsgi uwsgi-plugin-python3 python3-flask python3-bottle
-    python3-django quota rsync procps util-linux acl)
+    python3-django quota rsync procps util-linux acl nftables)
 TEST_PACKAGES=(chromium chromium-driver wrk)
 
 missing_packages() {
