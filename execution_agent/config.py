@@ -37,6 +37,9 @@ class Config:
     web_dir: Path = Path("/var/lib/warren-web")
     webapps_port: int = 8080
     webapps_address: str = "127.0.0.1"
+    # The most processes a user may have once their web app's vassal is running (RLIMIT_NPROC,
+    # set by the vassal wrapper): a fork bomb in a web app stops there.
+    web_nproc: int = 512
     # The firewall between sandboxes and Warren's own services (execution_agent/firewall.py).
     sandbox_block: tuple[firewall.Blocked, ...] = ()
     nft_table: str = firewall.DEFAULT_TABLE
@@ -162,6 +165,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         web_dir=_absolute_path(env, "WARREN_WEB_DIR", "/var/lib/warren-web"),
         webapps_port=_int(env, "WARREN_WEBAPPS_PORT", 8080, 1, 65535),
         webapps_address=_address(env),
+        web_nproc=_int(env, "WARREN_WEB_NPROC", 512, 16, 1 << 22),
         sandbox_block=_sandbox_block(env),
         nft_table=_nft_table(env),
     )

@@ -282,5 +282,6 @@ def process_named(pid: int | None, needle: bytes) -> bool:
         return False
 
 
-def launch_spec_json(spec: AppSpec, argv: list[str], seccomp: Path, uid: int) -> bytes:
-    return (json.dumps({"uid": uid, "seccomp": str(seccomp), "argv": argv}, indent=1)).encode()
+def launch_spec_json(spec: AppSpec, argv: list[str], seccomp: Path, uid: int, nproc: int) -> bytes:
+    launch = {"uid": uid, "seccomp": str(seccomp), "argv": argv, "nproc": nproc}
+    return json.dumps(launch, indent=1).encode()

@@ -18,6 +18,7 @@ import pytest
 from execution_agent.harness import AgentHarness
 
 ROOT = os.geteuid() == 0
+WEB_NPROC = 96
 _names = itertools.count(1)
 
 
@@ -55,6 +56,8 @@ def harness(uid_base, django_uid, socket_gid):
         cgroup_prefix=f"warren-test-{uuid.uuid4().hex[:10]}",
         allowed_uids=(0, django_uid),
         socket_group=socket_gid,
+        # Low enough that the web fork-bomb test stays cheap, far above what any test needs.
+        extra_env={"WARREN_WEB_NPROC": str(WEB_NPROC)},
     )
     try:
         agent.start()

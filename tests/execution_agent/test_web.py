@@ -19,6 +19,7 @@ from execution_agent.webclient import web_apply, web_log, web_reload, web_remove
 from execution_agent.webfront import WebLayout
 from execution_agent.webharness import WebFrontProcesses, http_get, wait_for_body
 from execution_agent.webnginx import NginxSites
+from tests.execution_agent.conftest import WEB_NPROC
 
 pytestmark = pytest.mark.root
 
@@ -110,6 +111,38 @@ def test_vassal_runs_as_the_user_in_its_own_sandbox(harness, web, alice, bob):
     assert max(found["pids"]) < 20  # its own pid namespace: bwrap, the master, a worker
     assert found["ini"] in ("Read-only file system", "Permission denied")
     assert found["probe"] is None  # the agent's probe secret never reaches an app
+
+
+FORK_BOMB_APP = r"""
+import os, time
+
+def application(environ, start_response):
+    forked = 0
+    # Only on /bomb: the reload's own test request must not set it off.
+    for _ in range(1000 if environ["PATH_INFO"] == "/bomb" else 0):
+        try:
+            pid = os.fork()
+        except BlockingIOError:  # EAGAIN: RLIMIT_NPROC reached
+            break
+        if pid == 0:
+            time.sleep(3)
+            os._exit(0)
+        forked += 1
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [str(forked).encode()]
+"""
+
+
+def test_a_fork_bomb_in_a_web_app_stops_at_the_process_limit(harness, web, alice, bob):
+    client = harness.client(timeout=60)
+    bystander = client.spawn(user=bob, argv=["sleep", "60"])["pid"]
+    write_wsgi(harness, alice, FORK_BOMB_APP)
+    assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
+    status, _, body = http_get(harness.web_port, f"{alice['username']}.localhost", "/bomb")
+    assert status == 200
+    # Stopped at the limit, less what the vassal already runs (bwrap twice, master, worker).
+    assert WEB_NPROC - 16 < int(body) < WEB_NPROC
+    assert os.path.exists(f"/proc/{bystander}")  # another user's process is untouched
 
 
 def test_existing_wsgi_file_is_never_overwritten(harness, web, alice):
