@@ -99,7 +99,7 @@ class CpuCounter(models.Model):
     server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="cpu_counters")
     last_usec = models.BigIntegerField(default=0)
     applied_shares = models.PositiveIntegerField(null=True, blank=True)
-    read_at = models.DateTimeField()
+    read_at = models.DateTimeField(help_text="When the reading last changed.")
 
     class Meta:
         constraints = [

@@ -87,19 +87,28 @@ class _CpuBatch:
             delta, counter.applied_shares = usec, None
         else:
             delta = usec - counter.last_usec
+        was_tarpitted = account.tarpitted
         rolled = cpu_window_roll(account, now=self.now)
         if delta:
             hour = int((self.now - account.window_start).total_seconds() // 3600)
             account.hourly_usec[min(max(hour, 0), CpuAccount.HOURS - 1)] += delta
             account.used_usec += delta
         allowance_usec = effective_limits(user).cpu_seconds_per_day * 1_000_000
-        went_over = not account.tarpitted and account.used_usec > allowance_usec
-        if went_over:
-            account.tarpitted = True
-            logger.info("cpu: %s is over %d CPU-seconds: tarpit", user, allowance_usec // 10**6)
-        counter.last_usec, counter.read_at = usec, self.now
-        self.counters.append(counter)
-        if delta or rolled or went_over or account.pk is None:
+        # Both ways: a plan upgraded mid-day lifts the tarpit at the next run.
+        over = account.used_usec > allowance_usec
+        if over != account.tarpitted:
+            account.tarpitted = over
+            logger.info(
+                "cpu: %s %s %d CPU-seconds: tarpit %s",
+                user,
+                "is over" if over else "is back within",
+                allowance_usec // 10**6,
+                "on" if over else "off",
+            )
+        if delta or counter.pk is None or counter.applied_shares is None:
+            counter.last_usec, counter.read_at = usec, self.now
+            self.counters.append(counter)
+        if delta or rolled or over != was_tarpitted or account.pk is None:
             self.accounts.append(account)
         shares = cpu_shares_for(user=user, account=account)
         if counter.applied_shares != shares:

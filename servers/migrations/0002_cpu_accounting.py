@@ -72,7 +72,7 @@ class Migration(migrations.Migration):
                 ),
                 ("last_usec", models.BigIntegerField(default=0)),
                 ("applied_shares", models.PositiveIntegerField(blank=True, null=True)),
-                ("read_at", models.DateTimeField()),
+                ("read_at", models.DateTimeField(help_text="When the reading last changed.")),
                 (
                     "server",
                     models.ForeignKey(

@@ -6,7 +6,7 @@ import pytest
 
 from accounts.limits import LIMIT_FIELDS, effective_limits
 from accounts.models import Plan
-from accounts.services import custom_limits_set
+from accounts.services import custom_limits_set, plan_change
 from servers.agents import sandbox_limits
 from servers.cpu import FREE_SHARES, PAID_SHARES, TARPIT_SHARES, cpu_window_start
 from servers.models import CpuAccount, CpuCounter, Server
@@ -115,6 +115,20 @@ def test_going_over_the_allowance_tarpits_until_the_reset(server, alice):
         at(28, 14, 37),
         2 * S,
     )
+
+
+def test_a_plan_upgraded_mid_day_lifts_the_tarpit_at_the_next_run(server, alice):
+    record(server, at(27, 15), alice=0)
+    assert record(server, at(27, 16), alice=150 * S) == [("alice", TARPIT_SHARES)]
+    plan_change(user=alice, plan=Plan.objects.get(slug="hacker"))  # 2,000 CPU-seconds a day
+    assert record(server, at(27, 16, 1), alice=150 * S) == [("alice", PAID_SHARES)]
+    assert not account(alice).tarpitted
+
+
+def test_a_quiet_minute_writes_nothing(server, alice, django_assert_num_queries):
+    record(server, at(27, 15), alice=5 * S)
+    with django_assert_num_queries(5):  # savepoint, 3 reads, release: no writes
+        cpu_usage_record(server=server, readings={"alice": 5 * S}, now=at(27, 15, 1))
 
 
 def test_a_weight_the_agent_did_not_take_is_sent_again_next_minute(server, alice):
