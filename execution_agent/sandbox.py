@@ -54,6 +54,9 @@ class Launch:
     die_with_parent: bool = False
     extra_binds: tuple[tuple[str, str, str], ...] = ()  # (--bind or --ro-bind, source, dest)
     term: str = "dumb"
+    # The command is the sandbox's pid 1 instead of a child of bwrap's reaper: one process
+    # (about 1.3 MiB) less, for commands that start no children of their own (tmux clients).
+    as_pid_1: bool = False
 
 
 @dataclass
@@ -226,6 +229,7 @@ class Sandbox:
             "--cap-drop",
             "ALL",
             *(["--die-with-parent"] if req.die_with_parent else []),
+            *(["--as-pid-1"] if req.as_pid_1 else []),
             *self.system_args,
         ]
         if self.root:

@@ -175,6 +175,7 @@ class Tmux:
             controlling_tty=True,
             term="xterm-256color",
             tag=Tag("console", console_id),
+            as_pid_1=True,  # one client per open browser tab: each process saved counts
         )
 
     def new_session_args(
