@@ -109,7 +109,7 @@ class FileserverClient:
         self._secret = secret
         self.timeout = timeout
         self._session = requests.Session()
-        self._last_timestamps: dict[str, int] = {}
+        self._last_timestamps: dict[str, int] = {}  # request digest -> Unix milliseconds
         self._lock = threading.Lock()
 
     def create_home(self, username: str, *, uid: int, gid: int) -> Home:
@@ -185,21 +185,23 @@ class FileserverClient:
         except requests.RequestException as exc:
             raise FileserverUnreachable(f"{method} {url}: {exc}") from exc
 
-    def _unique_timestamp(self, method: str, path: str, body: bytes) -> int:
+    def _unique_timestamp(self, method: str, path: str, body: bytes) -> str:
+        """A timestamp no earlier request of ours with the same bytes used (milliseconds)."""
         key = hashlib.sha256(f"{method}\n{path}\n".encode() + body).hexdigest()
+        ahead_ms = (MAX_SKEW_SECONDS - _SKEW_MARGIN_SECONDS) * 1000
         while True:
-            now = int(time.time())
+            now_ms = int(time.time() * 1000)
             with self._lock:
-                self._forget_old_timestamps(now)
-                candidate = max(now, self._last_timestamps.get(key, now - 1) + 1)
-                if candidate <= now + MAX_SKEW_SECONDS - _SKEW_MARGIN_SECONDS:
+                self._forget_old_timestamps(now_ms)
+                candidate = max(now_ms, self._last_timestamps.get(key, now_ms - 1) + 1)
+                if candidate <= now_ms + ahead_ms:
                     self._last_timestamps[key] = candidate
-                    return candidate
-            time.sleep(0.2)
+                    return f"{candidate // 1000}.{candidate % 1000:03d}"
+            time.sleep(0.01)
 
-    def _forget_old_timestamps(self, now: int) -> None:
+    def _forget_old_timestamps(self, now_ms: int) -> None:
         if len(self._last_timestamps) > 10_000:
-            cutoff = now - MAX_SKEW_SECONDS
+            cutoff = now_ms - MAX_SKEW_SECONDS * 1000
             self._last_timestamps = {
                 key: stamp for key, stamp in self._last_timestamps.items() if stamp >= cutoff
             }

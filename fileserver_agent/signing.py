@@ -8,7 +8,9 @@ The signed message is::
     METHOD + "\\n" + PATH + "\\n" + TIMESTAMP + "\\n" + hex(sha256(body))
 
 where PATH is the URL path exactly as sent on the request line (percent-encoding kept,
-query string left out: the API takes none) and TIMESTAMP is Unix seconds. The signature
+query string left out: the API takes none) and TIMESTAMP is Unix seconds, as sent, with up to
+three decimals (so a caller can send the same request many times a second, each signature
+unique, without waiting for the clock: the agent refuses a signature it has seen). The signature
 travels in ``X-Warren-Signature`` as lowercase hex, the timestamp in ``X-Warren-Timestamp``.
 """
 
@@ -26,7 +28,7 @@ TIMESTAMP_HEADER = "X-Warren-Timestamp"
 SIGNATURE_HEADER = "X-Warren-Signature"
 MAX_SKEW_SECONDS = 60
 
-_TIMESTAMP_RE = re.compile(r"^[0-9]{1,12}$")
+_TIMESTAMP_RE = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,3})?$")
 _SIGNATURE_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -54,7 +56,7 @@ def compute_signature(
 
 
 def signature_headers(
-    secret: str, method: str, path: str, body: bytes, *, timestamp: int | None = None
+    secret: str, method: str, path: str, body: bytes, *, timestamp: int | str | None = None
 ) -> dict[str, str]:
     """Return the two headers that authenticate one request."""
     stamp = str(int(time.time()) if timestamp is None else timestamp)
@@ -75,10 +77,10 @@ class ReplayGuard:
     def __init__(self, max_skew: int = MAX_SKEW_SECONDS) -> None:
         self._max_skew = max_skew
         self._seen: set[str] = set()
-        self._expiries: list[tuple[int, str]] = []
+        self._expiries: list[tuple[float, str]] = []
         self._lock = threading.Lock()
 
-    def first_use(self, signature: str, timestamp: int, now: int) -> bool:
+    def first_use(self, signature: str, timestamp: float, now: float) -> bool:
         """Record ``signature``; return False if it was already used."""
         with self._lock:
             self._forget_expired(now)
@@ -91,7 +93,7 @@ class ReplayGuard:
     def __len__(self) -> int:
         return len(self._seen)
 
-    def _forget_expired(self, now: int) -> None:
+    def _forget_expired(self, now: float) -> None:
         while self._expiries and self._expiries[0][0] < now:
             _, signature = heapq.heappop(self._expiries)
             self._seen.discard(signature)
@@ -120,13 +122,15 @@ def verify_request(
             f"both {TIMESTAMP_HEADER} and {SIGNATURE_HEADER} headers are required",
         )
     if not _TIMESTAMP_RE.match(timestamp_header):
-        raise SignatureError("bad_timestamp", f"{TIMESTAMP_HEADER} must be Unix seconds")
-    timestamp = int(timestamp_header)
-    current = int(time.time() if now is None else now)
+        raise SignatureError(
+            "bad_timestamp", f"{TIMESTAMP_HEADER} must be Unix seconds (up to 3 decimals)"
+        )
+    timestamp = float(timestamp_header)
+    current = time.time() if now is None else now
     if abs(current - timestamp) > max_skew:
         raise SignatureError(
             "stale_timestamp",
-            f"{TIMESTAMP_HEADER} is {current - timestamp:+d} s from the agent's clock "
+            f"{TIMESTAMP_HEADER} is {current - timestamp:+.0f} s from the agent's clock "
             f"(limit {max_skew} s)",
         )
     signature = signature_header.strip().lower()

@@ -9,11 +9,13 @@ import stat
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
 import requests
 
+from fileserver_agent import client as fileserver_client
 from fileserver_agent.client import (
     FileserverAuthError,
     FileserverClient,
@@ -99,6 +101,18 @@ def test_the_same_request_twice_in_one_second_is_not_mistaken_for_a_replay(clien
     uid = new_uid()
     results = {client.get_usage(uid) for _ in range(5)}  # would raise FileserverAuthError
     assert len(results) == 1
+
+
+def test_the_same_request_many_times_a_second_never_waits_for_the_clock(client, monkeypatch):
+    # Each repeat gets its own millisecond; with whole seconds, the client had to sleep once
+    # it was the skew margin ahead of the clock (a dashboard reloaded quickly took 1 s each).
+    clock = types.SimpleNamespace(time=time.time, sleep=lambda seconds: pytest.fail("slept"))
+    monkeypatch.setattr(fileserver_client, "time", clock)
+    uid = new_uid()
+    for _ in range(100):
+        client.get_usage(uid)
+    stamps = [client._unique_timestamp("GET", "/v1/usage/1", b"") for _ in range(5000)]
+    assert len(set(stamps)) == len(stamps)
 
 
 def test_two_clients_sending_the_same_request_both_succeed(running_agent):

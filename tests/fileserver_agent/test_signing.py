@@ -8,6 +8,7 @@ import hmac
 import pytest
 
 from fileserver_agent.signing import (
+    MAX_SKEW_SECONDS,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     ReplayGuard,
@@ -143,6 +144,9 @@ def test_a_signature_for_another_method_is_refused():
         ({TIMESTAMP_HEADER: str(NOW)}, "missing_signature"),
         ({TIMESTAMP_HEADER: "yesterday", SIGNATURE_HEADER: "ab" * 32}, "bad_timestamp"),
         ({TIMESTAMP_HEADER: "-5", SIGNATURE_HEADER: "ab" * 32}, "bad_timestamp"),
+        ({TIMESTAMP_HEADER: f"{NOW}.1234", SIGNATURE_HEADER: "ab" * 32}, "bad_timestamp"),
+        ({TIMESTAMP_HEADER: f"{NOW}.", SIGNATURE_HEADER: "ab" * 32}, "bad_timestamp"),
+        ({TIMESTAMP_HEADER: "1e9", SIGNATURE_HEADER: "ab" * 32}, "bad_timestamp"),
         ({TIMESTAMP_HEADER: str(NOW), SIGNATURE_HEADER: "not-hex"}, "bad_signature"),
     ],
 )
@@ -156,3 +160,19 @@ def test_the_replay_guard_forgets_signatures_once_they_would_be_stale_anyway():
     assert not guard.first_use("a" * 64, timestamp=NOW, now=NOW + 60)
     assert guard.first_use("b" * 64, timestamp=NOW + 61, now=NOW + 61)
     assert len(guard) == 1
+
+
+def test_milliseconds_make_the_same_request_twice_a_second_two_signatures():
+    guard = ReplayGuard()
+    for stamp in (f"{NOW}.001", f"{NOW}.002"):
+        headers = signature_headers(SECRET, "GET", "/v1/usage/7", b"", timestamp=stamp)
+        verify(method="GET", path="/v1/usage/7", body=b"", headers=headers, guard=guard)
+    again = signature_headers(SECRET, "GET", "/v1/usage/7", b"", timestamp=f"{NOW}.002")
+    assert refusal(method="GET", path="/v1/usage/7", body=b"", headers=again, guard=guard) == (
+        "replayed_signature"
+    )
+
+
+def test_a_fractional_timestamp_is_still_held_to_the_skew_limit():
+    headers = signature_headers(SECRET, "PUT", "/v1/quotas/1000001", b"{}", timestamp=f"{NOW}.5")
+    assert refusal(headers=headers, now=NOW + MAX_SKEW_SECONDS + 1) == "stale_timestamp"
