@@ -75,8 +75,8 @@ class NoCgroups:
 
     version = "none"
 
-    def ensure_user(self, username: str, memory_bytes: int | None, pids_max: int | None) -> None:
-        pass
+    def ensure_user(self, username: str, memory_bytes: int | None, pids_max: int | None) -> bool:
+        return False
 
     def add_pids(self, username: str, pids: list[int]) -> None:
         pass
@@ -113,13 +113,16 @@ class CgroupsV1:
     def _hierarchies(self) -> list[Path]:
         return sorted(set(self.mounts.values()))
 
-    def ensure_user(self, username: str, memory_bytes: int | None, pids_max: int | None) -> None:
-        """Create the user's groups; set limits (None: keep them, or defaults for a new group)."""
+    def ensure_user(self, username: str, memory_bytes: int | None, pids_max: int | None) -> bool:
+        """Create the user's groups; set limits (None: keep them, or defaults for a new group).
+
+        Returns whether the groups were new.
+        """
         new = not self._dir("pids", username).is_dir()
         for root in self._hierarchies():
             (root / self.prefix / username).mkdir(parents=True, exist_ok=True)
         if memory_bytes is None and not new:
-            return
+            return new
         memory_bytes = memory_bytes or DEFAULT_MEMORY_BYTES
         pids_max = pids_max or DEFAULT_PIDS_MAX
         memory = self._dir("memory", username)
@@ -131,6 +134,7 @@ class CgroupsV1:
                 raise
             log.warning("memory limit for %s not lowered: usage is above it", username)
         _write(self._dir("pids", username) / "pids.max", str(pids_max))
+        return new
 
     def pids(self, username: str) -> list[int]:
         """Every process in the user's group (as host pids)."""
@@ -202,18 +206,19 @@ class CgroupsV2:
         _write(level / "cgroup.subtree_control", wanted)
         self._enabled = True
 
-    def ensure_user(self, username: str, memory_bytes: int | None, pids_max: int | None) -> None:
+    def ensure_user(self, username: str, memory_bytes: int | None, pids_max: int | None) -> bool:
         if not self._enabled:
             self._enable_controllers()
         path = self._dir(username)
         new = not path.is_dir()
         path.mkdir(exist_ok=True)
         if memory_bytes is None and not new:
-            return
+            return new
         memory_bytes = memory_bytes or DEFAULT_MEMORY_BYTES
         pids_max = pids_max or DEFAULT_PIDS_MAX
         _write(path / "memory.max", str(memory_bytes))
         _write(path / "pids.max", str(pids_max))
+        return new
 
     def add_pids(self, username: str, pids: list[int]) -> None:
         _write_pids(self._dir(username) / "cgroup.procs", pids)

@@ -6,7 +6,8 @@ this a user's code could talk to a Redis or PostgreSQL that trusts local connect
 channel layer or queue tasks. Rules match the socket's owner (``meta skuid``), which is the
 user's real uid inside bubblewrap too; Warren's own processes run below the uid base and are
 not touched. What to block comes from ``WARREN_SANDBOX_BLOCK``: a comma list of
-``ADDRESS[/PREFIX][:PORT]`` (IPv6 in brackets), ``*`` for any address.
+``ADDRESS[/PREFIX][:PORT]`` (IPv6 in brackets), ``*`` for any address, ``local`` for every
+address of this machine (loopback, LAN, public: nftables' ``fib daddr type local``).
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-# Warren's infrastructure on the machine itself: Redis, PostgreSQL, the fileserver agent.
-DEFAULT_BLOCK = (
-    "127.0.0.0/8:6379,[::1]:6379,127.0.0.0/8:5432,[::1]:5432,127.0.0.0/8:8701,[::1]:8701"
-)
+# Warren's infrastructure on the machine itself, on any of its addresses (a Redis bound to
+# 0.0.0.0 is reached through the LAN address as well): Redis, PostgreSQL, the fileserver agent.
+DEFAULT_BLOCK = "local:6379,local:5432,local:8701"
 DEFAULT_TABLE = "warren_sandbox"
 TABLE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 MAX_UID = 4294967294
@@ -34,7 +34,7 @@ class FirewallError(Exception):
 
 @dataclass(frozen=True)
 class Blocked:
-    network: ipaddress.IPv4Network | ipaddress.IPv6Network
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network | None  # None: this machine's own
     port: int | None  # None: every port of that network
 
 
@@ -51,6 +51,9 @@ def parse_block(raw: str) -> tuple[Blocked, ...]:
         port = int(match["port"]) if match["port"] else None
         if port is not None and not 1 <= port <= 65535:
             raise FirewallError(f"WARREN_SANDBOX_BLOCK: port out of range in {entry!r}")
+        if address == "local":
+            blocked.append(Blocked(None, port))
+            continue
         try:
             networks = (
                 [ipaddress.ip_network(n) for n in ANY]
@@ -69,13 +72,15 @@ def ruleset(*, table: str, uid_base: int, blocked: tuple[Blocked, ...]) -> str:
         raise FirewallError(f"not a table name: {table!r}")
     rules = []
     for item in blocked:
-        family = "ip" if item.network.version == 4 else "ip6"
+        if item.network is None:
+            destination = "fib daddr type local"
+        else:
+            family = "ip" if item.network.version == 4 else "ip6"
+            destination = f"{family} daddr {item.network}"
         port = f" tcp dport {item.port}" if item.port is not None else ""
         # A TCP reset, so a client fails at once instead of hanging until its timeout.
         reject = "reject with tcp reset" if port else "reject"
-        rules.append(
-            f"    meta skuid {uid_base}-{MAX_UID} {family} daddr {item.network}{port} {reject}"
-        )
+        rules.append(f"    meta skuid {uid_base}-{MAX_UID} {destination}{port} {reject}")
     # Declaring the table before deleting it makes the delete safe on a first run; nft applies
     # the whole script as one transaction, so there is no moment without the rules.
     return "\n".join(

@@ -103,9 +103,13 @@ class Sandbox:
             if req.limits is None:
                 self.cgroups.ensure_user(req.user.username, None, None)
             else:
-                self.cgroups.ensure_user(req.user.username, limits.memory_bytes, limits.pids_max)
-                if limits.cpu_shares is not None:
-                    # A cgroup made again (after a reboot) must not escape the tarpit.
+                new = self.cgroups.ensure_user(
+                    req.user.username, limits.memory_bytes, limits.pids_max
+                )
+                # Only a new group takes the spawn's weight (a cgroup made again after a reboot
+                # must not escape the tarpit); an existing one keeps what accounting last set,
+                # which a spawn racing an accounting run must not overwrite.
+                if new and limits.cpu_shares is not None:
                     self.cgroups.set_cpu_shares(req.user.username, limits.cpu_shares)
             if self.cgroups.pids_exhausted(req.user.username):
                 raise OpError("limit", f"{req.user.username} has reached pids.max")

@@ -229,7 +229,10 @@ class WebLayout:
         write_atomically(
             self.wrapper,
             render_wrapper(
-                python=system_python(), specs_dir=str(self.specs), owner_uid=owner
+                python=system_python(),
+                specs_dir=str(self.specs),
+                owner_uid=owner,
+                nproc=self.config.web_nproc,
             ).encode(),
             mode=0o755,
         )
@@ -282,6 +285,5 @@ def process_named(pid: int | None, needle: bytes) -> bool:
         return False
 
 
-def launch_spec_json(spec: AppSpec, argv: list[str], seccomp: Path, uid: int, nproc: int) -> bytes:
-    launch = {"uid": uid, "seccomp": str(seccomp), "argv": argv, "nproc": nproc}
-    return json.dumps(launch, indent=1).encode()
+def launch_spec_json(spec: AppSpec, argv: list[str], seccomp: Path, uid: int) -> bytes:
+    return (json.dumps({"uid": uid, "seccomp": str(seccomp), "argv": argv}, indent=1)).encode()

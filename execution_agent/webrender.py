@@ -134,7 +134,7 @@ def render_nginx_main(
     )
 
 
-def render_wrapper(*, python: str, specs_dir: str, owner_uid: int) -> str:
+def render_wrapper(*, python: str, specs_dir: str, owner_uid: int, nproc: int) -> str:
     return _template("vassal-wrapper.py.tmpl").substitute(
-        python=python, specs_dir=specs_dir, owner_uid=owner_uid
+        python=python, specs_dir=specs_dir, owner_uid=owner_uid, nproc=nproc
     )

@@ -233,13 +233,7 @@ class WebServer:
                 changed = True
         changed |= write_atomically(
             self.layout.launch_spec(spec),
-            launch_spec_json(
-                spec,
-                self.sandbox_argv(spec),
-                self.layout.seccomp,
-                uid,
-                nproc=self.agent.config.web_nproc,
-            ),
+            launch_spec_json(spec, self.sandbox_argv(spec), self.layout.seccomp, uid),
             mode=0o644,
         )
         text = render_vassal(spec).encode()

@@ -17,6 +17,7 @@ from servers.selectors import CpuToday, cpu_today, execution_servers
 logger = logging.getLogger(__name__)
 
 AGENT_INFO_CACHE_SECONDS = 60
+AGENT_DOWN_CACHE_SECONDS = 15
 CHART_WIDTH, CHART_HEIGHT, BAR_GAP = 240, 48, 2
 
 
@@ -76,9 +77,10 @@ def _agent_info(server) -> dict | None:
             info = execution_agent(server).info()
         except (AgentUnavailable, AgentError) as error:
             logger.info("agent on %s did not answer info: %s", server, error)
-            return None
-        cache.set(key, info, AGENT_INFO_CACHE_SECONDS)
-    return info
+            # Remembered briefly too: a hung agent must not cost every dashboard a timeout.
+            info = {}
+        cache.set(key, info, AGENT_INFO_CACHE_SECONDS if info else AGENT_DOWN_CACHE_SECONDS)
+    return info or None
 
 
 def _today(request) -> CpuToday:

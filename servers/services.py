@@ -55,13 +55,16 @@ def cpu_usage_record(
         ids = [user.pk for user in users]
         counters = {
             counter.user_id: counter
-            for counter in CpuCounter.objects.select_for_update().filter(
-                server=server, user_id__in=ids
-            )
+            for counter in CpuCounter.objects.select_for_update()
+            .filter(server=server, user_id__in=ids)
+            .order_by("user_id")
         }
         accounts = {
             account.user_id: account
-            for account in CpuAccount.objects.select_for_update().filter(user_id__in=ids)
+            # In user order, so runs for two servers lock shared users without deadlocking.
+            for account in CpuAccount.objects.select_for_update()
+            .filter(user_id__in=ids)
+            .order_by("user_id")
         }
         batch = _CpuBatch(now=now)
         for user in users:
@@ -81,7 +84,14 @@ class _CpuBatch:
         self.wanted: list[tuple[CpuCounter, User, int]] = []
 
     def add(self, user: User, counter: CpuCounter, account: CpuAccount, usec: int) -> None:
-        if usec < counter.last_usec:
+        if counter.pk is not None and counter.read_at > self.now:
+            return  # a later reading has been recorded already (an overlapping run)
+        if counter.pk is None:
+            # First sight of this cgroup from this server: only a starting point. Its total
+            # may hold weeks since boot (or a deleted namesake's time); at most the minute
+            # before a user's first reading goes uncounted.
+            delta = 0
+        elif usec < counter.last_usec:
             # The cgroup was made again (a reboot): its counter restarted from zero, and its
             # weight is whatever the kernel gave it.
             delta, counter.applied_shares = usec, None
@@ -118,14 +128,18 @@ class _CpuBatch:
         for account in self.accounts:
             account.updated_at = self.now  # bulk_update does not apply auto_now
         account_fields = ["window_start", "used_usec", "hourly_usec", "tarpitted", "updated_at"]
-        _bulk_save(CpuAccount, self.accounts, account_fields)
+        # Another server's run may have made the same new user's account meanwhile: keep
+        # theirs (the rows are locked per user, but a missing row cannot be locked).
+        _bulk_save(CpuAccount, self.accounts, account_fields, ignore_conflicts=True)
         _bulk_save(CpuCounter, self.counters, ["last_usec", "applied_shares", "read_at"])
         return [WeightChange(counter.pk, user, shares) for counter, user, shares in self.wanted]
 
 
-def _bulk_save(model, rows: list, fields: list[str]) -> None:
+def _bulk_save(model, rows: list, fields: list[str], *, ignore_conflicts: bool = False) -> None:
     existing = [row for row in rows if row.pk is not None]
-    model.objects.bulk_create([row for row in rows if row.pk is None])
+    model.objects.bulk_create(
+        [row for row in rows if row.pk is None], ignore_conflicts=ignore_conflicts
+    )
     if existing:
         model.objects.bulk_update(existing, fields)
 

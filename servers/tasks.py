@@ -29,7 +29,9 @@ ACCOUNT_LOCK_SECONDS = 300
 def account_cpu_all() -> None:
     """Beat, every minute: one accounting task per execution agent, on that agent's machine."""
     for server in execution_servers():
-        account_cpu.apply_async((server.pk,), queue=server.agent_queue)
+        # A run left queued past the next one is worth nothing (the next reads the same
+        # cumulative counters): let it expire rather than pile up while a worker is away.
+        account_cpu.apply_async((server.pk,), queue=server.agent_queue, expires=55)
 
 
 @shared_task(acks_late=True, ignore_result=True, soft_time_limit=240, time_limit=280)

@@ -64,15 +64,18 @@ def test_set_cpu_weight_writes_cpu_shares_on_v1(client, harness, alice, shares):
 
 
 @pytest.mark.root
-def test_a_spawn_with_cpu_shares_in_its_limits_sets_the_weight(client, harness, alice):
-    # Django sends the tarpit's weight with every spawn, so a cgroup made again after a
-    # reboot starts in the tarpit too; a spawn without limits leaves the weight alone.
+def test_the_spawn_that_makes_the_cgroup_sets_its_weight_and_later_ones_keep_it(
+    client, harness, alice
+):
+    # Django sends the user's weight with every spawn, so a cgroup made again after a
+    # reboot starts in the tarpit too; an existing cgroup keeps what accounting last set.
     path = Path(f"/sys/fs/cgroup/cpu/{harness.cgroup_prefix}/{alice['username']}/cpu.shares")
     client.run(user=alice, argv=["true"], limits={"cpu_shares": 2})
     assert int(path.read_text()) == 2
-    client.run(user=alice, argv=["true"])
-    assert int(path.read_text()) == 2
     client.run(user=alice, argv=["true"], limits={"memory_bytes": 1 << 30, "cpu_shares": 700})
+    assert int(path.read_text()) == 2
+    client.set_cpu_weight(user=alice, shares=700)
+    client.run(user=alice, argv=["true"], limits={"cpu_shares": 2})
     assert int(path.read_text()) == 700
 
 
@@ -129,11 +132,11 @@ def test_v2_delegates_controllers_down_to_the_prefix_and_sets_limits(fake_v2):
 
 def test_v2_new_groups_get_default_limits_and_none_keeps_existing_ones(fake_v2):
     backend = CgroupsV2(fake_v2, "warren")
-    backend.ensure_user("alice", None, None)
+    assert backend.ensure_user("alice", None, None) is True  # new: the spawn sets its weight
     assert (fake_v2 / "warren" / "alice" / "memory.max").read_text() == str(3 << 30)
     assert (fake_v2 / "warren" / "alice" / "pids.max").read_text() == "512"
-    backend.ensure_user("alice", 1 << 30, 64)
-    backend.ensure_user("alice", None, None)
+    assert backend.ensure_user("alice", 1 << 30, 64) is False
+    assert backend.ensure_user("alice", None, None) is False
     assert (fake_v2 / "warren" / "alice" / "pids.max").read_text() == "64"
 
 

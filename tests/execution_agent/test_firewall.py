@@ -25,11 +25,14 @@ except OSError as exc:
 """
 
 
-def test_the_default_blocks_redis_postgres_and_the_fileserver_on_loopback():
+def test_the_default_blocks_redis_postgres_and_the_fileserver_on_every_local_address():
     blocked = parse_block(firewall.DEFAULT_BLOCK)
-    assert {(str(b.network), b.port) for b in blocked} == {
-        (network, port) for network in ("127.0.0.0/8", "::1/128") for port in (6379, 5432, 8701)
-    }
+    assert blocked == (Blocked(None, 6379), Blocked(None, 5432), Blocked(None, 8701))
+    text = ruleset(table="warren_sandbox", uid_base=1_000_000, blocked=blocked)
+    assert (
+        "meta skuid 1000000-4294967294 fib daddr type local tcp dport 6379 reject with tcp reset"
+        in text
+    )
 
 
 def test_entries_take_networks_ports_ipv6_and_any_address():

@@ -52,8 +52,11 @@ def test_a_window_starts_at_the_latest_reset_time_before_now():
     assert cpu_window_start(reset_time=reset, now=at(27, 9)) == at(26, 14, 37)
 
 
-def test_the_first_reading_opens_a_window_at_the_users_own_reset_time(server, alice):
-    record(server, at(27, 16, 10), alice=37 * S)
+def test_the_first_reading_is_a_starting_point_in_a_window_at_the_users_reset_time(server, alice):
+    # A cgroup's total can hold weeks since boot: only what comes after is this day's.
+    record(server, at(27, 16, 5), alice=5_000 * S)
+    assert account(alice).used_usec == 0
+    record(server, at(27, 16, 10), alice=5_037 * S)
     window = account(alice)
     assert window.reset_time == time(14, 37)
     assert window.window_start == at(27, 14, 37)
@@ -67,21 +70,22 @@ def test_later_readings_add_only_the_difference(server, alice):
     record(server, at(27, 15), alice=10 * S)
     record(server, at(27, 15, 1), alice=12 * S)
     record(server, at(27, 15, 2), alice=12 * S)
-    assert account(alice).used_usec == 12 * S
+    assert account(alice).used_usec == 2 * S
 
 
 def test_a_counter_that_went_backwards_was_made_again_and_counts_from_zero(server, alice):
     record(server, at(27, 15), alice=50 * S)
     assert record(server, at(27, 15, 1), alice=3 * S) == [("alice", FREE_SHARES)]
-    assert account(alice).used_usec == 53 * S
+    assert account(alice).used_usec == 3 * S
 
 
 def test_each_server_counts_separately(server, alice):
     other = ServerFactory(kind=Server.Kind.TASK, hostname="task-1")
     record(server, at(27, 15), alice=10 * S)
     record(other, at(27, 15), alice=5 * S)
+    record(server, at(27, 15, 1), alice=13 * S)
     record(other, at(27, 15, 1), alice=7 * S)
-    assert account(alice).used_usec == 17 * S
+    assert account(alice).used_usec == 5 * S
     assert CpuCounter.objects.filter(user=alice).count() == 2
 
 
@@ -131,6 +135,15 @@ def test_a_quiet_minute_writes_nothing(server, alice, django_assert_num_queries)
         cpu_usage_record(server=server, readings={"alice": 5 * S}, now=at(27, 15, 1))
 
 
+def test_a_reading_older_than_the_recorded_one_is_skipped(server, alice):
+    # Two overlapping runs: the later reading landed first; the earlier one must not be
+    # taken for a counter that went backwards (which would count it all again).
+    record(server, at(27, 15), alice=0)
+    record(server, at(27, 15, 2), alice=20 * S)
+    record(server, at(27, 15, 1), alice=10 * S)
+    assert account(alice).used_usec == 20 * S
+
+
 def test_a_weight_the_agent_did_not_take_is_sent_again_next_minute(server, alice):
     cpu_usage_record(server=server, readings={"alice": S}, now=at(27, 15))  # never applied
     assert record(server, at(27, 15, 1), alice=S) == [("alice", FREE_SHARES)]
@@ -155,6 +168,7 @@ def test_today_is_empty_before_the_first_reading_and_after_the_reset(server, ali
     empty = cpu_today(user=alice, now=at(27, 15))
     assert (empty.used_seconds, empty.allowance_seconds, empty.percent) == (0, 100, 0)
     assert empty.resets_at == at(28, 14, 37)
+    record(server, at(27, 14, 50), alice=0)
     record(server, at(27, 15), alice=37 * S)
     today = cpu_today(user=alice, now=at(27, 16))
     assert (today.used_seconds, today.percent, today.hourly_seconds[0]) == (37, 37, 37)

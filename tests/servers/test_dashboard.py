@@ -28,7 +28,9 @@ def used(user, seconds: int, *, joined_hours_ago: float = 0) -> None:
     user.date_joined = timezone.now() - timedelta(hours=joined_hours_ago)
     user.save(update_fields=["date_joined"])
     server = ServerFactory(kind=Server.Kind.CONSOLE, hostname="console-1")
-    cpu_usage_record(server=server, readings={user.username: seconds * S}, now=timezone.now())
+    now = timezone.now()
+    cpu_usage_record(server=server, readings={user.username: 0}, now=now - timedelta(seconds=1))
+    cpu_usage_record(server=server, readings={user.username: seconds * S}, now=now)
 
 
 def test_the_cpu_card_shows_the_share_used_and_when_it_resets(alice_client, user):
