@@ -6,6 +6,7 @@ transport under ``var/``, an in-memory channel layer and a local-memory cache.
 ``DATABASE_URL`` switches to PostgreSQL and ``REDIS_URL`` to Redis.
 """
 
+import socket
 from pathlib import Path
 
 from celery.schedules import crontab
@@ -325,6 +326,14 @@ WARREN_EDITOR_ACTIONS: list[str] = [
     "consoles/editor/save_and_run.html",
     "webapps/editor_action.html",  # "Reload <domain>" on a web app's WSGI file
 ]
+
+# Execution servers (Server.hostname) whose agent socket this process can open: the pages that
+# ask an agent directly (Processes, the sandbox warning) only ask these. Consoles reach theirs
+# because each console server runs this app too; other machines are named, not asked.
+WARREN_LOCAL_HOSTNAMES = env_list(
+    "WARREN_LOCAL_HOSTNAMES",
+    ["127.0.0.1", "localhost", socket.gethostname()],
+)
 
 # Limits of each user's sandbox cgroup (memory, processes) and their private /tmp.
 WARREN_SANDBOX_MEMORY_BYTES = env_int("WARREN_SANDBOX_MEMORY_BYTES", 3 * 1024**3, minimum=1 << 26)

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.dashboard import Card
 from servers.agents import AgentError, AgentUnavailable, execution_agent
-from servers.selectors import CpuToday, cpu_today, execution_servers
+from servers.selectors import CpuToday, cpu_today, execution_servers, is_local
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def chart_bars(today: CpuToday) -> list[Bar]:
 def unsandboxed_warnings() -> list[str]:
     """What each execution agent says is wrong with its sandbox (cached for a minute)."""
     warnings = []
-    for server in execution_servers():
+    for server in filter(is_local, execution_servers()):
         info = _agent_info(server)
         if info is not None and (not info["sandbox"] or not info["root"] or info["warnings"]):
             said = "; ".join(info["warnings"]) or "bubblewrap is missing"

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from servers import process_labels
 from servers.agents import AgentError, AgentUnavailable, execution_agent, user_ref
 from servers.models import Server
-from servers.selectors import execution_servers
+from servers.selectors import execution_servers, is_local
 
 # Seconds between the SIGTERM and the SIGKILL that follows if the process is still there.
 KILL_GRACE_SECONDS = 5
@@ -51,7 +51,8 @@ class ProcessRow:
 @dataclass(frozen=True)
 class ProcessListing:
     rows: list[ProcessRow]
-    unreachable: list[Server] = field(default_factory=list)
+    unreachable: list[Server] = field(default_factory=list)  # down, or refused
+    elsewhere: list[Server] = field(default_factory=list)  # another machine: not asked
 
 
 def user_processes(*, user) -> ProcessListing:
@@ -62,7 +63,13 @@ def user_processes(*, user) -> ProcessListing:
     """
     rows: list[ProcessRow] = []
     unreachable: list[Server] = []
+    elsewhere: list[Server] = []
     for server in execution_servers():
+        if not is_local(server):
+            # Its agent's socket is on that machine: opening the same path here would ask
+            # this machine's agent instead.
+            elsewhere.append(server)
+            continue
         try:
             listed = execution_agent(server).processes(user=user_ref(user))
         except (AgentUnavailable, AgentError):
@@ -72,7 +79,7 @@ def user_processes(*, user) -> ProcessListing:
     labels = process_labels.labels_for(user, {(row.tag_kind, row.tag_id) for row in rows})
     labelled = [_with_label(row, labels.get((row.tag_kind, row.tag_id))) for row in rows]
     labelled.sort(key=lambda row: (row.started_at, row.server_id, row.pid))
-    return ProcessListing(rows=labelled, unreachable=unreachable)
+    return ProcessListing(rows=labelled, unreachable=unreachable, elsewhere=elsewhere)
 
 
 def _row(server: Server, process: dict) -> ProcessRow:
@@ -102,7 +109,7 @@ def process_kill(*, user, server_id: int, pid: int) -> None:
     it pins, so a pid reused meanwhile by someone else is refused too.
     AgentUnavailable propagates: the process may well exist, we just cannot reach it.
     """
-    server = next((s for s in execution_servers() if s.pk == server_id), None)
+    server = next((s for s in execution_servers() if s.pk == server_id and is_local(s)), None)
     if server is None or not 1 <= pid <= MAX_PID:
         raise ProcessNotFound(f"no server {server_id} or no process {pid}")
     try:

@@ -1,6 +1,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import Count
 
 from accounts.limits import effective_limits
@@ -54,6 +55,11 @@ class CpuToday:
         if self.allowance_seconds <= 0:
             return 100
         return min(100, round(100 * self.used_seconds / self.allowance_seconds))
+
+
+def is_local(server: Server) -> bool:
+    """Whether this process can open ``server``'s agent socket (the agent is on this machine)."""
+    return server.hostname in settings.WARREN_LOCAL_HOSTNAMES
 
 
 def cpu_today(*, user, now: datetime) -> CpuToday:

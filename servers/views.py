@@ -14,6 +14,7 @@ def processes(request):
     context = {
         "rows": listing.rows,
         "unreachable": listing.unreachable,
+        "elsewhere": listing.elsewhere,
     }
     template = "servers/processes_table.html" if request.htmx else "servers/processes.html"
     return render(request, template, context)

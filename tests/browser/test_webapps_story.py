@@ -33,6 +33,8 @@ def test_create_a_flask_app_open_it_edit_the_wsgi_file_reload_see_the_change(
     fill(browser, "login", alice.username)
     fill(browser, "password", password)
     submit(browser, "Sign In")
+    # The dashboard must have loaded: a click while it still loads can be lost.
+    wait_for_text(browser, f"Welcome, {alice.username}")
     browser.find_element(By.LINK_TEXT, "Web").click()
     wait_for_text(browser, "Add a new web app")
 

@@ -33,6 +33,13 @@ def spin(user, seconds: float) -> float:
     return spun
 
 
+def start_counting(user, server) -> float:
+    """Make the user's cgroup and give accounting its starting point; return seconds used."""
+    execution_agent().run(user=user_ref(user), argv=["true"])
+    account_cpu(server.pk)  # first sight of a cgroup is a starting point, never a charge
+    return used_seconds(user)
+
+
 def cpu_shares(exec_agent, user) -> int:
     return int(
         Path(
@@ -52,8 +59,7 @@ def test_the_embedded_default_has_one_execution_agent_to_ask(local_servers):
 def test_two_seconds_of_spinning_are_counted_within_twenty_percent(provisioned):
     alice = provisioned(UserFactory(username="alice"))
     [server] = execution_servers()
-    account_cpu(server.pk)  # whatever an earlier "alice" left in the cgroup is counted here
-    before = used_seconds(alice) if CpuAccount.objects.filter(user=alice).exists() else 0.0
+    before = start_counting(alice, server)
     spun = spin(alice, 2.0)
     account_cpu(server.pk)
     counted = used_seconds(alice) - before
@@ -68,8 +74,7 @@ def test_over_the_allowance_the_weight_drops_to_the_tarpit_and_returns_at_reset(
     [server] = execution_servers()
     execution_agent().run(user=user_ref(alice), argv=["true"])  # her cgroup exists from now
     now = timezone.now()
-    account_cpu_on(server, now=now)  # counts what an earlier "alice" left in the cgroup
-    CpuAccount.objects.filter(user=alice).update(used_usec=0)
+    account_cpu_on(server, now=now)  # the starting point
     Plan.objects.filter(slug="beginner").update(cpu_seconds_per_day=1)
     assert cpu_shares(exec_agent, alice) == FREE_SHARES
 
@@ -91,8 +96,7 @@ def test_over_the_allowance_the_weight_drops_to_the_tarpit_and_returns_at_reset(
 def test_an_unreachable_agent_loses_no_cpu_time(provisioned, local_servers, exec_agent):
     alice = provisioned(UserFactory(username="alice"))
     [server] = execution_servers()
-    account_cpu(server.pk)
-    before = used_seconds(alice)
+    before = start_counting(alice, server)
     spun = spin(alice, 0.5)
     real_socket = server.execution_agent_socket
     server.execution_agent_socket = "/nonexistent/agent.sock"

@@ -5,7 +5,6 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
@@ -65,7 +64,8 @@ def test_the_outsider_sees_only_their_own_cpu(alice_client, outsider_client, use
 
 
 @pytest.mark.root
-def test_an_unsandboxed_development_agent_is_a_loud_warning(alice_client):
+def test_an_unsandboxed_development_agent_is_a_loud_warning(alice_client, settings):
+    settings.WARREN_LOCAL_HOSTNAMES = ["laptop"]
     harness = AgentHarness(
         uid_base=settings.WARREN_UID_BASE,
         cgroup_prefix=f"warren-dev-{uuid.uuid4().hex[:8]}",

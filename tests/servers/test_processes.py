@@ -4,6 +4,7 @@ import os
 import time
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from consoles.models import Console
@@ -135,7 +136,10 @@ def test_the_page_takes_a_fixed_number_of_queries(
     assert {row.pid for row in response.context["rows"]} >= set(pids)
 
 
-def test_a_server_whose_agent_is_down_is_named_and_the_others_still_listed(user, alice_client):
+def test_a_server_whose_agent_is_down_is_named_and_the_others_still_listed(
+    user, alice_client, settings
+):
+    settings.WARREN_LOCAL_HOSTNAMES = [*settings.WARREN_LOCAL_HOSTNAMES, "tasks-2.example"]
     pid = start_sleep(user)
     Server.objects.create(
         kind=Server.Kind.TASK,
@@ -146,6 +150,21 @@ def test_a_server_whose_agent_is_down_is_named_and_the_others_still_listed(user,
     assert response.status_code == 200
     assert pid in [row.pid for row in response.context["rows"]]
     assert "Could not reach task server tasks-2.example" in response.content.decode()
+
+
+def test_another_machines_server_is_named_not_asked(user, alice_client):
+    # The same socket path on that machine would be this machine's agent if opened here.
+    pid = start_sleep(user)
+    other = Server.objects.create(
+        kind=Server.Kind.TASK,
+        hostname="tasks-3.example",
+        execution_agent_socket=str(settings.WARREN_EXEC_AGENT_SOCKET),
+    )
+    response = alice_client.get(PAGE)
+    assert [row.server_id for row in response.context["rows"] if row.pid == pid] != [other.pk]
+    assert "Processes on task server tasks-3.example are not" in response.content.decode()
+    kill = reverse("servers:process_kill", args=[other.pk, pid])
+    assert alice_client.post(kill).status_code == 404
 
 
 def test_the_page_says_so_when_nothing_is_running(user, alice_client):
