@@ -24,8 +24,13 @@ V2_CONTROLLERS = ("cpu", "memory", "pids")
 
 
 def shares_to_weight(shares: int) -> int:
-    """cgroup v1 cpu.shares to v2 cpu.weight, the mapping runc and crun use."""
-    return 1 + ((shares - 2) * 9999) // 262142
+    """cgroup v1 cpu.shares to v2 cpu.weight, keeping the ratios between users.
+
+    Users' groups are siblings under the prefix, so only their ratios matter: halving keeps
+    the tarpit's 2 : 300 : 700 as 1 : 150 : 350. runc's mapping (1 + (s - 2) * 9999 / 262142)
+    would squeeze it to 1 : 12 : 27, a tarpit a tenth as strong as on v1.
+    """
+    return min(10_000, max(1, round(shares / 2)))
 
 
 def _write(path: Path, value: str) -> None:

@@ -17,7 +17,7 @@ def cpu_usage(agent, args: Args) -> Reply:
 
 @op("set_cpu_weight", fields=("user", "shares"))
 def set_cpu_weight(agent, args: Args) -> Reply:
-    """Set a user's CPU weight (v1 cpu.shares; v2 cpu.weight mapped as runc does)."""
+    """Set a user's CPU weight (v1 cpu.shares; v2 cpu.weight, with the same ratios)."""
     user = args.user()
     shares = args.int("shares", minimum=SHARES_MIN, maximum=SHARES_MAX)
     if not agent.cgroups_active:

@@ -156,9 +156,9 @@ def test_v2_cpu_usage_reads_usage_usec_from_cpu_stat(fake_v2):
 
 
 @pytest.mark.parametrize(
-    ("shares", "weight"), [(2, 1), (300, 12), (700, 27), (1024, 39), (262144, 10000)]
+    ("shares", "weight"), [(2, 1), (3, 2), (300, 150), (700, 350), (1024, 512), (262144, 10000)]
 )
-def test_v2_cpu_weight_uses_runcs_mapping_from_shares(fake_v2, shares, weight):
+def test_v2_cpu_weight_keeps_the_tarpits_ratios(fake_v2, shares, weight):
     assert shares_to_weight(shares) == weight
     backend = CgroupsV2(fake_v2, "warren")
     backend.set_cpu_shares("alice", shares)
