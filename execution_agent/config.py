@@ -40,6 +40,9 @@ class Config:
     # The most processes a user may have once their web app's vassal is running (RLIMIT_NPROC,
     # set by the vassal wrapper): a fork bomb in a web app stops there.
     web_nproc: int = 512
+    # The master kills (and respawns) a web worker whose resident memory passes this, in MiB:
+    # vassals join no memory cgroup, so this is their memory limit.
+    web_worker_rss_mb: int = 1024
     # The firewall between sandboxes and Warren's own services (execution_agent/firewall.py).
     sandbox_block: tuple[firewall.Blocked, ...] = ()
     nft_table: str = firewall.DEFAULT_TABLE
@@ -166,6 +169,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         webapps_port=_int(env, "WARREN_WEBAPPS_PORT", 8080, 1, 65535),
         webapps_address=_address(env),
         web_nproc=_int(env, "WARREN_WEB_NPROC", 512, 16, 1 << 22),
+        web_worker_rss_mb=_int(env, "WARREN_WEB_WORKER_RSS_MB", 1024, 32, 1 << 20),
         sandbox_block=_sandbox_block(env),
         nft_table=_nft_table(env),
     )

@@ -19,6 +19,7 @@ from execution_agent.harness import AgentHarness
 
 ROOT = os.geteuid() == 0
 WEB_NPROC = 96
+WEB_WORKER_RSS_MB = 128
 _names = itertools.count(1)
 
 
@@ -57,7 +58,10 @@ def harness(uid_base, django_uid, socket_gid):
         allowed_uids=(0, django_uid),
         socket_group=socket_gid,
         # Low enough that the web fork-bomb test stays cheap, far above what any test needs.
-        extra_env={"WARREN_WEB_NPROC": str(WEB_NPROC)},
+        extra_env={
+            "WARREN_WEB_NPROC": str(WEB_NPROC),
+            "WARREN_WEB_WORKER_RSS_MB": str(WEB_WORKER_RSS_MB),
+        },
     )
     try:
         agent.start()

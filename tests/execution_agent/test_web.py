@@ -19,7 +19,7 @@ from execution_agent.webclient import web_apply, web_log, web_reload, web_remove
 from execution_agent.webfront import WebLayout
 from execution_agent.webharness import WebFrontProcesses, http_get, wait_for_body
 from execution_agent.webnginx import NginxSites
-from tests.execution_agent.conftest import WEB_NPROC
+from tests.execution_agent.conftest import WEB_NPROC, WEB_WORKER_RSS_MB
 
 pytestmark = pytest.mark.root
 
@@ -143,6 +143,30 @@ def test_a_fork_bomb_in_a_web_app_stops_at_the_process_limit(harness, web, alice
     # Stopped at the limit, less what the vassal already runs (bwrap twice, master, worker).
     assert WEB_NPROC - 16 < int(body) < WEB_NPROC
     assert os.path.exists(f"/proc/{bystander}")  # another user's process is untouched
+
+
+MEMORY_HOG_APP = r"""
+import time
+
+def application(environ, start_response):
+    if environ["PATH_INFO"] == "/hog":
+        hog = b"x" * (256 << 20)  # resident, unlike a zero-filled allocation
+        time.sleep(10)
+        del hog
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"still here"]
+"""
+
+
+def test_a_worker_past_the_memory_limit_is_killed_and_replaced(harness, web, alice):
+    client = harness.client(timeout=60)
+    write_wsgi(harness, alice, MEMORY_HOG_APP)
+    assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
+    host = f"{alice['username']}.localhost"
+    status, _, _ = http_get(harness.web_port, host, "/hog")
+    assert status == 502  # its worker was killed past WEB_WORKER_RSS_MB, not left to finish
+    assert WEB_WORKER_RSS_MB < 256
+    wait_for_body(harness.web_port, host, b"still here")  # a new worker answers
 
 
 def test_existing_wsgi_file_is_never_overwritten(harness, web, alice):
