@@ -36,12 +36,10 @@ from bench.consoles_servers import (
     Fileserver,
     Warren,
     descendants,
-    free_port,
     pids_of_uid,
     rss_bytes,
-    wait_for_port,
 )
-from execution_agent.harness import AgentHarness
+from execution_agent.harness import AgentHarness, free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parent.parent
 BULK_BYTES = 50_000_000
@@ -348,7 +346,7 @@ def main() -> int:
     warren = fileserver = None
     try:
         harness.start()
-        wait_for_port(terminado_port, terminado)
+        wait_for_port(terminado_port, process=terminado)
         fileserver = Fileserver(harness, base)
         warren = Warren(harness, base, fileserver)
         both = asyncio.run(measure(warren, terminado_port, terminado.pid, rounds, idle))

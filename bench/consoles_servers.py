@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -17,29 +16,10 @@ from pathlib import Path
 import requests
 import websockets
 
-from execution_agent.harness import AgentHarness
+from execution_agent.harness import AgentHarness, free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parent.parent
 ASGI_APP = "config.asgi:application"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {port}")
 
 
 def rss_bytes(pid: int, field: str = "Rss") -> int:
@@ -160,7 +140,7 @@ class Warren:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        wait_for_port(self.port, self.process)
+        wait_for_port(self.port, process=self.process)
         self.http = requests.Session()
         self.http.headers["Cookie"] = self.cookie
         page = self.http.get(f"{self.url}/consoles/", timeout=30)

@@ -30,7 +30,7 @@ import time
 import uuid
 from pathlib import Path
 
-from execution_agent.harness import AgentHarness, _free_port
+from execution_agent.harness import AgentHarness, free_port
 from execution_agent.webclient import web_reload
 from execution_agent.webharness import WebFrontProcesses, http_get
 
@@ -105,7 +105,7 @@ class Anchor:
     def __init__(self, uid: int) -> None:
         self.base = Path(tempfile.mkdtemp(prefix="warren-bench-anchor-"))
         (self.base / "tmp").mkdir()
-        self.port = _free_port()
+        self.port = free_port()
         self.app = self.base / "hello.py"
         self.app.write_text(HELLO.format(version=0))
         os.chmod(self.base, 0o755)  # noqa: S103 - nginx's workers reach the socket in it

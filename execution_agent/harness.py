@@ -57,7 +57,7 @@ class AgentHarness:
         self.log_path = self.base / "agent.log"
         # Web apps: nginx and the Emperor of this harness (execution_agent.webharness).
         self.web_dir = self.base / "web"
-        self.web_port = _free_port()
+        self.web_port = free_port()
         for path in (self.homes, self.www):
             path.mkdir(mode=0o755)
         self.process: subprocess.Popen | None = None
@@ -178,10 +178,38 @@ class AgentHarness:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def wait_for_port(
+    port: int,
+    *,
+    process: subprocess.Popen | None = None,
+    log: Path | None = None,
+    timeout: float = 30,
+) -> None:
+    """Wait until something listens on 127.0.0.1:port; fail early if ``process`` exits.
+
+    ``log``, if given, is quoted in the error (what the server said before it gave up).
+    """
+
+    def said() -> str:
+        return f"\n{log.read_text(errors='replace')}" if log is not None else ""
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited early with code {process.returncode}{said()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listened on port {port} within {timeout} s{said()}")
 
 
 def remove_cgroups(prefix: str) -> None:

@@ -10,11 +10,9 @@ types so callers can decide what to retry:
   tool's stderr). Usually worth retrying later.
 
 The agent refuses a signature it has already accepted, and two identical requests signed
-in the same second would carry the same one; the client therefore gives each repeat of an
-identical request the next free second (up to 50 s ahead, inside the agent's 60 s window)
-and re-signs once more if another process got there first. Identical requests from one
-client are thus limited to about one per second once a burst of 50 is spent; distinct
-requests (another uid, another body) are not limited.
+with the same timestamp would carry the same one; the client therefore gives each repeat of
+an identical request the next free millisecond (never more than 50 s ahead, inside the
+agent's 60 s window) and re-signs once more if another process got there first.
 """
 
 from __future__ import annotations
@@ -30,10 +28,11 @@ from urllib.parse import urlsplit
 
 import requests
 
+from fileserver_agent.quota import QuotaLimits, Usage  # stdlib only, shared with the agent
 from fileserver_agent.signing import MAX_SKEW_SECONDS, signature_headers
 
-# The agent refuses a signature it has seen; identical requests in the same second would
-# share one, so the client steps the timestamp forward, staying this far inside the skew.
+# The agent refuses a signature it has seen; identical requests in the same millisecond
+# would share one, so the client steps the timestamp forward, staying this far inside the skew.
 _SKEW_MARGIN_SECONDS = 10
 _REPLAY_RETRIES = 3
 
@@ -79,25 +78,6 @@ class Home:
     path: str
     www_path: str
     created: bool
-
-
-@dataclass(frozen=True)
-class QuotaLimits:
-    """One user's limits in bytes; 0 means no limit."""
-
-    uid: int
-    soft_bytes: int
-    hard_bytes: int
-
-
-@dataclass(frozen=True)
-class Usage:
-    """One user's usage and limits in bytes, and which backend measured them."""
-
-    used_bytes: int
-    soft_bytes: int
-    hard_bytes: int
-    backend: str
 
 
 class FileserverClient:

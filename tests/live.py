@@ -6,35 +6,16 @@ the same ASGI stack, middleware and static files a user's browser meets.
 
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from django.db import connection
 
+from execution_agent.harness import free_port, wait_for_port
+
 REPO = Path(__file__).resolve().parent.parent
 ASGI_APP = "config.asgi:application"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, *, timeout: float = 30, process=None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"server exited early with code {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listened on port {port} within {timeout} s")
 
 
 def database_url_for_subprocess() -> str:

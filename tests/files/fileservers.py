@@ -9,8 +9,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from execution_agent.harness import free_port, wait_for_port
 from tests.agents import REPO
-from tests.live import free_port, wait_for_port
 
 
 class RestartableFileserver:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from execution_agent.harness import free_port
 from fileserver_agent import client as fileserver_client
 from fileserver_agent.client import (
     FileserverAuthError,
@@ -185,12 +186,6 @@ def test_over_http_an_unsigned_request_is_refused(running_agent):
     response = requests.get(running_agent.base_url + "/v1/health", timeout=10)
     assert response.status_code == 401
     assert response.headers["Content-Type"] == "application/json"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_an_agent_that_is_not_running_raises_unreachable():

@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from execution_agent.harness import free_port, wait_for_port
 from fileserver_agent.client import FileserverClient, FileserverRequestError
 from tests.fileserver_agent.conftest import REPO_ROOT, SECRET, agent_environment, new_uid
 
@@ -23,25 +22,6 @@ pytestmark = pytest.mark.skipif(
     shutil.which("uwsgi") is None or not PYTHON3_PLUGIN.exists(),
     reason="needs uWSGI with the Python 3 plugin: apt-get install uwsgi uwsgi-plugin-python3",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"uWSGI exited:\n{log.read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"uWSGI did not listen:\n{log.read_text()}")
 
 
 @pytest.fixture
@@ -64,7 +44,7 @@ def uwsgi_agent(tmp_path):
             ["uwsgi", "--ini", str(TEMPLATE)], stdout=output, stderr=subprocess.STDOUT, env=env
         )
     try:
-        wait_for_port(port, process, log)
+        wait_for_port(port, process=process, log=log, timeout=20)
         yield f"http://127.0.0.1:{port}", process, log
     finally:
         if process.poll() is None:
