@@ -17,6 +17,7 @@ import requests
 import websockets
 
 from execution_agent.harness import AgentHarness, free_port, wait_for_port
+from fileserver_agent.harness import AgentProcess, du_agent_environment
 
 REPO = Path(__file__).resolve().parent.parent
 ASGI_APP = "config.asgi:application"
@@ -63,40 +64,20 @@ def descendants(pid: int) -> list[int]:
 # --- Warren ---------------------------------------------------------------------------------
 
 
-class Fileserver:
+class Fileserver(AgentProcess):
     """The fileserver agent (du backend) on the harness's homes: the dashboard's storage card."""
 
     def __init__(self, harness: AgentHarness, base: Path) -> None:
         self.secret = secrets.token_urlsafe(32)
-        self.out = base / "fileserver.out"
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "PYTHONPATH": str(REPO),
-            "WARREN_HOMES_ROOT": str(harness.homes),
-            "WARREN_WWW_ROOT": str(harness.www),
-            "WARREN_AGENT_BACKEND": "du",
-            "WARREN_AGENT_STATE_DIR": str(base / "fileserver-state"),
-            "WARREN_AGENT_SECRETS": self.secret,
-            "WARREN_AGENT_MIN_UID": str(harness.uid_base),
-        }
-        with open(self.out, "wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "fileserver_agent", "--host", "127.0.0.1", "--port", "0"],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=REPO,
-            )
-        deadline = time.monotonic() + 20
-        while "listening on " not in self.out.read_text():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"fileserver agent did not start: {self.out.read_text()}")
-            time.sleep(0.05)
-        self.url = self.out.read_text().split("listening on ", 1)[1].split()[0]
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
+        env = du_agent_environment(
+            homes=harness.homes,
+            www=harness.www,
+            state=base / "fileserver-state",
+            secret=self.secret,
+            min_uid=harness.uid_base,
+        )
+        super().__init__(env, base)
+        self.start(timeout=20)
 
 
 class Warren:

@@ -4,15 +4,13 @@ live-server subprocesses inherit) pointed at them."""
 
 import os
 import secrets
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
 from django.conf import settings
 
 from execution_agent.harness import AgentHarness
+from fileserver_agent.harness import AgentProcess, du_agent_environment
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -52,61 +50,19 @@ def start_execution_agent() -> tuple[AgentHarness, dict]:
     return harness, old
 
 
-class FileserverProcess:
-    """``python -m fileserver_agent`` on a free port, du backend, on the given roots."""
-
-    def __init__(self, *, homes: Path, www: Path, state: Path, secret: str):
-        state.mkdir(parents=True, exist_ok=True)
-        self.stdout_path = state / "fileserver.out"
-        self.log_path = state / "fileserver.log"
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "PYTHONPATH": str(REPO),
-            "WARREN_HOMES_ROOT": str(homes),
-            "WARREN_WWW_ROOT": str(www),
-            "WARREN_AGENT_BACKEND": "du",
-            "WARREN_AGENT_STATE_DIR": str(state / "agent-state"),
-            "WARREN_AGENT_SECRETS": secret,
-            "WARREN_AGENT_MIN_UID": str(settings.WARREN_UID_BASE),
-        }
-        with open(self.stdout_path, "wb") as out, open(self.log_path, "wb") as err:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "fileserver_agent", "--host", "127.0.0.1", "--port", "0"],
-                stdout=out,
-                stderr=err,
-                env=env,
-                cwd=REPO,
-            )
-        self.url = self._wait_for_url()
-
-    def _wait_for_url(self, timeout: float = 15) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = self.stdout_path.read_text()
-            if "listening on " in text:
-                return text.split("listening on ", 1)[1].split()[0]
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"fileserver agent did not start:\n{self.log_path.read_text()}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def start_fileserver(harness: AgentHarness) -> tuple[FileserverProcess, dict]:
+def start_fileserver(harness: AgentHarness) -> tuple[AgentProcess, dict]:
+    """A real fileserver agent (du backend) on the execution agent's homes root."""
     secret = settings.WARREN_AGENT_SECRETS[0] if settings.WARREN_AGENT_SECRETS else ""
     secret = secret or secrets.token_urlsafe(32)
-    process = FileserverProcess(
-        homes=harness.homes, www=harness.www, state=harness.base / "fileserver", secret=secret
+    state = harness.base / "fileserver"
+    env = du_agent_environment(
+        homes=harness.homes,
+        www=harness.www,
+        state=state / "agent-state",
+        secret=secret,
+        min_uid=settings.WARREN_UID_BASE,
     )
+    process = AgentProcess(env, state).start()
     old = point_django_at(WARREN_FILESERVER_URL=process.url, WARREN_AGENT_SECRETS=[secret])
     return process, old
 

@@ -7,19 +7,16 @@ import json
 import os
 import random
 import secrets
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
 
 import pytest
 
 from fileserver_agent import create_app
+from fileserver_agent.harness import AgentProcess
 from fileserver_agent.signing import signature_headers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -114,73 +111,10 @@ def signed(client) -> SignedClient:
     return SignedClient(client)
 
 
-@dataclass
-class RunningAgent:
-    """An agent started with ``python -m fileserver_agent`` in its own process."""
-
-    process: subprocess.Popen
-    base_url: str
-    env: dict[str, str]
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def start_agent(
-    env: dict[str, str], log_dir: Path, *, args: tuple[str, ...] = (), timeout: float = 15
-) -> RunningAgent:
-    """Start the agent on a free port (``--port 0``) and wait for its listening line."""
-    log_dir.mkdir(parents=True, exist_ok=True)
-    stdout_path = log_dir / f"agent-{secrets.token_hex(3)}.out"
-    log_path = stdout_path.with_suffix(".log")
-    full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPO_ROOT)}
-    full_env.update(env)
-    # Files, not pipes: a chatty agent must never block on a pipe nobody reads.
-    with open(stdout_path, "wb") as stdout, open(log_path, "wb") as stderr:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "fileserver_agent",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                *args,
-            ],
-            stdout=stdout,
-            stderr=stderr,
-            env=full_env,
-            cwd=REPO_ROOT,
-        )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        text = stdout_path.read_text()
-        if "listening on " in text:
-            url = text.split("listening on ", 1)[1].split()[0]
-            return RunningAgent(process, url, env, log_path)
-        if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    process.kill()
-    process.wait()
-    raise RuntimeError(f"agent did not start:\n{log_path.read_text()}")
-
-
 @pytest.fixture(scope="module")
-def running_agent(tmp_path_factory) -> Iterator[RunningAgent]:
+def running_agent(tmp_path_factory) -> Iterator[AgentProcess]:
     """One real agent process (du backend) shared by a test module."""
     root = tmp_path_factory.mktemp("running-agent")
-    agent = start_agent(agent_environment(root), root / "logs")
+    agent = AgentProcess(agent_environment(root), root / "logs").start()
     yield agent
     agent.stop()

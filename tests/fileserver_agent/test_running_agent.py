@@ -25,6 +25,7 @@ from fileserver_agent.client import (
     FileserverUnreachable,
     QuotaLimits,
 )
+from fileserver_agent.harness import AgentProcess
 from fileserver_agent.signing import signature_headers
 from tests.fileserver_agent.conftest import (
     OLD_SECRET,
@@ -33,7 +34,6 @@ from tests.fileserver_agent.conftest import (
     agent_environment,
     new_uid,
     new_username,
-    start_agent,
 )
 from tests.fileserver_agent.quota_tools import FakeQuotaTools, sample
 
@@ -210,7 +210,7 @@ def test_an_agent_that_does_not_answer_in_time_raises_unreachable():
 
 def test_secret_rotation_with_a_running_agent(tmp_path):
     env = agent_environment(tmp_path, WARREN_AGENT_SECRETS=f"{SECRET},{OLD_SECRET}")
-    agent = start_agent(env, tmp_path / "logs")
+    agent = AgentProcess(env, tmp_path / "logs").start()
     try:
         for secret in (OLD_SECRET, SECRET):
             with FileserverClient(agent.base_url, secret) as client:
@@ -228,7 +228,7 @@ def test_an_ext4_agent_relays_the_tools_failure_as_a_server_error(tmp_path):
         WARREN_QUOTA_FILESYSTEM=str(tmp_path),
         WARREN_QUOTA_TOOLS_PATH=str(tools.directory),
     )
-    agent = start_agent(env, tmp_path / "logs")
+    agent = AgentProcess(env, tmp_path / "logs").start()
     try:
         with (
             FileserverClient(agent.base_url, SECRET) as client,
@@ -258,7 +258,7 @@ def test_a_configuration_error_stops_start_up_naming_the_variable(tmp_path):
 
 
 def test_the_agent_stops_cleanly_on_sigterm(tmp_path):
-    agent = start_agent(agent_environment(tmp_path), tmp_path / "logs")
+    agent = AgentProcess(agent_environment(tmp_path), tmp_path / "logs").start()
     agent.stop()
     assert agent.process.returncode == 0
 
@@ -267,7 +267,7 @@ def test_a_config_file_given_with_config_is_used(tmp_path):
     config_file = tmp_path / "fileserver-agent.env"
     settings = agent_environment(tmp_path, WARREN_AGENT_MIN_UID="5000")
     config_file.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
-    agent = start_agent({}, tmp_path / "logs", args=("--config", str(config_file)))
+    agent = AgentProcess({}, tmp_path / "logs", args=("--config", str(config_file))).start()
     try:
         with FileserverClient(agent.base_url, SECRET) as client:
             assert client.health()["homes_root"] == settings["WARREN_HOMES_ROOT"]
