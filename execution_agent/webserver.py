@@ -17,9 +17,8 @@ import time
 
 from execution_agent import creds, identity
 from execution_agent.errors import bad_request, forbidden, from_os_error
-from execution_agent.homefs import home_as_user
+from execution_agent.homefs import area_as_user, home_as_user
 from execution_agent.safepath import open_beneath
-from execution_agent.sandbox import _system_args
 from execution_agent.validation import DEFAULT_TMP_BYTES, UserRef
 from execution_agent.webcheck import ReloadCheck
 from execution_agent.webfront import (
@@ -75,13 +74,6 @@ class WebServer:
         with acting or contextlib.nullcontext():
             yield
 
-    def _www_fd(self, user: UserRef) -> int:
-        """An O_PATH fd of the user's www dir, opened as the user (never follows a symlink)."""
-        www = identity.www_dir_if_owned(self.agent.config, user, self.owner_uid(user))
-        if www is None:
-            raise forbidden(f"/var/www of {user.username} does not exist")
-        return os.open(www, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-
     # --- checks inside the home, as the user ----------------------------------------------
     def check_paths(self, spec: AppSpec) -> None:
         """Working dir, virtualenv and static dirs must exist inside the home (as the user)."""
@@ -129,8 +121,7 @@ class WebServer:
     def install_wsgi_file(self, spec: AppSpec) -> bool:
         """Create the WSGI file as the user if it is missing; never touch an existing one."""
         text = render_wsgi_file(spec).encode()
-        with self._as_user(spec.user):
-            www_fd = self._www_fd(spec.user)
+        with area_as_user(self.agent, spec.user, "www") as www_fd:
             try:
                 flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
                 fd = os.open(spec.wsgi_file_name, flags, 0o644, dir_fd=www_fd)
@@ -138,16 +129,13 @@ class WebServer:
                 return False
             except OSError as exc:
                 raise from_os_error(exc, f"create {spec.wsgi_file}") from None
-            finally:
-                os.close(www_fd)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(text)
         return True
 
     def touch_wsgi_file(self, spec: AppSpec) -> None:
         """What `touch` from a console does: uWSGI's inotify watch reloads the app."""
-        with self._as_user(spec.user):
-            www_fd = self._www_fd(spec.user)
+        with area_as_user(self.agent, spec.user, "www") as www_fd:
             try:
                 flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
                 fd = os.open(spec.wsgi_file_name, flags, dir_fd=www_fd)
@@ -155,8 +143,6 @@ class WebServer:
                 raise bad_request(f"{spec.wsgi_file} does not exist") from None
             except OSError as exc:
                 raise from_os_error(exc, f"open {spec.wsgi_file}") from None
-            finally:
-                os.close(www_fd)
             try:
                 if not stat.S_ISREG(os.fstat(fd).st_mode):
                     raise bad_request(f"{spec.wsgi_file} is not a regular file")
@@ -184,7 +170,7 @@ class WebServer:
             # No --new-session: a session of its own is a scheduler autogroup of its own, and
             # the cross-group wakeups (nginx <-> workers) halved throughput under load
             # (measured). TIOCSTI, what a new session guards against, is refused by seccomp.
-            *_system_args(),
+            *self.agent.sandbox.system_args,
         ]
         if layout.root_user:
             etc = config.run_dir / "etc" / user.username
