@@ -1,7 +1,8 @@
 """The tmux side of consoles, reached through each console server's execution agent.
 
 The agent keeps one sandboxed tmux server per user; a console is a session in it named by the
-console's id. Nothing here touches the database: callers pass the console and its owner.
+console's id. Callers pass the console and its owner; the only query here is the owner's CPU
+weight, which a new session's limits carry (servers.agents.sandbox_limits).
 """
 
 from __future__ import annotations

@@ -98,6 +98,9 @@ class NoCgroups:
     def set_cpu_shares(self, username: str, shares: int) -> None:
         pass
 
+    def cpu_shares(self, username: str) -> int | None:
+        return None
+
     def remove_user(self, username: str) -> None:
         pass
 
@@ -176,6 +179,13 @@ class CgroupsV1:
         path = self._dir("cpu", username)
         path.mkdir(parents=True, exist_ok=True)
         _write(path / "cpu.shares", str(shares))
+
+    def cpu_shares(self, username: str) -> int | None:
+        """The group's weight now (None if it has no group)."""
+        try:
+            return int(_read(self._dir("cpu", username) / "cpu.shares"))
+        except (FileNotFoundError, ValueError):
+            return None
 
     def remove_user(self, username: str) -> None:
         for root in self._hierarchies():
@@ -265,6 +275,13 @@ class CgroupsV2:
         path = self._dir(username)
         path.mkdir(exist_ok=True)
         _write(path / "cpu.weight", str(shares_to_weight(shares)))
+
+    def cpu_shares(self, username: str) -> int | None:
+        """The group's weight now, as v1 shares (exact for the weights Warren sets)."""
+        try:
+            return int(_read(self._dir(username) / "cpu.weight")) * 2
+        except (FileNotFoundError, ValueError):
+            return None
 
     def remove_user(self, username: str) -> None:
         _rmdir_quietly(self._dir(username))

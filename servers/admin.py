@@ -40,7 +40,7 @@ class CpuAccountAdmin(admin.ModelAdmin):
 
 @admin.register(CpuCounter)
 class CpuCounterAdmin(admin.ModelAdmin):
-    list_display = ["user", "server", "last_usec", "applied_shares", "read_at"]
+    list_display = ["user", "server", "last_usec", "read_at"]
     list_filter = ["server"]
     search_fields = ["user__username", "server__hostname"]
     list_select_related = ["user", "server"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from accounts.limits import effective_limits
+from accounts.limits import Limits, effective_limits
 from accounts.models import User
 from servers.models import CpuAccount
 
@@ -52,9 +52,9 @@ def cpu_window_roll(account: CpuAccount, *, now: datetime) -> bool:
     return True
 
 
-def cpu_shares_for(*, user: User, account: CpuAccount | None) -> int:
+def cpu_shares_for(*, user: User, account: CpuAccount | None, limits: Limits | None = None) -> int:
     """The CPU weight the user's cgroups should have now."""
     if account is not None and account.tarpitted:
         return TARPIT_SHARES
-    limits = effective_limits(user)
+    limits = limits or effective_limits(user)
     return PAID_SHARES if limits.is_custom or not user.plan.is_free else FREE_SHARES

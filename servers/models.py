@@ -51,6 +51,10 @@ class Server(models.Model):
         return f"exec.{self.hostname}"
 
 
+def empty_hours() -> list[int]:
+    return [0] * CpuAccount.HOURS
+
+
 class CpuAccount(models.Model):
     """A user's CPU-seconds day: when it resets, what it has used, whether it is tarpitted.
 
@@ -67,7 +71,7 @@ class CpuAccount(models.Model):
     window_start = models.DateTimeField(help_text="Start of the current day window.")
     used_usec = models.BigIntegerField(default=0, help_text="CPU time used in this window.")
     hourly_usec = models.JSONField(
-        default=list, help_text="CPU time per hour of the window (the Dashboard's chart)."
+        default=empty_hours, help_text="CPU time per hour of the window (the Dashboard's chart)."
     )
     tarpitted = models.BooleanField(
         default=False, help_text="Over the allowance: the CPU weight is lowered until the reset."
@@ -90,15 +94,13 @@ class CpuAccount(models.Model):
 
 
 class CpuCounter(models.Model):
-    """The last cumulative cgroup reading of a user on one execution server, and the weight
-    last applied there (so each minute's run only calls the agent when something changed)."""
+    """The last cumulative cgroup reading of a user on one execution server."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cpu_counters"
     )
     server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="cpu_counters")
     last_usec = models.BigIntegerField(default=0)
-    applied_shares = models.PositiveIntegerField(null=True, blank=True)
     read_at = models.DateTimeField(help_text="When the reading last changed.")
 
     class Meta:

@@ -64,23 +64,25 @@ def is_local(server: Server) -> bool:
 
 def cpu_today(*, user, now: datetime) -> CpuToday:
     """Today's usage: the stored window, or an empty one if it has not started or has ended."""
-    account = CpuAccount.objects.filter(user=user).first() or cpu_account_new(user=user, now=now)
-    # Rolled in memory only: a page view writes nothing; the next accounting run saves it.
-    cpu_window_roll(account, now=now)
-    hourly = list(account.hourly_usec) + [0] * (CpuAccount.HOURS - len(account.hourly_usec))
+    account = _account_now(user, now) or cpu_account_new(user=user, now=now)
     return CpuToday(
-        used_seconds=account.used_usec / 1e6,
+        used_seconds=account.used_seconds,
         allowance_seconds=effective_limits(user).cpu_seconds_per_day,
         window_start=account.window_start,
         resets_at=account.window_end,
-        hourly_seconds=[usec / 1e6 for usec in hourly],
+        hourly_seconds=[usec / 1e6 for usec in account.hourly_usec],
         tarpitted=account.tarpitted,
     )
 
 
 def cpu_shares_now(*, user, now: datetime) -> int:
     """The CPU weight a new sandbox of ``user`` starts with (the tarpit's, until the reset)."""
+    return cpu_shares_for(user=user, account=_account_now(user, now))
+
+
+def _account_now(user, now: datetime) -> CpuAccount | None:
     account = CpuAccount.objects.filter(user=user).first()
     if account is not None:
+        # Rolled in memory only: a page view writes nothing; the next accounting run saves it.
         cpu_window_roll(account, now=now)
-    return cpu_shares_for(user=user, account=account)
+    return account

@@ -1,6 +1,7 @@
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
@@ -30,23 +31,30 @@ def servers_register_local(*, hostname: str = "127.0.0.1") -> list[Server]:
 
 
 # --- CPU-seconds accounting and the tarpit --------------------------------------------------
+class CpuReading(NamedTuple):
+    """One user's cgroup on one server, as its agent reports it."""
+
+    usec: int  # cumulative CPU time since the cgroup was made
+    shares: int | None  # the weight it has now
+
+
 @dataclass(frozen=True)
 class WeightChange:
     """A CPU weight one execution server must be told about (applied after the commit)."""
 
-    counter_id: int
     user: User
     shares: int
 
 
 def cpu_usage_record(
-    *, server: Server, readings: dict[str, int], now: datetime
+    *, server: Server, readings: dict[str, CpuReading], now: datetime
 ) -> list[WeightChange]:
-    """Add one server's cgroup readings (cumulative µs per username) to users' day windows.
+    """Add one server's cgroup readings (by username) to users' day windows.
 
     Tarpits whoever went over their allowance, lifts the tarpit of whoever reached their reset,
-    and returns the weights that server still has to be told (the caller calls the agent
-    after the commit, then ``cpu_weight_applied``). A constant number of queries.
+    and returns the weights that differ from what the cgroups have (whatever set them: a
+    reboot, a spawn, an earlier run), for the caller to send after the commit. A constant
+    number of queries.
     """
     with transaction.atomic():
         users = list(
@@ -81,9 +89,12 @@ class _CpuBatch:
         self.now = now
         self.counters: list[CpuCounter] = []
         self.accounts: list[CpuAccount] = []
-        self.wanted: list[tuple[CpuCounter, User, int]] = []
+        self.changes: list[WeightChange] = []
 
-    def add(self, user: User, counter: CpuCounter, account: CpuAccount, usec: int) -> None:
+    def add(
+        self, user: User, counter: CpuCounter, account: CpuAccount, reading: CpuReading
+    ) -> None:
+        usec = reading.usec
         if counter.pk is not None and counter.read_at > self.now:
             return  # a later reading has been recorded already (an overlapping run)
         if counter.pk is None:
@@ -92,9 +103,7 @@ class _CpuBatch:
             # before a user's first reading goes uncounted.
             delta = 0
         elif usec < counter.last_usec:
-            # The cgroup was made again (a reboot): its counter restarted from zero, and its
-            # weight is whatever the kernel gave it.
-            delta, counter.applied_shares = usec, None
+            delta = usec  # the cgroup was made again (a reboot): its counter restarted
         else:
             delta = usec - counter.last_usec
         was_tarpitted = account.tarpitted
@@ -103,26 +112,26 @@ class _CpuBatch:
             hour = int((self.now - account.window_start).total_seconds() // 3600)
             account.hourly_usec[min(max(hour, 0), CpuAccount.HOURS - 1)] += delta
             account.used_usec += delta
-        allowance_usec = effective_limits(user).cpu_seconds_per_day * 1_000_000
+        limits = effective_limits(user)
         # Both ways: a plan upgraded mid-day lifts the tarpit at the next run.
-        over = account.used_usec > allowance_usec
+        over = account.used_usec > limits.cpu_seconds_per_day * 1_000_000
         if over != account.tarpitted:
             account.tarpitted = over
             logger.info(
                 "cpu: %s %s %d CPU-seconds: tarpit %s",
                 user,
                 "is over" if over else "is back within",
-                allowance_usec // 10**6,
+                limits.cpu_seconds_per_day,
                 "on" if over else "off",
             )
-        if delta or counter.pk is None or counter.applied_shares is None:
+        if delta or counter.pk is None:
             counter.last_usec, counter.read_at = usec, self.now
             self.counters.append(counter)
         if delta or rolled or over != was_tarpitted or account.pk is None:
             self.accounts.append(account)
-        shares = cpu_shares_for(user=user, account=account)
-        if counter.applied_shares != shares:
-            self.wanted.append((counter, user, shares))
+        shares = cpu_shares_for(user=user, account=account, limits=limits)
+        if reading.shares != shares:
+            self.changes.append(WeightChange(user, shares))
 
     def save(self) -> list[WeightChange]:
         for account in self.accounts:
@@ -131,8 +140,8 @@ class _CpuBatch:
         # Another server's run may have made the same new user's account meanwhile: keep
         # theirs (the rows are locked per user, but a missing row cannot be locked).
         _bulk_save(CpuAccount, self.accounts, account_fields, ignore_conflicts=True)
-        _bulk_save(CpuCounter, self.counters, ["last_usec", "applied_shares", "read_at"])
-        return [WeightChange(counter.pk, user, shares) for counter, user, shares in self.wanted]
+        _bulk_save(CpuCounter, self.counters, ["last_usec", "read_at"])
+        return self.changes
 
 
 def _bulk_save(model, rows: list, fields: list[str], *, ignore_conflicts: bool = False) -> None:
@@ -142,8 +151,3 @@ def _bulk_save(model, rows: list, fields: list[str], *, ignore_conflicts: bool =
     )
     if existing:
         model.objects.bulk_update(existing, fields)
-
-
-def cpu_weight_applied(*, change: WeightChange) -> None:
-    """Remember that a server now has a user's weight, so the next run does not send it again."""
-    CpuCounter.objects.filter(pk=change.counter_id).update(applied_shares=change.shares)

@@ -18,7 +18,7 @@ from config.locks import cache_lock
 from servers.agents import AgentError, AgentUnavailable, execution_agent, user_ref
 from servers.models import Server
 from servers.selectors import execution_servers
-from servers.services import cpu_usage_record, cpu_weight_applied
+from servers.services import CpuReading, cpu_usage_record
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +56,13 @@ def account_cpu_on(server: Server, *, now: datetime) -> None:
         # Nothing is lost: the next run reads the cumulative counters again.
         logger.warning("account_cpu %s: agent unavailable: %s", server, error)
         return
-    readings = {name: entry["cpu_usec"] for name, entry in usage["users"].items()}
+    readings = {
+        name: CpuReading(entry["cpu_usec"], entry.get("cpu_shares"))
+        for name, entry in usage["users"].items()
+    }
     for change in cpu_usage_record(server=server, readings=readings, now=now):
         try:
             agent.set_cpu_weight(user=user_ref(change.user), shares=change.shares)
         except (AgentUnavailable, AgentError) as error:
+            # The next run reads the weight back and sends it again.
             logger.warning("account_cpu %s: weight of %s not set: %s", server, change.user, error)
-            continue
-        cpu_weight_applied(change=change)

@@ -9,9 +9,13 @@ from execution_agent.validation import SHARES_MAX, SHARES_MIN, USERNAME_RE, Args
 
 @op("cpu_usage")
 def cpu_usage(agent, args: Args) -> Reply:
-    """CPU time used by every user cgroup under the prefix, in microseconds."""
+    """CPU time used by every user cgroup under the prefix (microseconds), and its weight."""
     usage = agent.cgroups.cpu_usage() if agent.cgroups_active else {}
-    users = {name: {"cpu_usec": usec} for name, usec in usage.items() if USERNAME_RE.match(name)}
+    users = {
+        name: {"cpu_usec": usec, "cpu_shares": agent.cgroups.cpu_shares(name)}
+        for name, usec in usage.items()
+        if USERNAME_RE.match(name)
+    }
     return Reply({"cgroups": agent.cgroups_version, "users": users})
 
 

@@ -4,6 +4,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+import servers.models
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -36,7 +38,7 @@ class Migration(migrations.Migration):
                 (
                     "hourly_usec",
                     models.JSONField(
-                        default=list,
+                        default=servers.models.empty_hours,
                         help_text="CPU time per hour of the window (the Dashboard's chart).",
                     ),
                 ),
@@ -71,7 +73,6 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("last_usec", models.BigIntegerField(default=0)),
-                ("applied_shares", models.PositiveIntegerField(blank=True, null=True)),
                 ("read_at", models.DateTimeField(help_text="When the reading last changed.")),
                 (
                     "server",

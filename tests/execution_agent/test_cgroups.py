@@ -52,6 +52,8 @@ def test_cpu_usage_reports_the_cgroup_version_and_only_user_groups(client, harne
     usage = client.cpu_usage()
     assert usage["cgroups"] == "v1"
     assert alice["username"] in usage["users"]
+    client.set_cpu_weight(user=alice, shares=300)
+    assert client.cpu_usage()["users"][alice["username"]]["cpu_shares"] == 300
     assert "Not_A_User" not in usage["users"]
 
 
@@ -163,6 +165,8 @@ def test_v2_cpu_weight_keeps_the_tarpits_ratios(fake_v2, shares, weight):
     backend = CgroupsV2(fake_v2, "warren")
     backend.set_cpu_shares("alice", shares)
     assert (fake_v2 / "warren" / "alice" / "cpu.weight").read_text() == str(weight)
+    if shares in (2, 300, 700, 1024):  # the weights Warren sets (and the default) read back
+        assert backend.cpu_shares("alice") == shares
 
 
 def test_v2_pids_exhaustion_reads_pids_current_against_pids_max(fake_v2):

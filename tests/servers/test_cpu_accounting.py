@@ -11,7 +11,7 @@ from servers.agents import sandbox_limits
 from servers.cpu import FREE_SHARES, PAID_SHARES, TARPIT_SHARES, cpu_window_start
 from servers.models import CpuAccount, CpuCounter, Server
 from servers.selectors import cpu_today
-from servers.services import cpu_usage_record, cpu_weight_applied
+from servers.services import CpuReading, cpu_usage_record
 from tests.factories import ServerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -34,11 +34,35 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 11, day, hour, minute, tzinfo=UTC)
 
 
-def record(server, now, **readings):
-    changes = cpu_usage_record(server=server, readings=readings, now=now)
+# What each cgroup's cpu.shares holds, as its agent would report it: the kernel's default
+# until a weight is sent (accounting compares what it wants with what the cgroup has).
+KERNEL_DEFAULT_SHARES = 1024
+weights: dict[tuple[int, str], int] = {}
+
+
+@pytest.fixture(autouse=True)
+def fresh_cgroups():
+    weights.clear()
+
+
+def readings_on(server, **usec) -> dict[str, CpuReading]:
+    return {
+        name: CpuReading(value, weights.get((server.pk, name), KERNEL_DEFAULT_SHARES))
+        for name, value in usec.items()
+    }
+
+
+def record(server, now, **usec):
+    """One accounting run; the weights it asks for are taken, as the agent would."""
+    changes = cpu_usage_record(server=server, readings=readings_on(server, **usec), now=now)
     for change in changes:
-        cpu_weight_applied(change=change)
+        weights[(server.pk, change.user.username)] = change.shares
     return [(change.user.username, change.shares) for change in changes]
+
+
+def reboot(server, username) -> None:
+    """The cgroup is made again: the kernel's default weight (its counter restarts too)."""
+    weights.pop((server.pk, username), None)
 
 
 def account(user) -> CpuAccount:
@@ -75,6 +99,7 @@ def test_later_readings_add_only_the_difference(server, alice):
 
 def test_a_counter_that_went_backwards_was_made_again_and_counts_from_zero(server, alice):
     record(server, at(27, 15), alice=50 * S)
+    reboot(server, "alice")
     assert record(server, at(27, 15, 1), alice=3 * S) == [("alice", FREE_SHARES)]
     assert account(alice).used_usec == 3 * S
 
@@ -132,7 +157,9 @@ def test_a_plan_upgraded_mid_day_lifts_the_tarpit_at_the_next_run(server, alice)
 def test_a_quiet_minute_writes_nothing(server, alice, django_assert_num_queries):
     record(server, at(27, 15), alice=5 * S)
     with django_assert_num_queries(5):  # savepoint, 3 reads, release: no writes
-        cpu_usage_record(server=server, readings={"alice": 5 * S}, now=at(27, 15, 1))
+        cpu_usage_record(
+            server=server, readings=readings_on(server, alice=5 * S), now=at(27, 15, 1)
+        )
 
 
 def test_a_reading_older_than_the_recorded_one_is_skipped(server, alice):
@@ -144,8 +171,19 @@ def test_a_reading_older_than_the_recorded_one_is_skipped(server, alice):
     assert account(alice).used_usec == 20 * S
 
 
+def test_a_weight_set_by_anything_else_is_put_back(server, alice):
+    # A spawn without limits, a reboot, a hand-edited cgroup: the cgroup's own weight is
+    # what is compared, so the next run corrects it, whoever changed it.
+    record(server, at(27, 15), alice=0)
+    weights[(server.pk, "alice")] = 700
+    assert record(server, at(27, 15, 1), alice=S) == [("alice", FREE_SHARES)]
+    assert record(server, at(27, 15, 2), alice=S) == []
+
+
 def test_a_weight_the_agent_did_not_take_is_sent_again_next_minute(server, alice):
-    cpu_usage_record(server=server, readings={"alice": S}, now=at(27, 15))  # never applied
+    cpu_usage_record(
+        server=server, readings=readings_on(server, alice=S), now=at(27, 15)
+    )  # not taken
     assert record(server, at(27, 15, 1), alice=S) == [("alice", FREE_SHARES)]
 
 
@@ -159,9 +197,17 @@ def test_a_run_costs_the_same_queries_for_one_user_or_twenty(server, django_asse
     record(server, at(27, 15), **{users[0].username: S})
     record(server, at(27, 15), **{u.username: S for u in users[1:]})
     with django_assert_num_queries(7) as one:
-        cpu_usage_record(server=server, readings={users[0].username: 2 * S}, now=at(27, 16))
+        cpu_usage_record(
+            server=server,
+            readings=readings_on(server, **{users[0].username: 2 * S}),
+            now=at(27, 16),
+        )
     with django_assert_num_queries(len(one.captured_queries)):
-        cpu_usage_record(server=server, readings={u.username: 2 * S for u in users}, now=at(27, 17))
+        cpu_usage_record(
+            server=server,
+            readings=readings_on(server, **{u.username: 2 * S for u in users}),
+            now=at(27, 17),
+        )
 
 
 def test_today_is_empty_before_the_first_reading_and_after_the_reset(server, alice):

@@ -10,8 +10,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from execution_agent.harness import AgentHarness
+from servers.cpu import FREE_SHARES
 from servers.models import CpuAccount, Server
-from servers.services import cpu_usage_record
+from servers.services import CpuReading, cpu_usage_record
 from tests.factories import ServerFactory
 
 pytestmark = pytest.mark.django_db
@@ -28,8 +29,9 @@ def used(user, seconds: int, *, joined_hours_ago: float = 0) -> None:
     user.save(update_fields=["date_joined"])
     server = ServerFactory(kind=Server.Kind.CONSOLE, hostname="console-1")
     now = timezone.now()
-    cpu_usage_record(server=server, readings={user.username: 0}, now=now - timedelta(seconds=1))
-    cpu_usage_record(server=server, readings={user.username: seconds * S}, now=now)
+    for usec, moment in ((0, now - timedelta(seconds=1)), (seconds * S, now)):
+        readings = {user.username: CpuReading(usec, FREE_SHARES)}
+        cpu_usage_record(server=server, readings=readings, now=moment)
 
 
 def test_the_cpu_card_shows_the_share_used_and_when_it_resets(alice_client, user):
