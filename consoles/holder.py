@@ -7,9 +7,14 @@ weight, which a new session's limits carry (servers.agents.sandbox_limits).
 
 from __future__ import annotations
 
-from django.core.cache import cache
-
-from servers.agents import AgentError, AgentUnavailable, execution_agent, sandbox_limits, user_ref
+from servers.agents import (
+    AgentError,
+    AgentUnavailable,
+    agent_info,
+    execution_agent,
+    sandbox_limits,
+    user_ref,
+)
 
 __all__ = [
     "AgentError",
@@ -22,22 +27,17 @@ __all__ = [
     "start",
 ]
 
-FACTS_CACHE_SECONDS = 300
-
 
 def _agent(console):
     return execution_agent(console.server)
 
 
 def agent_facts(server=None) -> dict:
-    """The console server's installed Pythons and IPython, cached: they change on deploys only."""
-    key = f"consoles:agent-facts:{server.pk if server else 'local'}"
-    facts = cache.get(key)
-    if facts is None:
-        info = execution_agent(server).info()
-        facts = {"pythons": list(info.get("pythons", [])), "ipython": bool(info.get("ipython"))}
-        cache.set(key, facts, FACTS_CACHE_SECONDS)
-    return facts
+    """The console server's installed Pythons and IPython (from the agent's cached info)."""
+    info = agent_info(server)
+    if info is None:
+        raise AgentUnavailable("the console server's agent is not answering")
+    return {"pythons": list(info.get("pythons", [])), "ipython": bool(info.get("ipython"))}
 
 
 def start(console, *, rows: int = 24, cols: int = 80) -> bool:

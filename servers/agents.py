@@ -4,16 +4,22 @@ Every other app asks here for a client and for the facts an agent needs about a 
 agents never read Warren's database, so each request carries them).
 """
 
+import logging
+
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
 from execution_agent.client import AgentClient, AgentError, AgentUnavailable, Limits, UserRef
 from servers.models import Server
 from servers.selectors import cpu_shares_now, first_active_server
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "AgentError",
     "AgentUnavailable",
+    "agent_info",
     "execution_agent",
     "sandbox_limits",
     "user_ref",
@@ -51,3 +57,24 @@ def execution_agent(
     server = server or first_active_server(kind=kind)
     path = server.execution_agent_socket if server and server.execution_agent_socket else None
     return AgentClient(path or str(settings.WARREN_EXEC_AGENT_SOCKET), timeout=10)
+
+
+AGENT_INFO_CACHE_SECONDS = 60
+AGENT_DOWN_CACHE_SECONDS = 15
+
+
+def agent_info(server: Server | None = None) -> dict | None:
+    """The agent's ``info`` (sandbox state, warnings, Pythons), cached; None while it is down.
+
+    A failure is remembered briefly too: a hung agent must not cost every page a timeout.
+    """
+    key = f"servers:agent-info:{server.pk if server else 'local'}"
+    info = cache.get(key)
+    if info is None:
+        try:
+            info = execution_agent(server).info()
+        except (AgentUnavailable, AgentError) as error:
+            logger.info("agent of %s did not answer info: %s", server or "this machine", error)
+            info = {}
+        cache.set(key, info, AGENT_INFO_CACHE_SECONDS if info else AGENT_DOWN_CACHE_SECONDS)
+    return info or None

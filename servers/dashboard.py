@@ -3,22 +3,18 @@ unsandboxed development agent)."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.core.cache import cache
 from django.utils import timezone
 
 from accounts.dashboard import Card
-from servers.agents import AgentError, AgentUnavailable, execution_agent
+from servers.agents import agent_info
+from servers.models import CpuAccount
 from servers.selectors import CpuToday, cpu_today, execution_servers, is_local
 
-logger = logging.getLogger(__name__)
-
-AGENT_INFO_CACHE_SECONDS = 60
-AGENT_DOWN_CACHE_SECONDS = 15
-CHART_WIDTH, CHART_HEIGHT, BAR_GAP = 240, 48, 2
+CHART_WIDTH, CHART_HEIGHT = 240, 48
+BAR_WIDTH = CHART_WIDTH // CpuAccount.HOURS - 2  # a 2-unit gap between hours
 
 
 @dataclass(frozen=True)
@@ -32,7 +28,8 @@ class Bar:
 
 def cpu_card(request) -> Card:
     today = _today(request)
-    return Card("servers/cards/cpu.html", {"today": today, "bars": chart_bars(today)})
+    chart = {"width": CHART_WIDTH, "height": CHART_HEIGHT, "bar_width": BAR_WIDTH}
+    return Card("servers/cards/cpu.html", {"today": today, "bars": chart_bars(today), **chart})
 
 
 def notices_card(request) -> Card | None:
@@ -62,25 +59,11 @@ def unsandboxed_warnings() -> list[str]:
     """What each execution agent says is wrong with its sandbox (cached for a minute)."""
     warnings = []
     for server in filter(is_local, execution_servers()):
-        info = _agent_info(server)
+        info = agent_info(server)
         if info is not None and (not info["sandbox"] or not info["root"] or info["warnings"]):
             said = "; ".join(info["warnings"]) or "bubblewrap is missing"
             warnings.append(f"{server.hostname}: user processes are NOT fully sandboxed ({said}).")
     return warnings
-
-
-def _agent_info(server) -> dict | None:
-    key = f"servers:agent-info:{server.hostname}:{server.execution_agent_socket}"
-    info = cache.get(key)
-    if info is None:
-        try:
-            info = execution_agent(server).info()
-        except (AgentUnavailable, AgentError) as error:
-            logger.info("agent on %s did not answer info: %s", server, error)
-            # Remembered briefly too: a hung agent must not cost every dashboard a timeout.
-            info = {}
-        cache.set(key, info, AGENT_INFO_CACHE_SECONDS if info else AGENT_DOWN_CACHE_SECONDS)
-    return info or None
 
 
 def _today(request) -> CpuToday:
