@@ -437,12 +437,17 @@ def test_save_and_run_refuses_bad_paths_with_a_reason(owner, path, message):
     assert not Console.objects.exists()
 
 
-def test_save_and_run_button_is_offered_for_python_files_only():
-    html = render_to_string("consoles/editor/save_and_run.html", {"path": "/home/alice/x.py"})
+def test_save_and_run_button_is_offered_for_python_files_in_the_home_only():
+    html = render_to_string(
+        "consoles/editor/save_and_run.html", {"path": "/home/alice/x.py", "area": "home"}
+    )
     assert "Save and Run" in html and 'data-path="/home/alice/x.py"' in html
     assert "Save and Run" not in render_to_string(
-        "consoles/editor/save_and_run.html", {"path": "/home/alice/notes.txt"}
+        "consoles/editor/save_and_run.html", {"path": "/home/alice/notes.txt", "area": "home"}
     )
+    # A WSGI file: Save and Run would refuse its folder; the web app's Reload is offered there.
+    wsgi = {"path": "/var/www/alice_localhost_wsgi.py", "area": "www"}
+    assert "Save and Run" not in render_to_string("consoles/editor/save_and_run.html", wsgi)
 
 
 # --- the Processes page's labels -------------------------------------------------------------
