@@ -311,11 +311,7 @@ class WebServer:
         }
 
     def _disable(self, spec: AppSpec) -> dict:
-        site_changed = self.nginx.install_site(spec.slug, None)
-        vassal_changed = self.remove_vassal(spec.slug)
-        self.layout.htpasswd(spec.slug).unlink(missing_ok=True)
-        if vassal_changed:
-            self.wake_emperor()
+        site_changed, vassal_changed = self._take_down(spec.slug)
         return {
             "wsgi_created": False,
             "vassal_changed": vassal_changed,
@@ -324,15 +320,24 @@ class WebServer:
         }
 
     def remove(self, user: UserRef, slug: str) -> dict:
-        """Take the app off the web server; its WSGI file and logs stay the user's."""
+        """Take the app off the web server; its WSGI file and logs stay the user's.
+
+        Which user a domain belongs to is Warren's database's word (domains are unique
+        there): whatever is served for the domain goes, as when it is disabled.
+        """
         self.ensure_prepared()
         with self._lock, self.layout.locked():
-            site_changed = self.nginx.install_site(slug, None)
-            vassal_changed = self.remove_vassal(slug)
-            self.layout.htpasswd(slug).unlink(missing_ok=True)
+            site_changed, vassal_changed = self._take_down(slug)
+        return {"site_changed": site_changed, "vassal_changed": vassal_changed}
+
+    def _take_down(self, slug: str) -> tuple[bool, bool]:
+        """Remove the domain's nginx block, vassal and password file; (site, vassal) changed."""
+        site_changed = self.nginx.install_site(slug, None)
+        vassal_changed = self.remove_vassal(slug)
+        self.layout.htpasswd(slug).unlink(missing_ok=True)
         if vassal_changed:
             self.wake_emperor()
-        return {"site_changed": site_changed, "vassal_changed": vassal_changed}
+        return site_changed, vassal_changed
 
     def status(self) -> dict:
         return {

@@ -7,16 +7,14 @@ from servers.agents import user_ref
 from webapps.agent import AgentError, AgentUnavailable, virtualenv_python, web_agent
 from webapps.models import WebApp
 
-LOG_KINDS = ("access", "error", "server")
-
 
 def webapps_of(user):
-    return WebApp.objects.filter(user=user).prefetch_related("static_mappings")
+    return WebApp.objects.filter(user=user)
 
 
 def webapp_of(user, pk: int) -> WebApp:
-    """The user's app, or 404 for anyone else's (and for apps that do not exist)."""
-    return get_object_or_404(webapps_of(user), pk=pk)
+    """The user's app with its static mappings, or 404 for anyone else's (or none at all)."""
+    return get_object_or_404(webapps_of(user).prefetch_related("static_mappings"), pk=pk)
 
 
 def virtualenv_warning(webapp: WebApp) -> str | None:

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.limits import effective_limits
+from accounts.models import User
 from accounts.selectors import cheapest_plan_allowing
 from execution_agent import webclient
 from servers.agents import user_ref
@@ -57,6 +58,8 @@ def webapp_create(
         user=user, framework=framework, python_version=python_version, domain=domain
     )
     with transaction.atomic():
+        # Lock the user's row: two creations at once must not both slip under the limit.
+        User.objects.select_for_update().filter(pk=user.pk).first()
         _check_room_for_another(user)
         webapp = WebApp.objects.create(
             user=user,

@@ -10,12 +10,12 @@ from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.limits import effective_limits
+from execution_agent import webrender
 from webapps import agent, selectors, services
 from webapps.forms import PasswordForm, SettingForm, StaticMappingForm, WizardForm
 from webapps.models import StaticMapping
 
 EDITABLE = ("source_dir", "working_dir", "virtualenv", "python_version", "workers", "domain")
-LOG_KINDS = selectors.LOG_KINDS
 
 
 def editor_url(path: str) -> str | None:
@@ -38,12 +38,12 @@ def index(request):
 def _wizard_context(request, form) -> dict:
     pythons = agent.available_pythons()
     limits = effective_limits(request.user)
-    count = selectors.webapps_of(request.user).count()
+    apps = list(selectors.webapps_of(request.user))
     return {
         "form": form or WizardForm(user=request.user, pythons=pythons),
-        "apps": list(selectors.webapps_of(request.user)),
+        "apps": apps,
         "limits": limits,
-        "room_for_more": limits.allows("max_web_apps", count + 1),
+        "room_for_more": limits.allows("max_web_apps", len(apps) + 1),
     }
 
 
@@ -85,7 +85,7 @@ def _detail_context(request, webapp, **extra) -> dict:
         "static_form": StaticMappingForm(webapp=webapp),
         "password_form": PasswordForm(initial={"username": webapp.auth_username}),
         "limits": effective_limits(request.user),
-        "log_kinds": LOG_KINDS,
+        "log_kinds": webrender.LOG_KINDS,
         **extra,
     }
 
@@ -233,7 +233,7 @@ def delete(request, pk: int):
 
 
 def _log_kind(kind: str) -> str:
-    if kind not in LOG_KINDS:
+    if kind not in webrender.LOG_KINDS:
         raise Http404("no such log")
     return kind
 
@@ -241,7 +241,7 @@ def _log_kind(kind: str) -> str:
 def log(request, pk: int, kind: str):
     webapp = selectors.webapp_of(request.user, pk)
     tail = selectors.log_tail(webapp, _log_kind(kind))
-    context = {"webapp": webapp, "kind": kind, "tail": tail, "log_kinds": LOG_KINDS}
+    context = {"webapp": webapp, "kind": kind, "tail": tail, "log_kinds": webrender.LOG_KINDS}
     template = "webapps/_log_tail.html" if request.htmx else "webapps/log.html"
     return render(request, template, context)
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-import re
 
 from execution_agent.ops import Reply, op
+from execution_agent.ops.core import installed_pythons
 from execution_agent.validation import Args
 from execution_agent.webrender import LOG_KINDS, log_name, plugin_name
 from execution_agent.webserver import WebServer
 from execution_agent.webspec import check_domain, domain_slug, parse_app
 
 PLUGIN_DIR = "/usr/lib/uwsgi/plugins"
-PYTHON_RE = re.compile(r"^python(3\.\d+)$")
 _servers: dict[int, WebServer] = {}
 
 
@@ -26,12 +25,11 @@ def web_server(agent) -> WebServer:
 
 def uwsgi_pythons() -> list[str]:
     """Python versions with both an interpreter and Debian's uWSGI plugin for it."""
-    found = []
-    for name in os.listdir("/usr/bin"):
-        match = PYTHON_RE.match(name)
-        if match and os.path.exists(f"{PLUGIN_DIR}/{plugin_name(match.group(1))}_plugin.so"):
-            found.append(match.group(1))
-    return sorted(found, key=lambda v: tuple(int(part) for part in v.split(".")))
+    return [
+        version
+        for version in installed_pythons()
+        if os.path.exists(f"{PLUGIN_DIR}/{plugin_name(version)}_plugin.so")
+    ]
 
 
 def _domain(args: Args) -> str:
