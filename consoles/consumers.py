@@ -186,9 +186,6 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         """Group message: the console was killed."""
         await self._pty_ended()
 
-    async def console_restarted(self, event) -> None:
-        """Group message: nothing to do; the old session's end already closed the socket."""
-
     async def _recheck(self) -> None:
         if self.access is None or self.access.is_owner:
             return

@@ -211,7 +211,6 @@ def console_restart(*, console: Console) -> Console:
         raise _agent_failure("restart the console", exc) from exc
     console.state = Console.State.RUNNING
     console.save(update_fields=["state"])
-    _notify(console.pk, "console.restarted")
     return console
 
 
@@ -221,7 +220,8 @@ def console_states_sync(*, owner: User) -> list[Console]:
     A session tmux no longer has (a rebooted server) counts as finished. An unreachable
     server leaves the recorded states as they were.
     """
-    consoles = list(Console.objects.filter(owner=owner).select_related("server", "launcher"))
+    consoles = list(Console.objects.filter(owner=owner).select_related("server"))
+    changed: dict[str, list[str]] = {Console.State.RUNNING: [], Console.State.DEAD: []}
     for server in {console.server for console in consoles}:
         try:
             alive = holder.live_states(owner, server)
@@ -233,7 +233,11 @@ def console_states_sync(*, owner: User) -> list[Console]:
             state = Console.State.RUNNING if alive.get(console.pk) else Console.State.DEAD
             if console.state != state:
                 console.state = state
-                Console.objects.filter(pk=console.pk).update(state=state)
+                changed[state].append(console.pk)
+    # One UPDATE per state, not per console (after a reboot every console changes at once).
+    for state, pks in changed.items():
+        if pks:
+            Console.objects.filter(pk__in=pks).update(state=state)
     return consoles
 
 

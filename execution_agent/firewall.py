@@ -18,12 +18,13 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
+from execution_agent.validation import MAX_UID
+
 # Warren's infrastructure on the machine itself, on any of its addresses (a Redis bound to
 # 0.0.0.0 is reached through the LAN address as well): Redis, PostgreSQL, the fileserver agent.
 DEFAULT_BLOCK = "local:6379,local:5432,local:8701"
 DEFAULT_TABLE = "warren_sandbox"
 TABLE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
-MAX_UID = 4294967294
 _ENTRY_RE = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<plain>[^:\[\]]+))(?::(?P<port>\d+))?$")
 ANY = ("0.0.0.0/0", "::/0")
 

@@ -46,5 +46,5 @@ def op(name: str, *, fields: tuple[str, ...] = ()) -> Callable[[Callable], Calla
     return register
 
 
-# One line per module of operations (a later module, e.g. `web`, is one more import here).
+# Every module of operations, imported for its @op registrations (a new module is one more).
 from execution_agent.ops import cgroup_ops, consoles, core, files, processes, web  # noqa: E402, F401
