@@ -6,12 +6,15 @@ host name ``<username>.<webapps domain>``, so it must satisfy all three at once.
 
 import grp
 import pwd
-import re
 
 from django.core.exceptions import ValidationError
 from django.utils.deconstruct import deconstructible
 
-USERNAME_RE = re.compile(r"^[a-z][a-z0-9-]{2,29}$")
+from execution_agent import validation as execution_agent_validation
+
+# The agents' own rule (each agent keeps its copy: it runs without the rest of Warren), so
+# every name Warren accepts is one they accept.
+USERNAME_RE = execution_agent_validation.USERNAME_RE
 
 # Names that would collide with system accounts, our own URLs or well-known mailboxes and
 # host names. System users of the host are checked separately, at validation time.

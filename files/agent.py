@@ -81,13 +81,6 @@ class UserFiles:
     def stat(self, location: Location) -> dict:
         return self._call(location, self.client.fs_stat, path=location.relative)
 
-    def exists(self, location: Location) -> bool:
-        try:
-            self.stat(location)
-        except Http404:
-            return False
-        return True
-
     def open(
         self, location: Location, mode: Literal["r", "w", "x"], *, perm: int | None = None
     ) -> tuple[int, int]:

@@ -10,7 +10,6 @@ from fileserver_agent.identities import MAX_ID, USERNAME_RE
 from fileserver_agent.quota import QuotaLimits
 
 # setquota takes KiB in a 64-bit field; an exbibyte is far above any disk and far below that.
-# setquota takes KiB in a 64-bit field; an exbibyte is far above any disk and far below that.
 MAX_BYTES = 2**60
 
 

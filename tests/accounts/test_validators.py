@@ -50,3 +50,10 @@ def a_system_user_that_looks_valid():
 def test_names_of_system_users_on_this_host_are_refused():
     with pytest.raises(ValidationError, match="system account"):
         validate(a_system_user_that_looks_valid())
+
+
+def test_both_agents_and_signup_share_one_username_rule():
+    from execution_agent.validation import USERNAME_RE as EXECUTION_AGENT_RE
+    from fileserver_agent.identities import USERNAME_RE as FILESERVER_RE
+
+    assert USERNAME_RE.pattern == EXECUTION_AGENT_RE.pattern == FILESERVER_RE.pattern
