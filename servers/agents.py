@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from execution_agent.client import AgentClient, AgentError, AgentUnavailable, Limits, UserRef
 from servers.models import Server
-from servers.selectors import cpu_shares_now, first_active_server
+from servers.selectors import cpu_shares_now, local_server
 
 logger = logging.getLogger(__name__)
 
@@ -48,13 +48,14 @@ def sandbox_limits(user) -> Limits:
 def execution_agent(
     server: Server | None = None, *, kind: str = Server.Kind.CONSOLE
 ) -> AgentClient:
-    """A client for ``server``'s execution agent, or for the first active server of ``kind``.
+    """A client for ``server``'s execution agent, or for this machine's server of ``kind``.
 
     The agent's socket is local: Django must run on the execution server it talks to (file
-    descriptors cannot cross machines). Without any registered server, this machine's socket
-    from settings is used, which is what the embedded default and the tests have.
+    descriptors cannot cross machines), so without a ``server`` the one on this machine
+    (``WARREN_LOCAL_HOSTNAMES``) is asked, never merely the first in the registry. Without
+    one, this machine's socket from settings is used (the embedded default, the tests).
     """
-    server = server or first_active_server(kind=kind)
+    server = server or local_server(kind=kind)
     path = server.execution_agent_socket if server and server.execution_agent_socket else None
     return AgentClient(path or str(settings.WARREN_EXEC_AGENT_SOCKET), timeout=10)
 

@@ -57,6 +57,14 @@ class CpuToday:
         return min(100, round(100 * self.used_seconds / self.allowance_seconds))
 
 
+def local_server(*, kind: str) -> Server | None:
+    """This machine's active server of ``kind``: the one whose agent socket opens here."""
+    servers = Server.objects.filter(
+        kind=kind, is_active=True, hostname__in=settings.WARREN_LOCAL_HOSTNAMES
+    )
+    return servers.order_by("pk").first()
+
+
 def is_local(server: Server) -> bool:
     """Whether this process can open ``server``'s agent socket (the agent is on this machine)."""
     return server.hostname in settings.WARREN_LOCAL_HOSTNAMES

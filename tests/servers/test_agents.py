@@ -31,3 +31,21 @@ def test_django_reads_a_file_through_the_fd_the_agent_opened_as_the_user(provisi
         handle.write("written by Django as alice\n")
     [entry] = [e for e in client.fs_list(user=user_ref(user)) if e["name"] == "hello.txt"]
     assert entry["size"] == len("written by Django as alice\n")
+
+
+def test_without_a_server_the_agent_on_this_machine_is_asked(local_servers, settings):
+    # A console server elsewhere, registered first: its socket path opened here would not
+    # be its agent, so files and web app checks must go to this machine's.
+    from servers.models import Server
+
+    Server.objects.filter(kind=Server.Kind.CONSOLE).delete()
+    Server.objects.create(
+        kind=Server.Kind.CONSOLE, hostname="console-2.example", execution_agent_socket="/x.sock"
+    )
+    mine = Server.objects.create(
+        kind=Server.Kind.CONSOLE,
+        hostname="127.0.0.1",
+        execution_agent_socket=str(settings.WARREN_EXEC_AGENT_SOCKET),
+    )
+    assert execution_agent().socket_path == mine.execution_agent_socket
+    assert execution_agent().info()["sandbox"] is True
