@@ -269,9 +269,22 @@ def test_disabled_and_unknown_hosts_get_the_warren_page(harness, web, alice):
 def test_settings_that_could_smuggle_configuration_are_refused(
     harness, web, alice, override, message
 ):
+    before = web_dir_snapshot(harness)
     with pytest.raises(AgentError, match=message):
         web_apply(harness.client(), user=alice, app=settings_for(alice, **override))
     assert not os.path.exists(harness.web_dir / "nginx" / "sites" / "evil_localhost.conf")
+    assert web_dir_snapshot(harness) == before  # refused before anything was written
+
+
+def web_dir_snapshot(harness) -> dict[str, tuple[int, float]]:
+    """Size and mtime of every nginx block, vassal, launch spec and vassal conf."""
+    found = {}
+    for part in ("nginx/sites", "vassals", "specs", "confs"):
+        for root, _, names in os.walk(harness.web_dir / part):
+            for name in names:
+                st = os.stat(os.path.join(root, name))
+                found[os.path.join(root, name)] = (st.st_size, st.st_mtime)
+    return found
 
 
 def test_access_logs_are_rotated_by_size_and_nginx_reopens_them(harness, web, alice):

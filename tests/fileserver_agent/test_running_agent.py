@@ -116,14 +116,22 @@ def test_the_same_request_many_times_a_second_never_waits_for_the_clock(client, 
     assert len(set(stamps)) == len(stamps)
 
 
-def test_two_clients_sending_the_same_request_both_succeed(running_agent):
+def test_two_clients_sending_the_same_request_both_succeed(running_agent, monkeypatch):
+    # Two processes' clients, one clock reading: the same bytes, the same timestamp, so the
+    # same signature. The agent refuses the second as a replay and its client signs again.
+    now = time.time()
+    monkeypatch.setattr(fileserver_client, "time", types.SimpleNamespace(time=lambda: now))
     uid = new_uid()
     with (
         FileserverClient(running_agent.base_url, SECRET) as first,
         FileserverClient(running_agent.base_url, SECRET) as second,
     ):
         first.get_usage(uid)
-        second.get_usage(uid)  # same bytes, same second: the client re-signs on "replayed"
+        signed = []
+        stamp = second._unique_timestamp
+        monkeypatch.setattr(second, "_unique_timestamp", lambda *a: signed.append(1) or stamp(*a))
+        second.get_usage(uid)  # same bytes, same moment: the client re-signs on "replayed"
+    assert len(signed) == 2
 
 
 def test_bad_input_raises_a_request_error_with_the_agents_reason(client):
