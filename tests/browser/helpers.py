@@ -1,3 +1,5 @@
+import time
+
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -48,3 +50,26 @@ def log_in_as(browser, site, user) -> None:
     browser.get(site.url + "/accounts/login/")
     value = session_cookie(user).decode().split("=", 1)[1]
     browser.add_cookie({"name": "sessionid", "value": value, "path": "/"})
+
+
+def fill_sign_up(browser, username: str, password: str) -> None:
+    """On the sign-up page: fill it in, send it, and wait to be asked to verify the email."""
+    fill(browser, "username", username)
+    fill(browser, "email", f"{username}@example.com")
+    fill(browser, "password1", password)
+    fill(browser, "password2", password)
+    submit(browser, "Sign Up")
+    wait_for_text(browser, "Verify Your Email Address")
+
+
+def confirm_from_mail(site, browser) -> None:
+    """Follow the confirmation link the (console) mail carried, and confirm."""
+    link = None
+    for _ in range(50):
+        link = site.link_in_mail("/accounts/confirm-email/")
+        if link:
+            break
+        time.sleep(0.1)
+    assert link, "no confirmation link was mailed"
+    browser.get(site.url + link)
+    submit(browser, "Confirm")

@@ -2,14 +2,13 @@
 
 import secrets
 import shutil
-import time
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 
-from tests.browser.helpers import fill, submit, wait_for, wait_for_text
+from tests.browser.helpers import confirm_from_mail, fill_sign_up, submit, wait_for, wait_for_text
 
 pytestmark = [pytest.mark.browser, pytest.mark.root]
 
@@ -29,21 +28,8 @@ def usage_text(browser) -> str:
 
 def sign_up(site, browser, username: str, password: str) -> None:
     browser.get(site.url + "/accounts/signup/")
-    fill(browser, "username", username)
-    fill(browser, "email", f"{username}@example.com")
-    fill(browser, "password1", password)
-    fill(browser, "password2", password)
-    submit(browser, "Sign Up")
-    wait_for_text(browser, "Verify Your Email Address")
-    link = None
-    for _ in range(50):
-        link = site.link_in_mail("/accounts/confirm-email/")
-        if link:
-            break
-        time.sleep(0.1)
-    assert link, "no confirmation link was mailed"
-    browser.get(site.url + link)
-    submit(browser, "Confirm")
+    fill_sign_up(browser, username, password)
+    confirm_from_mail(site, browser)
     wait_for_text(browser, f"Welcome, {username}")
 
 
