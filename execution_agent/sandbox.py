@@ -219,10 +219,15 @@ class Sandbox:
             process.wait()
             raise OpError("failed", f"could not join the cgroup: {exc.strerror}") from None
 
-    def _bwrap_argv(self, req: Launch, home: Path, tmp: Path | None, limits: Limits) -> list[str]:
-        username = req.user.username
+    def view_args(
+        self, user: UserRef, home: Path, *, www: Path | None, tmp: Path | None, tmp_bytes: int
+    ) -> list[str]:
+        """bwrap and what every sandbox sees: its own namespaces, the read-only system, the
+        user's passwd, /proc, a minimal /dev, the home, /var/www and /tmp (``tmp`` bound, or
+        a private tmpfs). Callers add their binds, then ``--remount-ro /`` and the command."""
+        username = user.username
         args = [
-            self.bwrap,
+            self.bwrap or "/usr/bin/bwrap",
             "--unshare-user",
             "--disable-userns",
             "--unshare-pid",
@@ -232,47 +237,37 @@ class Sandbox:
             "warren",
             "--cap-drop",
             "ALL",
-            *(["--die-with-parent"] if req.die_with_parent else []),
-            *(["--as-pid-1"] if req.as_pid_1 else []),
             *self.system_args,
         ]
         if self.root:
             etc = self.config.run_dir / "etc" / username
-            args += [
-                "--ro-bind",
-                str(etc / "passwd"),
-                "/etc/passwd",
-                "--ro-bind",
-                str(etc / "group"),
-                "/etc/group",
-            ]
+            args += ["--ro-bind", str(etc / "passwd"), "/etc/passwd"]
+            args += ["--ro-bind", str(etc / "group"), "/etc/group"]
+        # The S108 hits below are paths inside the sandbox, not the agent's own temp files.
         args += [
-            "--proc",
-            "/proc",
-            "--dev",
-            "/dev",
-            "--perms",
-            "1777",
-            "--size",
-            str(limits.tmp_bytes),
-            "--tmpfs",
-            "/dev/shm",  # noqa: S108 - a path inside the sandbox
+            "--proc", "/proc",
+            "--dev", "/dev",
+            "--perms", "1777", "--size", str(tmp_bytes), "--tmpfs", "/dev/shm",  # noqa: S108
             # bwrap's /dev is a writable tmpfs; only /dev/shm (and /dev/pts) should be.
-            "--remount-ro",
-            "/dev",
-            "--bind",
-            str(home),
-            f"/home/{username}",
-        ]
-        www = identity.www_dir_if_owned(self.config, req.user, self.owner_uid(req.user))
+            "--remount-ro", "/dev",
+            "--bind", str(home), f"/home/{username}",
+        ]  # fmt: skip
         if www is not None:
             args += ["--bind", str(www), "/var/www"]
-        # The S108 hits below are paths inside the sandbox, not the agent's own temp files.
         if tmp is not None:
             args += ["--bind", str(tmp), "/tmp"]  # noqa: S108
         else:
-            args += ["--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]  # noqa: S108
+            args += ["--perms", "1777", "--size", str(tmp_bytes), "--tmpfs", "/tmp"]  # noqa: S108
         args += ["--symlink", "../tmp", "/var/tmp"]  # noqa: S108
+        return args
+
+    def _bwrap_argv(self, req: Launch, home: Path, tmp: Path | None, limits: Limits) -> list[str]:
+        www = identity.www_dir_if_owned(self.config, req.user, self.owner_uid(req.user))
+        args = self.view_args(req.user, home, www=www, tmp=tmp, tmp_bytes=limits.tmp_bytes)
+        if req.die_with_parent:
+            args.append("--die-with-parent")
+        if req.as_pid_1:
+            args.append("--as-pid-1")
         for option, source, dest in req.extra_binds:
             args += [option, source, dest]
         args += ["--remount-ro", "/", "--chdir", req.cwd, "--", *req.argv]

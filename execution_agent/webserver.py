@@ -20,6 +20,7 @@ from execution_agent.errors import bad_request, forbidden, from_os_error
 from execution_agent.homefs import area_as_user, home_as_user
 from execution_agent.safepath import open_beneath
 from execution_agent.validation import DEFAULT_TMP_BYTES, UserRef
+from execution_agent.web_run import UWSGI
 from execution_agent.webcheck import ReloadCheck
 from execution_agent.webfront import (
     WebLayout,
@@ -154,38 +155,18 @@ class WebServer:
     def sandbox_argv(self, spec: AppSpec) -> list[str]:
         """bwrap for the vassal: the console sandbox's view, its own pid/ipc/uts and /tmp."""
         config, layout, user = self.agent.config, self.layout, spec.user
-        www = identity.www_of(config, user)
-        argv = [
-            self.agent.sandbox.bwrap or "/usr/bin/bwrap",
-            "--unshare-user",
-            "--disable-userns",
-            "--unshare-pid",
-            "--unshare-ipc",
-            "--unshare-uts",
-            "--hostname",
-            "warren",
-            "--cap-drop",
-            "ALL",
-            "--die-with-parent",
-            # No --new-session: a session of its own is a scheduler autogroup of its own, and
-            # the cross-group wakeups (nginx <-> workers) halved throughput under load
-            # (measured). TIOCSTI, what a new session guards against, is refused by seccomp.
-            *self.agent.sandbox.system_args,
-        ]
-        if layout.root_user:
-            etc = config.run_dir / "etc" / user.username
-            argv += ["--ro-bind", str(etc / "passwd"), "/etc/passwd"]
-            argv += ["--ro-bind", str(etc / "group"), "/etc/group"]
-        tmp = "/tmp"  # noqa: S108 - inside the sandbox: private to this vassal
+        argv = self.agent.sandbox.view_args(
+            user,
+            identity.home_of(config, user),
+            www=identity.www_of(config, user),
+            tmp=None,  # private to this vassal
+            tmp_bytes=DEFAULT_TMP_BYTES,
+        )
+        # No --new-session: a session of its own is a scheduler autogroup of its own, and the
+        # cross-group wakeups (nginx <-> workers) halved throughput under load (measured).
+        # TIOCSTI, what a new session guards against, is refused by seccomp.
         argv += [
-            "--proc", "/proc",
-            "--dev", "/dev",
-            "--perms", "1777", "--size", str(DEFAULT_TMP_BYTES), "--tmpfs", "/dev/shm",  # noqa: S108
-            "--remount-ro", "/dev",
-            "--bind", str(identity.home_of(config, user)), f"/home/{user.username}",
-            "--bind", str(www), "/var/www",
-            "--perms", "1777", "--size", str(DEFAULT_TMP_BYTES), "--tmpfs", tmp,
-            "--symlink", "../tmp", "/var/tmp",  # noqa: S108
+            "--die-with-parent",
             "--bind", str(layout.user_sockets(user)), SANDBOX_SOCKET_DIR,
             "--bind", str(layout.user_logs(user)), SANDBOX_LOG_DIR,
             "--ro-bind", str(layout.vassal_conf(spec)), SANDBOX_CONF_DIR,
@@ -198,7 +179,7 @@ class WebServer:
             "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin",
             "--setenv", "LANG", "C.UTF-8",
             "--",
-            "/usr/bin/uwsgi",
+            UWSGI,
             "--ini",
             SANDBOX_VASSAL_INI,
         ]  # fmt: skip
