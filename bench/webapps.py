@@ -32,7 +32,7 @@ from pathlib import Path
 
 from execution_agent.harness import AgentHarness, free_port
 from execution_agent.webclient import web_reload
-from execution_agent.webharness import WebFrontProcesses, http_get
+from execution_agent.webharness import WebFrontProcesses, wait_for_body
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "4"))
@@ -87,16 +87,9 @@ def _latency(output: str, label: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wait_for(port: int, host: str, needle: bytes, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if needle in http_get(port, host)[2]:
-                return
-        except OSError:
-            pass
-        time.sleep(0.002)
-    raise TimeoutError(f"{host} never served {needle!r}")
+def wait_for(port: int, host: str, needle: bytes) -> None:
+    # Polled every 2 ms: the reload figures are read off this.
+    wait_for_body(port, host, needle, timeout=30, interval=0.002)
 
 
 class Anchor:

@@ -109,7 +109,12 @@ def http_get(
 
 
 def wait_for_body(
-    port: int, host: str, needle: bytes, path: str = "/", timeout: float = 15.0
+    port: int,
+    host: str,
+    needle: bytes,
+    path: str = "/",
+    timeout: float = 15.0,
+    interval: float = 0.05,
 ) -> tuple[int, bytes]:
     """Poll until the page contains needle (a reload from a console is not synchronous)."""
     deadline = time.monotonic() + timeout
@@ -119,5 +124,5 @@ def wait_for_body(
             status, _, body = http_get(port, host, path)
             if needle in body:
                 return status, body
-        time.sleep(0.05)
+        time.sleep(interval)
     raise AssertionError(f"{needle!r} not served by {host} within {timeout}s; last: {body[:300]!r}")

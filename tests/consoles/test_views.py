@@ -70,9 +70,11 @@ def test_python_console_runs_the_chosen_version(owner):
 
 
 def test_a_python_version_that_is_not_installed_is_refused(owner):
-    response = start(client_for(owner), kind="python", version="2.7")
+    client = client_for(owner)
+    response = start(client, kind="python", version="2.7")
     assert response.status_code == 302
     assert not Console.objects.exists()
+    assert any("not installed" in m for m in messages_of(client.get(response["Location"])))
 
 
 def test_consoles_tab_lists_consoles_buttons_and_shares(
@@ -306,11 +308,13 @@ def test_launcher_in_a_folder_that_is_gone_gets_a_message(owner):
     launcher = services.launcher_create(
         owner=owner, name="Lost", command="bash", working_directory="nowhere"
     )
-    response = start(client_for(owner), kind="custom", launcher=launcher.pk)
-    follow = client_for(owner).get(response["Location"])
+    client = client_for(owner)
+    response = start(client, kind="custom", launcher=launcher.pk)
+    follow = client.get(response["Location"])
     assert response.status_code == 302
     assert not Console.objects.exists()
     assert follow.status_code == 200
+    assert any("does not exist" in m for m in messages_of(follow)), messages_of(follow)
 
 
 def test_someone_elses_launcher_cannot_be_used_edited_or_deleted(owner, stranger):
