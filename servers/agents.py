@@ -69,11 +69,13 @@ def agent_info(server: Server | None = None) -> dict | None:
 
     A failure is remembered briefly too: a hung agent must not cost every page a timeout.
     """
-    key = f"servers:agent-info:{server.pk if server else 'local'}"
+    client = execution_agent(server)
+    # Keyed by the socket itself: server rows come and go, the agent answering is the socket.
+    key = f"servers:agent-info:{client.socket_path}"
     info = cache.get(key)
     if info is None:
         try:
-            info = execution_agent(server).info()
+            info = client.info()
         except (AgentUnavailable, AgentError) as error:
             logger.info("agent of %s did not answer info: %s", server or "this machine", error)
             info = {}
