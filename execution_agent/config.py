@@ -40,8 +40,8 @@ class Config:
     # The most processes a user may have once their web app's vassal is running (RLIMIT_NPROC,
     # set by the vassal wrapper): a fork bomb in a web app stops there.
     web_nproc: int = 512
-    # The master kills (and respawns) a web worker whose resident memory passes this, in MiB:
-    # vassals join no memory cgroup, so this is their memory limit.
+    # The agent kills a web worker whose resident memory passes this, in MiB, and its master
+    # starts a new one: vassals join no memory cgroup, so this is their memory limit.
     web_worker_rss_mb: int = 1024
     # The firewall between sandboxes and Warren's own services (execution_agent/firewall.py).
     sandbox_block: tuple[firewall.Blocked, ...] = ()

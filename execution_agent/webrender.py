@@ -45,7 +45,7 @@ def log_name(domain: str, kind: str) -> str:
     return f"{domain}.{kind}.log"
 
 
-def render_vassal(spec: AppSpec, *, worker_rss_mb: int) -> str:
+def render_vassal(spec: AppSpec) -> str:
     """The vassal ini: uWSGI as the user, inside the sandbox, paths as the sandbox sees them."""
     extra = []
     if spec.virtualenv:
@@ -61,7 +61,6 @@ def render_vassal(spec: AppSpec, *, worker_rss_mb: int) -> str:
     }
     return _template("vassal.ini").substitute(
         domain=spec.domain,
-        worker_rss_mb=worker_rss_mb,
         plugin=plugin_name(spec.python),
         processes=spec.processes,
         socket=f"{SANDBOX_SOCKET_DIR}/{spec.slug}.sock",

@@ -203,7 +203,7 @@ class WebServer:
             launch_spec_json(spec, self.sandbox_argv(spec), self.layout.seccomp, uid),
             mode=0o644,
         )
-        text = render_vassal(spec, worker_rss_mb=self.agent.config.web_worker_rss_mb).encode()
+        text = render_vassal(spec).encode()
         conf = self.layout.vassal_conf(spec)
         conf.mkdir(mode=0o755, exist_ok=True)
         write_atomically(conf / "vassal.ini", text, mode=0o644)
