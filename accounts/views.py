@@ -1,7 +1,11 @@
+from allauth.account import app_settings as allauth_settings
 from allauth.account.models import EmailAddress
+from allauth.account.utils import perform_login
+from allauth.account.views import ConfirmEmailView as AllauthConfirmEmailView
 from allauth.mfa.models import Authenticator
 from django.shortcuts import render
 
+from accounts.adapters import SIGNED_UP_SESSION_KEY
 from accounts.dashboard import cards_for
 from accounts.limits import effective_limits
 from accounts.selectors import public_plans
@@ -23,3 +27,35 @@ def account(request):
         "cards": cards_for(request, "WARREN_ACCOUNT_CARDS"),
     }
     return render(request, "accounts/account.html", context)
+
+
+class ConfirmEmailView(AllauthConfirmEmailView):
+    """allauth's confirmation page, which also signs in the browser that signed up.
+
+    allauth signs in on confirmation (ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION) only while its
+    pending login lasts, ACCOUNT_LOGIN_TIMEOUT (15 minutes, kept short because it also bounds
+    the two-factor step): a newcomer who read the mail later was sent to the login page.
+    The proof allauth asks for, that the person confirming is the one who signed up in this
+    browser, is kept here in the session for the session's life instead. The link alone
+    never signs anyone in: another browser, or a second use, only confirms.
+    """
+
+    def post(self, *args, **kwargs):
+        address = self.get_object().email_address
+        was_verified = address.verified
+        response = super().post(*args, **kwargs)
+        request = self.request
+        if (
+            not was_verified
+            and not request.user.is_authenticated
+            and request.session.get(SIGNED_UP_SESSION_KEY) == address.user_id
+            and EmailAddress.objects.filter(pk=address.pk, verified=True).exists()
+        ):
+            del request.session[SIGNED_UP_SESSION_KEY]
+            return perform_login(
+                request, address.user, email_verification=allauth_settings.EMAIL_VERIFICATION
+            )
+        return response
+
+
+confirm_email = ConfirmEmailView.as_view()

@@ -1,8 +1,16 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+
+from accounts import views as accounts_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Before allauth's own, which it replaces (same name and pattern).
+    re_path(
+        r"^accounts/confirm-email/(?P<key>[-:\w]+)/$",
+        accounts_views.confirm_email,
+        name="account_confirm_email",
+    ),
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
     path("servers/", include("servers.urls")),
