@@ -11,6 +11,32 @@ from accounts.limits import effective_limits
 from accounts.selectors import public_plans
 
 
+def _error_page(request, template: str, status: int, heading: str, lead: str):
+    # Signed-in people keep the tabs; anyone else gets the entrance layout and a way in.
+    layout = "app.html" if request.user.is_authenticated else "allauth/layouts/entrance.html"
+    context = {"layout": layout, "heading": heading, "lead": lead}
+    return render(request, template, context, status=status)
+
+
+def page_not_found(request, exception):
+    """handler404: the site's layout and a way back, instead of Django's bare page."""
+    return _error_page(
+        request,
+        "404.html",
+        404,
+        "Page not found",
+        "There is nothing here, or it is not yours to see. Check the address, or start again "
+        "from your dashboard.",
+    )
+
+
+def permission_denied(request, exception):
+    """handler403: the site's layout and a way back, instead of Django's bare page."""
+    return _error_page(
+        request, "403.html", 403, "Not allowed", "You do not have permission to open this page."
+    )
+
+
 def dashboard(request):
     return render(request, "accounts/dashboard.html", {"cards": cards_for(request)})
 

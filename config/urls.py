@@ -20,3 +20,7 @@ urlpatterns = [
     path("tasks/", include("schedules.urls")),
     path("databases/", include("databases.urls")),
 ]
+
+# Pages with the site's layout and a way back (Django's own are bare, with no link anywhere).
+handler404 = "accounts.views.page_not_found"
+handler403 = "accounts.views.permission_denied"
