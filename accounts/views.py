@@ -3,12 +3,20 @@ from allauth.account.models import EmailAddress
 from allauth.account.utils import perform_login
 from allauth.account.views import ConfirmEmailView as AllauthConfirmEmailView
 from allauth.mfa.models import Authenticator
-from django.shortcuts import render
+from django.contrib.auth.decorators import login_not_required
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 
 from accounts.adapters import SIGNED_UP_SESSION_KEY
 from accounts.dashboard import cards_for
 from accounts.limits import effective_limits
 from accounts.selectors import public_plans
+
+
+@login_not_required
+def favicon(request):
+    """/favicon.ico, which browsers and tools ask for whatever a page links: the static icon."""
+    return redirect(static("warren/favicon.ico"))
 
 
 def _error_page(request, template: str, status: int, heading: str, lead: str):

@@ -5,6 +5,7 @@ from accounts import views as accounts_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("favicon.ico", accounts_views.favicon),
     # Before allauth's own, which it replaces (same name and pattern).
     re_path(
         r"^accounts/confirm-email/(?P<key>[-:\w]+)/$",
