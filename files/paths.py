@@ -72,12 +72,6 @@ class Location:
         return "/".join((self.root, *(shown_name(part) for part in self.parts)))
 
     @property
-    def url_safe(self) -> bool:
-        """Whether every component can travel in a URL path (names that are not UTF-8
-        cannot: the last one of those travels in the ``raw`` query parameter instead)."""
-        return all(is_utf8(part) for part in self.parts)
-
-    @property
     def is_root(self) -> bool:
         return not self.parts
 
