@@ -173,22 +173,20 @@ URL_NAMES = ("browse", "edit", "download", "rename", "delete")
 
 def _entry(item: dict, prefixes: dict[str, str]) -> Entry:
     kind = item["type"]
-    if is_utf8(item["name"]):
-        quoted = quote(item["name"], safe=_URL_SAFE)
-    else:
-        # Bytes that are not UTF-8 (a console made the name) cannot travel in a URL's path:
-        # the folder's URL carries the name in a query parameter instead, and such an entry
-        # can be downloaded, renamed or deleted but not opened until it is renamed.
-        quoted = raw_query(item["name"])
     if not is_utf8(item["name"]):
-        url = ""
-    elif kind in ("dir", "symlink"):
-        # A symlink's target kind is unknown here; browse sends a file on to the editor.
-        url = f"{prefixes['browse']}{quoted}/"
-    elif kind == "file":
-        url = f"{prefixes['edit']}{quoted}"
+        # Bytes that are not UTF-8 (a console made the name) cannot travel in a URL's path:
+        # the name goes in a query parameter instead, and such an entry can be downloaded,
+        # renamed or deleted but not opened until it is renamed.
+        quoted, url = raw_query(item["name"]), ""
     else:
-        url = ""
+        quoted = quote(item["name"], safe=_URL_SAFE)
+        if kind in ("dir", "symlink"):
+            # A symlink's target kind is unknown here; browse sends a file on to the editor.
+            url = f"{prefixes['browse']}{quoted}/"
+        elif kind == "file":
+            url = f"{prefixes['edit']}{quoted}"
+        else:
+            url = ""
     modified = datetime.fromtimestamp(item["mtime"], tz=UTC)
     return Entry(
         name=item["name"],
