@@ -12,9 +12,10 @@ TABS = (
     ("Account", "account", "account"),
 )
 
-# Pages without a tab of their own, under the tab that leads to them (the Processes page is
-# reached from the Dashboard's CPU card).
-TAB_OF_NAMESPACE = {"servers": "dashboard"}
+# Pages without a tab of their own, under the tab that leads to them: the Processes page
+# (servers:) lists what runs in consoles, so it is the Consoles tab's, as in the seed (the
+# Dashboard's CPU card links to it too).
+TAB_OF_NAMESPACE = {"servers": "consoles"}
 
 
 def _active_key(request) -> str:

@@ -1,8 +1,17 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+
+from accounts import views as accounts_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("favicon.ico", accounts_views.favicon),
+    # Before allauth's own, which it replaces (same name and pattern).
+    re_path(
+        r"^accounts/confirm-email/(?P<key>[-:\w]+)/$",
+        accounts_views.confirm_email,
+        name="account_confirm_email",
+    ),
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
     path("servers/", include("servers.urls")),
@@ -12,3 +21,7 @@ urlpatterns = [
     path("tasks/", include("schedules.urls")),
     path("databases/", include("databases.urls")),
 ]
+
+# Pages with the site's layout and a way back (Django's own are bare, with no link anywhere).
+handler404 = "accounts.views.page_not_found"
+handler403 = "accounts.views.permission_denied"

@@ -300,8 +300,12 @@ def _require_file(owner: User, script: str) -> None:
 
 
 @transaction.atomic
-def console_share(*, console: Console, username: str, read_only: bool) -> Share:
-    """Share a console with another user by username; sharing again changes the mode."""
+def console_share(*, console: Console, username: str, read_only: bool) -> Share | None:
+    """Share a console with another user by username; sharing again changes the mode.
+
+    Returns None, without saying so, when no active user has that name: the sharer is told
+    the same thing either way, so the form cannot be used to find out who has an account.
+    """
     username = (username or "").strip().lower()
     if not username:
         raise ConsoleError("Enter the username to share with.", field="username")
@@ -309,7 +313,7 @@ def console_share(*, console: Console, username: str, read_only: bool) -> Share:
         raise ConsoleError("You cannot share a console with yourself.", field="username")
     sharee = User.objects.filter(username=username, is_active=True).first()
     if sharee is None:
-        raise ConsoleError(f"There is no user called {username}.", field="username")
+        return None
     share, created = Share.objects.get_or_create(
         console=console, user=sharee, defaults={"read_only": read_only}
     )

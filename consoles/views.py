@@ -98,16 +98,16 @@ def restart(request, console_id: str):
 @require_POST
 def share(request, console_id: str):
     console = _owned_console(request, console_id)
+    username = request.POST.get("username", "").strip().lower()
+    read_only = request.POST.get("mode", "read-only") != "read-write"
     try:
-        made = services.console_share(
-            console=console,
-            username=request.POST.get("username", ""),
-            read_only=request.POST.get("mode", "read-only") != "read-write",
-        )
+        services.console_share(console=console, username=username, read_only=read_only)
     except ConsoleError as exc:
         return _failed(request, exc, "consoles:console", console.pk)
-    mode = "read-only" if made.read_only else "read-write"
-    messages.success(request, f"Shared with {made.user.username} ({mode}).")
+    # One message whether or not the user exists (console_share says why); it names the
+    # username as typed, never anything read from an account.
+    mode = "read-only" if read_only else "read-write"
+    messages.success(request, f"Shared with {username} ({mode}) if that user exists.")
     return redirect(console)
 
 

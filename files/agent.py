@@ -34,7 +34,7 @@ UNAVAILABLE = FileProblem(
 
 def explain(error: AgentError, location: Location) -> FileProblem:
     """Turn the agent's refusal into a sentence about ``location``."""
-    name = location.sandbox_path
+    name = location.shown_path
     if error.errno == "EEXIST":
         return FileProblem(f"{name} already exists.", 409)
     if error.errno == "ENOTEMPTY":
@@ -72,7 +72,7 @@ class UserFiles:
             raise UNAVAILABLE from None
         except AgentError as error:
             if error.code == "not_found":
-                raise NotFound(f"{location.sandbox_path} does not exist", error.errno) from None
+                raise NotFound(f"{location.shown_path} does not exist", error.errno) from None
             raise explain(error, location) from None
 
     def list(self, location: Location) -> list[dict]:

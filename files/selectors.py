@@ -16,7 +16,7 @@ from accounts.limits import effective_limits
 from accounts.models import User
 from files.agent import UserFiles
 from files.fileserver import PAGE_TIMEOUT_SECONDS, client_for_user
-from files.paths import Location
+from files.paths import Location, is_utf8, raw_query, shown_name
 from files.units import format_bytes
 from fileserver_agent.client import FileserverError, QuotaLimits
 
@@ -106,6 +106,7 @@ class Entry:
     """One row of a folder listing: what the page prints, and the URLs of its actions."""
 
     name: str
+    shown_name: str  # the name as printed: quoted, with escapes, when it is not plain text
     kind: str  # dir, file, symlink, other
     size_text: str  # "" for folders
     modified_iso: str
@@ -118,6 +119,11 @@ class Entry:
     @property
     def is_dir(self) -> bool:
         return self.kind == "dir"
+
+    @property
+    def opens_after_rename(self) -> bool:
+        """Whether the name (not UTF-8) keeps it from being opened here until it is renamed."""
+        return not is_utf8(self.name)
 
 
 @dataclass(frozen=True)
@@ -166,18 +172,25 @@ URL_NAMES = ("browse", "edit", "download", "rename", "delete")
 
 
 def _entry(item: dict, prefixes: dict[str, str]) -> Entry:
-    quoted = quote(item["name"], safe=_URL_SAFE)
     kind = item["type"]
-    if kind in ("dir", "symlink"):
-        # A symlink's target kind is unknown here; browse sends a file on to the editor.
-        url = f"{prefixes['browse']}{quoted}/"
-    elif kind == "file":
-        url = f"{prefixes['edit']}{quoted}"
+    if not is_utf8(item["name"]):
+        # Bytes that are not UTF-8 (a console made the name) cannot travel in a URL's path:
+        # the name goes in a query parameter instead, and such an entry can be downloaded,
+        # renamed or deleted but not opened until it is renamed.
+        quoted, url = raw_query(item["name"]), ""
     else:
-        url = ""
+        quoted = quote(item["name"], safe=_URL_SAFE)
+        if kind in ("dir", "symlink"):
+            # A symlink's target kind is unknown here; browse sends a file on to the editor.
+            url = f"{prefixes['browse']}{quoted}/"
+        elif kind == "file":
+            url = f"{prefixes['edit']}{quoted}"
+        else:
+            url = ""
     modified = datetime.fromtimestamp(item["mtime"], tz=UTC)
     return Entry(
         name=item["name"],
+        shown_name=shown_name(item["name"]),
         kind=kind,
         size_text="" if kind == "dir" else format_bytes(item["size"]),
         modified_iso=modified.isoformat(timespec="seconds"),

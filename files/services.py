@@ -17,7 +17,7 @@ from django.http import Http404
 
 from files.agent import UserFiles
 from files.fileserver import client_for_server, client_for_user
-from files.paths import Location, check_name
+from files.paths import Location, check_new_name
 from files.problems import FileProblem
 from files.selectors import (
     StorageUsage,
@@ -66,14 +66,14 @@ def storage_quotas_reapply(*, server) -> int:
 
 def folder_create(*, user, parent: Location, name: str) -> Location:
     """Create one folder named ``name`` in ``parent``."""
-    location = parent.child(check_name(name))
+    location = parent.child(check_new_name(name))
     UserFiles(user).mkdir(location)
     return location
 
 
 def file_create(*, user, parent: Location, name: str) -> Location:
     """Create an empty file named ``name`` in ``parent`` (refused if anything has that name)."""
-    location = parent.child(check_name(name))
+    location = parent.child(check_new_name(name))
     fd, _ = UserFiles(user).open(location, "x")
     os.close(fd)
     return location
@@ -82,8 +82,8 @@ def file_create(*, user, parent: Location, name: str) -> Location:
 def entry_rename(*, user, location: Location, new_name: str) -> Location:
     """Give a file or folder a new name in the same folder, never overwriting another."""
     if location.is_root:
-        raise FileProblem(f"{location.sandbox_path} itself cannot be renamed.", 403)
-    target = location.sibling(check_name(new_name))
+        raise FileProblem(f"{location.shown_path} itself cannot be renamed.", 403)
+    target = location.sibling(check_new_name(new_name))
     if target != location:
         UserFiles(user).rename(location, target, replace=False)
     return target
@@ -92,7 +92,7 @@ def entry_rename(*, user, location: Location, new_name: str) -> Location:
 def entry_delete(*, user, location: Location) -> None:
     """Delete a file, a link, or a folder with everything in it."""
     if location.is_root:
-        raise FileProblem(f"{location.sandbox_path} itself cannot be deleted.", 403)
+        raise FileProblem(f"{location.shown_path} itself cannot be deleted.", 403)
     UserFiles(user).delete(location, recursive=True)
 
 
@@ -111,7 +111,7 @@ def file_save(*, user, location: Location, content: bytes) -> int:
     except UnicodeDecodeError:
         raise FileProblem("Only UTF-8 text can be saved from the editor.", 400) from None
     if location.is_root:
-        raise FileProblem(f"{location.sandbox_path} is a folder, not a file.", 400)
+        raise FileProblem(f"{location.shown_path} is a folder, not a file.", 400)
     files = UserFiles(user)
     current = _current_text_file(files, location)
     grow = len(content) - (current["size"] if current else 0)
@@ -137,16 +137,16 @@ def _current_text_file(files: UserFiles, location: Location) -> dict | None:
     except Http404:
         return None
     if current["type"] == "dir":
-        raise FileProblem(f"{location.sandbox_path} is a folder, not a file.", 400)
+        raise FileProblem(f"{location.shown_path} is a folder, not a file.", 400)
     if current["type"] == "symlink":
         raise FileProblem(
-            f"{location.sandbox_path} is a link: open the file it points to and save that.", 400
+            f"{location.shown_path} is a link: open the file it points to and save that.", 400
         )
     if current["type"] != "file":
-        raise FileProblem(f"{location.sandbox_path} is not a regular file.", 400)
+        raise FileProblem(f"{location.shown_path} is not a regular file.", 400)
     if existing_file_is_binary(files=files, location=location):
         raise FileProblem(
-            f"{location.sandbox_path} is a binary file: it can be downloaded, not edited.", 400
+            f"{location.shown_path} is a binary file: it can be downloaded, not edited.", 400
         )
     return current
 
@@ -182,7 +182,7 @@ def uploads_commit(*, user, directory: Location, staged: list[StagedUpload]) -> 
             continue
         if kind != "file":
             raise FileProblem(
-                f"{target.sandbox_path} exists and is not a file, so nothing was uploaded.", 409
+                f"{target.shown_path} exists and is not a file, so nothing was uploaded.", 409
             )
     for upload in staged:
         files.rename(upload.temporary, directory.child(upload.name), replace=True)

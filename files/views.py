@@ -127,7 +127,7 @@ def _save(request, location: Location):
 
 @require_GET
 def download(request, path: str):
-    location = parse_location(request.user, path)
+    location = parse_location(request.user, path, request.GET.get("raw"))
     try:
         fd, size = UserFiles(request.user).open(location, "r")
     except FileProblem as problem:
@@ -136,7 +136,7 @@ def download(request, path: str):
     response = FileResponse(
         os.fdopen(fd, "rb"),
         as_attachment=True,
-        filename=location.name,
+        filename=location.name.encode("utf-8", "replace").decode("utf-8"),
         content_type="application/octet-stream",
     )
     response["Content-Length"] = str(size)
@@ -200,10 +200,10 @@ def create(request, path: str):
     try:
         if kind == "folder":
             made = services.folder_create(user=request.user, parent=parent, name=name)
-            return _done(request, f"Created folder {made.name}.", browse_url(parent))
+            return _done(request, f"Created folder {made.shown_name}.", browse_url(parent))
         if kind == "file":
             made = services.file_create(user=request.user, parent=parent, name=name)
-            return _done(request, f"Created {made.name}.", edit_url(made))
+            return _done(request, f"Created {made.shown_name}.", edit_url(made))
         raise FileProblem("Choose whether to create a file or a folder.", 400)
     except FileProblem as problem:
         return _problem(request, problem, parent)
@@ -211,7 +211,7 @@ def create(request, path: str):
 
 @require_http_methods(["GET", "POST"])
 def rename(request, path: str):
-    location = parse_location(request.user, path)
+    location = parse_location(request.user, path, request.GET.get("raw"))
     if request.method == "GET":
         return _confirm_page(request, "files/rename.html", location)
     try:
@@ -221,20 +221,22 @@ def rename(request, path: str):
     except FileProblem as problem:
         return _problem(request, problem, location.parent)
     return _done(
-        request, f"Renamed {location.name} to {renamed.name}.", browse_url(location.parent)
+        request,
+        f"Renamed {location.shown_name} to {renamed.shown_name}.",
+        browse_url(location.parent),
     )
 
 
 @require_http_methods(["GET", "POST"])
 def delete(request, path: str):
-    location = parse_location(request.user, path)
+    location = parse_location(request.user, path, request.GET.get("raw"))
     if request.method == "GET":
         return _confirm_page(request, "files/delete.html", location)
     try:
         services.entry_delete(user=request.user, location=location)
     except FileProblem as problem:
         return _problem(request, problem, location.parent)
-    return _done(request, f"Deleted {location.name}.", browse_url(location.parent))
+    return _done(request, f"Deleted {location.shown_name}.", browse_url(location.parent))
 
 
 def _confirm_page(request, template: str, location: Location):

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.apps import apps
 from django.contrib import admin
@@ -40,3 +42,39 @@ def test_a_non_staff_user_cannot_reach_the_admin(alice_client):
     response = alice_client.get(reverse("admin:accounts_user_changelist"))
     assert response.status_code == 302
     assert response.url.startswith(reverse("admin:login"))
+
+
+def test_the_admin_is_branded_as_warren(staff_client):
+    html = staff_client.get(reverse("admin:index")).content.decode()
+    assert "<title>Warren administration | Warren administration</title>" in html
+    assert 'id="site-name"><a href="/admin/">Warren administration</a>' in html
+    assert "<h1>Warren administration</h1>" in html
+    assert "Django administration" not in html
+    assert 'rel="icon"' in html
+
+
+@pytest.mark.root
+def test_a_users_admin_page_leads_to_their_things_for_support(
+    staff_client, local_servers, provisioned, exec_agent
+):
+    from consoles.models import Console
+    from consoles.services import console_start
+    from tests.factories import person
+
+    alice, bob = provisioned(person("alice")), provisioned(person("bob"))
+    console_start(owner=alice, kind=Console.Kind.BASH)
+    console_start(owner=bob, kind=Console.Kind.BASH)
+    page = staff_client.get(reverse("admin:accounts_user_change", args=[alice.pk]))
+    html = page.content.decode()
+    assert "From the Beginner plan: " in html
+    assert "used of 512 MiB" in html  # live from her file server
+    consoles = reverse("admin:consoles_console_changelist") + f"?owner__id__exact={alice.pk}"
+    assert f'href="{consoles}"' in html
+    for label in ("Web apps", "Consoles shared with them", "CPU-seconds day"):
+        assert f">{label}</a>" in html
+
+    listed = staff_client.get(consoles)
+    assert listed.status_code == 200
+    assert [c.owner for c in listed.context["cl"].result_list] == [alice]
+    for link in re.findall(r'<li><a href="([^"]+)">', html):
+        assert staff_client.get(link.replace("&amp;", "&")).status_code == 200, link

@@ -4,6 +4,7 @@ import pytest
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.core import mail
+from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
@@ -57,6 +58,35 @@ def test_confirming_the_email_logs_the_user_in_to_the_dashboard(client):
     dashboard = client.get(reverse("dashboard"))
     assert dashboard.status_code == 200
     assert b"Welcome, newbie" in dashboard.content
+
+
+def test_confirming_after_allauths_login_window_still_signs_in_the_browser_that_signed_up(
+    client, settings
+):
+    # allauth keeps the signing-up login for ACCOUNT_LOGIN_TIMEOUT (15 minutes); a newcomer
+    # who reads the mail later was sent to the login page. 0: the window has passed.
+    sign_up(client)
+    settings.ACCOUNT_LOGIN_TIMEOUT = 0
+    response = client.post(confirmation_link())
+    assert response.status_code == 302 and response.url == reverse("dashboard")
+    assert b"Welcome, newbie" in client.get(reverse("dashboard")).content
+
+
+def test_confirming_in_another_browser_confirms_but_does_not_sign_in(client):
+    """Whoever holds the link (a mail log, a forwarded mail) must not get a session from it."""
+    sign_up(client)
+    link = confirmation_link()
+    other = Client()
+    response = other.post(link)
+    assert EmailAddress.objects.get(email="newbie@example.com").verified
+    assert response.url == reverse("account_login")
+    assert "_auth_user_id" not in other.session
+    # Nor does the link sign anyone in once used, in the browser that signed up either.
+    client.post(link)
+    client.logout()
+    assert "_auth_user_id" not in client.session
+    client.post(link)
+    assert "_auth_user_id" not in client.session
 
 
 def test_an_unconfirmed_user_cannot_log_in(client):

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -50,9 +52,22 @@ def test_each_tab_page_marks_itself_active(alice_client, name, label):
     assert [tab["label"] for tab in response.context["tabs"] if tab["active"]] == [label]
 
 
-def test_tabs_not_built_yet_show_a_helpful_empty_state(alice_client):
-    response = alice_client.get(reverse("databases:index"))
-    assert b"Create a database" in response.content
+def test_tabs_not_built_yet_say_they_are_coming_and_what_the_plan_will_include(alice_client, user):
+    databases = alice_client.get(reverse("databases:index")).content.decode()
+    assert "Coming soon: not available yet." in databases
+    assert "create a database with one click" in databases
+    assert "When databases arrive, PostgreSQL is not part of any plan so far." in databases
+    tasks = alice_client.get(reverse("schedules:index")).content.decode()
+    allowed = user.plan.max_scheduled_tasks
+    assert "Coming soon: not available yet." in tasks
+    assert f"When tasks arrive, your plan includes {allowed} scheduled task" in tasks
+
+
+def test_the_plan_tables_mark_what_is_not_built_yet_as_coming(alice_client):
+    html = alice_client.get(reverse("account")).content.decode()
+    rows = re.findall(r'<tr class="coming"><th scope="row">([^<]+)</th>', html)
+    assert set(rows) == {"Scheduled tasks", "PostgreSQL"}
+    assert all("coming</small>" in row for row in re.findall(r'<tr class="coming">.*?</tr>', html))
 
 
 def test_the_account_tab_shows_the_plan_and_its_limits(alice_client, user):

@@ -28,6 +28,10 @@ class Site:
     def link_in_mail(self, path_prefix: str) -> str | None:
         return find_link(self._read_log(), path_prefix)
 
+    def log(self) -> str:
+        """What the server has printed so far (requests it could not serve, mail)."""
+        return self._read_log()
+
 
 @pytest.fixture
 def site(transactional_db, django_db_serialized_rollback, tmp_path):

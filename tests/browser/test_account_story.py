@@ -3,9 +3,18 @@
 import secrets
 
 import pytest
+from django.contrib.sessions.backends.db import SessionStore
 from selenium.webdriver.common.by import By
 
-from tests.browser.helpers import confirm_from_mail, fill, fill_sign_up, submit, wait_for_text
+from tests.browser.helpers import (
+    confirm_from_mail,
+    fill,
+    fill_sign_up,
+    log_in_as,
+    submit,
+    wait_for_text,
+)
+from tests.factories import person
 from tests.totp import totp_code
 
 pytestmark = pytest.mark.browser
@@ -54,3 +63,43 @@ def test_sign_up_confirm_log_in_see_the_tabs_open_account_log_out(site, browser)
     wait_for_text(browser, "Sign In")
     browser.get(site.url + "/account/")
     assert "/accounts/login/" in browser.current_url
+
+
+def test_confirming_the_next_day_still_signs_her_in(site, browser):
+    username = f"later-{secrets.token_hex(3)}"
+    browser.get(site.url + "/accounts/signup/")
+    fill_sign_up(browser, username, "a long and unusual passphrase")
+
+    # She reads the mail long after allauth's 15-minute sign-in window has closed (its
+    # pending login is aged in her session, as the clock would have aged it).
+    store = SessionStore(session_key=browser.get_cookie("sessionid")["value"])
+    store["account_login"]["initiated_at"] -= 24 * 3600
+    store.save()
+
+    # Confirming still lands her on her dashboard, signed in, not on the login page.
+    confirm_from_mail(site, browser)
+    wait_for_text(browser, f"Welcome, {username}")
+    assert "/accounts/login/" not in browser.current_url
+
+
+@pytest.mark.root
+def test_tabs_and_plans_say_what_is_coming_rather_than_promise_it(site, browser, provisioned):
+    alice = provisioned(person("alice"))
+    log_in_as(browser, site, alice)
+
+    # The Tasks and Databases tabs say they are not there yet, and what her plan will hold.
+    for tab, note in (
+        ("Tasks", "When tasks arrive, your plan includes"),
+        ("Databases", "When databases arrive"),
+    ):
+        browser.get(site.url + "/account/")
+        browser.find_element(By.LINK_TEXT, tab).click()
+        wait_for_text(browser, "Coming soon: not available yet.")
+        wait_for_text(browser, note)
+
+    # The plan tables on the Account page mark scheduled tasks and PostgreSQL as coming.
+    browser.get(site.url + "/account/")
+    for row in browser.find_elements(By.CSS_SELECTOR, "#plans tr"):
+        label = row.find_element(By.TAG_NAME, "th").text
+        if label in ("Scheduled tasks", "PostgreSQL"):
+            assert row.text.endswith("coming"), row.text

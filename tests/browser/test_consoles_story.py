@@ -55,7 +55,10 @@ def test_open_bash_reload_and_share_it_read_only(site, browser, provisioned):
     browser.find_element(By.CSS_SELECTOR, ".share-menu summary").click()
     browser.find_element(By.NAME, "username").send_keys("bob")
     browser.find_element(By.XPATH, "//form[@class='share-form']//button").click()
-    wait_for_text(browser, "Shared with bob (read-only).")
+    wait_for_text(browser, "Shared with bob (read-only) if that user exists.")
+    assert "bob (read-only)" in browser.find_element(By.CSS_SELECTOR, ".share-menu").get_attribute(
+        "textContent"
+    )
 
     # Bob finds it under "Consoles shared with you" and opens it: he sees Alice's screen...
     log_in_as(browser, site, bob)

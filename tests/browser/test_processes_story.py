@@ -70,3 +70,15 @@ def test_kill_a_long_sleep_from_the_processes_page(site, browser, provisioned):
     assert sleep_row(browser) is None
     assert f'data-pid="{pid}"' not in browser.page_source
     assert "Console: Bash" in browser.find_element(By.CSS_SELECTOR, "table.processes").text
+
+
+def test_the_processes_page_is_reached_from_the_consoles_tab_and_sits_under_it(
+    site, browser, provisioned
+):
+    alice = provisioned(person("alice"))
+    log_in_as(browser, site, alice)
+    browser.get(site.url + "/consoles/")
+    browser.find_element(By.LINK_TEXT, "See all your processes").click()
+    wait_for(browser, lambda b: b.current_url.endswith(reverse("servers:processes")), 10)
+    current = browser.find_elements(By.CSS_SELECTOR, "nav.tabs a[aria-current='page']")
+    assert [tab.text for tab in current] == ["Consoles"]
