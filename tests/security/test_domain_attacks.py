@@ -1,0 +1,78 @@
+"""Attacks through a web app's domain: taking names that share cookies with Warren or others."""
+
+# The web front's fixtures live in tests/webapps/conftest.py; imported here, they are
+# parameters of the tests below, which ruff reads as redefinitions.
+# ruff: noqa: F811
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import Plan
+from execution_agent.webharness import http_get
+from tests.webapps.conftest import alice_home, web, web_front, web_port  # noqa: F401
+from webapps.models import WebApp
+
+pytestmark = [pytest.mark.root, pytest.mark.django_db]
+
+
+@pytest.fixture
+def hacker(alice_home):
+    """Alice on a plan with custom domains: the attacker needs nothing more than that."""
+    alice_home.plan = Plan.objects.get(slug="hacker")
+    alice_home.save(update_fields=["plan"])
+    return alice_home
+
+
+@pytest.mark.parametrize(
+    "domain", ["127.0.0.1", "2130706433", "0x7f.1", "127.1", "[::1]", "localhost"]
+)
+def test_web_app_cannot_take_the_dashboards_address_to_share_its_cookies(
+    web,
+    hacker,
+    alice_client,
+    domain,
+    web_port,
+):
+    """With 127.0.0.1 as her app's domain, Alice's app at 127.0.0.1:8080 would receive and set
+    the cookies of the dashboard at 127.0.0.1:8000 (cookies ignore ports): session fixation
+    and login CSRF against every user who visits her site."""
+    response = alice_client.post(
+        reverse("webapps:new"),
+        {"framework": "flask", "python_version": "3.11", "domain": domain},
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "is an IP address" in page or "not a full domain name" in page
+    assert not WebApp.objects.exists()
+    assert b"Hello from Flask" not in http_get(web_port, domain.strip("[]"))[2]
+
+
+@pytest.mark.parametrize(
+    ("domain", "message"),
+    [
+        ("127.0.0.1", "is an IP address"),
+        ("dashboard.warren.test", "own address or shares its domain"),
+        ("warren.test", "own address or shares its domain"),
+        ("bob.localhost", "belong to their users"),
+    ],
+)
+def test_web_app_cannot_move_onto_warrens_own_names(
+    web,
+    hacker,
+    alice_client,
+    settings,
+    domain,
+    message,
+):
+    """Moving an existing app onto the dashboard's host name (or its parent) would let the
+    app set cookies the dashboard trusts; onto bob.localhost, serve pages as Bob."""
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "dashboard.warren.test"]
+    webapp = WebApp.objects.create(
+        user=hacker, domain="alice.localhost", framework="manual", python_version="3.11",
+        working_dir="/home/alice",
+    )  # fmt: skip
+    url = reverse("webapps:setting", args=[webapp.pk, "domain"])
+    response = alice_client.post(url, {"value": domain}, HTTP_HX_REQUEST="true")
+    assert message in response.content.decode()
+    webapp.refresh_from_db()
+    assert webapp.domain == "alice.localhost"
