@@ -14,7 +14,9 @@ def webapps_of(user):
 
 def webapp_of(user, pk: int) -> WebApp:
     """The user's app with its static mappings, or 404 for anyone else's (or none at all)."""
-    return get_object_or_404(webapps_of(user).prefetch_related("static_mappings"), pk=pk)
+    return get_object_or_404(
+        webapps_of(user).select_related("user").prefetch_related("static_mappings"), pk=pk
+    )
 
 
 def virtualenv_warning(webapp: WebApp) -> str | None:

@@ -18,7 +18,7 @@ from execution_agent import webclient
 from servers.agents import user_ref
 from servers.models import Server
 from servers.selectors import first_active_server
-from webapps import quickstart
+from webapps import dns, quickstart
 from webapps.agent import AgentError, AgentUnavailable, app_settings, web_agent
 from webapps.models import StaticMapping, WebApp
 from webapps.validation import clean_domain, default_domain, hash_password
@@ -133,8 +133,38 @@ def webapp_set_domain(*, webapp: WebApp, domain: str) -> ReloadResult:
     return webapp_reload(webapp=webapp)
 
 
+def webapp_verify_domain(*, webapp: WebApp) -> ReloadResult:
+    """Look for the TXT record that proves the user owns the custom domain, then serve it."""
+    if webapp.domain_verified:
+        return webapp_reload(webapp=webapp)
+    name, token = webapp.challenge_name, webapp.domain_token
+    try:
+        found = dns.txt_records(name)
+    except dns.NoSuchName:
+        raise ValidationError(
+            f"{name} does not exist in the DNS yet. Add the TXT record, allow a few minutes "
+            "for it to spread, then check again."
+        ) from None
+    except dns.DnsTimeout:
+        raise ValidationError(
+            f"The DNS did not answer in time for {name}: try again in a minute."
+        ) from None
+    except dns.DnsError as exc:
+        raise ValidationError(f"Could not look up {name}: {exc}. Try again later.") from None
+    if token not in found:
+        seen = ", ".join(f'"{text}"' for text in found[:3]) or "no TXT record"
+        raise ValidationError(
+            f"{name} has {seen}, not {token}. Check the record's value and try again."
+        )
+    webapp.verified_domain = webapp.domain
+    webapp.save(update_fields=["verified_domain", "updated_at"])
+    return webapp_reload(webapp=webapp)
+
+
 def webapp_reload(*, webapp: WebApp) -> ReloadResult:
     """Render the configuration, reload nginx if needed, touch the WSGI file, test the site."""
+    if not webapp.domain_verified:
+        return _withhold_unverified(webapp)
     settings_sent = app_settings(webapp)
     limit = effective_limits(webapp.user).max_web_workers_per_app
     # A plan that shrank since the setting was saved still bounds what runs.
@@ -159,6 +189,20 @@ def webapp_reload(*, webapp: WebApp) -> ReloadResult:
     webapp.last_reload_message = result.message
     webapp.save(update_fields=["last_reload_at", "last_reload_ok", "last_reload_message"])
     return result
+
+
+def _withhold_unverified(webapp: WebApp) -> ReloadResult:
+    # Not even a placeholder page: nginx answers for the name as for any name it does not know.
+    # Removing also takes off a block served before verification was required.
+    with contextlib.suppress(AgentError, AgentUnavailable):
+        webclient.web_remove(
+            web_agent(webapp.server), user=user_ref(webapp.user), domain=webapp.domain
+        )
+    return ReloadResult(
+        ok=False,
+        message=f"{webapp.domain} is not served until you prove you own it: add the TXT record "
+        f"{webapp.challenge_name} shown below, then press Check now.",
+    )
 
 
 def webapp_delete(*, webapp: WebApp) -> None:

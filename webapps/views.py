@@ -163,6 +163,20 @@ def reload(request, pk: int):
 
 
 @require_POST
+def verify_domain(request, pk: int):
+    """Check now: look for the custom domain's TXT record and serve the app once it is there."""
+    webapp = selectors.webapp_of(request.user, pk)
+    try:
+        result = services.webapp_verify_domain(webapp=webapp)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("webapps:detail", pk=webapp.pk)
+    messages.success(request, f"{webapp.domain} is yours: the TXT record checks out.")
+    _report(request, result)
+    return redirect("webapps:detail", pk=webapp.pk)
+
+
+@require_POST
 def enabled(request, pk: int):
     webapp = selectors.webapp_of(request.user, pk)
     turn_on = request.POST.get("enabled") == "on"

@@ -9,7 +9,9 @@ from django.urls import reverse
 
 from accounts.models import Plan
 from execution_agent.webharness import http_get
+from tests.fakes.dns import use_fake_dns
 from tests.webapps.conftest import alice_home, web, web_front, web_port  # noqa: F401
+from tests.webapps.helpers import create_app
 from webapps.models import WebApp
 
 pytestmark = [pytest.mark.root, pytest.mark.django_db]
@@ -76,3 +78,49 @@ def test_web_app_cannot_move_onto_warrens_own_names(
     assert message in response.content.decode()
     webapp.refresh_from_db()
     assert webapp.domain == "alice.localhost"
+
+
+@pytest.fixture
+def fake_dns(settings):
+    return use_fake_dns(settings)
+
+
+def test_custom_domain_is_not_served_until_its_txt_record_proves_ownership(
+    web, hacker, alice_client, fake_dns, web_port
+):
+    """Without the DNS check, Alice could name her app www.victim-bank.example: where that
+    name resolves to the web server (shared hosting, a dangling CNAME, a local hosts entry),
+    her pages would be served as the victim's site, under its cookies."""
+    app = create_app(alice_client, domain="www.victim-bank.example")
+    assert not app.domain_verified
+    assert b"Hello from Flask" not in http_get(web_port, "www.victim-bank.example")[2]
+    alice_client.post(reverse("webapps:reload", args=[app.pk]))
+    alice_client.post(reverse("webapps:enabled", args=[app.pk]), {"enabled": "on"})
+    assert b"Hello from Flask" not in http_get(web_port, "www.victim-bank.example")[2]
+
+    fake_dns.records["_warren-challenge.www.victim-bank.example"] = ["a token of someone else"]
+    alice_client.post(reverse("webapps:verify_domain", args=[app.pk]))
+    assert b"Hello from Flask" not in http_get(web_port, "www.victim-bank.example")[2]
+
+    # The owner of the name adds the record: now, and only now, it is served.
+    fake_dns.records["_warren-challenge.www.victim-bank.example"] = ["v=1", app.domain_token]
+    page = alice_client.post(reverse("webapps:verify_domain", args=[app.pk]), follow=True)
+    assert "the TXT record checks out" in page.content.decode()
+    assert http_get(web_port, "www.victim-bank.example")[2] == b"Hello from Flask!"
+
+
+def test_moving_a_verified_app_to_another_domain_needs_a_new_proof(
+    web, hacker, alice_client, fake_dns, web_port
+):
+    """A proof for one name must not carry over: having verified her own blog.alice.example,
+    Alice renames the app to www.victim.example and would be served there unchecked."""
+    app = create_app(alice_client, domain="blog.alice.example")
+    fake_dns.records["_warren-challenge.blog.alice.example"] = [app.domain_token]
+    alice_client.post(reverse("webapps:verify_domain", args=[app.pk]))
+    assert http_get(web_port, "blog.alice.example")[2] == b"Hello from Flask!"
+    url = reverse("webapps:setting", args=[app.pk, "domain"])
+    alice_client.post(url, {"value": "www.victim.example"})
+    app.refresh_from_db()
+    assert app.domain == "www.victim.example" and not app.domain_verified
+    assert b"Hello from Flask" not in http_get(web_port, "www.victim.example")[2]
+    assert b"Hello from Flask" not in http_get(web_port, "blog.alice.example")[2]

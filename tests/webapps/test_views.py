@@ -1,10 +1,13 @@
 """The Web tab's pages and forms: owners only, clear errors for bad input, nothing half-written."""
 
+import html
+
 import pytest
 from django.urls import reverse
 
 from accounts.models import Plan
 from tests.factories import UserFactory
+from tests.fakes.dns import use_fake_dns
 from tests.webapps.helpers import create_app, run_as
 from webapps.models import StaticMapping, WebApp
 from webapps.quickstart import create_project
@@ -42,6 +45,7 @@ OBJECT_URLS = [
     ("webapps:password", "post", {"username": "x", "password": "y"}),
     ("webapps:static_add", "post", {"url": "/s/", "directory": "/home/mallory"}),
     ("webapps:delete", "post", {}),
+    ("webapps:verify_domain", "post", {}),
 ]
 
 
@@ -235,3 +239,59 @@ def test_the_editor_offers_to_reload_the_app_whose_wsgi_file_is_open(served_weba
     assert "Reload alice.localhost" in page.content.decode()
     other = alice_client.get(reverse("files:edit", args=["home/alice/mysite/flask_app.py"]))
     assert "editor-reload-button" not in other.content.decode()
+
+
+@pytest.fixture
+def fake_dns(settings):
+    return use_fake_dns(settings)
+
+
+@pytest.fixture
+def custom_webapp(webapp):
+    """Alice's app moved to a domain of her own, not proven yet."""
+    webapp.user.plan = Plan.objects.get(slug="hacker")
+    webapp.user.save(update_fields=["plan"])
+    webapp.domain = "www.alice-example.org"
+    webapp.save(update_fields=["domain"])
+    return webapp
+
+
+def test_custom_domain_page_says_which_txt_record_to_add(custom_webapp, alice_client):
+    page = alice_client.get(reverse("webapps:detail", args=[custom_webapp.pk])).content.decode()
+    assert "www.alice-example.org is not served yet" in page
+    assert "_warren-challenge.www.alice-example.org" in page
+    assert custom_webapp.domain_token in page and "Check now" in page
+
+
+def test_own_address_needs_no_txt_record(webapp, alice_client):
+    page = alice_client.get(reverse("webapps:detail", args=[webapp.pk])).content.decode()
+    assert "_warren-challenge" not in page and "Check now" not in page
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (None, "_warren-challenge.www.alice-example.org does not exist in the DNS yet"),
+        ("silent", "The DNS did not answer in time"),
+        (["someone-elses-token"], 'has "someone-elses-token", not'),
+        ([], "has no TXT record, not"),
+    ],
+)
+def test_check_now_with_a_bad_dns_answer_says_why_and_verifies_nothing(
+    custom_webapp,
+    alice_client,
+    fake_dns,
+    answer,
+    message,
+):
+    name = "_warren-challenge.www.alice-example.org"
+    if answer == "silent":
+        fake_dns.silent.add(name)
+    elif answer is not None:
+        fake_dns.records[name] = answer
+    url = reverse("webapps:verify_domain", args=[custom_webapp.pk])
+    page = alice_client.post(url, follow=True).content.decode()
+    assert message in html.unescape(page)
+    custom_webapp.refresh_from_db()
+    assert custom_webapp.verified_domain == "" and not custom_webapp.domain_verified
+    assert custom_webapp.last_reload_at is None
