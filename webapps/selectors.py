@@ -2,6 +2,7 @@
 
 from django.shortcuts import get_object_or_404
 
+from accounts.selectors import cheapest_plan_allowing
 from execution_agent import webclient
 from servers.agents import user_ref
 from webapps.agent import AgentError, AgentUnavailable, virtualenv_python, web_agent
@@ -17,6 +18,11 @@ def webapp_of(user, pk: int) -> WebApp:
     return get_object_or_404(
         webapps_of(user).select_related("user").prefetch_related("static_mappings"), pk=pk
     )
+
+
+def plan_for_more_webapps(count: int):
+    """The cheapest public plan allowing count web apps, if any does."""
+    return cheapest_plan_allowing(field="max_web_apps", count=count)
 
 
 def virtualenv_warning(webapp: WebApp) -> str | None:

@@ -37,13 +37,22 @@ def index(request):
 
 def _wizard_context(request, form) -> dict:
     pythons = agent.available_pythons()
-    limits = effective_limits(request.user)
     apps = list(selectors.webapps_of(request.user))
     return {
         "form": form or WizardForm(user=request.user, pythons=pythons),
+        **_room_context(request.user, apps),
+    }
+
+
+def _room_context(user, apps) -> dict:
+    """What the pages need to offer another app, or the limit and the plan that lifts it."""
+    limits = effective_limits(user)
+    room = limits.allows("max_web_apps", len(apps) + 1)
+    return {
         "apps": apps,
         "limits": limits,
-        "room_for_more": limits.allows("max_web_apps", len(apps) + 1),
+        "room_for_more": room,
+        "upgrade_plan": None if room else selectors.plan_for_more_webapps(len(apps) + 1),
     }
 
 
@@ -78,13 +87,12 @@ def detail(request, pk: int):
 def _detail_context(request, webapp, **extra) -> dict:
     return {
         "webapp": webapp,
-        "apps": list(selectors.webapps_of(request.user)),
+        **_room_context(request.user, list(selectors.webapps_of(request.user))),
         "settings_rows": [_row(webapp, field) for field in EDITABLE],
         "virtualenv_warning": selectors.virtualenv_warning(webapp),
         "wsgi_editor_url": editor_url(webapp.wsgi_file),
         "static_form": StaticMappingForm(webapp=webapp),
         "password_form": PasswordForm(initial={"username": webapp.auth_username}),
-        "limits": effective_limits(request.user),
         "log_kinds": webrender.LOG_KINDS,
         **extra,
     }
