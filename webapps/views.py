@@ -14,6 +14,7 @@ from execution_agent import webrender
 from webapps import agent, selectors, services
 from webapps.forms import PasswordForm, SettingForm, StaticMappingForm, WizardForm
 from webapps.models import StaticMapping
+from webapps.validation import default_domain
 
 EDITABLE = ("source_dir", "working_dir", "virtualenv", "python_version", "workers", "domain")
 
@@ -40,6 +41,7 @@ def _wizard_context(request, form) -> dict:
     apps = list(selectors.webapps_of(request.user))
     return {
         "form": form or WizardForm(user=request.user, pythons=pythons),
+        "own_address": default_domain(request.user),
         **_room_context(request.user, apps),
     }
 

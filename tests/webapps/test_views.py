@@ -295,3 +295,13 @@ def test_check_now_with_a_bad_dns_answer_says_why_and_verifies_nothing(
     custom_webapp.refresh_from_db()
     assert custom_webapp.verified_domain == "" and not custom_webapp.domain_verified
     assert custom_webapp.last_reload_at is None
+
+
+def test_wizard_domain_placeholder_is_the_users_own_address(web, alice_home, alice_client):
+    page = alice_client.get(reverse("webapps:new")).content.decode()
+    assert 'placeholder="alice.localhost"' in page
+
+
+def test_wsgi_file_comment_gives_the_site_url_with_its_port(served_webapp, web_port):
+    text = run_as(served_webapp.user, "cat", served_webapp.wsgi_file)["stdout"]
+    assert f"# http://alice.localhost:{web_port}/\n" in text
