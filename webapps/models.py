@@ -47,8 +47,10 @@ class WebApp(models.Model):
     last_reload_ok = models.BooleanField(null=True, blank=True)
     last_reload_message = models.TextField(blank=True)
     # When a setting that reaches the web server only on Reload last changed (settings, static
-    # mappings, password): the page says a Reload is pending until one happens after it.
+    # mappings, password), and when the web server last took the configuration (the start of
+    # a Reload it answered): the page says a Reload is pending while the first is later.
     changed_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
     # A custom domain is served only once a TXT record _warren-challenge.<domain> holds this
     # token; verified_domain is the domain that record was found for.
     domain_token = models.CharField(max_length=64, default=new_domain_token)
@@ -91,7 +93,7 @@ class WebApp(models.Model):
         """Saved changes the web server has not been given yet."""
         if self.changed_at is None:
             return False
-        return self.last_reload_at is None or self.changed_at > self.last_reload_at
+        return self.applied_at is None or self.changed_at > self.applied_at
 
     @property
     def url(self) -> str:

@@ -81,7 +81,8 @@ def webapp_update(*, webapp: WebApp, **changes) -> WebApp:
         raise TypeError(f"webapp_update: cannot set {sorted(unknown)}")
     for name, value in changes.items():
         setattr(webapp, name, value)
-    webapp.save(update_fields=[*changes, "updated_at"])
+    webapp.changed_at = timezone.now()
+    webapp.save(update_fields=[*changes, "changed_at", "updated_at"])
     return webapp
 
 
@@ -89,14 +90,16 @@ def webapp_set_password(*, webapp: WebApp, username: str, password: str) -> WebA
     """Protect the site with one username and password (applied on Reload)."""
     webapp.auth_username = username
     webapp.auth_password_hash = hash_password(password)
-    webapp.save(update_fields=["auth_username", "auth_password_hash", "updated_at"])
+    webapp.changed_at = timezone.now()
+    webapp.save(update_fields=["auth_username", "auth_password_hash", "changed_at", "updated_at"])
     return webapp
 
 
 def webapp_clear_password(*, webapp: WebApp) -> WebApp:
     webapp.auth_username = ""
     webapp.auth_password_hash = ""
-    webapp.save(update_fields=["auth_username", "auth_password_hash", "updated_at"])
+    webapp.changed_at = timezone.now()
+    webapp.save(update_fields=["auth_username", "auth_password_hash", "changed_at", "updated_at"])
     return webapp
 
 
@@ -104,11 +107,21 @@ def static_mapping_add(*, webapp: WebApp, url: str, directory: str) -> StaticMap
     """Serve directory (inside the home, already checked) at url, from the next Reload."""
     if webapp.static_mappings.filter(url=url).exists():
         raise ValidationError(f"{url} is already mapped.")
-    return StaticMapping.objects.create(webapp=webapp, url=url, directory=directory)
+    mapping = StaticMapping.objects.create(webapp=webapp, url=url, directory=directory)
+    _mark_changed(webapp)
+    return mapping
 
 
 def static_mapping_remove(*, mapping: StaticMapping) -> None:
     mapping.delete()
+    _mark_changed(mapping.webapp)
+
+
+def _mark_changed(webapp: WebApp) -> None:
+    # Until Reload the app answers these URLs itself (Flask serves /static/ from its own
+    # folder), so a mapping can seem to work before it does: the page says it is pending.
+    webapp.changed_at = timezone.now()
+    webapp.save(update_fields=["changed_at"])
 
 
 def webapp_set_enabled(*, webapp: WebApp, enabled: bool) -> ReloadResult:
@@ -165,6 +178,7 @@ def webapp_reload(*, webapp: WebApp) -> ReloadResult:
     """Render the configuration, reload nginx if needed, touch the WSGI file, test the site."""
     if not webapp.domain_verified:
         return _withhold_unverified(webapp)
+    started = timezone.now()
     settings_sent = app_settings(webapp)
     limit = effective_limits(webapp.user).max_web_workers_per_app
     # A plan that shrank since the setting was saved still bounds what runs.
@@ -180,6 +194,7 @@ def webapp_reload(*, webapp: WebApp) -> ReloadResult:
             error_log_tail=answer.get("error_log_tail", ""),
             server_log_tail=answer.get("server_log_tail", ""),
         )
+        webapp.applied_at = started
     except AgentError as exc:
         result = ReloadResult(ok=False, message=f"The web server refused: {exc.message}")
     except AgentUnavailable:
@@ -187,7 +202,9 @@ def webapp_reload(*, webapp: WebApp) -> ReloadResult:
     webapp.last_reload_at = timezone.now()
     webapp.last_reload_ok = result.ok
     webapp.last_reload_message = result.message
-    webapp.save(update_fields=["last_reload_at", "last_reload_ok", "last_reload_message"])
+    webapp.save(
+        update_fields=["last_reload_at", "last_reload_ok", "last_reload_message", "applied_at"]
+    )
     return result
 
 

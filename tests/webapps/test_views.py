@@ -305,3 +305,26 @@ def test_wizard_domain_placeholder_is_the_users_own_address(web, alice_home, ali
 def test_wsgi_file_comment_gives_the_site_url_with_its_port(served_webapp, web_port):
     text = run_as(served_webapp.user, "cat", served_webapp.wsgi_file)["stdout"]
     assert f"# http://alice.localhost:{web_port}/\n" in text
+
+
+def test_page_says_changes_are_pending_until_the_next_reload(served_webapp, alice_client):
+    webapp = served_webapp
+    detail = reverse("webapps:detail", args=[webapp.pk])
+    assert "Changes pending" not in alice_client.get(detail).content.decode()
+    run_as(webapp.user, "mkdir", "-p", "/home/alice/mysite/static")
+    alice_client.post(
+        reverse("webapps:static_add", args=[webapp.pk]),
+        {"url": "/static/", "directory": "/home/alice/mysite/static"},
+    )
+    assert "Changes pending" in alice_client.get(detail).content.decode()
+    alice_client.post(reverse("webapps:reload", args=[webapp.pk]))
+    assert "Changes pending" not in alice_client.get(detail).content.decode()
+
+    alice_client.post(reverse("webapps:setting", args=[webapp.pk, "workers"]), {"value": "1"})
+    assert "Changes pending" in alice_client.get(detail).content.decode()
+    alice_client.post(reverse("webapps:reload", args=[webapp.pk]), HTTP_HX_REQUEST="true")
+    assert "Changes pending" not in alice_client.get(detail).content.decode()
+
+    mapping = webapp.static_mappings.get()
+    alice_client.post(reverse("webapps:static_delete", args=[webapp.pk, mapping.pk]))
+    assert "Changes pending" in alice_client.get(detail).content.decode()

@@ -25,6 +25,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name="webapp",
+            name="applied_at",
+            field=models.DateTimeField(blank=True, null=True),
+        ),
+        migrations.AddField(
+            model_name="webapp",
             name="domain_token",
             field=models.CharField(default=webapps.models.new_domain_token, max_length=64),
         ),
