@@ -138,7 +138,9 @@ def webapp_set_domain(*, webapp: WebApp, domain: str) -> ReloadResult:
         return webapp_reload(webapp=webapp)
     old = webapp.domain
     webapp.domain = domain
-    webapp.save(update_fields=["domain", "updated_at"])
+    # A proof is for the name and the time it was found: moving back later checks again.
+    webapp.verified_domain = ""
+    webapp.save(update_fields=["domain", "verified_domain", "updated_at"])
     # The new address works regardless; an unreachable server keeps the old block until
     # the app is deleted.
     with contextlib.suppress(AgentError, AgentUnavailable):

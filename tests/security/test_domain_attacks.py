@@ -5,13 +5,16 @@
 # ruff: noqa: F811
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from accounts.models import Plan
 from execution_agent.webharness import http_get
+from servers.agents import execution_agent, user_ref
 from tests.fakes.dns import use_fake_dns
 from tests.webapps.conftest import alice_home, web, web_front, web_port  # noqa: F401
 from tests.webapps.helpers import create_app
+from webapps import services
 from webapps.models import WebApp
 
 pytestmark = [pytest.mark.root, pytest.mark.django_db]
@@ -124,3 +127,41 @@ def test_moving_a_verified_app_to_another_domain_needs_a_new_proof(
     assert app.domain == "www.victim.example" and not app.domain_verified
     assert b"Hello from Flask" not in http_get(web_port, "www.victim.example")[2]
     assert b"Hello from Flask" not in http_get(web_port, "blog.alice.example")[2]
+
+
+@pytest.mark.parametrize("domain", ["127.0.0.1", "0x7f000001", "[::ffff:127.0.0.1]"])
+def test_services_refuse_ip_domains_whatever_the_caller_checked(web, hacker, domain):
+    """The services are the last gate (the admin, the editor's actions and future API calls
+    reach them without the forms): an IP there would share the dashboard's cookies."""
+    with pytest.raises(ValidationError, match="is an IP address"):
+        services.webapp_create(user=hacker, framework="flask", python_version="3.11", domain=domain)
+    assert not WebApp.objects.exists()
+    # Refused before anything was written: no project was made in the home either.
+    listing = execution_agent().fs_list(user=user_ref(hacker), path="")
+    assert "mysite" not in {entry["name"] for entry in listing}
+
+    webapp = WebApp.objects.create(
+        user=hacker, domain="alice.localhost", framework="manual", python_version="3.11",
+        working_dir="/home/alice",
+    )  # fmt: skip
+    with pytest.raises(ValidationError, match="is an IP address"):
+        services.webapp_set_domain(webapp=webapp, domain=domain)
+    webapp.refresh_from_db()
+    assert webapp.domain == "alice.localhost"
+
+
+def test_a_proof_found_once_does_not_follow_the_app_back_to_that_name(
+    web, hacker, alice_client, fake_dns, web_port
+):
+    """Alice proves old.alice.example, moves away, lets the name lapse; whoever holds the name
+    next must not find her app served on it again without a fresh TXT record."""
+    app = create_app(alice_client, domain="old.alice.example")
+    fake_dns.records["_warren-challenge.old.alice.example"] = [app.domain_token]
+    alice_client.post(reverse("webapps:verify_domain", args=[app.pk]))
+    app.refresh_from_db()
+    assert app.domain_verified
+    services.webapp_set_domain(webapp=app, domain="new.alice.example")
+    fake_dns.records.clear()
+    result = services.webapp_set_domain(webapp=app, domain="old.alice.example")
+    assert not result.ok and "not served until you prove" in result.message
+    assert b"Hello from Flask" not in http_get(web_port, "old.alice.example")[2]
