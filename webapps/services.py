@@ -167,7 +167,7 @@ def webapp_verify_domain(*, webapp: WebApp) -> ReloadResult:
     except dns.DnsError as exc:
         raise ValidationError(f"Could not look up {name}: {exc}. Try again later.") from None
     if token not in found:
-        seen = ", ".join(f'"{text}"' for text in found[:3]) or "no TXT record"
+        seen = ", ".join(f'"{text[:80]}"' for text in found[:3]) or "no TXT record"
         raise ValidationError(
             f"{name} has {seen}, not {token}. Check the record's value and try again."
         )
