@@ -281,7 +281,14 @@ if not WARREN_AGENT_SECRETS:
     if PRODUCTION:
         raise ImproperlyConfigured("WARREN_AGENT_SECRETS must be set when WARREN_ENV=production")
     WARREN_AGENT_SECRETS = [local_secret(VAR_DIR / "secrets" / "agent_secret")]
+# Users' sites are <username>.<WARREN_WEBAPPS_DOMAIN>. In production it must be a registrable
+# domain of its own: not the dashboard's domain, not a parent of it, not under it, and not a
+# sibling sharing a parent (or SESSION_COOKIE_DOMAIN) with it, or users' sites could set cookies
+# the dashboard reads. The system check webapps.W001 warns otherwise.
 WARREN_WEBAPPS_DOMAIN = env_str("WARREN_WEBAPPS_DOMAIN", "localhost")
+# DNS servers (host or host:port) asked for custom domains' TXT records; empty: /etc/resolv.conf.
+WARREN_DNS_SERVERS = env_list("WARREN_DNS_SERVERS", [])
+WARREN_DNS_TIMEOUT_SECONDS = env_int("WARREN_DNS_TIMEOUT_SECONDS", 5, minimum=1)
 WARREN_WEBAPPS_PORT = env_int("WARREN_WEBAPPS_PORT", 8080, minimum=1)
 WARREN_UPLOAD_MAX_BYTES = env_int("WARREN_UPLOAD_MAX_BYTES", 100 * 1024 * 1024, minimum=1)
 # Files tab: the largest file the editor opens and saves (bigger ones are download-only).

@@ -116,6 +116,7 @@ def render_wsgi_file(spec: AppSpec) -> str:
     framework = template.framework if template else "manual"
     return _template(f"wsgi_{framework}.py.tmpl").substitute(
         domain=spec.domain,
+        site_url=template.site_url if template else f"http://{spec.domain}/",
         project_dir=template.project_dir if template else "",
         module=template.module if template else "",
         callable=template.callable if template else "",

@@ -78,6 +78,7 @@ class WsgiTemplate:
     project_dir: str  # inside the sandbox, under the home
     module: str
     callable: str
+    site_url: str = ""  # for the file's opening comment: the address with its port
 
 
 @dataclass(frozen=True)
@@ -138,9 +139,10 @@ def parse_app(args: Args, pythons: list[str]) -> AppSpec:
         available = ", ".join(pythons) or "none"
         raise bad_request(f"args.app.python: no uWSGI plugin for Python {python} ({available})")
     virtualenv = app.raw.get("virtualenv")
+    domain = check_domain(app.str("domain", max_chars=253))
     return AppSpec(
         user=user,
-        domain=check_domain(app.str("domain", max_chars=253)),
+        domain=domain,
         enabled=app.bool("enabled"),
         python=python,
         processes=app.int("processes", minimum=1, maximum=MAX_PROCESSES),
@@ -151,7 +153,7 @@ def parse_app(args: Args, pythons: list[str]) -> AppSpec:
         static=_parse_static(app.raw.get("static", []), user),
         auth=_parse_auth(app.raw.get("auth"), args.uid_base),
         force_https=app.bool("force_https", default=False),
-        wsgi_template=_parse_template(app.raw.get("wsgi_template"), user, args.uid_base),
+        wsgi_template=_parse_template(app.raw.get("wsgi_template"), user, args.uid_base, domain),
     )
 
 
@@ -184,11 +186,15 @@ def _parse_auth(value: object, uid_base: int) -> BasicAuth | None:
     )
 
 
-def _parse_template(value: object, user: UserRef, uid_base: int) -> WsgiTemplate | None:
+def _parse_template(
+    value: object, user: UserRef, uid_base: int, domain: str
+) -> WsgiTemplate | None:
     if value is None:
         return None
-    fields = {"framework", "project_dir", "module", "callable"}
+    fields = {"framework", "project_dir", "module", "callable", "site_url"}
     template = _sub(value, "args.app.wsgi_template", fields, uid_base)
+    # It lands in a comment line of the WSGI file: only this app's own URL, nothing else.
+    site_url_re = re.compile(rf"^https?://{re.escape(domain)}(:[0-9]{{1,5}})?/\Z")
     return WsgiTemplate(
         framework=template.choice("framework", FRAMEWORKS),
         project_dir=check_sandbox_path(
@@ -196,4 +202,5 @@ def _parse_template(value: object, user: UserRef, uid_base: int) -> WsgiTemplate
         ),
         module=template.str("module", pattern=IDENTIFIER_RE),
         callable=template.str("callable", pattern=IDENTIFIER_RE),
+        site_url=template.str("site_url", pattern=site_url_re, default=f"http://{domain}/"),
     )

@@ -65,6 +65,7 @@ def app_settings(webapp: WebApp, *, with_template: bool = True) -> dict:
             "project_dir": webapp.source_dir or webapp.user.home_path,
             "module": module,
             "callable": attribute,
+            "site_url": webapp.url,
         }
     return {
         "domain": webapp.domain,

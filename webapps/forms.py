@@ -22,7 +22,8 @@ class WizardForm(forms.Form):
     domain = forms.CharField(
         required=False,
         max_length=253,
-        help_text="Leave empty for your own address; custom domains need a plan that has them.",
+        help_text="Leave empty for your own address. A custom domain needs a plan that has them, "
+        "and is served once a DNS TXT record shows it is yours.",
     )
 
     def __init__(self, *args, user, pythons: list[str], **kwargs):

@@ -1,5 +1,11 @@
+import secrets
+
 from django.conf import settings
 from django.db import models
+
+
+def new_domain_token() -> str:
+    return secrets.token_urlsafe(24)
 
 
 class WebApp(models.Model):
@@ -40,6 +46,15 @@ class WebApp(models.Model):
     last_reload_at = models.DateTimeField(null=True, blank=True)
     last_reload_ok = models.BooleanField(null=True, blank=True)
     last_reload_message = models.TextField(blank=True)
+    # When a setting that reaches the web server only on Reload last changed (settings, static
+    # mappings, password), and when the web server last took the configuration (the start of
+    # a Reload it answered): the page says a Reload is pending while the first is later.
+    changed_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    # A custom domain is served only once a TXT record _warren-challenge.<domain> holds this
+    # token; verified_domain is the domain that record was found for.
+    domain_token = models.CharField(max_length=64, default=new_domain_token)
+    verified_domain = models.CharField(max_length=253, blank=True)
 
     class Meta:
         ordering = ["domain"]
@@ -59,6 +74,26 @@ class WebApp(models.Model):
     @property
     def password_protected(self) -> bool:
         return bool(self.auth_username and self.auth_password_hash)
+
+    @property
+    def own_address(self) -> bool:
+        """The user's <username>.<WARREN_WEBAPPS_DOMAIN>, which needs no DNS proof."""
+        return self.domain == f"{self.user.username}.{settings.WARREN_WEBAPPS_DOMAIN}".lower()
+
+    @property
+    def domain_verified(self) -> bool:
+        return self.own_address or self.verified_domain == self.domain
+
+    @property
+    def challenge_name(self) -> str:
+        return f"_warren-challenge.{self.domain}"
+
+    @property
+    def changed_since_reload(self) -> bool:
+        """Saved changes the web server has not been given yet."""
+        if self.changed_at is None:
+            return False
+        return self.applied_at is None or self.changed_at > self.applied_at
 
     @property
     def url(self) -> str:

@@ -2,6 +2,7 @@
 
 from django.shortcuts import get_object_or_404
 
+from accounts.selectors import cheapest_plan_allowing
 from execution_agent import webclient
 from servers.agents import user_ref
 from webapps.agent import AgentError, AgentUnavailable, virtualenv_python, web_agent
@@ -14,7 +15,14 @@ def webapps_of(user):
 
 def webapp_of(user, pk: int) -> WebApp:
     """The user's app with its static mappings, or 404 for anyone else's (or none at all)."""
-    return get_object_or_404(webapps_of(user).prefetch_related("static_mappings"), pk=pk)
+    return get_object_or_404(
+        webapps_of(user).select_related("user").prefetch_related("static_mappings"), pk=pk
+    )
+
+
+def plan_for_more_webapps(count: int):
+    """The cheapest public plan allowing count web apps, if any does."""
+    return cheapest_plan_allowing(field="max_web_apps", count=count)
 
 
 def virtualenv_warning(webapp: WebApp) -> str | None:

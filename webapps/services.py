@@ -18,7 +18,7 @@ from execution_agent import webclient
 from servers.agents import user_ref
 from servers.models import Server
 from servers.selectors import first_active_server
-from webapps import quickstart
+from webapps import dns, quickstart
 from webapps.agent import AgentError, AgentUnavailable, app_settings, web_agent
 from webapps.models import StaticMapping, WebApp
 from webapps.validation import clean_domain, default_domain, hash_password
@@ -81,7 +81,8 @@ def webapp_update(*, webapp: WebApp, **changes) -> WebApp:
         raise TypeError(f"webapp_update: cannot set {sorted(unknown)}")
     for name, value in changes.items():
         setattr(webapp, name, value)
-    webapp.save(update_fields=[*changes, "updated_at"])
+    webapp.changed_at = timezone.now()
+    webapp.save(update_fields=[*changes, "changed_at", "updated_at"])
     return webapp
 
 
@@ -89,14 +90,16 @@ def webapp_set_password(*, webapp: WebApp, username: str, password: str) -> WebA
     """Protect the site with one username and password (applied on Reload)."""
     webapp.auth_username = username
     webapp.auth_password_hash = hash_password(password)
-    webapp.save(update_fields=["auth_username", "auth_password_hash", "updated_at"])
+    webapp.changed_at = timezone.now()
+    webapp.save(update_fields=["auth_username", "auth_password_hash", "changed_at", "updated_at"])
     return webapp
 
 
 def webapp_clear_password(*, webapp: WebApp) -> WebApp:
     webapp.auth_username = ""
     webapp.auth_password_hash = ""
-    webapp.save(update_fields=["auth_username", "auth_password_hash", "updated_at"])
+    webapp.changed_at = timezone.now()
+    webapp.save(update_fields=["auth_username", "auth_password_hash", "changed_at", "updated_at"])
     return webapp
 
 
@@ -104,11 +107,21 @@ def static_mapping_add(*, webapp: WebApp, url: str, directory: str) -> StaticMap
     """Serve directory (inside the home, already checked) at url, from the next Reload."""
     if webapp.static_mappings.filter(url=url).exists():
         raise ValidationError(f"{url} is already mapped.")
-    return StaticMapping.objects.create(webapp=webapp, url=url, directory=directory)
+    mapping = StaticMapping.objects.create(webapp=webapp, url=url, directory=directory)
+    _mark_changed(webapp)
+    return mapping
 
 
 def static_mapping_remove(*, mapping: StaticMapping) -> None:
     mapping.delete()
+    _mark_changed(mapping.webapp)
+
+
+def _mark_changed(webapp: WebApp) -> None:
+    # Until Reload the app answers these URLs itself (Flask serves /static/ from its own
+    # folder), so a mapping can seem to work before it does: the page says it is pending.
+    webapp.changed_at = timezone.now()
+    webapp.save(update_fields=["changed_at"])
 
 
 def webapp_set_enabled(*, webapp: WebApp, enabled: bool) -> ReloadResult:
@@ -125,7 +138,9 @@ def webapp_set_domain(*, webapp: WebApp, domain: str) -> ReloadResult:
         return webapp_reload(webapp=webapp)
     old = webapp.domain
     webapp.domain = domain
-    webapp.save(update_fields=["domain", "updated_at"])
+    # A proof is for the name and the time it was found: moving back later checks again.
+    webapp.verified_domain = ""
+    webapp.save(update_fields=["domain", "verified_domain", "updated_at"])
     # The new address works regardless; an unreachable server keeps the old block until
     # the app is deleted.
     with contextlib.suppress(AgentError, AgentUnavailable):
@@ -133,8 +148,39 @@ def webapp_set_domain(*, webapp: WebApp, domain: str) -> ReloadResult:
     return webapp_reload(webapp=webapp)
 
 
+def webapp_verify_domain(*, webapp: WebApp) -> ReloadResult:
+    """Look for the TXT record that proves the user owns the custom domain, then serve it."""
+    if webapp.domain_verified:
+        return webapp_reload(webapp=webapp)
+    name, token = webapp.challenge_name, webapp.domain_token
+    try:
+        found = dns.txt_records(name)
+    except dns.NoSuchName:
+        raise ValidationError(
+            f"{name} does not exist in the DNS yet. Add the TXT record, allow a few minutes "
+            "for it to spread, then check again."
+        ) from None
+    except dns.DnsTimeout:
+        raise ValidationError(
+            f"The DNS did not answer in time for {name}: try again in a minute."
+        ) from None
+    except dns.DnsError as exc:
+        raise ValidationError(f"Could not look up {name}: {exc}. Try again later.") from None
+    if token not in found:
+        seen = ", ".join(f'"{text[:80]}"' for text in found[:3]) or "no TXT record"
+        raise ValidationError(
+            f"{name} has {seen}, not {token}. Check the record's value and try again."
+        )
+    webapp.verified_domain = webapp.domain
+    webapp.save(update_fields=["verified_domain", "updated_at"])
+    return webapp_reload(webapp=webapp)
+
+
 def webapp_reload(*, webapp: WebApp) -> ReloadResult:
     """Render the configuration, reload nginx if needed, touch the WSGI file, test the site."""
+    if not webapp.domain_verified:
+        return _withhold_unverified(webapp)
+    started = timezone.now()
     settings_sent = app_settings(webapp)
     limit = effective_limits(webapp.user).max_web_workers_per_app
     # A plan that shrank since the setting was saved still bounds what runs.
@@ -150,6 +196,7 @@ def webapp_reload(*, webapp: WebApp) -> ReloadResult:
             error_log_tail=answer.get("error_log_tail", ""),
             server_log_tail=answer.get("server_log_tail", ""),
         )
+        webapp.applied_at = started
     except AgentError as exc:
         result = ReloadResult(ok=False, message=f"The web server refused: {exc.message}")
     except AgentUnavailable:
@@ -157,8 +204,24 @@ def webapp_reload(*, webapp: WebApp) -> ReloadResult:
     webapp.last_reload_at = timezone.now()
     webapp.last_reload_ok = result.ok
     webapp.last_reload_message = result.message
-    webapp.save(update_fields=["last_reload_at", "last_reload_ok", "last_reload_message"])
+    webapp.save(
+        update_fields=["last_reload_at", "last_reload_ok", "last_reload_message", "applied_at"]
+    )
     return result
+
+
+def _withhold_unverified(webapp: WebApp) -> ReloadResult:
+    # Not even a placeholder page: nginx answers for the name as for any name it does not know.
+    # Removing also takes off a block served before verification was required.
+    with contextlib.suppress(AgentError, AgentUnavailable):
+        webclient.web_remove(
+            web_agent(webapp.server), user=user_ref(webapp.user), domain=webapp.domain
+        )
+    return ReloadResult(
+        ok=False,
+        message=f"{webapp.domain} is not served until you prove you own it: add the TXT record "
+        f"{webapp.challenge_name} shown below, then press Check now.",
+    )
 
 
 def webapp_delete(*, webapp: WebApp) -> None:

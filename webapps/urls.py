@@ -9,6 +9,7 @@ urlpatterns = [
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/settings/<str:field>/", views.setting, name="setting"),
     path("<int:pk>/reload/", views.reload, name="reload"),
+    path("<int:pk>/domain/check/", views.verify_domain, name="verify_domain"),
     path("<int:pk>/enabled/", views.enabled, name="enabled"),
     path("<int:pk>/https/", views.force_https, name="force_https"),
     path("<int:pk>/password/", views.password, name="password"),

@@ -5,7 +5,10 @@ these give a form error before anything is saved or sent.
 """
 
 import base64
+import contextlib
 import hashlib
+import ipaddress
+import re
 import secrets
 import warnings
 
@@ -19,7 +22,11 @@ from execution_agent.webspec import (
     SANDBOX_PATH_RE,
     URL_PREFIX_RE,
 )
+from servers.models import Server
 from webapps.models import WebApp
+
+# A label browsers parse as a number (decimal, octal or 0x hex), making the host an IPv4 address.
+NUMERIC_LABEL_RE = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
 
 
 def default_domain(user) -> str:
@@ -29,24 +36,9 @@ def default_domain(user) -> str:
 
 def clean_domain(user, raw: str, *, current: WebApp | None = None) -> str:
     """A valid DNS name this user may serve and nobody else has taken."""
-    domain = raw.strip().lower().rstrip(".")
-    labels = domain.split(".")
-    if (
-        not 3 <= len(domain) <= 253
-        or len(labels) < 2
-        or not all(DOMAIN_LABEL_RE.match(label) for label in labels)
-    ):
-        raise ValidationError(
-            "Enter a domain name such as www.example.com: letters, digits and hyphens "
-            "between the dots."
-        )
-    platform = settings.WARREN_WEBAPPS_DOMAIN.lower()
+    domain = _parse_dns_name(raw)
     if domain != default_domain(user):
-        if domain == platform or domain.endswith("." + platform):
-            raise ValidationError(
-                f"Addresses under {platform} belong to their users: yours is "
-                f"{default_domain(user)}."
-            )
+        _refuse_reserved(user, domain)
         if not effective_limits(user).custom_domains_allowed:
             raise ValidationError(
                 "Your plan does not include custom domains; upgrade to use your own domain."
@@ -57,6 +49,79 @@ def clean_domain(user, raw: str, *, current: WebApp | None = None) -> str:
     if taken.exists():
         raise ValidationError(f"{domain} is already taken by another web app.")
     return domain
+
+
+def _parse_dns_name(raw: str) -> str:
+    """A lowercase host name of two or more labels, refusing IP addresses in any spelling."""
+    domain = raw.strip().lower()
+    if _is_ip_literal(domain):
+        raise ValidationError(
+            f"{raw.strip()} is an IP address: a web app needs a domain name such as "
+            "www.example.com (sites on one IP address share their cookies)."
+        )
+    domain = domain.removesuffix(".")
+    labels = domain.split(".")
+    if len(domain) > 253:
+        raise ValidationError("A domain name may be at most 253 characters long.")
+    if any(len(label) > 63 for label in labels):
+        raise ValidationError(
+            "Each part of a domain name between dots may be at most 63 characters."
+        )
+    if not all(DOMAIN_LABEL_RE.match(label) for label in labels):
+        raise ValidationError(
+            "Enter a domain name such as www.example.com: letters, digits and hyphens "
+            "between the dots."
+        )
+    if len(labels) < 2:
+        raise ValidationError(
+            f"{domain} is not a full domain name: enter one with a dot, such as www.example.com."
+        )
+    return domain
+
+
+def _is_ip_literal(host: str) -> bool:
+    """True for what a browser would read as an IP address: 127.0.0.1, ::1, 2130706433,
+    0x7f.1, 127.1, 0177.0.0.1 (a URL host whose last label is a number is IPv4, per WHATWG)."""
+    with contextlib.suppress(ValueError):
+        ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
+        return True
+    last = host.removesuffix(".").rsplit(".", 1)[-1]
+    return bool(NUMERIC_LABEL_RE.match(last))
+
+
+def _refuse_reserved(user, domain: str) -> None:
+    """Names that would share cookies with Warren or another user: never a custom domain."""
+    platform = settings.WARREN_WEBAPPS_DOMAIN.lower().strip(".")
+    if _related(domain, platform):
+        raise ValidationError(
+            f"Addresses under {platform} belong to their users: yours is {default_domain(user)}."
+        )
+    if domain == "localhost" or domain.endswith(".localhost"):
+        raise ValidationError(
+            f"{domain} always means the visitor's own computer: use a domain you own."
+        )
+    for host in warren_host_names():
+        if _related(domain, host):
+            raise ValidationError(
+                f"{domain} is {settings.WARREN_SITE_NAME}'s own address or shares its domain: "
+                "use a domain you own."
+            )
+
+
+def _related(domain: str, other: str) -> bool:
+    """The same name, one under the other: either can set cookies the other receives."""
+    return domain == other or domain.endswith("." + other) or other.endswith("." + domain)
+
+
+def warren_host_names() -> set[str]:
+    """The dashboard's host names and cookie domains, and the machines' names."""
+    hosts = {host.lstrip(".") for host in settings.ALLOWED_HOSTS if host != "*"}
+    for name in ("SESSION_COOKIE_DOMAIN", "CSRF_COOKIE_DOMAIN", "LANGUAGE_COOKIE_DOMAIN"):
+        hosts.add(getattr(settings, name, None) or "")
+    hosts.update(settings.WARREN_LOCAL_HOSTNAMES)
+    hosts.update(Server.objects.values_list("hostname", flat=True))
+    names = {host.lower().strip(".") for host in hosts}
+    return {name for name in names if name and not _is_ip_literal(name.strip("[]"))}
 
 
 def clean_home_path(user, raw: str, *, what: str) -> str:

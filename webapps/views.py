@@ -14,6 +14,7 @@ from execution_agent import webrender
 from webapps import agent, selectors, services
 from webapps.forms import PasswordForm, SettingForm, StaticMappingForm, WizardForm
 from webapps.models import StaticMapping
+from webapps.validation import default_domain
 
 EDITABLE = ("source_dir", "working_dir", "virtualenv", "python_version", "workers", "domain")
 
@@ -37,13 +38,23 @@ def index(request):
 
 def _wizard_context(request, form) -> dict:
     pythons = agent.available_pythons()
-    limits = effective_limits(request.user)
     apps = list(selectors.webapps_of(request.user))
     return {
         "form": form or WizardForm(user=request.user, pythons=pythons),
+        "own_address": default_domain(request.user),
+        **_room_context(request.user, apps),
+    }
+
+
+def _room_context(user, apps) -> dict:
+    """What the pages need to offer another app, or the limit and the plan that lifts it."""
+    limits = effective_limits(user)
+    room = limits.allows("max_web_apps", len(apps) + 1)
+    return {
         "apps": apps,
         "limits": limits,
-        "room_for_more": limits.allows("max_web_apps", len(apps) + 1),
+        "room_for_more": room,
+        "upgrade_plan": None if room else selectors.plan_for_more_webapps(len(apps) + 1),
     }
 
 
@@ -78,13 +89,12 @@ def detail(request, pk: int):
 def _detail_context(request, webapp, **extra) -> dict:
     return {
         "webapp": webapp,
-        "apps": list(selectors.webapps_of(request.user)),
+        **_room_context(request.user, list(selectors.webapps_of(request.user))),
         "settings_rows": [_row(webapp, field) for field in EDITABLE],
         "virtualenv_warning": selectors.virtualenv_warning(webapp),
         "wsgi_editor_url": editor_url(webapp.wsgi_file),
         "static_form": StaticMappingForm(webapp=webapp),
         "password_form": PasswordForm(initial={"username": webapp.auth_username}),
-        "limits": effective_limits(request.user),
         "log_kinds": webrender.LOG_KINDS,
         **extra,
     }
@@ -158,6 +168,20 @@ def reload(request, pk: int):
     result = services.webapp_reload(webapp=webapp)
     if request.htmx:
         return render(request, "webapps/_reload_result.html", {"result": result, "webapp": webapp})
+    _report(request, result)
+    return redirect("webapps:detail", pk=webapp.pk)
+
+
+@require_POST
+def verify_domain(request, pk: int):
+    """Check now: look for the custom domain's TXT record and serve the app once it is there."""
+    webapp = selectors.webapp_of(request.user, pk)
+    try:
+        result = services.webapp_verify_domain(webapp=webapp)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("webapps:detail", pk=webapp.pk)
+    messages.success(request, f"{webapp.domain} is yours: the TXT record checks out.")
     _report(request, result)
     return redirect("webapps:detail", pk=webapp.pk)
 

@@ -10,6 +10,7 @@ from django.urls import reverse
 from accounts.models import Plan
 from execution_agent.webharness import http_get, wait_for_body
 from servers.agents import execution_agent, user_ref
+from tests.fakes.dns import use_fake_dns
 from tests.webapps.helpers import (
     create_app,
     reload,
@@ -52,12 +53,18 @@ def test_flask_app_from_the_wizard_answers_through_nginx(web, alice_home, alice_
     assert "/var/www/alice_localhost_wsgi.py" in page.content.decode()
 
 
-def test_bottle_and_django_quickstarts_answer(web, user, alice_client, provisioned, web_port):
+def test_bottle_and_django_quickstarts_answer(
+    web, user, alice_client, provisioned, web_port, settings
+):
     user.plan = Plan.objects.get(slug="web-developer")
     user.save()
     provisioned(user)
     create_app(alice_client, framework="bottle")
     django_app = create_app(alice_client, framework="django", domain="django-site.example.org")
+    # A custom domain is served once its TXT record proves it is the user's.
+    use_fake_dns(settings).records[django_app.challenge_name] = [django_app.domain_token]
+    alice_client.post(reverse("webapps:verify_domain", args=[django_app.pk]))
+    django_app.refresh_from_db()
     assert django_app.last_reload_ok, django_app.last_reload_message
     assert http_get(web_port, "alice.localhost")[2] == b"Hello from Bottle!"
     status, _, body = http_get(web_port, "django-site.example.org")

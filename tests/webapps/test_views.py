@@ -1,10 +1,13 @@
 """The Web tab's pages and forms: owners only, clear errors for bad input, nothing half-written."""
 
+import html
+
 import pytest
 from django.urls import reverse
 
 from accounts.models import Plan
 from tests.factories import UserFactory
+from tests.fakes.dns import use_fake_dns
 from tests.webapps.helpers import create_app, run_as
 from webapps.models import StaticMapping, WebApp
 from webapps.quickstart import create_project
@@ -42,6 +45,7 @@ OBJECT_URLS = [
     ("webapps:password", "post", {"username": "x", "password": "y"}),
     ("webapps:static_add", "post", {"url": "/s/", "directory": "/home/mallory"}),
     ("webapps:delete", "post", {}),
+    ("webapps:verify_domain", "post", {}),
 ]
 
 
@@ -235,3 +239,92 @@ def test_the_editor_offers_to_reload_the_app_whose_wsgi_file_is_open(served_weba
     assert "Reload alice.localhost" in page.content.decode()
     other = alice_client.get(reverse("files:edit", args=["home/alice/mysite/flask_app.py"]))
     assert "editor-reload-button" not in other.content.decode()
+
+
+@pytest.fixture
+def fake_dns(settings):
+    return use_fake_dns(settings)
+
+
+@pytest.fixture
+def custom_webapp(webapp):
+    """Alice's app moved to a domain of her own, not proven yet."""
+    webapp.user.plan = Plan.objects.get(slug="hacker")
+    webapp.user.save(update_fields=["plan"])
+    webapp.domain = "www.alice-example.org"
+    webapp.save(update_fields=["domain"])
+    return webapp
+
+
+def test_custom_domain_page_says_which_txt_record_to_add(custom_webapp, alice_client):
+    page = alice_client.get(reverse("webapps:detail", args=[custom_webapp.pk])).content.decode()
+    assert "www.alice-example.org is not served yet" in page
+    assert "_warren-challenge.www.alice-example.org" in page
+    assert custom_webapp.domain_token in page and "Check now" in page
+
+
+def test_own_address_needs_no_txt_record(webapp, alice_client):
+    page = alice_client.get(reverse("webapps:detail", args=[webapp.pk])).content.decode()
+    assert "_warren-challenge" not in page and "Check now" not in page
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (None, "_warren-challenge.www.alice-example.org does not exist in the DNS yet"),
+        ("silent", "The DNS did not answer in time"),
+        (["someone-elses-token"], 'has "someone-elses-token", not'),
+        ([], "has no TXT record, not"),
+    ],
+)
+def test_check_now_with_a_bad_dns_answer_says_why_and_verifies_nothing(
+    custom_webapp,
+    alice_client,
+    fake_dns,
+    answer,
+    message,
+):
+    name = "_warren-challenge.www.alice-example.org"
+    if answer == "silent":
+        fake_dns.silent.add(name)
+    elif answer is not None:
+        fake_dns.records[name] = answer
+    url = reverse("webapps:verify_domain", args=[custom_webapp.pk])
+    page = alice_client.post(url, follow=True).content.decode()
+    assert message in html.unescape(page)
+    custom_webapp.refresh_from_db()
+    assert custom_webapp.verified_domain == "" and not custom_webapp.domain_verified
+    assert custom_webapp.last_reload_at is None
+
+
+def test_wizard_domain_placeholder_is_the_users_own_address(web, alice_home, alice_client):
+    page = alice_client.get(reverse("webapps:new")).content.decode()
+    assert 'placeholder="alice.localhost"' in page
+
+
+def test_wsgi_file_comment_gives_the_site_url_with_its_port(served_webapp, web_port):
+    text = run_as(served_webapp.user, "cat", served_webapp.wsgi_file)["stdout"]
+    assert f"# http://alice.localhost:{web_port}/\n" in text
+
+
+def test_page_says_changes_are_pending_until_the_next_reload(served_webapp, alice_client):
+    webapp = served_webapp
+    detail = reverse("webapps:detail", args=[webapp.pk])
+    assert "Changes pending" not in alice_client.get(detail).content.decode()
+    run_as(webapp.user, "mkdir", "-p", "/home/alice/mysite/static")
+    alice_client.post(
+        reverse("webapps:static_add", args=[webapp.pk]),
+        {"url": "/static/", "directory": "/home/alice/mysite/static"},
+    )
+    assert "Changes pending" in alice_client.get(detail).content.decode()
+    alice_client.post(reverse("webapps:reload", args=[webapp.pk]))
+    assert "Changes pending" not in alice_client.get(detail).content.decode()
+
+    alice_client.post(reverse("webapps:setting", args=[webapp.pk, "workers"]), {"value": "1"})
+    assert "Changes pending" in alice_client.get(detail).content.decode()
+    alice_client.post(reverse("webapps:reload", args=[webapp.pk]), HTTP_HX_REQUEST="true")
+    assert "Changes pending" not in alice_client.get(detail).content.decode()
+
+    mapping = webapp.static_mappings.get()
+    alice_client.post(reverse("webapps:static_delete", args=[webapp.pk, mapping.pk]))
+    assert "Changes pending" in alice_client.get(detail).content.decode()

@@ -1,0 +1,103 @@
+"""A DNS server for tests: the outside world's DNS, answering TXT queries from a dict.
+
+It listens on UDP and TCP on 127.0.0.1 (one free port), so webapps.dns is tested as it runs:
+names in ``records`` answer their TXT strings, names in ``silent`` never answer (a timeout),
+anything else is NXDOMAIN. A UDP answer past 512 bytes is sent truncated, as real servers do,
+so the resolver must retry over TCP.
+"""
+
+import socket
+import socketserver
+import struct
+import threading
+
+
+class FakeDns:
+    def __init__(self):
+        self.records: dict[str, list[str]] = {}
+        self.silent: set[str] = set()
+        self.queries: list[str] = []
+        self._udp = socketserver.ThreadingUDPServer(("127.0.0.1", 0), self._udp_handler())
+        port = self._udp.server_address[1]
+        self._tcp = socketserver.ThreadingTCPServer(("127.0.0.1", port), self._tcp_handler())
+        self.address = f"127.0.0.1:{port}"
+
+    def start(self) -> "FakeDns":
+        for server in (self._udp, self._tcp):
+            server.daemon_threads = True
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        for server in (self._udp, self._tcp):
+            server.shutdown()
+            server.server_close()
+
+    def answer(self, query: bytes, *, max_size: int | None) -> bytes | None:
+        query_id, _, _, _, _, _ = struct.unpack("!HHHHHH", query[:12])
+        labels, offset = [], 12
+        while query[offset]:
+            labels.append(query[offset + 1 : offset + 1 + query[offset]].decode())
+            offset += 1 + query[offset]
+        question = query[12 : offset + 5]
+        name = ".".join(labels).lower()
+        self.queries.append(name)
+        if name in self.silent:
+            return None
+        if name not in self.records:
+            return struct.pack("!HHHHHH", query_id, 0x8183, 1, 0, 0, 0) + question
+        answers = b""
+        for text in self.records[name]:
+            data = text.encode()
+            rdata = b"".join(
+                bytes([len(data[i : i + 255])]) + data[i : i + 255]
+                for i in range(0, max(len(data), 1), 255)
+            )
+            # 0xC00C: the name, compressed as a pointer to the question's.
+            answers += struct.pack("!HHHIH", 0xC00C, 16, 1, 60, len(rdata)) + rdata
+        count = len(self.records[name])
+        reply = struct.pack("!HHHHHH", query_id, 0x8180, 1, count, 0, 0) + question + answers
+        if max_size is not None and len(reply) > max_size:
+            return struct.pack("!HHHHHH", query_id, 0x8380, 1, 0, 0, 0) + question
+        return reply
+
+    def _udp_handler(self):
+        fake = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                data, sock = self.request
+                reply = fake.answer(data, max_size=512)
+                if reply is not None:
+                    sock.sendto(reply, self.client_address)
+
+        return Handler
+
+    def _tcp_handler(self):
+        fake = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                sock: socket.socket = self.request
+                length = struct.unpack("!H", sock.recv(2))[0]
+                reply = fake.answer(sock.recv(length), max_size=None)
+                if reply is not None:
+                    sock.sendall(struct.pack("!H", len(reply)) + reply)
+
+        return Handler
+
+
+_server: FakeDns | None = None
+
+
+def use_fake_dns(settings) -> FakeDns:
+    """Point webapps.dns at the fake (pytest-django's settings undo it) and empty it."""
+    global _server
+    if _server is None:
+        _server = FakeDns().start()  # one per test process, gone with it (daemon threads)
+    _server.records.clear()
+    _server.silent.clear()
+    _server.queries.clear()
+    settings.WARREN_DNS_SERVERS = [_server.address]
+    settings.WARREN_DNS_TIMEOUT_SECONDS = 1
+    return _server
