@@ -1,5 +1,5 @@
 # Custom domains need a DNS TXT proof before they serve; settings changed since the last Reload
-# are shown as pending. Depends on 0001 only: the lead renumbers beside the other 0002 at merge.
+# are shown as pending.
 
 from django.db import migrations, models
 
