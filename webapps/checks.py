@@ -4,7 +4,10 @@ from django.conf import settings
 from django.core import checks
 
 
-@checks.register(checks.Tags.security)
+# A deployment check (`manage.py check --deploy`): the embedded default serves both on
+# localhost for a try-out on one machine, where a warning at every start would teach operators
+# to ignore warnings.
+@checks.register(checks.Tags.security, deploy=True)
 def webapps_domain_apart_from_dashboard(app_configs, **kwargs):
     """WARREN_WEBAPPS_DOMAIN is neither the dashboard's domain, a parent of it, under it, nor
     a sibling sharing a parent with it: any of those lets a user's site set cookies the
