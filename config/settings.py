@@ -284,6 +284,15 @@ if not WARREN_AGENT_SECRETS:
 WARREN_WEBAPPS_DOMAIN = env_str("WARREN_WEBAPPS_DOMAIN", "localhost")
 WARREN_WEBAPPS_PORT = env_int("WARREN_WEBAPPS_PORT", 8080, minimum=1)
 WARREN_UPLOAD_MAX_BYTES = env_int("WARREN_UPLOAD_MAX_BYTES", 100 * 1024 * 1024, minimum=1)
+# Whole request bodies, checked on the headers before a byte is read (config.bodyguard): a
+# logged-in user's (one upload of WARREN_UPLOAD_MAX_BYTES plus the multipart framing) and an
+# anonymous visitor's (login, sign-up and reset forms are a few hundred bytes).
+WARREN_REQUEST_MAX_BYTES = env_int(
+    "WARREN_REQUEST_MAX_BYTES", WARREN_UPLOAD_MAX_BYTES + 1024 * 1024, minimum=1024
+)
+WARREN_ANONYMOUS_REQUEST_MAX_BYTES = env_int(
+    "WARREN_ANONYMOUS_REQUEST_MAX_BYTES", 64 * 1024, minimum=1024
+)
 # Files tab: the largest file the editor opens and saves (bigger ones are download-only).
 WARREN_EDITOR_MAX_BYTES = env_int("WARREN_EDITOR_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
 # Fileserver tasks retry with exponential backoff from BASE up to MAX seconds between tries,
