@@ -6,15 +6,16 @@ import time
 from pathlib import Path
 
 import pytest
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+from django.test import Client
+from django.urls import reverse
 
 from tests.consoles.conftest import session_cookie
-from tests.factories import person
+from tests.factories import DEFAULT_PASSWORD, UserFactory, person
 from tests.live import LiveServer
+from tests.totp import totp_code
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = pytest.mark.django_db
 
 KIB, MIB, GIB = 1024, 1024 * 1024, 1024 * 1024 * 1024
 
@@ -96,6 +97,8 @@ def server(tmp_path, provisioned):
         live.stop()
 
 
+@pytest.mark.root
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 @pytest.mark.parametrize("logged_in", [False, True], ids=["anonymous", "logged-in"])
 def test_gigabyte_upload_cannot_exhaust_the_dashboards_memory(
@@ -138,3 +141,70 @@ def test_gigabyte_upload_cannot_exhaust_the_dashboards_memory(
     assert (sorted(home.rglob("*")), sorted(server.temp.rglob("*"))) == before
     assert chars_written(pid) - written < MIB
     assert server.process.poll() is None
+
+
+@pytest.fixture
+def fresh_rate_limits(settings, request):
+    # A key space of its own per test: rate-limit counters from other tests must not count.
+    caches = {alias: dict(config) for alias, config in settings.CACHES.items()}
+    caches["default"]["KEY_PREFIX"] = (
+        f"{caches['default'].get('KEY_PREFIX', '')}-{request.node.name}"
+    )
+    settings.CACHES = caches
+
+
+@pytest.fixture
+def operator_with_totp(db):
+    operator = UserFactory(username="operator1", is_staff=True, is_superuser=True)
+    secret = generate_totp_secret()
+    TOTP.activate(operator, secret)
+    operator.totp_secret = secret
+    return operator
+
+
+def admin_reached(client) -> bool:
+    return client.get("/admin/").status_code == 200
+
+
+def test_admin_login_form_cannot_skip_the_second_factor(fresh_rate_limits, operator_with_totp):
+    """Before: /admin/login/ was Django's own form, so a stolen staff password alone opened the
+    admin (every user's account, servers, limits) without the operator's TOTP code."""
+    client = Client()
+    # Django's admin form, posted as it used to be: nobody is logged in.
+    response = client.post(
+        "/admin/login/?next=/admin/",
+        {"username": "operator1", "password": DEFAULT_PASSWORD, "next": "/admin/"},
+    )
+    assert "_auth_user_id" not in client.session
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("account_login"))
+    assert not admin_reached(client)
+    # allauth's login, where the admin now sends staff: the password leads to the code prompt.
+    response = client.post(
+        reverse("account_login"), {"login": "operator1", "password": DEFAULT_PASSWORD}
+    )
+    assert response.url == reverse("mfa_authenticate")
+    assert not admin_reached(client)
+    # With the code, the operator gets in.
+    code = totp_code(operator_with_totp.totp_secret)
+    client.post(reverse("mfa_authenticate"), {"code": code})
+    assert admin_reached(client)
+
+
+def test_admin_password_guessing_is_stopped_at_the_eleventh_try(
+    fresh_rate_limits, operator_with_totp
+):
+    """Before: the admin's login took unlimited guesses; now it is allauth's, limited per IP
+    (10 a minute) and per account, so the right password on the 11th try is refused too."""
+    client = Client()
+    login = client.get("/admin/login/?next=/admin/")
+    assert login.status_code == 302
+    for guess in range(10):
+        # Spread over accounts, as a sprayer does, so only the per-IP limit counts.
+        response = client.post(login.url, {"login": f"staff{guess}", "password": f"guess-{guess}"})
+        assert response.status_code == 200
+        assert b"Too many failed login attempts" not in response.content
+    response = client.post(login.url, {"login": "operator1", "password": DEFAULT_PASSWORD})
+    assert response.status_code == 200
+    assert b"Too many failed login attempts" in response.content
+    assert "_auth_user_id" not in client.session and not admin_reached(client)
