@@ -23,6 +23,7 @@ from config.env import (
     env_url,
     local_secret,
 )
+from config.proxies import parse_networks
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = env_path("WARREN_VAR_DIR", BASE_DIR / "var")
@@ -69,6 +70,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: everything after it (allauth's per-IP rate limits included) sees the visitor's
+    # address, not the proxy's, and never an X-Forwarded-For it should not believe.
+    "config.proxies.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -181,6 +185,13 @@ X_FRAME_OPTIONS = "SAMEORIGIN"  # /consoles/<id>/frame/ is embedded by Warren's 
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+
+# Reverse proxies (CIDRs) whose X-Forwarded-For is believed: the deploy's nginx, say
+# 127.0.0.1/32. Empty (the default) believes no one, since the dashboard's port is reachable
+# from users' sandboxes on the same machine. See config.proxies.
+WARREN_TRUSTED_PROXIES = parse_networks(
+    "WARREN_TRUSTED_PROXIES", env_list("WARREN_TRUSTED_PROXIES", [])
+)
 
 # --- Accounts (django-allauth) -------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.test import Client
 from django.urls import reverse
@@ -208,3 +209,66 @@ def test_admin_password_guessing_is_stopped_at_the_eleventh_try(
     assert response.status_code == 200
     assert b"Too many failed login attempts" in response.content
     assert "_auth_user_id" not in client.session and not admin_reached(client)
+
+
+class LoginClient:
+    """A browser on the login page of a live server, behind whatever X-Forwarded-For it says."""
+
+    def __init__(self, server: LiveServer):
+        self.server = server
+        self.http = requests.Session()
+
+    def log_in(self, login: str, password: str, *, forwarded_for: str = "") -> requests.Response:
+        headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+        url = f"{self.server.url}{reverse('account_login')}"
+        self.http.get(url, headers=headers, timeout=10)
+        data = {"login": login, "password": password}
+        data["csrfmiddlewaretoken"] = self.http.cookies["csrftoken"]
+        return self.http.post(url, data=data, headers=headers, allow_redirects=False, timeout=10)
+
+
+def refused(response: requests.Response) -> bool:
+    return response.status_code == 200 and "Too many failed login attempts" in response.text
+
+
+def spray(client: LoginClient, forwarded_for) -> None:
+    """Ten wrong passwords, each for another account, so that only the per-IP limit counts."""
+    for guess in range(10):
+        response = client.log_in(f"user{guess}", "wrong", forwarded_for=forwarded_for(guess))
+        assert response.status_code == 200 and not refused(response), guess
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_visitors_behind_a_trusted_proxy_are_rate_limited_separately(tmp_path):
+    """Before: behind nginx every visitor was the proxy's address, so one password sprayer
+    locked everyone out of logging in (or every visitor shared the sprayer's allowance)."""
+    alice = UserFactory(username="alice")
+    server = LiveServer(tmp_path, {"WARREN_TRUSTED_PROXIES": "127.0.0.1/32"})
+    try:
+        sprayer, visitor = LoginClient(server), LoginClient(server)
+        spray(sprayer, lambda guess: "203.0.113.7")
+        assert refused(sprayer.log_in("alice", DEFAULT_PASSWORD, forwarded_for="203.0.113.7"))
+        # Another visitor through the same proxy still logs in.
+        response = visitor.log_in(alice.username, DEFAULT_PASSWORD, forwarded_for="198.51.100.2")
+        assert response.status_code == 302, response.text[-500:]
+        # What the sprayer writes to the left of the proxy's entry is not believed either.
+        spoofed = "192.0.2.99, 203.0.113.7"
+        assert refused(sprayer.log_in("alice", DEFAULT_PASSWORD, forwarded_for=spoofed))
+    finally:
+        server.stop()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_spoofed_forwarded_for_from_an_untrusted_peer_does_not_reset_the_login_limit(tmp_path):
+    """A console on the same machine reaches the dashboard's port directly: had Warren (or the
+    ASGI server, as uvicorn does by default for 127.0.0.1) believed its X-Forwarded-For, a new
+    made-up address per guess would have given it unlimited password guesses."""
+    UserFactory(username="alice")
+    server = LiveServer(tmp_path, {"WARREN_TRUSTED_PROXIES": "10.9.8.7/32"})
+    try:
+        attacker = LoginClient(server)
+        spray(attacker, lambda guess: f"198.51.100.{guess + 1}")
+        response = attacker.log_in("alice", DEFAULT_PASSWORD, forwarded_for="198.51.100.200")
+        assert refused(response)
+    finally:
+        server.stop()
