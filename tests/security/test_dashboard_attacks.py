@@ -144,6 +144,20 @@ def test_gigabyte_upload_cannot_exhaust_the_dashboards_memory(
     assert server.process.poll() is None
 
 
+@pytest.mark.root
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_gigabyte_post_to_the_public_login_page_is_cut_at_64_kib(server, chunked):
+    """The login page takes anonymous bodies: without a cap of their own, the same gigabyte
+    sent there would have been read whole before the form was even looked at."""
+    pid = server.process.pid
+    written = chars_written(pid)
+    answer, sent = attack(server.port, reverse("account_login"), "", chunked=chunked)
+    assert int(answer.split(b" ", 2)[1]) == 413, answer[:300]
+    assert b"larger than 64 KiB" in answer
+    assert sent < 32 * MIB and chars_written(pid) - written < MIB
+
+
 @pytest.fixture
 def fresh_rate_limits(settings, request):
     # A key space of its own per test: rate-limit counters from other tests must not count.
