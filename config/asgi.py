@@ -11,11 +11,14 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402 - needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from config.bodyguard import BodyGuard  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Login and size are checked on the headers: Django reads the whole body before any
+        # of its own middleware runs.
+        "http": BodyGuard(django_asgi_app),
         # Origin is checked against ALLOWED_HOSTS before any consumer sees the socket.
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))

@@ -23,6 +23,7 @@ from config.env import (
     env_url,
     local_secret,
 )
+from config.proxies import parse_networks
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = env_path("WARREN_VAR_DIR", BASE_DIR / "var")
@@ -69,6 +70,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: everything after it (allauth's per-IP rate limits included) sees the visitor's
+    # address, not the proxy's, and never an X-Forwarded-For it should not believe.
+    "config.proxies.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -182,6 +186,13 @@ if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
 
+# Reverse proxies (CIDRs) whose X-Forwarded-For is believed: the deploy's nginx, say
+# 127.0.0.1/32. Empty (the default) believes no one, since the dashboard's port is reachable
+# from users' sandboxes on the same machine. See config.proxies.
+WARREN_TRUSTED_PROXIES = parse_networks(
+    "WARREN_TRUSTED_PROXIES", env_list("WARREN_TRUSTED_PROXIES", [])
+)
+
 # --- Accounts (django-allauth) -------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
@@ -291,6 +302,15 @@ WARREN_DNS_SERVERS = env_list("WARREN_DNS_SERVERS", [])
 WARREN_DNS_TIMEOUT_SECONDS = env_int("WARREN_DNS_TIMEOUT_SECONDS", 5, minimum=1)
 WARREN_WEBAPPS_PORT = env_int("WARREN_WEBAPPS_PORT", 8080, minimum=1)
 WARREN_UPLOAD_MAX_BYTES = env_int("WARREN_UPLOAD_MAX_BYTES", 100 * 1024 * 1024, minimum=1)
+# Whole request bodies, checked on the headers before a byte is read (config.bodyguard): a
+# logged-in user's (one upload of WARREN_UPLOAD_MAX_BYTES plus the multipart framing) and an
+# anonymous visitor's (login, sign-up and reset forms are a few hundred bytes).
+WARREN_REQUEST_MAX_BYTES = env_int(
+    "WARREN_REQUEST_MAX_BYTES", WARREN_UPLOAD_MAX_BYTES + 1024 * 1024, minimum=1024
+)
+WARREN_ANONYMOUS_REQUEST_MAX_BYTES = env_int(
+    "WARREN_ANONYMOUS_REQUEST_MAX_BYTES", 64 * 1024, minimum=1024
+)
 # Files tab: the largest file the editor opens and saves (bigger ones are download-only).
 WARREN_EDITOR_MAX_BYTES = env_int("WARREN_EDITOR_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
 # Fileserver tasks retry with exponential backoff from BASE up to MAX seconds between tries,

@@ -1,7 +1,12 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path, re_path
 
 from accounts import views as accounts_views
+
+# Staff log in through allauth like everyone else: their second factor and the login rate
+# limits apply; Django's own admin form would skip both.
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -1,4 +1,4 @@
-"""A real Warren ASGI server (daphne) in a subprocess, sharing the test database.
+"""A real Warren ASGI server (uvicorn, as the Procfile runs it) in a subprocess, on the test DB.
 
 Browser and websocket tests drive this, not Django's test client, so that they go through
 the same ASGI stack, middleware and static files a user's browser meets.
@@ -6,6 +6,7 @@ the same ASGI stack, middleware and static files a user's browser meets.
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -30,20 +31,31 @@ def database_url_for_subprocess() -> str:
     return f"postgres://{user}{password}@{host}{port}/{config['NAME']}"
 
 
+def procfile_web_command(port: int) -> list[str]:
+    """The Procfile's web line, on ``port``: tests meet the server and options users get."""
+    line = next(
+        line for line in (REPO / "Procfile").read_text().splitlines() if line.startswith("web:")
+    )
+    words = [word for word in shlex.split(line.removeprefix("web:")) if not word.startswith("$")]
+    words[words.index("--port") + 1] = str(port)
+    assert words[-1] == ASGI_APP, words
+    return [sys.executable, "-m", *words]
+
+
 class LiveServer:
-    """daphne serving config.asgi on a free port; its log is kept for reading mail from."""
+    """uvicorn serving config.asgi on a free port; its log is kept for reading mail from."""
 
     def __init__(self, log_dir: Path, extra_env: dict | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_dir / f"daphne-{self.port}.log"
+        self.log_path = log_dir / f"asgi-{self.port}.log"
         env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), **(extra_env or {})}
         env["DJANGO_SETTINGS_MODULE"] = "tests.settings"
         env["PYTHONUNBUFFERED"] = "1"
         # Emails are printed by the console backend into this log, as on the embedded default.
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), ASGI_APP],
+            procfile_web_command(self.port),
             cwd=REPO,
             env=env,
             stdout=self._log,

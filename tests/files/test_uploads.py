@@ -3,6 +3,7 @@
 import os
 
 import pytest
+import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.files.uploadhandler import StopUpload
 from django.test import Client
@@ -12,7 +13,9 @@ from files.paths import home_of
 from files.selectors import StorageUsage
 from files.uploads import AgentUploadHandler
 from servers.models import Server
-from tests.files.conftest import put, snapshot, url, with_disk
+from tests.consoles.conftest import session_cookie
+from tests.files.conftest import MIB, put, snapshot, url, with_disk
+from tests.live import LiveServer
 
 pytestmark = [pytest.mark.root, pytest.mark.django_db]
 
@@ -187,3 +190,37 @@ def test_a_truncated_upload_body_is_a_400_and_leaves_nothing(alice, alice_client
     )
     assert response.status_code == 400
     assert snapshot(home) == before
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_uploads_under_the_limit_arrive_through_the_real_server(alice, home, tmp_path):
+    # The ASGI server and the body guard in front of Django (config.bodyguard), not the test
+    # client: a body of 3 MiB is past Django's in-memory spooling, under the request limit.
+    data = os.urandom(3 * MIB)
+    server = LiveServer(tmp_path)
+    try:
+        http = requests.Session()
+        cookie = session_cookie(alice).decode()
+        http.headers["Cookie"] = cookie
+        http.get(f"{server.url}{url('browse', 'home/alice/')}", timeout=10)
+        token = http.cookies["csrftoken"]
+        http.headers["Cookie"] = f"{cookie}; csrftoken={token}"
+        part = b'Content-Disposition: form-data; name="files"; filename="big.bin"\r\n\r\n'
+        body = b"--7d1f0c2a9b3e\r\n" + part + data + b"\r\n--7d1f0c2a9b3e--\r\n"
+        response = http.post(
+            f"{server.url}{url('upload', 'home/alice/')}",
+            data=body,
+            headers={
+                "Content-Type": "multipart/form-data; boundary=7d1f0c2a9b3e",
+                "Accept": "application/json",
+                "X-CSRFToken": token,
+                "Referer": server.url,
+            },
+            timeout=30,
+        )
+    finally:
+        server.stop()
+    assert response.status_code == 200, server.log()[-3000:]
+    assert response.json()["message"] == "Uploaded 1 file: big.bin."
+    assert (home / "big.bin").read_bytes() == data
+    assert no_temporaries(home)
