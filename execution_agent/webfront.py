@@ -20,6 +20,7 @@ import grp
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import stat
@@ -154,12 +155,19 @@ class WebLayout:
         return self.confs / self.vassal_name(spec)
 
     def vassals_of(self, slug: str) -> list[Path]:
-        """Every vassal ini, launch spec and conf dir for this domain, whoever owned it."""
-        return [
-            *self.vassals.glob(f"{slug}-u*.ini"),
-            *self.specs.glob(f"{slug}-u*.json"),
-            *self.confs.glob(f"{slug}-u*"),
-        ]
+        """Every vassal ini, launch spec and conf dir for this domain, whoever owned it.
+
+        Exact names only: a glob `{slug}-u*` would also take `www_my-university_org-u5.ini`
+        for the slug `www_my`, another user's app."""
+        name = re.compile(re.escape(slug) + r"-u[0-9]+")
+        found = []
+        for directory, suffix in ((self.vassals, ".ini"), (self.specs, ".json"), (self.confs, "")):
+            with contextlib.suppress(FileNotFoundError):
+                for entry in os.scandir(directory):
+                    stem = entry.name[: len(entry.name) - len(suffix)]
+                    if entry.name.endswith(suffix) and name.fullmatch(stem):
+                        found.append(Path(entry.path))
+        return found
 
     def site(self, slug: str) -> Path:
         return self.sites / f"{slug}.conf"

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import ast
 import os
+import time
 
 import pytest
 
-from execution_agent.webclient import web_reload
+from execution_agent.config import load_config
+from execution_agent.validation import Args
+from execution_agent.webclient import web_apply, web_reload, web_remove
+from execution_agent.webfront import WebLayout
 from execution_agent.webharness import WebFrontProcesses, http_get
+from execution_agent.webspec import parse_app
 from tests.execution_agent import conftest as agent_fixtures
 from tests.execution_agent.test_web import settings_for, write_wsgi
 
@@ -82,3 +87,42 @@ def test_web_app_cannot_read_the_emperors_environment(harness, web, alice):
         "UWSGI_RELOADS",
         "UWSGI_ORIGINAL_PROC_NAME",
     }, sorted(seen)
+
+
+def test_reload_disable_and_delete_of_a_prefix_named_app_spare_another_users_app(
+    harness, web, alice, bob
+):
+    """With prefix globs, alice's `www.my` took bob's `www.my-university.org` down with it:
+    its vassal, launch spec and conf matched `www_my-u*`, so her every Reload, disable or
+    delete removed his app."""
+    client = harness.client(timeout=60)
+    victim = settings_for(bob, domain="www.my-university.org")
+    assert web_reload(client, user=bob, app=victim)["ok"]
+    layout = WebLayout(load_config(harness.env()))
+    victim_spec = parse_app(
+        Args({"user": bob, "app": victim}, frozenset({"user", "app"}), harness.uid_base),
+        ["3.11"],
+    )
+    victim_files = [
+        layout.vassal(victim_spec),
+        layout.launch_spec(victim_spec),
+        layout.vassal_conf(victim_spec),
+    ]
+
+    def victim_untouched() -> None:
+        assert all(path.exists() for path in victim_files)
+        time.sleep(1)  # the Emperor's next scan would have stopped a removed vassal
+        status, _, body = http_get(harness.web_port, "www.my-university.org")
+        assert (status, b"Hello, World!" in body) == (200, True)
+
+    attacker = settings_for(alice, domain="www.my")
+    assert web_reload(client, user=alice, app=attacker)["ok"]
+    # A changed vassal (two processes) is rewritten, which cleans up earlier owners' files.
+    assert web_reload(client, user=alice, app={**attacker, "processes": 2})["ok"]
+    victim_untouched()
+    assert web_apply(client, user=alice, app={**attacker, "enabled": False})["vassal_changed"]
+    victim_untouched()
+    assert web_reload(client, user=alice, app=attacker)["ok"]
+    web_remove(client, user=alice, domain="www.my")
+    victim_untouched()
+    assert http_get(harness.web_port, "www.my")[0] == 404
