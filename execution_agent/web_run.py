@@ -23,14 +23,14 @@ ROTATE_EVERY = 10.0
 
 
 def emperor_argv(layout: WebLayout) -> list[str]:
-    """The Emperor in tyrant mode: each vassal runs as its file's owner, through the wrapper."""
+    """The Emperor: each vassal starts as root through the wrapper, which joins the user's web
+    cgroup and binds the app's socket before it drops to the user (tyrant mode would drop
+    first, and a user can neither join a cgroup nor bind where they cannot write)."""
     return [
         UWSGI,
         "--emperor",
         str(layout.vassals),
-        "--emperor-tyrant",
-        # Owner and mtime of the vassal file itself, never of what a symlink points at.
-        "--emperor-tyrant-nofollow",
+        # The mtime of the vassal file itself, never of what a symlink points at.
         "--emperor-nofollow",
         "--emperor-wrapper",
         str(layout.wrapper),

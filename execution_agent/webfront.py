@@ -2,11 +2,12 @@
 
 Layout under WARREN_WEB_DIR (no sandbox binds any of it except a user's own sockets and logs):
 
-    vassals/            0711 root   <slug>-u<uid>.ini, owned by the user (tyrant), mode 0400
+    vassals/            0711 root   <slug>-u<uid>.ini, owned by the user, mode 0400
     specs/              0755 root   <slug>-u<uid>.json: the bwrap command line; seccomp.bpf
     confs/<name>/       0755 root   vassal.ini as uWSGI reads it (bound at /uwsgi)
     bin/vassal-wrapper  0755 root   the Emperor's wrapper: execs bwrap from the spec
-    sockets/<uid>/      0711 user   <slug>.sock (bound at /run/webapps in the vassal)
+    sockets/<uid>/      0750 root:nginx's group  <slug>.sock 0660, bound by the wrapper as
+                        root, inherited by the vassal on fd 3 (no sandbox sees the path)
     logs/<uid>/         0700 user   <domain>.{error,server}.log (at /var/log/webapps)
     access-logs/<uid>/  0711 root   <domain>.access.log, written by nginx
     nginx/              0755 root   nginx.conf (0600), sites/<slug>.conf, htpasswd/, pages/
@@ -262,10 +263,17 @@ class WebLayout:
         write_atomically(self.nginx_conf, main.encode(), mode=0o600)
 
     def prepare_user(self, spec: AppSpec, owner_uid: int) -> None:
-        """The user's socket and log directories, owned by them (their vassal writes there)."""
+        """The user's socket directory (root's, nginx may enter) and log directory (theirs)."""
         gid = owner_uid if self.root_user else -1
         uid = owner_uid if self.root_user else -1
-        _owned_dir(self.user_sockets(spec.user), 0o711, uid, gid)
+        sockets = self.user_sockets(spec.user)
+        with contextlib.suppress(FileNotFoundError):
+            if os.lstat(sockets).st_uid != os.geteuid():
+                # Made by an earlier Warren, when vassals bound their own sockets: whatever
+                # the user left in there (links to others' sockets) goes with it.
+                shutil.rmtree(sockets)
+        worker = nginx_worker_user() if self.root_user else None
+        _owned_dir(sockets, 0o750, 0 if worker else -1, worker[1] if worker else -1)
         _owned_dir(self.user_logs(spec.user), 0o700, uid, gid)
         # Traversable: after USR1, nginx's workers (not root) reopen the logs by path.
         _owned_dir(self.access_logs_of(spec.user), 0o711)
@@ -293,5 +301,24 @@ def process_named(pid: int | None, needle: bytes) -> bool:
         return False
 
 
-def launch_spec_json(spec: AppSpec, argv: list[str], seccomp: Path, uid: int) -> bytes:
-    return (json.dumps({"uid": uid, "seccomp": str(seccomp), "argv": argv}, indent=1)).encode()
+def launch_spec_json(
+    spec: AppSpec,
+    argv: list[str],
+    seccomp: Path,
+    uid: int,
+    *,
+    socket: Path,
+    socket_gid: int,
+    cgroup_procs: list[Path],
+) -> bytes:
+    """What the wrapper needs to start the vassal: who, its socket, cgroup and bwrap argv."""
+    launch = {
+        "uid": uid,
+        "gid": uid,
+        "socket": str(socket),
+        "socket_gid": socket_gid,
+        "cgroup_procs": [str(path) for path in cgroup_procs],
+        "seccomp": str(seccomp),
+        "argv": argv,
+    }
+    return json.dumps(launch, indent=1).encode()

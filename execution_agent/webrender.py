@@ -25,7 +25,8 @@ UWSGI_MESSAGE_RE = (
 )
 LOG_KINDS = ("access", "error", "server")
 LOG_MAX_BYTES = 10 * 1024 * 1024
-SANDBOX_SOCKET_DIR = "/run/webapps"
+# The fd on which a vassal inherits its listening socket from the wrapper.
+SOCKET_FD = 3
 SANDBOX_LOG_DIR = "/var/log/webapps"
 SANDBOX_CONF_DIR = "/uwsgi"
 SANDBOX_VASSAL_INI = f"{SANDBOX_CONF_DIR}/vassal.ini"
@@ -63,7 +64,7 @@ def render_vassal(spec: AppSpec) -> str:
         domain=spec.domain,
         plugin=plugin_name(spec.python),
         processes=spec.processes,
-        socket=f"{SANDBOX_SOCKET_DIR}/{spec.slug}.sock",
+        socket_fd=SOCKET_FD,
         wsgi_file=spec.wsgi_file,
         working_dir=spec.working_dir,
         error_log=logs["error"],
@@ -136,5 +137,5 @@ def render_nginx_main(
 
 def render_wrapper(*, python: str, specs_dir: str, owner_uid: int, nproc: int) -> str:
     return _template("vassal-wrapper.py.tmpl").substitute(
-        python=python, specs_dir=specs_dir, owner_uid=owner_uid, nproc=nproc
+        python=python, specs_dir=specs_dir, owner_uid=owner_uid, nproc=nproc, socket_fd=SOCKET_FD
     )

@@ -14,8 +14,9 @@ import signal
 import stat
 import threading
 import time
+from pathlib import Path
 
-from execution_agent import creds, identity
+from execution_agent import cgroups, creds, identity
 from execution_agent.errors import bad_request, forbidden, from_os_error
 from execution_agent.homefs import area_as_user, home_as_user
 from execution_agent.safepath import open_beneath
@@ -25,6 +26,7 @@ from execution_agent.webcheck import ReloadCheck
 from execution_agent.webfront import (
     WebLayout,
     launch_spec_json,
+    nginx_worker_user,
     process_named,
     read_pid,
     write_atomically,
@@ -34,7 +36,6 @@ from execution_agent.webnginx import NginxSites
 from execution_agent.webrender import (
     SANDBOX_CONF_DIR,
     SANDBOX_LOG_DIR,
-    SANDBOX_SOCKET_DIR,
     SANDBOX_VASSAL_INI,
     log_name,
     render_htpasswd,
@@ -45,6 +46,13 @@ from execution_agent.webrender import (
 from execution_agent.webspec import AppSpec
 
 PROBE_TIMEOUT = 25.0
+WEB_CGROUP = "web_apps"
+# A user's web apps together may use this many workers' worth of the per-worker memory limit
+# (tmpfs included) before the kernel's OOM killer steps in; the guard kills single workers first.
+WEB_MEMORY_WORKERS = 4
+# cgroup v1 shares of each user's web group among the others (a console group's default is
+# 1024; the tarpit's 2 never applies to web apps, which PythonAnywhere does not count either).
+WEB_CPU_SHARES = 1024
 
 
 class WebServer:
@@ -59,6 +67,13 @@ class WebServer:
         self.check = ReloadCheck(self.logs, address, self.layout.probe_secret)
         self._prepared = False
         self._lock = threading.Lock()
+        # Beside the users' console groups, under a name no username can take (no `_` in
+        # usernames): web CPU is bounded by its weight but kept out of the CPU-seconds sum.
+        self.web_cgroups = (
+            cgroups.detect(f"{agent.config.cgroup_prefix}/{WEB_CGROUP}")
+            if agent.cgroups_active
+            else None
+        )
 
     # --- shared helpers -----------------------------------------------------------------
     def ensure_prepared(self) -> None:
@@ -151,6 +166,19 @@ class WebServer:
             finally:
                 os.close(fd)
 
+    # --- the user's web cgroup -------------------------------------------------------------
+    def ensure_web_cgroup(self, user: UserRef) -> list[Path]:
+        """Create the user's web cgroup with its limits; the cgroup.procs files to join."""
+        if self.web_cgroups is None:
+            return []
+        config = self.agent.config
+        new = self.web_cgroups.ensure_user(
+            user.username, (config.web_worker_rss_mb << 20) * WEB_MEMORY_WORKERS, config.web_nproc
+        )
+        if new:
+            self.web_cgroups.set_cpu_shares(user.username, WEB_CPU_SHARES)
+        return cgroups.procs_files(self.web_cgroups, user.username)
+
     # --- vassal ---------------------------------------------------------------------------
     def sandbox_argv(self, spec: AppSpec) -> list[str]:
         """bwrap for the vassal: the console sandbox's view, its own pid/ipc/uts and /tmp."""
@@ -167,7 +195,6 @@ class WebServer:
         # TIOCSTI, what a new session guards against, is refused by seccomp.
         argv += [
             "--die-with-parent",
-            "--bind", str(layout.user_sockets(user)), SANDBOX_SOCKET_DIR,
             "--bind", str(layout.user_logs(user)), SANDBOX_LOG_DIR,
             "--ro-bind", str(layout.vassal_conf(spec)), SANDBOX_CONF_DIR,
             "--seccomp", "@SECCOMP_FD@",
@@ -198,16 +225,23 @@ class WebServer:
                 else:
                     stale.unlink(missing_ok=True)
                 changed = True
-        changed |= write_atomically(
-            self.layout.launch_spec(spec),
-            launch_spec_json(spec, self.sandbox_argv(spec), self.layout.seccomp, uid),
-            mode=0o644,
+        worker = nginx_worker_user() if self.layout.root_user else None
+        launch = launch_spec_json(
+            spec,
+            self.sandbox_argv(spec),
+            self.layout.seccomp,
+            uid,
+            socket=self.layout.socket(spec),
+            socket_gid=worker[1] if worker else -1,
+            cgroup_procs=self.ensure_web_cgroup(spec.user),
         )
+        changed |= write_atomically(self.layout.launch_spec(spec), launch, mode=0o644)
         text = render_vassal(spec).encode()
         conf = self.layout.vassal_conf(spec)
         conf.mkdir(mode=0o755, exist_ok=True)
         write_atomically(conf / "vassal.ini", text, mode=0o644)
-        # The Emperor's copy: its owner is who the vassal runs as, its mtime what reloads it.
+        # The Emperor's copy: its mtime is what reloads it. Its owner only says whose it is:
+        # the wrapper takes the uid from the root-owned launch spec.
         path = self.layout.vassal(spec)
         try:
             before = os.stat(path).st_mtime

@@ -1,4 +1,4 @@
-"""The agent's web ops against a real nginx and uWSGI Emperor (tyrant mode, bwrap vassals)."""
+"""The agent's web ops against a real nginx and uWSGI Emperor (root wrapper, bwrap vassals)."""
 
 from __future__ import annotations
 
