@@ -2,7 +2,7 @@
 
 Both read the agent's configuration (WARREN_WEB_DIR, WARREN_WEBAPPS_PORT, ...) and prepare the
 web directory (idempotent). The Emperor is exec'd; nginx runs as a child of a small loop that
-rotates its access logs by size, so a process manager (honcho, systemd) supervises both.
+rotates every app's logs by size, so a process manager (honcho, systemd) supervises both.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ import signal
 import subprocess
 import sys
 
+from execution_agent import creds
 from execution_agent.config import ConfigError, load_config
 from execution_agent.webfront import WebLayout
+from execution_agent.weblogs import rotate_if_big, shift_rotations
 from execution_agent.webrender import LOG_MAX_BYTES
 
 UWSGI = "/usr/bin/uwsgi"
@@ -90,6 +92,11 @@ def rotate_access_logs(layout: WebLayout, nginx_pid: int) -> None:
     for path in layout.access_logs.glob("*/*.access.log"):
         with contextlib.suppress(FileNotFoundError):
             if path.stat().st_size > LOG_MAX_BYTES:
+                fd = os.open(path.parent, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW)
+                try:
+                    shift_rotations(fd, path.name)
+                finally:
+                    os.close(fd)
                 os.replace(path, path.with_name(path.name + ".1"))
                 rotated = True
     if rotated:
@@ -97,8 +104,30 @@ def rotate_access_logs(layout: WebLayout, nginx_pid: int) -> None:
             os.kill(nginx_pid, signal.SIGUSR1)
 
 
+def rotate_app_logs(layout: WebLayout) -> None:
+    """Rotate the vassals' error and server logs by size, as each directory's owner."""
+    root = os.geteuid() == 0
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(layout.logs):
+            if not entry.name.isdigit() or not entry.is_dir(follow_symlinks=False):
+                continue
+            uid = entry.stat(follow_symlinks=False).st_uid
+            acting = creds.acting_as(uid, uid) if root else contextlib.nullcontext()
+            try:
+                with acting:
+                    fd = os.open(entry.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+                    try:
+                        for name in os.listdir(fd):
+                            if name.endswith((".error.log", ".server.log")):
+                                rotate_if_big(fd, name)
+                    finally:
+                        os.close(fd)
+            except OSError as exc:
+                print(f"web_run: log rotation in {entry.path}: {exc}", file=sys.stderr)
+
+
 def run_nginx(layout: WebLayout) -> int:
-    """nginx in the foreground, with its access logs rotated by size every few seconds."""
+    """nginx in the foreground; every few seconds, every app's logs are rotated by size."""
     process = subprocess.Popen(nginx_argv(layout))
 
     def forward(signum, frame) -> None:
@@ -111,6 +140,7 @@ def run_nginx(layout: WebLayout) -> int:
             return process.wait(timeout=ROTATE_EVERY)
         except subprocess.TimeoutExpired:
             rotate_access_logs(layout, process.pid)
+            rotate_app_logs(layout)
 
 
 if __name__ == "__main__":

@@ -21,10 +21,12 @@ UWSGI_MESSAGE_RE = (
     r"SIGINT|SIGTERM|goodbye|VACUUM|binary reloading|Killing|\[emperor|logsize: |"
     r"DAMN|HARAKIRI|harakiri|\[busyness|added |Set PythonHome|Python main interpreter|"
     r"Python threads|python threads|TIMEOUT|worker respawn|received message|fsmon|"
-    r"WSGI app|\*\*\* no app)"
+    r"WSGI app|\*\*\* no app|found fd \d+ mapped to socket|running /usr/bin/uwsgi|"
+    r"setting request body)"
 )
 LOG_KINDS = ("access", "error", "server")
 LOG_MAX_BYTES = 10 * 1024 * 1024
+LOG_KEEP = 5  # previous files of each log: <name>.1 (newest) to <name>.5
 # The fd on which a vassal inherits its listening socket from the wrapper.
 SOCKET_FD = 3
 SANDBOX_LOG_DIR = "/var/log/webapps"
@@ -69,7 +71,6 @@ def render_vassal(spec: AppSpec) -> str:
         working_dir=spec.working_dir,
         error_log=logs["error"],
         server_log=logs["server"],
-        max_bytes=LOG_MAX_BYTES,
         uwsgi_messages=UWSGI_MESSAGE_RE,
         extra="\n".join(extra),
     )

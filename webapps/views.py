@@ -238,25 +238,45 @@ def _log_kind(kind: str) -> str:
     return kind
 
 
+def _log_rotation(request) -> int:
+    """?previous=n picks a rotated file of the log (1 the newest); none, the current file."""
+    value = request.GET.get("previous", "")
+    if not value:
+        return 0
+    if not value.isdigit() or not 1 <= int(value) <= webrender.LOG_KEEP:
+        raise Http404("no such previous log")
+    return int(value)
+
+
 def log(request, pk: int, kind: str):
     webapp = selectors.webapp_of(request.user, pk)
-    tail = selectors.log_tail(webapp, _log_kind(kind))
-    context = {"webapp": webapp, "kind": kind, "tail": tail, "log_kinds": webrender.LOG_KINDS}
+    rotation = _log_rotation(request)
+    tail = selectors.log_tail(webapp, _log_kind(kind), rotation=rotation)
+    context = {
+        "webapp": webapp,
+        "kind": kind,
+        "tail": tail,
+        "rotation": rotation,
+        "max_size": webrender.LOG_MAX_BYTES,
+        "log_kinds": webrender.LOG_KINDS,
+    }
     template = "webapps/_log_tail.html" if request.htmx else "webapps/log.html"
     return render(request, template, context)
 
 
 def log_download(request, pk: int, kind: str):
     webapp = selectors.webapp_of(request.user, pk)
+    rotation = _log_rotation(request)
     try:
-        fd, _ = selectors.log_file(webapp, _log_kind(kind))
+        fd, _ = selectors.log_file(webapp, _log_kind(kind), rotation=rotation)
     except agent.AgentError:
         raise Http404("this log is empty so far") from None
     except agent.AgentUnavailable:
         return HttpResponse("The web server is unreachable right now.", status=503)
+    suffix = f".{rotation}" if rotation else ""
     return FileResponse(
         os.fdopen(fd, "rb"),
         as_attachment=True,
-        filename=f"{webapp.domain}.{kind}.log",
+        filename=f"{webapp.domain}.{kind}.log{suffix}",
         content_type="text/plain; charset=utf-8",
     )
