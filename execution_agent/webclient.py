@@ -4,7 +4,7 @@
     result = web_reload(client, user=user, app={"domain": "alice.localhost", ...})
 
 `app` is the structured settings web_apply/web_reload accept (execution_agent/webspec.py):
-domain, enabled, python, processes, working_dir, virtualenv, static [{url, directory}],
+domain, enabled, python, processes, working_dir, virtualenv, static [{url, directory, dotfiles}],
 auth {username, password_hash} | None, force_https, wsgi_template | None.
 """
 

@@ -92,6 +92,15 @@ def render_site(
         redirect = (
             "    if ($warren_https = 0) {\n        return 301 https://$host$request_uri;\n    }"
         )
+    hidden = [
+        # Any path segment under the mapping that starts with a dot (nginx matches the
+        # decoded, normalised URI, so %2e and /./ are caught too). A regex location wins
+        # over `location /`, before uWSGI's static-map sees the request.
+        f'    location ~ "^{_regex_literal(mapping.url.rstrip("/"))}(.*/)?\\." {{\n'
+        "        return 404;\n    }"
+        for mapping in spec.static
+        if not mapping.dotfiles
+    ]
     auth = ""
     if spec.auth is not None:
         auth = f"        auth_basic $warren_auth_realm;\n        auth_basic_user_file {htpasswd};"
@@ -103,8 +112,14 @@ def render_site(
         uwsgi_params=uwsgi_params,
         access_log=access_log,
         https_redirect=redirect,
+        hidden_dotfiles="\n".join(hidden),
         auth=auth,
     )
+
+
+def _regex_literal(text: str) -> str:
+    """A URL prefix (letters, digits and . _ ~ @ + / -, see webspec) as a PCRE literal."""
+    return "".join("\\" + char if char in ".+" else char for char in text)
 
 
 def render_htpasswd(spec: AppSpec) -> str:

@@ -201,11 +201,17 @@ def static_add(request, pk: int):
     form = StaticMappingForm(request.POST, webapp=webapp)
     if form.is_valid():
         try:
-            services.static_mapping_add(webapp=webapp, **form.cleaned_data)
+            mapping = services.static_mapping_add(webapp=webapp, **form.cleaned_data)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
             messages.success(request, "Static files mapping added: press Reload to apply it.")
+            if mapping.covers_home:
+                messages.warning(
+                    request,
+                    f"{mapping.url} publishes your whole home: anyone can download any file "
+                    "in it. Map a folder that holds only your site's files instead.",
+                )
             return redirect("webapps:detail", pk=webapp.pk)
     context = _detail_context(request, webapp, static_form=form)
     return render(request, "webapps/detail.html", context, status=400)

@@ -253,3 +253,30 @@ def test_renamed_worker_and_forked_child_cannot_escape_the_web_memory_limit(
     where = http_get(harness.web_port, host, "/where")[2].decode()
     assert f"/{harness.cgroup_prefix}/web_apps/{alice['username']}" in where, where
     assert f"tmp={DEFAULT_TMP_BYTES}" in where
+
+
+def test_visitor_cannot_fetch_dotfiles_through_a_static_mapping_of_the_home(harness, web, alice):
+    """A mapping of `/` to the home served ~/.bash_history, ~/.my.cnf-style files and .git
+    folders to anyone who asked for them by name."""
+    client = harness.client(timeout=60)
+    home = f"/home/{alice['username']}"
+    harness.client().run(
+        user=alice,
+        argv=[
+            "sh",
+            "-c",
+            "echo 'mysql -p hunter2' > ~/.bash_history; mkdir -p ~/site/.git; "
+            "echo secret > ~/site/.git/config; echo hello > ~/public.txt",
+        ],
+    )
+    static = [{"url": "/", "directory": home}]
+    assert web_reload(client, user=alice, app=settings_for(alice, static=static))["ok"]
+    host = f"{alice['username']}.localhost"
+    assert http_get(harness.web_port, host, "/public.txt")[2] == b"hello\n"
+    for path in ("/.bash_history", "/%2Ebash_history", "/site/.git/config", "/./.bash_history"):
+        status, _, body = http_get(harness.web_port, host, path)
+        assert status == 404 and b"hunter2" not in body and b"secret" not in body, path
+    # Served only when the user asks for it.
+    static = [{"url": "/", "directory": home, "dotfiles": True}]
+    assert web_reload(client, user=alice, app=settings_for(alice, static=static))["ok"]
+    assert http_get(harness.web_port, host, "/.bash_history")[2] == b"mysql -p hunter2\n"

@@ -254,3 +254,33 @@ def test_error_log_tab_keeps_the_traceback_across_reloads_and_links_previous_fil
         assert alice_client.get(url, {"previous": bad}).status_code == 404
     assert "Nothing logged yet" in alice_client.get(url, {"previous": 2}).content.decode()
     assert outsider_client.get(url, {"previous": 1}).status_code == 404
+
+
+def test_a_mapping_of_the_home_hides_dotfiles_unless_the_box_is_ticked(
+    web, alice_home, alice_client, outsider_client, web_port
+):
+    webapp = create_app(alice_client, framework="manual")
+    write_home_file(alice_home, ".bash_history", "mysql -p hunter2\n")
+    write_home_file(alice_home, "public.txt", "hello")
+    add = reverse("webapps:static_add", args=[webapp.pk])
+    response = alice_client.post(add, {"url": "/", "directory": "/home/alice"}, follow=True)
+    page = response.content.decode()
+    assert "publishes your whole home" in page  # the message, and the row's own warning
+    assert page.count("publishes your whole home") == 2
+    assert "hidden" in page
+    assert b"Reloaded" in reload(alice_client, webapp).content
+    assert http_get(web_port, "alice.localhost", "/public.txt")[2] == b"hello"
+    for path in ("/.bash_history", "/%2ebash_history", "/x/../.bash_history"):
+        status, _, body = http_get(web_port, "alice.localhost", path)
+        assert status == 404 and b"hunter2" not in body, path
+
+    webapp.static_mappings.get().delete()
+    response = alice_client.post(add, {"url": "/", "directory": "/home/alice", "dotfiles": "on"})
+    assert response.status_code == 302
+    assert webapp.static_mappings.get().dotfiles
+    assert b"Reloaded" in reload(alice_client, webapp).content
+    assert http_get(web_port, "alice.localhost", "/.bash_history")[2] == b"mysql -p hunter2\n"
+    # Someone else's account cannot add a mapping to alice's app.
+    assert (
+        outsider_client.post(add, {"url": "/o/", "directory": "/home/mallory"}).status_code == 404
+    )
