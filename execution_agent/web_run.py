@@ -22,6 +22,13 @@ from execution_agent.webrender import LOG_MAX_BYTES
 UWSGI = "/usr/bin/uwsgi"
 NGINX = "/usr/sbin/nginx"
 ROTATE_EVERY = 10.0
+EMPEROR_WARNINGS_EXPLAINED = (
+    "[warren] The uWSGI Emperor starting next runs as root on purpose, without a master "
+    "process: it only starts each app's wrapper, which joins the user's web cgroup and binds "
+    "the app's socket as root, then drops to the user before any app code runs, inside "
+    "bubblewrap. Each app's own uWSGI has its master. uWSGI's two warnings below, 'you are "
+    "running uWSGI as root' and 'without its master process manager', are expected."
+)
 
 
 def emperor_argv(layout: WebLayout) -> list[str]:
@@ -82,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] == "nginx":
         return run_nginx(layout)
     command = emperor_argv(layout)
+    if os.geteuid() == 0:
+        # uWSGI will warn twice; neither is a mistake here, and an operator should know.
+        print(EMPEROR_WARNINGS_EXPLAINED, file=sys.stderr, flush=True)
     os.execv(command[0], command)  # noqa: S606 - a fixed binary with our own arguments
     return 1  # not reached
 

@@ -363,3 +363,17 @@ def wait_until_logged(client, user: dict, domain: str, needle: str) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"{needle!r} not in the error log")
+
+
+def test_the_emperors_start_up_warnings_are_explained_and_no_others_appear(harness, web):
+    from execution_agent.web_run import EMPEROR_WARNINGS_EXPLAINED
+
+    output = web.output("emperor")
+    explained = output.index(EMPEROR_WARNINGS_EXPLAINED)
+    warnings = [line for line in output.splitlines() if "WARNING" in line]
+    assert warnings, output  # uWSGI's own; if a version stops printing them, drop the note
+    assert all(output.index(line) > explained for line in warnings)
+    assert {line.strip() for line in warnings} <= {
+        "*** WARNING: you are running uWSGI as root !!! (use the --uid flag) ***",
+        "*** WARNING: you are running uWSGI without its master process manager ***",
+    }, warnings
