@@ -15,7 +15,7 @@ import sys
 
 from execution_agent import creds
 from execution_agent.config import ConfigError, load_config
-from execution_agent.webfront import WebLayout
+from execution_agent.webfront import WebLayout, restore_web_cgroups
 from execution_agent.weblogs import rotate_if_big, shift_rotations
 from execution_agent.webrender import LOG_MAX_BYTES
 
@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_nginx(layout)
     command = emperor_argv(layout)
     if os.geteuid() == 0:
+        for failure in restore_web_cgroups(layout):
+            print(f"[warren] web cgroup not restored: {failure}", file=sys.stderr, flush=True)
         # uWSGI will warn twice; neither is a mistake here, and an operator should know.
         print(EMPEROR_WARNINGS_EXPLAINED, file=sys.stderr, flush=True)
     os.execv(command[0], command)  # noqa: S606 - a fixed binary with our own arguments

@@ -29,7 +29,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from execution_agent import identity
+from execution_agent import cgroups, identity
 from execution_agent.config import Config
 from execution_agent.seccomp import build_filter
 from execution_agent.webrender import (
@@ -39,6 +39,16 @@ from execution_agent.webrender import (
 from execution_agent.webspec import AppSpec
 
 PAGES = ("unknown.html",)
+# Each user's web apps share a cgroup <prefix>/web_apps/<username>, beside the users' console
+# groups under a name no username can take (no `_` in usernames): web CPU is bounded by its
+# weight but kept out of the CPU-seconds sum.
+WEB_CGROUP = "web_apps"
+# A user's web apps together may use this many workers' worth of the per-worker memory limit
+# (tmpfs included) before the kernel's OOM killer steps in; the guard kills single workers first.
+WEB_MEMORY_WORKERS = 4
+# cgroup v1 shares of each user's web group among the others (a console group's default is
+# 1024; the tarpit's 2 never applies to web apps, which PythonAnywhere does not count either).
+WEB_CPU_SHARES = 1024
 UWSGI_PARAMS = (
     "QUERY_STRING $query_string",
     "REQUEST_METHOD $request_method",
@@ -284,6 +294,35 @@ class WebLayout:
             identity.write_if_changed(etc / "group", identity.group_text(spec.user, owner_uid))
 
 
+def web_cgroups_of(config: Config):
+    """The cgroup backend for users' web groups (<prefix>/web_apps/<username>)."""
+    return cgroups.detect(f"{config.cgroup_prefix}/{WEB_CGROUP}")
+
+
+def ensure_web_cgroup(backend, config: Config, username: str) -> list[Path]:
+    """Create the user's web cgroup with its limits; the cgroup.procs files to join."""
+    memory = (config.web_worker_rss_mb << 20) * WEB_MEMORY_WORKERS
+    if backend.ensure_user(username, memory, config.web_nproc):
+        backend.set_cpu_shares(username, WEB_CPU_SHARES)
+    return cgroups.procs_files(backend, username)
+
+
+def restore_web_cgroups(layout: WebLayout) -> list[str]:
+    """Make again the web cgroups every launch spec joins (gone after a reboot), before the
+    Emperor starts the vassals; the usernames whose groups could not be made."""
+    backend = web_cgroups_of(layout.config)
+    if not cgroups.usable(backend):
+        return []
+    failed = []
+    for path in sorted(layout.specs.glob("*.json")):
+        try:
+            username = json.loads(path.read_text())["username"]
+            ensure_web_cgroup(backend, layout.config, username)
+        except (OSError, ValueError, KeyError) as exc:
+            failed.append(f"{path.name}: {exc}")
+    return failed
+
+
 def read_pid(path: Path) -> int | None:
     try:
         return int(path.read_text().strip())
@@ -314,6 +353,7 @@ def launch_spec_json(
     """What the wrapper needs to start the vassal: who, its socket, cgroup and bwrap argv."""
     launch = {
         "uid": uid,
+        "username": spec.user.username,
         "gid": uid,
         "socket": str(socket),
         "socket_gid": socket_gid,

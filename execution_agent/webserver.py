@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from execution_agent import cgroups, creds, identity
+from execution_agent import creds, identity
 from execution_agent.errors import bad_request, forbidden, from_os_error
 from execution_agent.homefs import area_as_user, home_as_user
 from execution_agent.safepath import open_beneath
@@ -25,10 +25,12 @@ from execution_agent.web_run import UWSGI
 from execution_agent.webcheck import ReloadCheck
 from execution_agent.webfront import (
     WebLayout,
+    ensure_web_cgroup,
     launch_spec_json,
     nginx_worker_user,
     process_named,
     read_pid,
+    web_cgroups_of,
     write_atomically,
 )
 from execution_agent.weblogs import AppLogs
@@ -46,13 +48,6 @@ from execution_agent.webrender import (
 from execution_agent.webspec import AppSpec
 
 PROBE_TIMEOUT = 25.0
-WEB_CGROUP = "web_apps"
-# A user's web apps together may use this many workers' worth of the per-worker memory limit
-# (tmpfs included) before the kernel's OOM killer steps in; the guard kills single workers first.
-WEB_MEMORY_WORKERS = 4
-# cgroup v1 shares of each user's web group among the others (a console group's default is
-# 1024; the tarpit's 2 never applies to web apps, which PythonAnywhere does not count either).
-WEB_CPU_SHARES = 1024
 
 
 class WebServer:
@@ -67,13 +62,7 @@ class WebServer:
         self.check = ReloadCheck(self.logs, address, self.layout.probe_secret)
         self._prepared = False
         self._lock = threading.Lock()
-        # Beside the users' console groups, under a name no username can take (no `_` in
-        # usernames): web CPU is bounded by its weight but kept out of the CPU-seconds sum.
-        self.web_cgroups = (
-            cgroups.detect(f"{agent.config.cgroup_prefix}/{WEB_CGROUP}")
-            if agent.cgroups_active
-            else None
-        )
+        self.web_cgroups = web_cgroups_of(agent.config) if agent.cgroups_active else None
 
     # --- shared helpers -----------------------------------------------------------------
     def ensure_prepared(self) -> None:
@@ -171,13 +160,7 @@ class WebServer:
         """Create the user's web cgroup with its limits; the cgroup.procs files to join."""
         if self.web_cgroups is None:
             return []
-        config = self.agent.config
-        new = self.web_cgroups.ensure_user(
-            user.username, (config.web_worker_rss_mb << 20) * WEB_MEMORY_WORKERS, config.web_nproc
-        )
-        if new:
-            self.web_cgroups.set_cpu_shares(user.username, WEB_CPU_SHARES)
-        return cgroups.procs_files(self.web_cgroups, user.username)
+        return ensure_web_cgroup(self.web_cgroups, self.agent.config, user.username)
 
     # --- vassal ---------------------------------------------------------------------------
     def sandbox_argv(self, spec: AppSpec) -> list[str]:

@@ -377,3 +377,20 @@ def test_the_emperors_start_up_warnings_are_explained_and_no_others_appear(harne
         "*** WARNING: you are running uWSGI as root !!! (use the --uid flag) ***",
         "*** WARNING: you are running uWSGI without its master process manager ***",
     }, warnings
+
+
+def test_web_cgroups_are_made_again_when_the_emperor_starts_after_a_reboot(harness, web, alice):
+    from execution_agent.harness import remove_cgroups
+    from execution_agent.webfront import web_cgroups_of
+
+    client = harness.client(timeout=60)
+    assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
+    backend = web_cgroups_of(load_config(harness.env()))
+    assert backend.pids(alice["username"])
+    web.stop()
+    remove_cgroups(backend.prefix)  # what a reboot does to every cgroup
+    assert backend.pids(alice["username"]) == []
+    web.start()
+    wait_for_body(harness.web_port, f"{alice['username']}.localhost", b"Hello, World!")
+    assert backend.pids(alice["username"])  # the restarted vassal is in its group again
+    assert backend.pids_exhausted(alice["username"]) is False
