@@ -150,8 +150,9 @@ class WebLayout:
     # --- per-app paths ------------------------------------------------------------------
     @staticmethod
     def vassal_name(spec: AppSpec) -> str:
-        # The uid is part of the name: tyrant mode keeps a vassal's first owner for its whole
-        # life, so a reused username must make a new vassal, never rewrite the old one.
+        # The uid is part of the name: a running vassal keeps its first uid for its whole life
+        # (reloads re-exec inside the same sandbox), so a reused username must make a new
+        # vassal, never rewrite the old one.
         return f"{spec.slug}-u{spec.user.uid}"
 
     def vassal(self, spec: AppSpec) -> Path:
