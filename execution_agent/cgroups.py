@@ -349,3 +349,14 @@ def usable(backend: NoCgroups | CgroupsV1 | CgroupsV2) -> bool:
         return False
     probe_root = backend.root if isinstance(backend, CgroupsV2) else backend.mounts["pids"]
     return os.access(probe_root, os.W_OK)
+
+
+def procs_files(backend: NoCgroups | CgroupsV1 | CgroupsV2, username: str) -> list[Path]:
+    """The cgroup.procs file(s) a process writes its pid to, to join the user's group(s)."""
+    if isinstance(backend, CgroupsV2):
+        return [backend.root / backend.prefix / username / "cgroup.procs"]
+    if isinstance(backend, CgroupsV1):
+        return [
+            root / backend.prefix / username / "cgroup.procs" for root in backend._hierarchies()
+        ]
+    return []

@@ -14,6 +14,7 @@ from execution_agent import creds, firewall, procs
 from execution_agent.config import Config
 from execution_agent.reaper import Reaper
 from execution_agent.sandbox import Sandbox
+from execution_agent.webfront import WEB_CGROUP
 from execution_agent.webguard import WorkerMemoryGuard
 
 log = logging.getLogger("execution_agent")
@@ -151,9 +152,11 @@ def build_agent(config: Config) -> Agent:
         except OSError as exc:
             warnings.append(f"WARREN_CGROUP_FAVOR_DYNMODS: {exc.strerror}")
     if root:
-        # Web app workers' memory limit (they join no cgroup): checked off the request path.
+        # Web app workers' memory limit, per process: checked off the request path.
         WorkerMemoryGuard(
-            uid_base=config.uid_base, limit_bytes=config.web_worker_rss_mb << 20
+            uid_base=config.uid_base,
+            limit_bytes=config.web_worker_rss_mb << 20,
+            web_cgroup=f"{config.cgroup_prefix}/{WEB_CGROUP}",
         ).start()
     setsid = shutil.which("setsid") or "/usr/bin/setsid"
     sandbox = Sandbox(

@@ -2,7 +2,7 @@
 
 Both read the agent's configuration (WARREN_WEB_DIR, WARREN_WEBAPPS_PORT, ...) and prepare the
 web directory (idempotent). The Emperor is exec'd; nginx runs as a child of a small loop that
-rotates its access logs by size, so a process manager (honcho, systemd) supervises both.
+rotates every app's logs by size, so a process manager (honcho, systemd) supervises both.
 """
 
 from __future__ import annotations
@@ -13,24 +13,33 @@ import signal
 import subprocess
 import sys
 
+from execution_agent import creds
 from execution_agent.config import ConfigError, load_config
-from execution_agent.webfront import WebLayout
+from execution_agent.webfront import WebLayout, restore_web_cgroups
+from execution_agent.weblogs import rotate_if_big, shift_rotations
 from execution_agent.webrender import LOG_MAX_BYTES
 
 UWSGI = "/usr/bin/uwsgi"
 NGINX = "/usr/sbin/nginx"
 ROTATE_EVERY = 10.0
+EMPEROR_WARNINGS_EXPLAINED = (
+    "[warren] The uWSGI Emperor starting next runs as root on purpose, without a master "
+    "process: it only starts each app's wrapper, which joins the user's web cgroup and binds "
+    "the app's socket as root, then drops to the user before any app code runs, inside "
+    "bubblewrap. Each app's own uWSGI has its master. uWSGI's two warnings below, 'you are "
+    "running uWSGI as root' and 'without its master process manager', are expected."
+)
 
 
 def emperor_argv(layout: WebLayout) -> list[str]:
-    """The Emperor in tyrant mode: each vassal runs as its file's owner, through the wrapper."""
+    """The Emperor: each vassal starts as root through the wrapper, which joins the user's web
+    cgroup and binds the app's socket before it drops to the user (tyrant mode would drop
+    first, and a user can neither join a cgroup nor bind where they cannot write)."""
     return [
         UWSGI,
         "--emperor",
         str(layout.vassals),
-        "--emperor-tyrant",
-        # Owner and mtime of the vassal file itself, never of what a symlink points at.
-        "--emperor-tyrant-nofollow",
+        # The mtime of the vassal file itself, never of what a symlink points at.
         "--emperor-nofollow",
         "--emperor-wrapper",
         str(layout.wrapper),
@@ -80,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] == "nginx":
         return run_nginx(layout)
     command = emperor_argv(layout)
+    if os.geteuid() == 0:
+        for failure in restore_web_cgroups(layout):
+            print(f"[warren] web cgroup not restored: {failure}", file=sys.stderr, flush=True)
+        # uWSGI will warn twice; neither is a mistake here, and an operator should know.
+        print(EMPEROR_WARNINGS_EXPLAINED, file=sys.stderr, flush=True)
     os.execv(command[0], command)  # noqa: S606 - a fixed binary with our own arguments
     return 1  # not reached
 
@@ -90,6 +104,11 @@ def rotate_access_logs(layout: WebLayout, nginx_pid: int) -> None:
     for path in layout.access_logs.glob("*/*.access.log"):
         with contextlib.suppress(FileNotFoundError):
             if path.stat().st_size > LOG_MAX_BYTES:
+                fd = os.open(path.parent, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW)
+                try:
+                    shift_rotations(fd, path.name)
+                finally:
+                    os.close(fd)
                 os.replace(path, path.with_name(path.name + ".1"))
                 rotated = True
     if rotated:
@@ -97,8 +116,30 @@ def rotate_access_logs(layout: WebLayout, nginx_pid: int) -> None:
             os.kill(nginx_pid, signal.SIGUSR1)
 
 
+def rotate_app_logs(layout: WebLayout) -> None:
+    """Rotate the vassals' error and server logs by size, as each directory's owner."""
+    root = os.geteuid() == 0
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(layout.logs):
+            if not entry.name.isdigit() or not entry.is_dir(follow_symlinks=False):
+                continue
+            uid = entry.stat(follow_symlinks=False).st_uid
+            acting = creds.acting_as(uid, uid) if root else contextlib.nullcontext()
+            try:
+                with acting:
+                    fd = os.open(entry.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+                    try:
+                        for name in os.listdir(fd):
+                            if name.endswith((".error.log", ".server.log")):
+                                rotate_if_big(fd, name)
+                    finally:
+                        os.close(fd)
+            except OSError as exc:
+                print(f"web_run: log rotation in {entry.path}: {exc}", file=sys.stderr)
+
+
 def run_nginx(layout: WebLayout) -> int:
-    """nginx in the foreground, with its access logs rotated by size every few seconds."""
+    """nginx in the foreground; every few seconds, every app's logs are rotated by size."""
     process = subprocess.Popen(nginx_argv(layout))
 
     def forward(signum, frame) -> None:
@@ -111,6 +152,7 @@ def run_nginx(layout: WebLayout) -> int:
             return process.wait(timeout=ROTATE_EVERY)
         except subprocess.TimeoutExpired:
             rotate_access_logs(layout, process.pid)
+            rotate_app_logs(layout)
 
 
 if __name__ == "__main__":

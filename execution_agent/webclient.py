@@ -4,7 +4,7 @@
     result = web_reload(client, user=user, app={"domain": "alice.localhost", ...})
 
 `app` is the structured settings web_apply/web_reload accept (execution_agent/webspec.py):
-domain, enabled, python, processes, working_dir, virtualenv, static [{url, directory}],
+domain, enabled, python, processes, working_dir, virtualenv, static [{url, directory, dotfiles}],
 auth {username, password_hash} | None, force_https, wsgi_template | None.
 """
 
@@ -37,15 +37,27 @@ def web_remove(client: AgentClient, *, user: UserRef, domain: str) -> dict:
 
 
 def web_log(
-    client: AgentClient, *, user: UserRef, domain: str, kind: LogKind, max_bytes: int = 65536
+    client: AgentClient,
+    *,
+    user: UserRef,
+    domain: str,
+    kind: LogKind,
+    max_bytes: int = 65536,
+    rotation: int = 0,
 ) -> dict:
-    """{"text": the last max_bytes of the log, "size": its whole size}"""
-    return client.call("web_log", user=user, domain=domain, kind=kind, max_bytes=max_bytes)[0]
+    """{"text": the last max_bytes of the log, "size": its whole size, "previous": [{"rotation":
+    n, "size": bytes}] its previous files}; rotation n > 0 reads previous file n instead."""
+    return client.call(
+        "web_log", user=user, domain=domain, kind=kind, max_bytes=max_bytes, rotation=rotation
+    )[0]
 
 
 def web_log_open(
-    client: AgentClient, *, user: UserRef, domain: str, kind: LogKind
+    client: AgentClient, *, user: UserRef, domain: str, kind: LogKind, rotation: int = 0
 ) -> tuple[int, int]:
-    """Open a log read-only as the user; returns (fd, size). The caller closes fd."""
-    result, fd = client._call_one_fd("web_log_open", user=user, domain=domain, kind=kind)
+    """Open a log (or previous file n) read-only as the user; returns (fd, size). The caller
+    closes fd."""
+    result, fd = client._call_one_fd(
+        "web_log_open", user=user, domain=domain, kind=kind, rotation=rotation
+    )
     return fd, result["size"]

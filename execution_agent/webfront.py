@@ -2,11 +2,12 @@
 
 Layout under WARREN_WEB_DIR (no sandbox binds any of it except a user's own sockets and logs):
 
-    vassals/            0711 root   <slug>-u<uid>.ini, owned by the user (tyrant), mode 0400
+    vassals/            0711 root   <slug>-u<uid>.ini, owned by the user, mode 0400
     specs/              0755 root   <slug>-u<uid>.json: the bwrap command line; seccomp.bpf
     confs/<name>/       0755 root   vassal.ini as uWSGI reads it (bound at /uwsgi)
     bin/vassal-wrapper  0755 root   the Emperor's wrapper: execs bwrap from the spec
-    sockets/<uid>/      0711 user   <slug>.sock (bound at /run/webapps in the vassal)
+    sockets/<uid>/      0750 root:nginx's group  <slug>.sock 0660, bound by the wrapper as
+                        root, inherited by the vassal on fd 3 (no sandbox sees the path)
     logs/<uid>/         0700 user   <domain>.{error,server}.log (at /var/log/webapps)
     access-logs/<uid>/  0711 root   <domain>.access.log, written by nginx
     nginx/              0755 root   nginx.conf (0600), sites/<slug>.conf, htpasswd/, pages/
@@ -20,6 +21,7 @@ import grp
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import stat
@@ -27,7 +29,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from execution_agent import identity
+from execution_agent import cgroups, identity
 from execution_agent.config import Config
 from execution_agent.seccomp import build_filter
 from execution_agent.webrender import (
@@ -37,6 +39,16 @@ from execution_agent.webrender import (
 from execution_agent.webspec import AppSpec
 
 PAGES = ("unknown.html",)
+# Each user's web apps share a cgroup <prefix>/web_apps/<username>, beside the users' console
+# groups under a name no username can take (no `_` in usernames): web CPU is bounded by its
+# weight but kept out of the CPU-seconds sum.
+WEB_CGROUP = "web_apps"
+# A user's web apps together may use this many workers' worth of the per-worker memory limit
+# (tmpfs included) before the kernel's OOM killer steps in; the guard kills single workers first.
+WEB_MEMORY_WORKERS = 4
+# cgroup v1 shares of each user's web group among the others (a console group's default is
+# 1024; the tarpit's 2 never applies to web apps, which PythonAnywhere does not count either).
+WEB_CPU_SHARES = 1024
 UWSGI_PARAMS = (
     "QUERY_STRING $query_string",
     "REQUEST_METHOD $request_method",
@@ -138,8 +150,9 @@ class WebLayout:
     # --- per-app paths ------------------------------------------------------------------
     @staticmethod
     def vassal_name(spec: AppSpec) -> str:
-        # The uid is part of the name: tyrant mode keeps a vassal's first owner for its whole
-        # life, so a reused username must make a new vassal, never rewrite the old one.
+        # The uid is part of the name: a running vassal keeps its first uid for its whole life
+        # (reloads re-exec inside the same sandbox), so a reused username must make a new
+        # vassal, never rewrite the old one.
         return f"{spec.slug}-u{spec.user.uid}"
 
     def vassal(self, spec: AppSpec) -> Path:
@@ -154,12 +167,19 @@ class WebLayout:
         return self.confs / self.vassal_name(spec)
 
     def vassals_of(self, slug: str) -> list[Path]:
-        """Every vassal ini, launch spec and conf dir for this domain, whoever owned it."""
-        return [
-            *self.vassals.glob(f"{slug}-u*.ini"),
-            *self.specs.glob(f"{slug}-u*.json"),
-            *self.confs.glob(f"{slug}-u*"),
-        ]
+        """Every vassal ini, launch spec and conf dir for this domain, whoever owned it.
+
+        Exact names only: a glob `{slug}-u*` would also take `www_my-university_org-u5.ini`
+        for the slug `www_my`, another user's app."""
+        name = re.compile(re.escape(slug) + r"-u[0-9]+")
+        found = []
+        for directory, suffix in ((self.vassals, ".ini"), (self.specs, ".json"), (self.confs, "")):
+            with contextlib.suppress(FileNotFoundError):
+                for entry in os.scandir(directory):
+                    stem = entry.name[: len(entry.name) - len(suffix)]
+                    if entry.name.endswith(suffix) and name.fullmatch(stem):
+                        found.append(Path(entry.path))
+        return found
 
     def site(self, slug: str) -> Path:
         return self.sites / f"{slug}.conf"
@@ -254,10 +274,17 @@ class WebLayout:
         write_atomically(self.nginx_conf, main.encode(), mode=0o600)
 
     def prepare_user(self, spec: AppSpec, owner_uid: int) -> None:
-        """The user's socket and log directories, owned by them (their vassal writes there)."""
+        """The user's socket directory (root's, nginx may enter) and log directory (theirs)."""
         gid = owner_uid if self.root_user else -1
         uid = owner_uid if self.root_user else -1
-        _owned_dir(self.user_sockets(spec.user), 0o711, uid, gid)
+        sockets = self.user_sockets(spec.user)
+        with contextlib.suppress(FileNotFoundError):
+            if os.lstat(sockets).st_uid != os.geteuid():
+                # Made by an earlier Warren, when vassals bound their own sockets: whatever
+                # the user left in there (links to others' sockets) goes with it.
+                shutil.rmtree(sockets)
+        worker = nginx_worker_user() if self.root_user else None
+        _owned_dir(sockets, 0o750, 0 if worker else -1, worker[1] if worker else -1)
         _owned_dir(self.user_logs(spec.user), 0o700, uid, gid)
         # Traversable: after USR1, nginx's workers (not root) reopen the logs by path.
         _owned_dir(self.access_logs_of(spec.user), 0o711)
@@ -266,6 +293,35 @@ class WebLayout:
             etc.mkdir(mode=0o755, parents=True, exist_ok=True)
             identity.write_if_changed(etc / "passwd", identity.passwd_text(spec.user, owner_uid))
             identity.write_if_changed(etc / "group", identity.group_text(spec.user, owner_uid))
+
+
+def web_cgroups_of(config: Config):
+    """The cgroup backend for users' web groups (<prefix>/web_apps/<username>)."""
+    return cgroups.detect(f"{config.cgroup_prefix}/{WEB_CGROUP}")
+
+
+def ensure_web_cgroup(backend, config: Config, username: str) -> list[Path]:
+    """Create the user's web cgroup with its limits; the cgroup.procs files to join."""
+    memory = (config.web_worker_rss_mb << 20) * WEB_MEMORY_WORKERS
+    if backend.ensure_user(username, memory, config.web_nproc):
+        backend.set_cpu_shares(username, WEB_CPU_SHARES)
+    return cgroups.procs_files(backend, username)
+
+
+def restore_web_cgroups(layout: WebLayout) -> list[str]:
+    """Make again the web cgroups every launch spec joins (gone after a reboot), before the
+    Emperor starts the vassals; the usernames whose groups could not be made."""
+    backend = web_cgroups_of(layout.config)
+    if not cgroups.usable(backend):
+        return []
+    failed = []
+    for path in sorted(layout.specs.glob("*.json")):
+        try:
+            username = json.loads(path.read_text())["username"]
+            ensure_web_cgroup(backend, layout.config, username)
+        except (OSError, ValueError, KeyError) as exc:
+            failed.append(f"{path.name}: {exc}")
+    return failed
 
 
 def read_pid(path: Path) -> int | None:
@@ -285,5 +341,25 @@ def process_named(pid: int | None, needle: bytes) -> bool:
         return False
 
 
-def launch_spec_json(spec: AppSpec, argv: list[str], seccomp: Path, uid: int) -> bytes:
-    return (json.dumps({"uid": uid, "seccomp": str(seccomp), "argv": argv}, indent=1)).encode()
+def launch_spec_json(
+    spec: AppSpec,
+    argv: list[str],
+    seccomp: Path,
+    uid: int,
+    *,
+    socket: Path,
+    socket_gid: int,
+    cgroup_procs: list[Path],
+) -> bytes:
+    """What the wrapper needs to start the vassal: who, its socket, cgroup and bwrap argv."""
+    launch = {
+        "uid": uid,
+        "username": spec.user.username,
+        "gid": uid,
+        "socket": str(socket),
+        "socket_gid": socket_gid,
+        "cgroup_procs": [str(path) for path in cgroup_procs],
+        "seccomp": str(seccomp),
+        "argv": argv,
+    }
+    return json.dumps(launch, indent=1).encode()

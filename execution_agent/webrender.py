@@ -21,11 +21,14 @@ UWSGI_MESSAGE_RE = (
     r"SIGINT|SIGTERM|goodbye|VACUUM|binary reloading|Killing|\[emperor|logsize: |"
     r"DAMN|HARAKIRI|harakiri|\[busyness|added |Set PythonHome|Python main interpreter|"
     r"Python threads|python threads|TIMEOUT|worker respawn|received message|fsmon|"
-    r"WSGI app|\*\*\* no app)"
+    r"WSGI app|\*\*\* no app|found fd \d+ mapped to socket|running /usr/bin/uwsgi|"
+    r"setting request body)"
 )
 LOG_KINDS = ("access", "error", "server")
 LOG_MAX_BYTES = 10 * 1024 * 1024
-SANDBOX_SOCKET_DIR = "/run/webapps"
+LOG_KEEP = 5  # previous files of each log: <name>.1 (newest) to <name>.5
+# The fd on which a vassal inherits its listening socket from the wrapper.
+SOCKET_FD = 3
 SANDBOX_LOG_DIR = "/var/log/webapps"
 SANDBOX_CONF_DIR = "/uwsgi"
 SANDBOX_VASSAL_INI = f"{SANDBOX_CONF_DIR}/vassal.ini"
@@ -63,12 +66,11 @@ def render_vassal(spec: AppSpec) -> str:
         domain=spec.domain,
         plugin=plugin_name(spec.python),
         processes=spec.processes,
-        socket=f"{SANDBOX_SOCKET_DIR}/{spec.slug}.sock",
+        socket_fd=SOCKET_FD,
         wsgi_file=spec.wsgi_file,
         working_dir=spec.working_dir,
         error_log=logs["error"],
         server_log=logs["server"],
-        max_bytes=LOG_MAX_BYTES,
         uwsgi_messages=UWSGI_MESSAGE_RE,
         extra="\n".join(extra),
     )
@@ -90,6 +92,15 @@ def render_site(
         redirect = (
             "    if ($warren_https = 0) {\n        return 301 https://$host$request_uri;\n    }"
         )
+    hidden = [
+        # Any path segment under the mapping that starts with a dot (nginx matches the
+        # decoded, normalised URI, so %2e and /./ are caught too). A regex location wins
+        # over `location /`, before uWSGI's static-map sees the request.
+        f'    location ~ "^{_regex_literal(mapping.url.rstrip("/"))}(.*/)?\\." {{\n'
+        "        return 404;\n    }"
+        for mapping in spec.static
+        if not mapping.dotfiles
+    ]
     auth = ""
     if spec.auth is not None:
         auth = f"        auth_basic $warren_auth_realm;\n        auth_basic_user_file {htpasswd};"
@@ -101,8 +112,14 @@ def render_site(
         uwsgi_params=uwsgi_params,
         access_log=access_log,
         https_redirect=redirect,
+        hidden_dotfiles="\n".join(hidden),
         auth=auth,
     )
+
+
+def _regex_literal(text: str) -> str:
+    """A URL prefix (letters, digits and . _ ~ @ + / -, see webspec) as a PCRE literal."""
+    return "".join("\\" + char if char in ".+" else char for char in text)
 
 
 def render_htpasswd(spec: AppSpec) -> str:
@@ -137,5 +154,5 @@ def render_nginx_main(
 
 def render_wrapper(*, python: str, specs_dir: str, owner_uid: int, nproc: int) -> str:
     return _template("vassal-wrapper.py.tmpl").substitute(
-        python=python, specs_dir=specs_dir, owner_uid=owner_uid, nproc=nproc
+        python=python, specs_dir=specs_dir, owner_uid=owner_uid, nproc=nproc, socket_fd=SOCKET_FD
     )

@@ -14,6 +14,7 @@ import signal
 import stat
 import threading
 import time
+from pathlib import Path
 
 from execution_agent import creds, identity
 from execution_agent.errors import bad_request, forbidden, from_os_error
@@ -24,9 +25,12 @@ from execution_agent.web_run import UWSGI
 from execution_agent.webcheck import ReloadCheck
 from execution_agent.webfront import (
     WebLayout,
+    ensure_web_cgroup,
     launch_spec_json,
+    nginx_worker_user,
     process_named,
     read_pid,
+    web_cgroups_of,
     write_atomically,
 )
 from execution_agent.weblogs import AppLogs
@@ -34,7 +38,6 @@ from execution_agent.webnginx import NginxSites
 from execution_agent.webrender import (
     SANDBOX_CONF_DIR,
     SANDBOX_LOG_DIR,
-    SANDBOX_SOCKET_DIR,
     SANDBOX_VASSAL_INI,
     log_name,
     render_htpasswd,
@@ -59,6 +62,7 @@ class WebServer:
         self.check = ReloadCheck(self.logs, address, self.layout.probe_secret)
         self._prepared = False
         self._lock = threading.Lock()
+        self.web_cgroups = web_cgroups_of(agent.config) if agent.cgroups_active else None
 
     # --- shared helpers -----------------------------------------------------------------
     def ensure_prepared(self) -> None:
@@ -151,6 +155,13 @@ class WebServer:
             finally:
                 os.close(fd)
 
+    # --- the user's web cgroup -------------------------------------------------------------
+    def ensure_web_cgroup(self, user: UserRef) -> list[Path]:
+        """Create the user's web cgroup with its limits; the cgroup.procs files to join."""
+        if self.web_cgroups is None:
+            return []
+        return ensure_web_cgroup(self.web_cgroups, self.agent.config, user.username)
+
     # --- vassal ---------------------------------------------------------------------------
     def sandbox_argv(self, spec: AppSpec) -> list[str]:
         """bwrap for the vassal: the console sandbox's view, its own pid/ipc/uts and /tmp."""
@@ -167,7 +178,6 @@ class WebServer:
         # TIOCSTI, what a new session guards against, is refused by seccomp.
         argv += [
             "--die-with-parent",
-            "--bind", str(layout.user_sockets(user)), SANDBOX_SOCKET_DIR,
             "--bind", str(layout.user_logs(user)), SANDBOX_LOG_DIR,
             "--ro-bind", str(layout.vassal_conf(spec)), SANDBOX_CONF_DIR,
             "--seccomp", "@SECCOMP_FD@",
@@ -198,16 +208,23 @@ class WebServer:
                 else:
                     stale.unlink(missing_ok=True)
                 changed = True
-        changed |= write_atomically(
-            self.layout.launch_spec(spec),
-            launch_spec_json(spec, self.sandbox_argv(spec), self.layout.seccomp, uid),
-            mode=0o644,
+        worker = nginx_worker_user() if self.layout.root_user else None
+        launch = launch_spec_json(
+            spec,
+            self.sandbox_argv(spec),
+            self.layout.seccomp,
+            uid,
+            socket=self.layout.socket(spec),
+            socket_gid=worker[1] if worker else -1,
+            cgroup_procs=self.ensure_web_cgroup(spec.user),
         )
+        changed |= write_atomically(self.layout.launch_spec(spec), launch, mode=0o644)
         text = render_vassal(spec).encode()
         conf = self.layout.vassal_conf(spec)
         conf.mkdir(mode=0o755, exist_ok=True)
         write_atomically(conf / "vassal.ini", text, mode=0o644)
-        # The Emperor's copy: its owner is who the vassal runs as, its mtime what reloads it.
+        # The Emperor's copy: its mtime is what reloads it. Its owner only says whose it is:
+        # the wrapper takes the uid from the root-owned launch spec.
         path = self.layout.vassal(spec)
         try:
             before = os.stat(path).st_mtime

@@ -64,6 +64,8 @@ def check_sandbox_path(value: object, user: UserRef, field_name: str) -> str:
 class StaticMapping:
     url: str
     directory: str  # inside the sandbox, under the home
+    # Serve names starting with a dot (.git, .env, .bash_history) too: off unless asked for.
+    dotfiles: bool = False
 
 
 @dataclass(frozen=True)
@@ -163,8 +165,15 @@ def _parse_static(value: object, user: UserRef) -> tuple[StaticMapping, ...]:
     mappings, seen = [], set()
     for index, item in enumerate(value):
         name = f"args.app.static[{index}]"
-        if not isinstance(item, dict) or set(item) != {"url", "directory"}:
-            raise bad_request(f"{name}: must be an object with exactly url and directory")
+        if not isinstance(item, dict) or not {"url", "directory"} <= set(item) <= {
+            "url",
+            "directory",
+            "dotfiles",
+        }:
+            raise bad_request(f"{name}: must be an object of url, directory and dotfiles")
+        dotfiles = item.get("dotfiles", False)
+        if not isinstance(dotfiles, bool):
+            raise bad_request(f"{name}.dotfiles: must be true or false")
         url = item["url"]
         if not isinstance(url, str) or not URL_PREFIX_RE.match(url) or "/../" in url + "/":
             raise bad_request(f"{name}.url: must be a URL path such as /static/")
@@ -172,7 +181,7 @@ def _parse_static(value: object, user: UserRef) -> tuple[StaticMapping, ...]:
             raise bad_request(f"{name}.url: {url} is mapped twice")
         seen.add(url)
         directory = check_sandbox_path(item["directory"], user, f"{name}.directory")
-        mappings.append(StaticMapping(url=url, directory=directory))
+        mappings.append(StaticMapping(url=url, directory=directory, dotfiles=dotfiles))
     return tuple(mappings)
 
 

@@ -31,7 +31,7 @@ class WebAppAdmin(admin.ModelAdmin):
 
 @admin.register(StaticMapping)
 class StaticMappingAdmin(admin.ModelAdmin):
-    list_display = ["url", "directory", "webapp"]
+    list_display = ["url", "directory", "dotfiles", "webapp"]
     search_fields = ["url", "directory", "webapp__domain", "webapp__user__username"]
     list_select_related = ["webapp"]
-    list_filter = ["webapp__enabled"]
+    list_filter = ["webapp__enabled", "dotfiles"]

@@ -49,7 +49,7 @@ def available_pythons() -> list[str]:
 def app_settings(webapp: WebApp, *, with_template: bool = True) -> dict:
     """The structured settings the agent's web_apply/web_reload accept."""
     mappings = [
-        {"url": mapping.url, "directory": mapping.directory}
+        {"url": mapping.url, "directory": mapping.directory, "dotfiles": mapping.dotfiles}
         for mapping in webapp.static_mappings.all()
     ]
     auth = None

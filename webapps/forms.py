@@ -111,6 +111,9 @@ class PasswordForm(forms.Form):
 class StaticMappingForm(forms.Form):
     url = forms.CharField(label="URL", max_length=256, initial="/static/")
     directory = forms.CharField(max_length=1024)
+    dotfiles = forms.BooleanField(
+        label="Also serve files and folders whose names start with a dot", required=False
+    )
 
     def __init__(self, *args, webapp: WebApp, **kwargs):
         super().__init__(*args, **kwargs)

@@ -109,6 +109,8 @@ class StaticMapping(models.Model):
     webapp = models.ForeignKey(WebApp, on_delete=models.CASCADE, related_name="static_mappings")
     url = models.CharField(max_length=256)
     directory = models.CharField(max_length=1024)
+    # Names starting with a dot (.git, .env, .bash_history) are refused unless this is set.
+    dotfiles = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -119,3 +121,8 @@ class StaticMapping(models.Model):
 
     def __str__(self):
         return f"{self.url} -> {self.directory}"
+
+    @property
+    def covers_home(self) -> bool:
+        """The whole home is published: every file in it, not only a site's assets."""
+        return self.directory.rstrip("/") == self.webapp.user.home_path.rstrip("/")

@@ -39,8 +39,9 @@ def virtualenv_warning(webapp: WebApp) -> str | None:
     )
 
 
-def log_tail(webapp: WebApp, kind: str, max_bytes: int = 64 * 1024) -> dict:
-    """{"text", "size", "error"} for one of the app's logs."""
+def log_tail(webapp: WebApp, kind: str, max_bytes: int = 64 * 1024, rotation: int = 0) -> dict:
+    """{"text", "size", "previous", "error"} for one of the app's logs (or previous file
+    ``rotation``, 1 the newest); previous lists the rotated files there are."""
     try:
         answer = webclient.web_log(
             web_agent(webapp.server),
@@ -48,16 +49,22 @@ def log_tail(webapp: WebApp, kind: str, max_bytes: int = 64 * 1024) -> dict:
             domain=webapp.domain,
             kind=kind,
             max_bytes=max_bytes,
+            rotation=rotation,
         )
     except AgentUnavailable:
-        return {"text": "", "size": 0, "error": "The web server is unreachable right now."}
+        error = "The web server is unreachable right now."
+        return {"text": "", "size": 0, "previous": [], "error": error}
     except AgentError as exc:
-        return {"text": "", "size": 0, "error": exc.message}
-    return {**answer, "error": None}
+        return {"text": "", "size": 0, "previous": [], "error": exc.message}
+    return {"previous": [], **answer, "error": None}
 
 
-def log_file(webapp: WebApp, kind: str) -> tuple[int, int]:
+def log_file(webapp: WebApp, kind: str, rotation: int = 0) -> tuple[int, int]:
     """(fd, size) of the whole log, opened as the user; raises AgentError if there is none."""
     return webclient.web_log_open(
-        web_agent(webapp.server), user=user_ref(webapp.user), domain=webapp.domain, kind=kind
+        web_agent(webapp.server),
+        user=user_ref(webapp.user),
+        domain=webapp.domain,
+        kind=kind,
+        rotation=rotation,
     )

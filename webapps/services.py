@@ -103,11 +103,16 @@ def webapp_clear_password(*, webapp: WebApp) -> WebApp:
     return webapp
 
 
-def static_mapping_add(*, webapp: WebApp, url: str, directory: str) -> StaticMapping:
-    """Serve directory (inside the home, already checked) at url, from the next Reload."""
+def static_mapping_add(
+    *, webapp: WebApp, url: str, directory: str, dotfiles: bool = False
+) -> StaticMapping:
+    """Serve directory (inside the home, already checked) at url, from the next Reload;
+    names starting with a dot only if dotfiles."""
     if webapp.static_mappings.filter(url=url).exists():
         raise ValidationError(f"{url} is already mapped.")
-    mapping = StaticMapping.objects.create(webapp=webapp, url=url, directory=directory)
+    mapping = StaticMapping.objects.create(
+        webapp=webapp, url=url, directory=directory, dotfiles=dotfiles
+    )
     _mark_changed(webapp)
     return mapping
 

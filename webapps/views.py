@@ -225,11 +225,17 @@ def static_add(request, pk: int):
     form = StaticMappingForm(request.POST, webapp=webapp)
     if form.is_valid():
         try:
-            services.static_mapping_add(webapp=webapp, **form.cleaned_data)
+            mapping = services.static_mapping_add(webapp=webapp, **form.cleaned_data)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
             messages.success(request, "Static files mapping added: press Reload to apply it.")
+            if mapping.covers_home:
+                messages.warning(
+                    request,
+                    f"{mapping.url} publishes your whole home: anyone can download any file "
+                    "in it. Map a folder that holds only your site's files instead.",
+                )
             return redirect("webapps:detail", pk=webapp.pk)
     context = _detail_context(request, webapp, static_form=form)
     return render(request, "webapps/detail.html", context, status=400)
@@ -262,25 +268,45 @@ def _log_kind(kind: str) -> str:
     return kind
 
 
+def _log_rotation(request) -> int:
+    """?previous=n picks a rotated file of the log (1 the newest); none, the current file."""
+    value = request.GET.get("previous", "")
+    if not value:
+        return 0
+    if not value.isdigit() or not 1 <= int(value) <= webrender.LOG_KEEP:
+        raise Http404("no such previous log")
+    return int(value)
+
+
 def log(request, pk: int, kind: str):
     webapp = selectors.webapp_of(request.user, pk)
-    tail = selectors.log_tail(webapp, _log_kind(kind))
-    context = {"webapp": webapp, "kind": kind, "tail": tail, "log_kinds": webrender.LOG_KINDS}
+    rotation = _log_rotation(request)
+    tail = selectors.log_tail(webapp, _log_kind(kind), rotation=rotation)
+    context = {
+        "webapp": webapp,
+        "kind": kind,
+        "tail": tail,
+        "rotation": rotation,
+        "max_size": webrender.LOG_MAX_BYTES,
+        "log_kinds": webrender.LOG_KINDS,
+    }
     template = "webapps/_log_tail.html" if request.htmx else "webapps/log.html"
     return render(request, template, context)
 
 
 def log_download(request, pk: int, kind: str):
     webapp = selectors.webapp_of(request.user, pk)
+    rotation = _log_rotation(request)
     try:
-        fd, _ = selectors.log_file(webapp, _log_kind(kind))
+        fd, _ = selectors.log_file(webapp, _log_kind(kind), rotation=rotation)
     except agent.AgentError:
         raise Http404("this log is empty so far") from None
     except agent.AgentUnavailable:
         return HttpResponse("The web server is unreachable right now.", status=503)
+    suffix = f".{rotation}" if rotation else ""
     return FileResponse(
         os.fdopen(fd, "rb"),
         as_attachment=True,
-        filename=f"{webapp.domain}.{kind}.log",
+        filename=f"{webapp.domain}.{kind}.log{suffix}",
         content_type="text/plain; charset=utf-8",
     )

@@ -7,7 +7,7 @@ import os
 from execution_agent.ops import Reply, op
 from execution_agent.ops.core import installed_pythons
 from execution_agent.validation import Args
-from execution_agent.webrender import LOG_KINDS, log_name, plugin_name
+from execution_agent.webrender import LOG_KEEP, LOG_KINDS, log_name, plugin_name
 from execution_agent.webserver import WebServer
 from execution_agent.webspec import check_domain, domain_slug, parse_app
 
@@ -71,22 +71,35 @@ def web_remove(agent, args: Args) -> Reply:
     return Reply(web_server(agent).remove(user, domain_slug(_domain(args))))
 
 
-@op("web_log", fields=("user", "domain", "kind", "max_bytes"))
-def web_log(agent, args: Args) -> Reply:
-    """The end of one of an app's logs (access, error or server), read as the user."""
-    user = args.user()
+def _log_file(args: Args) -> tuple[str, str]:
+    """(the log's name, the name of the file asked for: the log or one of its rotations)."""
     name = log_name(_domain(args), args.choice("kind", LOG_KINDS))
+    rotation = args.int("rotation", minimum=0, maximum=LOG_KEEP, default=0)
+    return name, f"{name}.{rotation}" if rotation else name
+
+
+@op("web_log", fields=("user", "domain", "kind", "max_bytes", "rotation"))
+def web_log(agent, args: Args) -> Reply:
+    """The end of one of an app's logs (access, error or server), or of one of its previous
+    files (rotation 1 is the newest), read as the user; with the previous files there are."""
+    user = args.user()
+    name, path = _log_file(args)
     max_bytes = args.int("max_bytes", minimum=1, maximum=1 << 20, default=64 * 1024)
-    server = web_server(agent)
+    logs = web_server(agent).logs
     return Reply(
-        {"text": server.logs.tail(user, name, max_bytes), "size": server.logs.log_size(user, name)}
+        {
+            "text": logs.tail(user, path, max_bytes),
+            "size": logs.log_size(user, path),
+            "previous": logs.previous(user, name),
+        }
     )
 
 
-@op("web_log_open", fields=("user", "domain", "kind"))
+@op("web_log_open", fields=("user", "domain", "kind", "rotation"))
 def web_log_open(agent, args: Args) -> Reply:
-    """Open one of an app's logs as the user and pass its fd back (for downloads)."""
+    """Open one of an app's logs (or a previous file of it) as the user and pass its fd back
+    (for downloads)."""
     user = args.user()
-    name = log_name(_domain(args), args.choice("kind", LOG_KINDS))
-    fd = web_server(agent).logs.open_log(user, name)
+    _, path = _log_file(args)
+    fd = web_server(agent).logs.open_log(user, path)
     return Reply({"size": os.fstat(fd).st_size}, fds=[("file", fd)])

@@ -1,4 +1,4 @@
-"""The agent's web ops against a real nginx and uWSGI Emperor (tyrant mode, bwrap vassals)."""
+"""The agent's web ops against a real nginx and uWSGI Emperor (root wrapper, bwrap vassals)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from execution_agent.client import AgentError
 from execution_agent.config import load_config
 from execution_agent.errors import OpError
 from execution_agent.validation import UserRef
-from execution_agent.webclient import web_apply, web_log, web_reload, web_remove
+from execution_agent.webclient import web_apply, web_log, web_log_open, web_reload, web_remove
 from execution_agent.webfront import WebLayout
 from execution_agent.webharness import WebFrontProcesses, http_get, wait_for_body
 from execution_agent.webnginx import NginxSites
@@ -307,3 +307,90 @@ def test_access_logs_are_rotated_by_size_and_nginx_reopens_them(harness, web, al
             break
         time.sleep(0.2)
     assert b"/after-rotation" in log.read_bytes()
+
+
+TRACEBACK_APP = r"""
+def application(environ, start_response):
+    if environ["PATH_INFO"] == "/boom":
+        raise RuntimeError("the traceback the user came to read")
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"fine"]
+"""
+
+
+def test_the_error_log_survives_reloads_and_rotates_by_size_only(harness, web, alice):
+    from execution_agent.web_run import rotate_app_logs
+    from execution_agent.webrender import LOG_KEEP, LOG_MAX_BYTES
+
+    client = harness.client(timeout=60)
+    domain = f"{alice['username']}.localhost"
+    write_wsgi(harness, alice, TRACEBACK_APP)
+    assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
+    assert http_get(harness.web_port, domain, "/boom")[0] >= 500
+    for _ in range(2):
+        assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
+    error = web_log(client, user=alice, domain=domain, kind="error")
+    assert "the traceback the user came to read" in error["text"]
+    assert error["previous"] == []
+    server = web_log(client, user=alice, domain=domain, kind="server")
+    assert "logsize:" not in server["text"] and server["previous"] == []
+
+    # Past the size limit, the log moves to .1 (and the older ones along), keeping LOG_KEEP.
+    layout = WebLayout(load_config(harness.env()))
+    log = layout.user_logs(UserRef(**alice)) / f"{domain}.error.log"
+    for round_number in range(LOG_KEEP + 2):
+        with open(log, "ab") as handle:
+            handle.write(f"round {round_number}\n".encode() + b"x" * LOG_MAX_BYTES)
+        rotate_app_logs(layout)
+    error = web_log(client, user=alice, domain=domain, kind="error", max_bytes=100)
+    assert error["size"] == 0
+    assert [item["rotation"] for item in error["previous"]] == list(range(1, LOG_KEEP + 1))
+    newest = web_log(client, user=alice, domain=domain, kind="error", rotation=1, max_bytes=1)
+    assert newest["size"] > LOG_MAX_BYTES
+    fd, _ = web_log_open(client, user=alice, domain=domain, kind="error", rotation=1)
+    newest_first_line = f"round {LOG_KEEP + 1}\n".encode()
+    with os.fdopen(fd, "rb") as handle:
+        assert handle.read(len(newest_first_line)) == newest_first_line
+    # The app keeps logging into the same (truncated) file.
+    assert http_get(harness.web_port, domain, "/boom")[0] >= 500
+    wait_until_logged(client, alice, domain, "the traceback the user came to read")
+
+
+def wait_until_logged(client, user: dict, domain: str, needle: str) -> None:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if needle in web_log(client, user=user, domain=domain, kind="error")["text"]:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{needle!r} not in the error log")
+
+
+def test_the_emperors_start_up_warnings_are_explained_and_no_others_appear(harness, web):
+    from execution_agent.web_run import EMPEROR_WARNINGS_EXPLAINED
+
+    output = web.output("emperor")
+    explained = output.index(EMPEROR_WARNINGS_EXPLAINED)
+    warnings = [line for line in output.splitlines() if "WARNING" in line]
+    assert warnings, output  # uWSGI's own; if a version stops printing them, drop the note
+    assert all(output.index(line) > explained for line in warnings)
+    assert {line.strip() for line in warnings} <= {
+        "*** WARNING: you are running uWSGI as root !!! (use the --uid flag) ***",
+        "*** WARNING: you are running uWSGI without its master process manager ***",
+    }, warnings
+
+
+def test_web_cgroups_are_made_again_when_the_emperor_starts_after_a_reboot(harness, web, alice):
+    from execution_agent.harness import remove_cgroups
+    from execution_agent.webfront import web_cgroups_of
+
+    client = harness.client(timeout=60)
+    assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
+    backend = web_cgroups_of(load_config(harness.env()))
+    assert backend.pids(alice["username"])
+    web.stop()
+    remove_cgroups(backend.prefix)  # what a reboot does to every cgroup
+    assert backend.pids(alice["username"]) == []
+    web.start()
+    wait_for_body(harness.web_port, f"{alice['username']}.localhost", b"Hello, World!")
+    assert backend.pids(alice["username"])  # the restarted vassal is in its group again
+    assert backend.pids_exhausted(alice["username"]) is False

@@ -8,7 +8,11 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import Plan
+from execution_agent.config import load_config
+from execution_agent.web_run import rotate_app_logs
+from execution_agent.webfront import WebLayout
 from execution_agent.webharness import http_get, wait_for_body
+from execution_agent.webrender import LOG_MAX_BYTES
 from servers.agents import execution_agent, user_ref
 from tests.fakes.dns import use_fake_dns
 from tests.webapps.helpers import (
@@ -212,3 +216,78 @@ def test_logs_are_tailed_and_downloadable(web, alice_home, alice_client, web_por
     assert download.status_code == 200
     assert b"GET /some/page" in b"".join(download.streaming_content)
     assert WebApp.objects.count() == 1
+
+
+TRACEBACK_APP = r"""
+def application(environ, start_response):
+    if environ["PATH_INFO"] == "/boom":
+        raise RuntimeError("the traceback alice came to read")
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"fine"]
+"""
+
+
+def test_error_log_tab_keeps_the_traceback_across_reloads_and_links_previous_files(
+    web, exec_agent, alice_home, alice_client, outsider_client, web_port
+):
+    webapp = create_app(alice_client, framework="manual")
+    write_wsgi_file(webapp, TRACEBACK_APP)
+    assert "Reloaded" in reload(alice_client, webapp).content.decode()
+    assert http_get(web_port, "alice.localhost", "/boom")[0] >= 500
+    for _ in range(2):
+        assert "Reloaded" in reload(alice_client, webapp).content.decode()
+    url = reverse("webapps:log", args=[webapp.pk, "error"])
+    page = alice_client.get(url).content.decode()
+    assert "the traceback alice came to read" in page
+    assert "previous 1" not in page
+
+    # Past the size limit the log rotates: the tab shows the new file and links the old one.
+    layout = WebLayout(load_config(exec_agent.env()))
+    log = layout.logs / str(user_ref(webapp.user)["uid"]) / "alice.localhost.error.log"
+    with open(log, "ab") as handle:
+        handle.write(b"x" * LOG_MAX_BYTES + b"\nlast line before the rotation\n")
+    rotate_app_logs(layout)
+    page = alice_client.get(url).content.decode()
+    assert "the traceback alice came to read" not in page
+    assert f'href="{url}?previous=1"' in page
+    previous = alice_client.get(url, {"previous": 1}).content.decode()
+    assert "last line before the rotation" in previous
+    assert "previous file 1" in previous
+    download = alice_client.get(
+        reverse("webapps:log_download", args=[webapp.pk, "error"]), {"previous": 1}
+    )
+    assert b"the traceback alice came to read" in b"".join(download.streaming_content)
+    for bad in ("0", "6", "x", "-1"):
+        assert alice_client.get(url, {"previous": bad}).status_code == 404
+    assert "Nothing logged yet" in alice_client.get(url, {"previous": 2}).content.decode()
+    assert outsider_client.get(url, {"previous": 1}).status_code == 404
+
+
+def test_a_mapping_of_the_home_hides_dotfiles_unless_the_box_is_ticked(
+    web, alice_home, alice_client, outsider_client, web_port
+):
+    webapp = create_app(alice_client, framework="manual")
+    write_home_file(alice_home, ".bash_history", "mysql -p hunter2\n")
+    write_home_file(alice_home, "public.txt", "hello")
+    add = reverse("webapps:static_add", args=[webapp.pk])
+    response = alice_client.post(add, {"url": "/", "directory": "/home/alice"}, follow=True)
+    page = response.content.decode()
+    assert "publishes your whole home" in page  # the message, and the row's own warning
+    assert page.count("publishes your whole home") == 2
+    assert "hidden" in page
+    assert b"Reloaded" in reload(alice_client, webapp).content
+    assert http_get(web_port, "alice.localhost", "/public.txt")[2] == b"hello"
+    for path in ("/.bash_history", "/%2ebash_history", "/x/../.bash_history"):
+        status, _, body = http_get(web_port, "alice.localhost", path)
+        assert status == 404 and b"hunter2" not in body, path
+
+    webapp.static_mappings.get().delete()
+    response = alice_client.post(add, {"url": "/", "directory": "/home/alice", "dotfiles": "on"})
+    assert response.status_code == 302
+    assert webapp.static_mappings.get().dotfiles
+    assert b"Reloaded" in reload(alice_client, webapp).content
+    assert http_get(web_port, "alice.localhost", "/.bash_history")[2] == b"mysql -p hunter2\n"
+    # Someone else's account cannot add a mapping to alice's app.
+    assert (
+        outsider_client.post(add, {"url": "/o/", "directory": "/home/mallory"}).status_code == 404
+    )
