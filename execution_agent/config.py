@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from execution_agent import firewall
+from execution_agent import firewall, landlock
 
 CGROUP_PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 
@@ -46,6 +46,10 @@ class Config:
     # The firewall between sandboxes and Warren's own services (execution_agent/firewall.py).
     sandbox_block: tuple[firewall.Blocked, ...] = ()
     nft_table: str = firewall.DEFAULT_TABLE
+    # TCP ports user code may listen on (execution_agent/landlock.py); none by default.
+    sandbox_bind_ports: tuple[int, ...] = ()
+    # Production refuses to start on a kernel without Landlock networking unless this is set.
+    landlock_optional: bool = False
 
 
 def _absolute_path(env: Mapping[str, str], name: str, default: str) -> Path:
@@ -135,6 +139,13 @@ def _sandbox_block(env: Mapping[str, str]) -> tuple[firewall.Blocked, ...]:
         raise ConfigError(str(exc)) from None
 
 
+def _sandbox_bind_ports(env: Mapping[str, str]) -> tuple[int, ...]:
+    try:
+        return landlock.parse_ports(env.get("WARREN_SANDBOX_BIND_PORTS", ""))
+    except landlock.LandlockError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _nft_table(env: Mapping[str, str]) -> str:
     value = env.get("WARREN_SANDBOX_NFT_TABLE", firewall.DEFAULT_TABLE)
     if not firewall.TABLE_RE.match(value):
@@ -172,4 +183,6 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         web_worker_rss_mb=_int(env, "WARREN_WEB_WORKER_RSS_MB", 1024, 32, 1 << 20),
         sandbox_block=_sandbox_block(env),
         nft_table=_nft_table(env),
+        sandbox_bind_ports=_sandbox_bind_ports(env),
+        landlock_optional=_bool(env, "WARREN_SANDBOX_LANDLOCK_OPTIONAL", False),
     )
