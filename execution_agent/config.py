@@ -45,6 +45,8 @@ class Config:
     web_worker_rss_mb: int = 1024
     # The firewall between sandboxes and Warren's own services (execution_agent/firewall.py).
     sandbox_block: tuple[firewall.Blocked, ...] = ()
+    # What users reach despite sandbox_block (accepted first).
+    sandbox_allow: tuple[firewall.Blocked, ...] = ()
     nft_table: str = firewall.DEFAULT_TABLE
     # TCP ports user code may listen on (execution_agent/landlock.py); none by default.
     sandbox_bind_ports: tuple[int, ...] = ()
@@ -146,6 +148,14 @@ def _sandbox_bind_ports(env: Mapping[str, str]) -> tuple[int, ...]:
         raise ConfigError(str(exc)) from None
 
 
+def _sandbox_allow(env: Mapping[str, str], webapps_port: int) -> tuple[firewall.Blocked, ...]:
+    raw = env.get("WARREN_SANDBOX_ALLOW")
+    try:
+        return firewall.parse_allow(firewall.default_allow(webapps_port) if raw is None else raw)
+    except firewall.FirewallError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _nft_table(env: Mapping[str, str]) -> str:
     value = env.get("WARREN_SANDBOX_NFT_TABLE", firewall.DEFAULT_TABLE)
     if not firewall.TABLE_RE.match(value):
@@ -163,6 +173,7 @@ def _production(env: Mapping[str, str]) -> bool:
 def load_config(env: Mapping[str, str] | None = None) -> Config:
     """Read and validate every WARREN_* variable the agent uses."""
     env = os.environ if env is None else env
+    webapps_port = _int(env, "WARREN_WEBAPPS_PORT", 8080, 1, 65535)
     return Config(
         socket_path=_absolute_path(
             env, "WARREN_EXEC_AGENT_SOCKET", "/run/warren/execution-agent.sock"
@@ -177,11 +188,12 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         production=_production(env),
         cgroup_favor_dynmods=_bool(env, "WARREN_CGROUP_FAVOR_DYNMODS", False),
         web_dir=_absolute_path(env, "WARREN_WEB_DIR", "/var/lib/warren-web"),
-        webapps_port=_int(env, "WARREN_WEBAPPS_PORT", 8080, 1, 65535),
+        webapps_port=webapps_port,
         webapps_address=_address(env),
         web_nproc=_int(env, "WARREN_WEB_NPROC", 512, 16, 1 << 22),
         web_worker_rss_mb=_int(env, "WARREN_WEB_WORKER_RSS_MB", 1024, 32, 1 << 20),
         sandbox_block=_sandbox_block(env),
+        sandbox_allow=_sandbox_allow(env, webapps_port),
         nft_table=_nft_table(env),
         sandbox_bind_ports=_sandbox_bind_ports(env),
         landlock_optional=_bool(env, "WARREN_SANDBOX_LANDLOCK_OPTIONAL", False),

@@ -87,13 +87,20 @@ def _install_firewall(config: Config, warnings: list[str]) -> None:
         return
     try:
         firewall.install(
-            table=config.nft_table, uid_base=config.uid_base, blocked=config.sandbox_block
+            table=config.nft_table,
+            uid_base=config.uid_base,
+            blocked=config.sandbox_block,
+            allowed=config.sandbox_allow,
         )
     except firewall.FirewallError as exc:
         warnings.append(f"firewall not installed ({exc}): sandboxes can reach Warren's services")
         return
-    count = len(config.sandbox_block)
-    log.info("firewall: table inet %s blocks %d destinations", config.nft_table, count)
+    log.info(
+        "firewall: table inet %s blocks %d destinations, allows %d",
+        config.nft_table,
+        len(config.sandbox_block),
+        len(config.sandbox_allow),
+    )
 
 
 def _bind_ruleset(config: Config, warnings: list[str]) -> landlock.BindRuleset | None:

@@ -6,9 +6,14 @@ performs the attack from a real sandbox.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
+import shutil
+import socket
+import subprocess
+import sys
 import time
 import uuid
 
@@ -166,3 +171,138 @@ def test_web_app_cannot_squat_nginxs_or_daphnes_port(client, harness, web, mallo
     status, _, body = http_get(harness.web_port, "mallory.localhost")
     assert status == 200, body
     assert json.loads(body) == {f"{a}:{p}": 13 for a, p in wanted}
+
+
+CONNECT = """
+import json, socket, sys
+results = {}
+for address, port in json.loads(sys.argv[1]):
+    try:
+        socket.create_connection((address, port), timeout=3).close()
+        results[f"{address}:{port}"] = "connected"
+    except OSError as exc:
+        results[f"{address}:{port}"] = type(exc).__name__
+print(json.dumps(results))
+"""
+
+
+def sandbox_connects(client, user, targets: list[tuple[str, int]]) -> dict[str, str]:
+    result = client.run(user=user, argv=["python3", "-c", CONNECT, json.dumps(targets)])
+    assert result["returncode"] == 0, result["stderr"]
+    return json.loads(result["stdout"])
+
+
+@contextlib.contextmanager
+def listeners(addresses: list[str]):
+    """A TCP listener on a free port of each address; yields [(address, port)]."""
+    servers = []
+    try:
+        for address in addresses:
+            family = socket.AF_INET6 if ":" in address else socket.AF_INET
+            servers.append(socket.create_server((address, 0), family=family, backlog=64))
+        yield [(address, s.getsockname()[1]) for address, s in zip(addresses, servers, strict=True)]
+    finally:
+        for server in servers:
+            server.close()
+
+
+def own_addresses() -> list[str]:
+    """Every address of this machine's interfaces (loopback, LAN, public), link-local aside."""
+    shown = subprocess.run(["ip", "-j", "addr"], capture_output=True, text=True, check=True)
+    found = []
+    for interface in json.loads(shown.stdout):
+        for info in interface.get("addr_info", []):
+            if info.get("scope") != "link" and "tentative" not in info:
+                found.append(info["local"])
+    return found
+
+
+def listening_here(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(shutil.which("nft") is None, reason="nftables is not installed")
+def test_sandbox_cannot_reach_any_service_of_the_machine_or_cloud_metadata(
+    client, harness, web, mallory
+):
+    """Before, only Redis, PostgreSQL and the fileserver agent were blocked: a console reached
+    MariaDB on 3306, the message brokers (5672, 4222, 1883), daphne on 8000 and whatever an
+    operator runs on localhost, and the cloud metadata address (the machine's credentials)."""
+    # Real services of this machine, where they run (Redis, PostgreSQL, MariaDB, brokers).
+    services = [p for p in (6379, 5432, 3306, 5672, 4222, 1883, 8000) if listening_here(p)]
+    with listeners(own_addresses()) as ours:
+        targets = ours + [("127.0.0.1", port) for port in services]
+        for address, port in ours:  # root (Warren's own processes) still gets through
+            socket.create_connection((address, port), timeout=5).close()
+        outcome = sandbox_connects(client, mallory, [*targets, ("169.254.169.254", 80)])
+    assert outcome == {
+        **{f"{a}:{p}": "ConnectionRefusedError" for a, p in targets},
+        "169.254.169.254:80": "ConnectionRefusedError",  # refused at once, not a timeout
+    }
+    # What users are meant to reach: nginx's port on this machine, to curl their own site.
+    assert sandbox_connects(client, mallory, [("127.0.0.1", harness.web_port)]) == {
+        f"127.0.0.1:{harness.web_port}": "connected"
+    }
+
+
+@pytest.fixture
+def remote_host():
+    """Another machine on the network: a network namespace behind a veth pair, with a
+    listener on a free port, on the dashboard's 8000 and on the fileserver's 8701."""
+    tag = os.urandom(3).hex()
+    namespace, here, there = f"wtest-{tag}", f"wta{tag}", f"wtb{tag}"
+    subnet = random.SystemRandom().randrange(0, 250)
+    local, remote = f"10.213.{subnet}.1", f"10.213.{subnet}.2"
+
+    def ip(*args: str, inside: bool = False) -> None:
+        prefix = ["ip", "netns", "exec", namespace] if inside else []
+        subprocess.run([*prefix, "ip", *args], check=True, capture_output=True)
+
+    server = None
+    try:
+        ip("netns", "add", namespace)
+        ip("link", "add", here, "type", "veth", "peer", "name", there)
+        ip("link", "set", there, "netns", namespace)
+        ip("addr", "add", f"{local}/30", "dev", here)
+        ip("link", "set", here, "up")
+        ip("addr", "add", f"{remote}/30", "dev", there, inside=True)
+        ip("link", "set", there, "up", inside=True)
+        ip("link", "set", "lo", "up", inside=True)
+        serve = (
+            "import socket, sys, time\n"
+            "servers = [socket.create_server((sys.argv[1], p)) for p in (0, 8000, 8701)]\n"
+            "print(servers[0].getsockname()[1], flush=True)\n"
+            "while True:\n"
+            "    time.sleep(60)\n"
+        )
+        server = subprocess.Popen(
+            ["ip", "netns", "exec", namespace, sys.executable, "-c", serve, remote],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        port = int(server.stdout.readline())
+        yield remote, port
+    finally:
+        if server is not None:
+            server.kill()
+            server.wait()
+        subprocess.run(["ip", "link", "del", here], capture_output=True)
+        subprocess.run(["ip", "netns", "del", namespace], capture_output=True)
+
+
+def test_sandbox_still_reaches_other_machines_but_not_a_remote_dashboard_or_fileserver(
+    client, mallory, remote_host
+):
+    """The firewall must not cut users off the network (packages, APIs); a remote file
+    server's agent (8701) and the dashboard's port (8000) stay out of reach wherever they run."""
+    address, port = remote_host
+    outcome = sandbox_connects(client, mallory, [(address, port), (address, 8000), (address, 8701)])
+    assert outcome == {
+        f"{address}:{port}": "connected",
+        f"{address}:8000": "ConnectionRefusedError",
+        f"{address}:8701": "ConnectionRefusedError",
+    }
