@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from execution_agent import firewall, landlock
+from execution_agent.validation import MAX_UID
 
 CGROUP_PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 
@@ -47,6 +48,9 @@ class Config:
     sandbox_block: tuple[firewall.Blocked, ...] = ()
     # What users reach despite sandbox_block (accepted first).
     sandbox_allow: tuple[firewall.Blocked, ...] = ()
+    # The highest uid the firewall's rules cover: every uid from uid_base in production; agents
+    # side by side (test harnesses) each cover their own span, or one's rejects hit the other.
+    uid_last: int = MAX_UID
     nft_table: str = firewall.DEFAULT_TABLE
     # TCP ports user code may listen on (execution_agent/landlock.py); none by default.
     sandbox_bind_ports: tuple[int, ...] = ()
@@ -174,6 +178,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     """Read and validate every WARREN_* variable the agent uses."""
     env = os.environ if env is None else env
     webapps_port = _int(env, "WARREN_WEBAPPS_PORT", 8080, 1, 65535)
+    uid_base = _int(env, "WARREN_UID_BASE", 1_000_000, 1000, 2**31)
     return Config(
         socket_path=_absolute_path(
             env, "WARREN_EXEC_AGENT_SOCKET", "/run/warren/execution-agent.sock"
@@ -182,7 +187,8 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         allowed_uids=_allowed_uids(env),
         homes_root=_absolute_path(env, "WARREN_HOMES_ROOT", "/home"),
         www_root=_absolute_path(env, "WARREN_WWW_ROOT", "/var/www-warren"),
-        uid_base=_int(env, "WARREN_UID_BASE", 1_000_000, 1000, 2**31),
+        uid_base=uid_base,
+        uid_last=_int(env, "WARREN_UID_LAST", MAX_UID, uid_base, MAX_UID),
         cgroup_prefix=_cgroup_prefix(env),
         run_dir=_absolute_path(env, "WARREN_RUN_DIR", "/run/warren"),
         production=_production(env),

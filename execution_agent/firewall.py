@@ -126,12 +126,17 @@ def _destination(item: Blocked) -> str:
 
 
 def ruleset(
-    *, table: str, uid_base: int, blocked: tuple[Blocked, ...], allowed: tuple[Blocked, ...] = ()
+    *,
+    table: str,
+    uid_base: int,
+    blocked: tuple[Blocked, ...],
+    allowed: tuple[Blocked, ...] = (),
+    uid_last: int = MAX_UID,
 ) -> str:
     """The nft script that (re)creates the table atomically with these rules."""
     if not TABLE_RE.match(table):
         raise FirewallError(f"not a table name: {table!r}")
-    users = f"meta skuid {uid_base}-{MAX_UID}"
+    users = f"meta skuid {uid_base}-{uid_last}"
     rules = []
     # First match wins: what users may reach is accepted before anything is rejected.
     for item in allowed:
@@ -163,10 +168,17 @@ def ruleset(
 
 
 def install(
-    *, table: str, uid_base: int, blocked: tuple[Blocked, ...], allowed: tuple[Blocked, ...] = ()
+    *,
+    table: str,
+    uid_base: int,
+    blocked: tuple[Blocked, ...],
+    allowed: tuple[Blocked, ...] = (),
+    uid_last: int = MAX_UID,
 ) -> None:
     """Install (or replace) the table; raises FirewallError if nft is missing or refuses."""
-    _nft(ruleset(table=table, uid_base=uid_base, blocked=blocked, allowed=allowed))
+    _nft(
+        ruleset(table=table, uid_base=uid_base, blocked=blocked, allowed=allowed, uid_last=uid_last)
+    )
 
 
 def remove(table: str) -> None:

@@ -91,6 +91,7 @@ def _install_firewall(config: Config, warnings: list[str]) -> None:
             uid_base=config.uid_base,
             blocked=config.sandbox_block,
             allowed=config.sandbox_allow,
+            uid_last=config.uid_last,
         )
     except firewall.FirewallError as exc:
         warnings.append(f"firewall not installed ({exc}): sandboxes can reach Warren's services")

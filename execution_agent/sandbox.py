@@ -259,6 +259,10 @@ class Sandbox:
         # The S108 hits below are paths inside the sandbox, not the agent's own temp files.
         args += [
             "--proc", "/proc",
+            # The init's memory stays out of reach (writing it would wedge the sandbox as a
+            # stopped init does); the seccomp filter refuses ptrace of pid 1 likewise.
+            "--ro-bind", "/dev/null", "/proc/1/mem",
+            "--ro-bind", "/dev/null", "/proc/1/task/1/mem",
             "--dev", "/dev",
             "--perms", "1777", "--size", str(tmp_bytes), "--tmpfs", "/dev/shm",  # noqa: S108
             # bwrap's /dev is a writable tmpfs; only /dev/shm (and /dev/pts) should be.

@@ -31,8 +31,10 @@ def test_values_are_read_from_the_environment():
             "WARREN_ENV": "production",
             "WARREN_SANDBOX_BIND_PORTS": "9001,9000",
             "WARREN_SANDBOX_LANDLOCK_OPTIONAL": "1",
+            "WARREN_UID_LAST": "2009999",
         }
     )
+    assert config.uid_last == 2_009_999
     assert config.sandbox_bind_ports == (9000, 9001) and config.landlock_optional is True
     assert config.socket_path == Path("/srv/agent.sock") and config.socket_gid == 4242
     assert config.allowed_uids == frozenset({0, 998}) and config.uid_base == 2_000_000
@@ -54,6 +56,7 @@ def test_values_are_read_from_the_environment():
         ("WARREN_CGROUP_FAVOR_DYNMODS", "maybe"),
         ("WARREN_SANDBOX_BIND_PORTS", "8000,http"),
         ("WARREN_SANDBOX_LANDLOCK_OPTIONAL", "maybe"),
+        ("WARREN_UID_LAST", "999"),  # below the uid base
     ],
 )
 def test_malformed_values_fail_naming_the_variable(name, value):

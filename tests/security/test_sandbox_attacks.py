@@ -244,6 +244,7 @@ def test_sandbox_cannot_reach_any_service_of_the_machine_or_cloud_metadata(
         "169.254.169.254:80": "ConnectionRefusedError",  # refused at once, not a timeout
     }
     # What users are meant to reach: nginx's port on this machine, to curl their own site.
+    socket.create_connection(("127.0.0.1", harness.web_port), timeout=5).close()
     assert sandbox_connects(client, mallory, [("127.0.0.1", harness.web_port)]) == {
         f"127.0.0.1:{harness.web_port}": "connected"
     }
@@ -306,3 +307,108 @@ def test_sandbox_still_reaches_other_machines_but_not_a_remote_dashboard_or_file
         f"{address}:8000": "ConnectionRefusedError",
         f"{address}:8701": "ConnectionRefusedError",
     }
+
+
+TRACE_INIT = """
+import ctypes, errno, json, os, subprocess
+libc = ctypes.CDLL(None, use_errno=True)
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+found = {}
+for name, request in (("attach", 16), ("seize", 0x4206)):
+    found[name] = 0 if libc.ptrace(request, 1, None, None) == 0 else ctypes.get_errno()
+for path in ("/proc/1/mem", "/proc/1/task/1/mem"):
+    try:
+        with open(path, "r+b") as handle:
+            handle.seek(0x1000)
+            handle.read(1)
+        found[path] = 0
+    except OSError as exc:
+        found[path] = exc.errno
+local, remote = (ctypes.c_char * 8)(), ctypes.c_uint64(0x400000)
+class IoVec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+mine, theirs = IoVec(ctypes.addressof(local), 8), IoVec(remote.value, 8)
+libc.process_vm_readv.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_ulong,
+                                  ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong]
+result = libc.process_vm_readv(1, ctypes.byref(mine), 1, ctypes.byref(theirs), 1, 0)
+found["process_vm_readv"] = 0 if result >= 0 else ctypes.get_errno()
+# The user's own programs stay debuggable: strace of a child it starts.
+traced = subprocess.run(["strace", "-f", "-e", "trace=execve", "true"], capture_output=True)
+found["strace_child"] = traced.returncode
+print(json.dumps(found))
+"""
+
+INIT_UNTOUCHABLE = {
+    "attach": 1,  # EPERM
+    "seize": 1,
+    "/proc/1/mem": 13,  # EACCES
+    "/proc/1/task/1/mem": 13,
+    "process_vm_readv": 1,
+    "strace_child": 0,
+}
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
+def test_task_cannot_trace_or_write_the_sandbox_init(client, mallory):
+    """`strace -p 1` stopped the sandbox's init: it reaped nothing, zombies filled pids.max
+    and the user's consoles could neither be killed nor attached from the dashboard."""
+    result = client.run(user=mallory, argv=["python3", "-c", TRACE_INIT])
+    assert result["returncode"] == 0, result["stderr"]
+    assert json.loads(result["stdout"]) == INIT_UNTOUCHABLE
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
+def test_console_cannot_trace_or_write_the_sandbox_init(client, harness, mallory):
+    """The same from a console: its init is the one holding the user's tmux server."""
+    out = harness.homes / "mallory" / "trace.json"
+    script = "import sys; sys.stdout = open('/home/mallory/trace.json', 'w')\n" + TRACE_INIT
+    client.console_start(
+        user=mallory, console_id=f"c{os.urandom(6).hex()}", argv=["python3", "-c", script]
+    )
+    assert json.loads(wait_for_file(out)) == INIT_UNTOUCHABLE
+
+
+# Every process it can fork, each asleep: the user's cgroup ends at pids.max.
+FILL_PIDS = """
+import os, time
+while True:
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        time.sleep(3600)
+        os._exit(0)
+open(os.path.expanduser("~/full"), "w").write("full")
+time.sleep(3600)
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_user_who_fills_pids_max_cannot_keep_the_dashboard_from_killing_the_console(
+    exec_agent, provisioned, settings
+):
+    """A user at pids.max (a stopped init's zombies, or plain sleeping forks) made Kill fail
+    ("reached pids.max": not even the tmux client that ends a session could start) while the
+    list still said Running, and no new console could start either."""
+    from consoles import services
+    from consoles.models import Console
+    from tests.factories import person
+
+    settings.WARREN_SANDBOX_PIDS_MAX = 48
+    owner = provisioned(person("mallory"))
+    (exec_agent.homes / owner.username / "fill.py").write_text(FILL_PIDS)
+    launcher = services.launcher_create(owner=owner, name="fill", command="python3 ~/fill.py")
+    console = services.console_start(owner=owner, kind=Console.Kind.CUSTOM, launcher=launcher)
+    wait_for_file(exec_agent.homes / owner.username / "full", timeout=30)
+
+    services.console_kill(console=console)  # raised ConsoleError before
+
+    assert not Console.objects.filter(pk=console.pk).exists()
+    fresh = services.console_start(owner=owner, kind=Console.Kind.BASH)
+    client = exec_agent.client()
+    user = {"uid": owner.uid, "username": owner.username}
+    deadline = time.monotonic() + 10
+    while "@warren:" not in client.console_capture(user=user, console_id=fresh.pk, lines=20):
+        assert time.monotonic() < deadline, "the new console never showed a prompt"
+        time.sleep(0.05)
