@@ -18,6 +18,31 @@ from execution_agent.validation import MAX_UID
 CGROUP_PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 
 
+# Operators export these for Django beside the agents (bin/run, systemd EnvironmentFile): read
+# or not, an agent drops them so no child it starts (nginx, nft, quota tools) inherits them.
+SECRET_VARIABLES = frozenset(
+    {"SECRET_KEY", "DATABASE_URL", "EMAIL_HOST_PASSWORD", "WARREN_AGENT_SECRETS", "REDIS_URL"}
+)
+SECRET_WORDS = ("SECRET", "PASSWORD", "PASSWD", "TOKEN", "API_KEY", "PRIVATE_KEY", "CREDENTIAL")
+
+
+def is_secret_variable(name: str) -> bool:
+    upper = name.upper()
+    return upper in SECRET_VARIABLES or any(word in upper for word in SECRET_WORDS)
+
+
+def drop_secret_variables(environ=None) -> list[str]:
+    """Remove secret-looking variables from the process's environment; return their names.
+
+    Call after the configuration is read: the values live on in the config objects only.
+    """
+    environ = os.environ if environ is None else environ
+    names = sorted(name for name in environ if is_secret_variable(name))
+    for name in names:
+        del environ[name]
+    return names
+
+
 class ConfigError(Exception):
     """A malformed environment variable; the message names it."""
 

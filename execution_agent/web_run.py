@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 
-from execution_agent.config import Config, ConfigError, load_config
+from execution_agent.config import Config, ConfigError, drop_secret_variables, load_config
 from execution_agent.landlock import LandlockError, ruleset_for
 from execution_agent.webfront import WebLayout
 from execution_agent.webrender import LOG_MAX_BYTES
@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    # Neither the Emperor (and its vassals) nor nginx needs the dashboard's secrets.
+    drop_secret_variables()
     layout.prepare()
     if argv[0] == "prepare":
         return 0

@@ -20,7 +20,7 @@ import uuid
 import pytest
 
 from execution_agent import landlock
-from execution_agent.harness import AgentHarness, free_port
+from execution_agent.harness import REPO_ROOT, AgentHarness, free_port
 from execution_agent.webclient import web_reload
 from execution_agent.webharness import WebFrontProcesses, http_get
 
@@ -412,3 +412,131 @@ def test_user_who_fills_pids_max_cannot_keep_the_dashboard_from_killing_the_cons
     while "@warren:" not in client.console_capture(user=user, console_id=fresh.pk, lines=20):
         assert time.monotonic() < deadline, "the new console never showed a prompt"
         time.sleep(0.05)
+
+
+OPERATOR_SECRETS = {
+    "WARREN_AGENT_SECRETS": "agent-secret-" + "x" * 40,
+    "SECRET_KEY": "django-secret-key-value",
+    "DATABASE_URL": "postgres://warren:db-password@127.0.0.1/warren",
+    "EMAIL_HOST_PASSWORD": "smtp-password-value",
+}
+
+
+@pytest.fixture(scope="module")
+def harness_with_secrets():
+    """An agent started the way bin/run starts it: the dashboard's secrets in its environment."""
+    if not ROOT:
+        pytest.skip("needs root")
+    agent = AgentHarness(
+        uid_base=3_000_000 + random.SystemRandom().randrange(0, 50_000) * 10_000,
+        cgroup_prefix=f"warren-test-{uuid.uuid4().hex[:10]}",
+        extra_env=dict(OPERATOR_SECRETS),
+    )
+    # First on the agent's PATH: a bwrap that writes down the environment it was given, then
+    # runs the real one. The agent's start-up probe runs it with what the agent would hand any
+    # child it starts outside a sandbox (nginx, nft).
+    spy = agent.base / "spy"
+    spy.mkdir(mode=0o755)
+    (spy / "env.txt").touch(mode=0o666)
+    os.chmod(spy / "env.txt", 0o666)  # noqa: S103 - the probe runs as nobody
+    (spy / "bwrap").write_text(f'#!/bin/sh\nenv >> {spy}/env.txt\nexec /usr/bin/bwrap "$@"\n')
+    os.chmod(spy / "bwrap", 0o755)  # noqa: S103 - users' launches run it
+    agent.extra_env["PATH"] = f"{spy}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+    try:
+        agent.start()
+        yield agent
+    finally:
+        agent.cleanup()
+
+
+def assert_no_secret(text: str) -> None:
+    for name, value in OPERATOR_SECRETS.items():
+        assert name not in text
+        assert value not in text
+
+
+def test_task_cannot_read_the_dashboards_secrets_from_its_environment(harness_with_secrets):
+    """A task printing `env` would have shown the agents' HMAC secret, Django's SECRET_KEY,
+    the database password and the mail password, had the agent passed its environment on."""
+    harness = harness_with_secrets
+    user = harness.user(7, "eve")
+    try:
+        result = harness.client().run(user=user, argv=["env"])
+        assert result["returncode"] == 0 and "HOME=/home/eve" in result["stdout"]
+        assert_no_secret(result["stdout"])
+    finally:
+        harness.kill_user_processes({user["uid"]})
+
+
+def test_console_cannot_read_the_dashboards_secrets_from_its_environment(harness_with_secrets):
+    """The same in a console: its shell is the tmux server's child, and the server the
+    agent's; and in /proc, where the agent's own initial environment would still show."""
+    harness = harness_with_secrets
+    user = harness.user(8, "eve2")
+    try:
+        client = harness.client()
+        command = (
+            "env > ~/env.txt; cat /proc/*/environ | tr '\\0' '\\n' >> ~/env.txt;"
+            " echo end >> ~/env.txt"
+        )
+        client.console_start(
+            user=user, console_id=f"c{os.urandom(6).hex()}", argv=["bash", "-c", command]
+        )
+        text = wait_for_file(harness.homes / "eve2" / "env.txt")
+        deadline = time.monotonic() + 10
+        while not text.endswith("end\n") and time.monotonic() < deadline:
+            time.sleep(0.05)
+            text = (harness.homes / "eve2" / "env.txt").read_text()
+        assert "HOME=/home/eve2" in text and "WARREN_TAG_KIND=console" in text
+        assert_no_secret(text)
+    finally:
+        harness.kill_user_processes({user["uid"]})
+
+
+def test_agents_drop_the_dashboards_secrets_before_starting_anything(harness_with_secrets):
+    """nginx, nft and quota tools are started outside any sandbox: they inherited every
+    variable the agents had, so a bug in any of them could hand secrets on."""
+    from execution_agent.config import drop_secret_variables, is_secret_variable
+
+    environ = {**OPERATOR_SECRETS, "PATH": "/usr/bin", "WARREN_UID_BASE": "1000000"}
+    environ["STRIPE_API_KEY"] = "sk_live"
+    assert drop_secret_variables(environ) == sorted([*OPERATOR_SECRETS, "STRIPE_API_KEY"])
+    assert environ == {"PATH": "/usr/bin", "WARREN_UID_BASE": "1000000"}
+    assert not is_secret_variable("WARREN_EXEC_AGENT_SOCKET")
+    # The running agent: what its start-up probe of bwrap was given is what any child gets.
+    given = (harness_with_secrets.base / "spy" / "env.txt").read_text()
+    assert "WARREN_UID_BASE=" in given  # the agent's own environment, not a sandbox's
+    assert_no_secret(given)
+
+
+def test_fileserver_agent_drops_the_dashboards_secrets_once_configured(tmp_path):
+    """The fileserver agent runs quota tools as root: they inherited the shared HMAC secret
+    (which signs every call that creates homes and sets quotas) and whatever else it had."""
+    from fileserver_agent.harness import du_agent_environment
+
+    (tmp_path / "homes").mkdir()
+    (tmp_path / "www").mkdir()
+    env = du_agent_environment(
+        homes=tmp_path / "homes",
+        www=tmp_path / "www",
+        state=tmp_path / "state",
+        secret=OPERATOR_SECRETS["WARREN_AGENT_SECRETS"],
+        min_uid=1_000_000,
+    )
+    child = (
+        "import subprocess\n"
+        "from fileserver_agent import create_app\n"
+        "app = create_app()\n"
+        "assert app.extensions['warren_config'].secrets\n"  # read before they were dropped
+        "print(subprocess.run(['env'], capture_output=True, text=True).stdout)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", child],
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT), **OPERATOR_SECRETS, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "WARREN_AGENT_BACKEND=du" in result.stdout
+    assert_no_secret(result.stdout)
