@@ -88,3 +88,14 @@ use_venv() {
     export PYTHONPATH="$WARREN_ROOT${PYTHONPATH:+:$PYTHONPATH}"
     export PYTHONUNBUFFERED=1
 }
+
+# Exit with the fix unless USER can read the checkout ROOT and run VENV's Python: Django,
+# Celery and Channels run as that user, never as root.
+require_service_user_access() {
+    local user=$1 root=$2 venv=$3
+    runuser -u "$user" -- test -r "$root/manage.py" -a -x "$venv/bin/python" && return
+    die "the '$user' user cannot read $root (or run $venv/bin/python), and Django must not run
+   as root. Fix: clone Warren where other users can read it, for example
+       git clone <this repository> /opt/warren && cd /opt/warren && ./bin/run
+   or let '$user' traverse every directory above the checkout (see: namei -l $root/manage.py)."
+}
