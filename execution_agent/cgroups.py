@@ -110,6 +110,9 @@ class NoCgroups:
     def kill_all(self, username: str, uid: int, timeout: float = 10.0) -> list[int]:
         return []
 
+    def user_groups(self) -> list[str]:
+        return []
+
 
 class CgroupsV1:
     """Legacy hierarchies, one mount per controller (or co-mounted, e.g. cpu,cpuacct)."""
@@ -196,6 +199,10 @@ class CgroupsV1:
     def remove_user(self, username: str) -> None:
         for root in self._hierarchies():
             _rmdir_quietly(root / self.prefix / username)
+
+    def user_groups(self) -> list[str]:
+        """The users that have a group under the prefix."""
+        return _subdirectories(self._dir("pids"))
 
     def kill_all(self, username: str, uid: int, timeout: float = 10.0) -> list[int]:
         """SIGKILL every process in the user's group until it is empty; return their pids.
@@ -309,6 +316,10 @@ class CgroupsV2:
     def remove_user(self, username: str) -> None:
         _rmdir_quietly(self._dir(username))
 
+    def user_groups(self) -> list[str]:
+        """The users that have a group under the prefix."""
+        return _subdirectories(self._dir())
+
     def kill_all(self, username: str, uid: int, timeout: float = 10.0) -> list[int]:
         """Kill every process in the user's group (``cgroup.kill``, Linux 5.14); return their
         pids once the group is empty. The kernel kills them all at once, forks included."""
@@ -327,6 +338,13 @@ class CgroupsV2:
             return _sweep(lambda: self.pids(username), uid, timeout)
         finally:
             _write(path / "pids.max", saved)
+
+
+def _subdirectories(path: Path) -> list[str]:
+    try:
+        return sorted(e.name for e in os.scandir(path) if e.is_dir(follow_symlinks=False))
+    except FileNotFoundError:
+        return []
 
 
 def _sweep(list_pids, uid: int, timeout: float) -> list[int]:
