@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import random
 import re
 import shutil
 import socket
@@ -144,12 +145,13 @@ def listener():
 
 
 @pytest.fixture
-def guarded_harness(uid_base, listener):
+def guarded_harness(listener):
     """An agent that blocks the listener's port and nothing else of this machine."""
     from execution_agent.harness import AgentHarness
 
     harness = AgentHarness(
-        uid_base=uid_base + 5_000,
+        # Its own uid span: the session agent's firewall (every local port) covers its span.
+        uid_base=3_000_000 + random.SystemRandom().randrange(0, 50_000) * 10_000,
         cgroup_prefix=f"warren-fw-{listener}",
         # Not the default (every local port): this checks a port entry and the ports beside it.
         extra_env={"WARREN_SANDBOX_BLOCK": f"127.0.0.1:{listener}"},
