@@ -144,3 +144,44 @@ def test_development_or_an_explicit_opt_out_only_warns_without_landlock():
     lines = result.stdout.splitlines()
     assert len(lines) == 2
     assert all(line.startswith("None ") and "can bind any free TCP port" in line for line in lines)
+
+
+def python_without_landlock(directory) -> str:
+    """A python3 for AgentHarness whose kernel, as far as it can tell, has no Landlock."""
+    wrapper = directory / "python-without-landlock"
+    body = WITHOUT_LANDLOCK.replace("assert landlock.abi_version() == 0\n", "")
+    wrapper.write_text(
+        f"#!{sys.executable}\n{body}\nimport os\n"
+        "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])\n"
+    )
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("optional", [False, True])
+def test_a_production_agent_without_landlock_refuses_unless_the_operator_opts_out(
+    tmp_path, uid_base, optional
+):
+    from execution_agent.harness import AgentHarness
+
+    extra = {"WARREN_ENV": "production"}
+    if optional:
+        extra["WARREN_SANDBOX_LANDLOCK_OPTIONAL"] = "1"
+    harness = AgentHarness(
+        uid_base=uid_base + 7_000,
+        cgroup_prefix=f"warren-ll-{uid_base}-{int(optional)}",
+        python=python_without_landlock(tmp_path),
+        extra_env=extra,
+    )
+    try:
+        if optional:
+            harness.start()
+            assert any("bind any free TCP port" in w for w in harness.client().info()["warnings"])
+        else:
+            with pytest.raises(RuntimeError, match="agent did not start"):
+                harness.start(timeout=10)
+            assert harness.process.wait(timeout=10) == 2
+            assert "WARREN_SANDBOX_LANDLOCK_OPTIONAL=1" in harness.log()
+    finally:
+        harness.cleanup()
