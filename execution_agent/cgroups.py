@@ -11,8 +11,11 @@ import ctypes
 import errno
 import logging
 import os
+import signal
+import time
 from pathlib import Path
 
+from execution_agent import procs
 from execution_agent.validation import DEFAULT_MEMORY_BYTES, DEFAULT_PIDS_MAX
 
 log = logging.getLogger("execution_agent")
@@ -104,6 +107,12 @@ class NoCgroups:
     def remove_user(self, username: str) -> None:
         pass
 
+    def kill_all(self, username: str, uid: int, timeout: float = 10.0) -> list[int]:
+        return []
+
+    def user_groups(self) -> list[str]:
+        return []
+
 
 class CgroupsV1:
     """Legacy hierarchies, one mount per controller (or co-mounted, e.g. cpu,cpuacct)."""
@@ -190,6 +199,27 @@ class CgroupsV1:
     def remove_user(self, username: str) -> None:
         for root in self._hierarchies():
             _rmdir_quietly(root / self.prefix / username)
+
+    def user_groups(self) -> list[str]:
+        """The users that have a group under the prefix."""
+        return _subdirectories(self._dir("pids"))
+
+    def kill_all(self, username: str, uid: int, timeout: float = 10.0) -> list[int]:
+        """SIGKILL every process in the user's group until it is empty; return their pids.
+
+        Warren's groups are not in the v1 freezer hierarchy; pids.max at 0 stops every fork
+        in the group just as well while the sweep runs, so nothing escapes it.
+        """
+        pids_dir = self._dir("pids", username)
+        try:
+            saved = _read(pids_dir / "pids.max").strip()
+        except FileNotFoundError:
+            return []
+        _write(pids_dir / "pids.max", "0")
+        try:
+            return _sweep(lambda: self.pids(username), uid, timeout)
+        finally:
+            _write(pids_dir / "pids.max", saved)
 
 
 class CgroupsV2:
@@ -285,6 +315,62 @@ class CgroupsV2:
 
     def remove_user(self, username: str) -> None:
         _rmdir_quietly(self._dir(username))
+
+    def user_groups(self) -> list[str]:
+        """The users that have a group under the prefix."""
+        return _subdirectories(self._dir())
+
+    def kill_all(self, username: str, uid: int, timeout: float = 10.0) -> list[int]:
+        """Kill every process in the user's group (``cgroup.kill``, Linux 5.14); return their
+        pids once the group is empty. The kernel kills them all at once, forks included."""
+        path = self._dir(username)
+        try:
+            victims = self.pids(username)
+        except FileNotFoundError:
+            return []
+        if (path / "cgroup.kill").exists():
+            _write(path / "cgroup.kill", "1")
+            return sorted(set(victims) | set(_sweep(lambda: self.pids(username), uid, timeout)))
+        # Older kernels: pids.max at 0 stops forks while the sweep kills one by one.
+        saved = _read(path / "pids.max").strip()
+        _write(path / "pids.max", "0")
+        try:
+            return _sweep(lambda: self.pids(username), uid, timeout)
+        finally:
+            _write(path / "pids.max", saved)
+
+
+def _subdirectories(path: Path) -> list[str]:
+    try:
+        return sorted(e.name for e in os.scandir(path) if e.is_dir(follow_symlinks=False))
+    except FileNotFoundError:
+        return []
+
+
+def _sweep(list_pids, uid: int, timeout: float) -> list[int]:
+    """SIGKILL what list_pids() returns (processes of uid only) until it returns nothing.
+
+    A process stopped by ptrace, or a pid namespace's init stopped by its own user, dies of
+    SIGKILL all the same; zombies leave the group once their reaper (that init) is gone.
+    """
+    killed: set[int] = set()
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            remaining = list_pids()
+        except FileNotFoundError:
+            break
+        if not remaining:
+            break
+        for pid in remaining:
+            with procs.owned_pidfd(pid, uid) as pidfd:
+                if pidfd is not None and procs.send(pidfd, signal.SIGKILL):
+                    killed.add(pid)
+        if time.monotonic() > deadline:
+            log.warning("cgroup kill: %d processes of uid %d survived", len(remaining), uid)
+            break
+        time.sleep(0.01)
+    return sorted(killed)
 
 
 def _v1_mounts(mountinfo: str) -> dict[str, Path]:

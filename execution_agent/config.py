@@ -12,9 +12,35 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from execution_agent import firewall
+from execution_agent import firewall, landlock
+from execution_agent.validation import MAX_UID
 
 CGROUP_PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+
+
+# Operators export these for Django beside the agents (bin/run, systemd EnvironmentFile): read
+# or not, an agent drops them so no child it starts (nginx, nft, quota tools) inherits them.
+SECRET_VARIABLES = frozenset(
+    {"SECRET_KEY", "DATABASE_URL", "EMAIL_HOST_PASSWORD", "WARREN_AGENT_SECRETS", "REDIS_URL"}
+)
+SECRET_WORDS = ("SECRET", "PASSWORD", "PASSWD", "TOKEN", "API_KEY", "PRIVATE_KEY", "CREDENTIAL")
+
+
+def is_secret_variable(name: str) -> bool:
+    upper = name.upper()
+    return upper in SECRET_VARIABLES or any(word in upper for word in SECRET_WORDS)
+
+
+def drop_secret_variables(environ=None) -> list[str]:
+    """Remove secret-looking variables from the process's environment; return their names.
+
+    Call after the configuration is read: the values live on in the config objects only.
+    """
+    environ = os.environ if environ is None else environ
+    names = sorted(name for name in environ if is_secret_variable(name))
+    for name in names:
+        del environ[name]
+    return names
 
 
 class ConfigError(Exception):
@@ -45,7 +71,16 @@ class Config:
     web_worker_rss_mb: int = 1024
     # The firewall between sandboxes and Warren's own services (execution_agent/firewall.py).
     sandbox_block: tuple[firewall.Blocked, ...] = ()
+    # What users reach despite sandbox_block (accepted first).
+    sandbox_allow: tuple[firewall.Blocked, ...] = ()
+    # The highest uid the firewall's rules cover: every uid from uid_base in production; agents
+    # side by side (test harnesses) each cover their own span, or one's rejects hit the other.
+    uid_last: int = MAX_UID
     nft_table: str = firewall.DEFAULT_TABLE
+    # TCP ports user code may listen on (execution_agent/landlock.py); none by default.
+    sandbox_bind_ports: tuple[int, ...] = ()
+    # Production refuses to start on a kernel without Landlock networking unless this is set.
+    landlock_optional: bool = False
 
 
 def _absolute_path(env: Mapping[str, str], name: str, default: str) -> Path:
@@ -135,6 +170,21 @@ def _sandbox_block(env: Mapping[str, str]) -> tuple[firewall.Blocked, ...]:
         raise ConfigError(str(exc)) from None
 
 
+def _sandbox_bind_ports(env: Mapping[str, str]) -> tuple[int, ...]:
+    try:
+        return landlock.parse_ports(env.get("WARREN_SANDBOX_BIND_PORTS", ""))
+    except landlock.LandlockError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _sandbox_allow(env: Mapping[str, str], webapps_port: int) -> tuple[firewall.Blocked, ...]:
+    raw = env.get("WARREN_SANDBOX_ALLOW")
+    try:
+        return firewall.parse_allow(firewall.default_allow(webapps_port) if raw is None else raw)
+    except firewall.FirewallError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _nft_table(env: Mapping[str, str]) -> str:
     value = env.get("WARREN_SANDBOX_NFT_TABLE", firewall.DEFAULT_TABLE)
     if not firewall.TABLE_RE.match(value):
@@ -152,6 +202,8 @@ def _production(env: Mapping[str, str]) -> bool:
 def load_config(env: Mapping[str, str] | None = None) -> Config:
     """Read and validate every WARREN_* variable the agent uses."""
     env = os.environ if env is None else env
+    webapps_port = _int(env, "WARREN_WEBAPPS_PORT", 8080, 1, 65535)
+    uid_base = _int(env, "WARREN_UID_BASE", 1_000_000, 1000, 2**31)
     return Config(
         socket_path=_absolute_path(
             env, "WARREN_EXEC_AGENT_SOCKET", "/run/warren/execution-agent.sock"
@@ -160,16 +212,20 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         allowed_uids=_allowed_uids(env),
         homes_root=_absolute_path(env, "WARREN_HOMES_ROOT", "/home"),
         www_root=_absolute_path(env, "WARREN_WWW_ROOT", "/var/www-warren"),
-        uid_base=_int(env, "WARREN_UID_BASE", 1_000_000, 1000, 2**31),
+        uid_base=uid_base,
+        uid_last=_int(env, "WARREN_UID_LAST", MAX_UID, uid_base, MAX_UID),
         cgroup_prefix=_cgroup_prefix(env),
         run_dir=_absolute_path(env, "WARREN_RUN_DIR", "/run/warren"),
         production=_production(env),
         cgroup_favor_dynmods=_bool(env, "WARREN_CGROUP_FAVOR_DYNMODS", False),
         web_dir=_absolute_path(env, "WARREN_WEB_DIR", "/var/lib/warren-web"),
-        webapps_port=_int(env, "WARREN_WEBAPPS_PORT", 8080, 1, 65535),
+        webapps_port=webapps_port,
         webapps_address=_address(env),
         web_nproc=_int(env, "WARREN_WEB_NPROC", 512, 16, 1 << 22),
         web_worker_rss_mb=_int(env, "WARREN_WEB_WORKER_RSS_MB", 1024, 32, 1 << 20),
         sandbox_block=_sandbox_block(env),
+        sandbox_allow=_sandbox_allow(env, webapps_port),
         nft_table=_nft_table(env),
+        sandbox_bind_ports=_sandbox_bind_ports(env),
+        landlock_optional=_bool(env, "WARREN_SANDBOX_LANDLOCK_OPTIONAL", False),
     )

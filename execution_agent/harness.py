@@ -85,6 +85,8 @@ class AgentHarness:
             "WARREN_HOMES_ROOT": str(self.homes),
             "WARREN_WWW_ROOT": str(self.www),
             "WARREN_UID_BASE": str(self.uid_base),
+            # This harness's firewall covers its own uids only (harnesses run side by side).
+            "WARREN_UID_LAST": str(self.uid_base + UID_SPAN - 1),
             "WARREN_CGROUP_PREFIX": self.cgroup_prefix,
             "WARREN_RUN_DIR": str(self.run_dir),
             "WARREN_WEB_DIR": str(self.web_dir),

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from execution_agent import cgroups as cgroups_module
-from execution_agent import creds, firewall, procs
+from execution_agent import creds, firewall, landlock, procs
 from execution_agent.config import Config
 from execution_agent.reaper import Reaper
 from execution_agent.sandbox import Sandbox
@@ -88,13 +88,36 @@ def _install_firewall(config: Config, warnings: list[str]) -> None:
         return
     try:
         firewall.install(
-            table=config.nft_table, uid_base=config.uid_base, blocked=config.sandbox_block
+            table=config.nft_table,
+            uid_base=config.uid_base,
+            blocked=config.sandbox_block,
+            allowed=config.sandbox_allow,
+            uid_last=config.uid_last,
         )
     except firewall.FirewallError as exc:
         warnings.append(f"firewall not installed ({exc}): sandboxes can reach Warren's services")
         return
-    count = len(config.sandbox_block)
-    log.info("firewall: table inet %s blocks %d destinations", config.nft_table, count)
+    log.info(
+        "firewall: table inet %s blocks %d destinations, allows %d",
+        config.nft_table,
+        len(config.sandbox_block),
+        len(config.sandbox_allow),
+    )
+
+
+def _bind_ruleset(config: Config, warnings: list[str]) -> landlock.BindRuleset | None:
+    """The Landlock ruleset every launch applies, so user code cannot listen on Warren's ports."""
+    try:
+        ruleset, warning = landlock.ruleset_for(
+            config.sandbox_bind_ports,
+            production=config.production,
+            optional=config.landlock_optional,
+        )
+    except landlock.LandlockError as exc:
+        raise StartupError(f"WARREN_ENV=production refuses to start: {exc}") from None
+    if warning is not None:
+        warnings.append(warning)
+    return ruleset
 
 
 def _harden_tiocsti(warnings: list[str]) -> None:
@@ -142,6 +165,7 @@ def build_agent(config: Config) -> Agent:
         _install_firewall(config, warnings)
     if config.production and warnings:
         raise StartupError("WARREN_ENV=production refuses to start: " + "; ".join(warnings))
+    bind_ruleset = _bind_ruleset(config, warnings)
     if root:
         _harden_tiocsti(warnings)
     _prepare_run_dir(config, root)
@@ -160,7 +184,13 @@ def build_agent(config: Config) -> Agent:
         ).start()
     setsid = shutil.which("setsid") or "/usr/bin/setsid"
     sandbox = Sandbox(
-        config, cgroups, root=root, bwrap=bwrap, setsid=setsid, cgroups_active=cgroups_active
+        config,
+        cgroups,
+        root=root,
+        bwrap=bwrap,
+        setsid=setsid,
+        cgroups_active=cgroups_active,
+        bind_ruleset=bind_ruleset,
     )
     return Agent(
         config=config,

@@ -28,6 +28,7 @@ from pathlib import Path
 from execution_agent import identity
 from execution_agent.config import Config
 from execution_agent.errors import OpError
+from execution_agent.landlock import BindRuleset, LandlockError
 from execution_agent.procs import all_pids, read_ppid, read_status
 from execution_agent.seccomp import build_filter
 from execution_agent.validation import Limits, Tag, UserRef
@@ -75,8 +76,11 @@ class Sandbox:
         bwrap: str | None,
         setsid: str,
         cgroups_active: bool,
+        bind_ruleset: BindRuleset | None = None,
     ) -> None:
         self.config = config
+        # None only where the kernel lacks Landlock networking (the agent warned at start).
+        self.bind_ruleset = bind_ruleset
         self.cgroups = cgroups
         self.cgroups_active = cgroups_active
         self.root = root
@@ -150,7 +154,8 @@ class Sandbox:
         credentials = {}
         if self.root:
             credentials = {"user": req.user.uid, "group": req.user.gid, "extra_groups": []}
-        try:
+
+        def start() -> subprocess.Popen:
             return subprocess.Popen(
                 argv,
                 stdin=req.stdin,
@@ -162,6 +167,14 @@ class Sandbox:
                 close_fds=True,
                 **credentials,
             )
+
+        try:
+            if self.bind_ruleset is None:
+                return start()
+            # Forked from a Landlock-restricted thread: user code can bind no TCP port.
+            return self.bind_ruleset.run_restricted(start)
+        except LandlockError as exc:
+            raise OpError("failed", f"could not start the sandbox: {exc}") from None
         except OSError as exc:
             code = "limit" if exc.errno == 11 else "failed"
             raise OpError(code, f"could not start the sandbox: {exc.strerror}") from None
@@ -246,6 +259,10 @@ class Sandbox:
         # The S108 hits below are paths inside the sandbox, not the agent's own temp files.
         args += [
             "--proc", "/proc",
+            # The init's memory stays out of reach (writing it would wedge the sandbox as a
+            # stopped init does); the seccomp filter refuses ptrace of pid 1 likewise.
+            "--ro-bind", "/dev/null", "/proc/1/mem",
+            "--ro-bind", "/dev/null", "/proc/1/task/1/mem",
             "--dev", "/dev",
             "--perms", "1777", "--size", str(tmp_bytes), "--tmpfs", "/dev/shm",  # noqa: S108
             # bwrap's /dev is a writable tmpfs; only /dev/shm (and /dev/pts) should be.

@@ -14,7 +14,7 @@ import threading
 import time
 
 from execution_agent import PROTOCOL_VERSION
-from execution_agent.config import ConfigError, load_config
+from execution_agent.config import ConfigError, drop_secret_variables, load_config
 from execution_agent.errors import OpError
 from execution_agent.ops import OPS, Reply
 from execution_agent.protocol import (
@@ -203,6 +203,7 @@ def main() -> int:
     )
     try:
         config = load_config()
+        drop_secret_variables()
         agent = build_agent(config)
         agent.tmux = Tmux(agent)
         server = AgentServer(agent)

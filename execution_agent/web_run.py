@@ -14,7 +14,8 @@ import subprocess
 import sys
 
 from execution_agent import creds
-from execution_agent.config import ConfigError, load_config
+from execution_agent.config import Config, ConfigError, drop_secret_variables, load_config
+from execution_agent.landlock import LandlockError, ruleset_for
 from execution_agent.webfront import WebLayout, restore_web_cgroups
 from execution_agent.weblogs import rotate_if_big, shift_rotations
 from execution_agent.webrender import LOG_MAX_BYTES
@@ -83,11 +84,18 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    # Neither the Emperor (and its vassals) nor nginx needs the dashboard's secrets.
+    drop_secret_variables()
     layout.prepare()
     if argv[0] == "prepare":
         return 0
     if argv[0] == "nginx":
         return run_nginx(layout)
+    try:
+        restrict_binds(layout.config)
+    except LandlockError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     command = emperor_argv(layout)
     if os.geteuid() == 0:
         for failure in restore_web_cgroups(layout):
@@ -96,6 +104,18 @@ def main(argv: list[str] | None = None) -> int:
         print(EMPEROR_WARNINGS_EXPLAINED, file=sys.stderr, flush=True)
     os.execv(command[0], command)  # noqa: S606 - a fixed binary with our own arguments
     return 1  # not reached
+
+
+def restrict_binds(config: Config) -> None:
+    """The Emperor and every vassal it starts can bind no TCP port (execution_agent/landlock.py):
+    a web app cannot squat nginx's or daphne's port. nginx itself is not restricted."""
+    ruleset, warning = ruleset_for(
+        config.sandbox_bind_ports, production=config.production, optional=config.landlock_optional
+    )
+    if ruleset is None:
+        print(f"WARNING: {warning}", file=sys.stderr)
+        return
+    ruleset.restrict_current_thread()
 
 
 def rotate_access_logs(layout: WebLayout, nginx_pid: int) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from flask import Flask
 
+from execution_agent.config import drop_secret_variables
 from fileserver_agent.config import AgentConfig, load_config
 
 # A batch of 100,000 quota entries is about 6.5 MB of JSON.
@@ -16,6 +17,9 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 def build_app(test_config: Mapping[str, str] | None = None) -> Flask:
     """Build the agent; ``test_config`` replaces the environment (same variable names)."""
     config = load_config(test_config)
+    if test_config is None:
+        # Read now (the shared secret lives on in config): no quota tool may inherit them.
+        drop_secret_variables()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False

@@ -88,3 +88,46 @@ use_venv() {
     export PYTHONPATH="$WARREN_ROOT${PYTHONPATH:+:$PYTHONPATH}"
     export PYTHONUNBUFFERED=1
 }
+
+# Exit with the fix unless USER can read the checkout ROOT and run VENV's Python: Django,
+# Celery and Channels run as that user, never as root.
+require_service_user_access() {
+    local user=$1 root=$2 venv=$3
+    runuser -u "$user" -- test -r "$root/manage.py" -a -x "$venv/bin/python" && return
+    die "the '$user' user cannot read $root (or run $venv/bin/python), and Django must not run
+   as root. Fix: clone Warren where other users can read it, for example
+       git clone <this repository> /opt/warren && cd /opt/warren && ./bin/run
+   or let '$user' traverse every directory above the checkout (see: namei -l $root/manage.py)."
+}
+
+# Exit with the fix unless a user's uid (a stand-in for every Warren user) can traverse each
+# directory: bubblewrap binds homes and web dirs as the user, so /root/warren/var/homes fails.
+require_users_can_traverse() {
+    local uid=$1 dir
+    shift
+    for dir in "$@"; do
+        setpriv --reuid="$uid" --regid="$uid" --clear-groups test -x "$dir" && continue
+        die "users cannot reach $dir (a directory above it is closed to other users). Fix: clone
+   Warren where other users can read it (for example /opt/warren), or set WARREN_HOMES_ROOT,
+   WARREN_WWW_ROOT and WARREN_RUN_DIR to directories they can traverse."
+    done
+}
+
+# --reset: stop what an earlier run left, then delete the embedded default's data directory.
+reset_embedded_data() {
+    local var_dir=$1 assume_yes=$2 answer
+    [ -d "$var_dir" ] || { say "nothing to reset: $var_dir does not exist"; return; }
+    if [ -z "$assume_yes" ]; then
+        printf 'This deletes %s: the database, secrets, users and their homes and web apps.\n' \
+            "$var_dir"
+        read -r -p "Type 'yes' to go on: " answer || answer=""
+        [ "$answer" = "yes" ] || die "nothing deleted"
+    fi
+    python -m execution_agent.teardown
+    # Unmounted by the teardown; a mount still there would make rm -rf reach into it.
+    if grep -q " $var_dir/" /proc/self/mountinfo; then
+        die "something is still mounted under $var_dir; unmount it first"
+    fi
+    rm -rf --one-file-system "$var_dir"
+    say "deleted $var_dir; ./bin/run starts afresh"
+}

@@ -9,7 +9,7 @@ from execution_agent import procs
 from execution_agent.errors import OpError, not_found
 from execution_agent.homefs import sandbox_cwd
 from execution_agent.ops import Reply, op
-from execution_agent.ops.processes import kill_tagged_tree, open_pty
+from execution_agent.ops.processes import kill_if_wedged, kill_tagged_tree, open_pty
 from execution_agent.validation import Args, Tag
 
 CONSOLE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -76,9 +76,19 @@ def console_kill(agent, args: Args) -> Reply:
     user = args.user()
     console_id = _console_id(args)
     grace = args.number("grace", minimum=0, maximum=30, default=2)
+    wedged = kill_if_wedged(agent, user)
+    if wedged is not None:
+        return Reply({"existed": True, "pids": wedged})
     existed = False
     if agent.tmux.server_alive(user):
-        code, _, _ = agent.tmux.command(user, ["kill-session", "-t", f"={console_id}"])
+        try:
+            code, _, _ = agent.tmux.command(user, ["kill-session", "-t", f"={console_id}"])
+        except OpError:
+            # The client could not start or answer (the sandbox filled up meanwhile).
+            wedged = kill_if_wedged(agent, user)
+            if wedged is not None:
+                return Reply({"existed": True, "pids": wedged})
+            raise
         existed = code == 0
     # kill-session only HUPs the panes; processes that ignore SIGHUP would live on.
     pids = kill_tagged_tree(agent, user, Tag("console", console_id), grace)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import signal
 import struct
@@ -20,6 +21,8 @@ from execution_agent.validation import Args, Tag, UserRef
 
 LAUNCH_FIELDS = ("user", "limits", "argv", "cwd", "env", "tag")
 DEFAULT_TAG = Tag(kind="other", id="none")
+
+log = logging.getLogger("execution_agent")
 
 
 def launch_from_args(agent, args: Args, **overrides) -> Launch:
@@ -184,10 +187,29 @@ def kill_tagged_tree(agent, user: UserRef, tag: Tag, grace: float) -> list[int]:
     return reached
 
 
+def kill_if_wedged(agent, user: UserRef) -> list[int] | None:
+    """Kill the user's whole cgroup if it is at pids.max; None if it is not.
+
+    At pids.max nothing of the user's can start, not even the sandboxed tmux client that ends
+    a session (a stopped sandbox init piling up zombies gets there): killing everything is
+    the one way Kill still works, and the next console starts a fresh sandbox.
+    """
+    if not agent.cgroups_active or not agent.cgroups.pids_exhausted(user.username):
+        return None
+    killed = agent.cgroups.kill_all(user.username, user.uid)
+    log.warning(
+        "uid %d was at pids.max: killed its whole cgroup (%d processes)", user.uid, len(killed)
+    )
+    return killed
+
+
 @op("kill_tagged", fields=("user", "tag", "grace"))
 def kill_tagged(agent, args: Args) -> Reply:
     """End every process of the user carrying a tag: TERM now, KILL after grace."""
     user = args.user()
     tag = args.tag()
     grace = args.number("grace", minimum=0, maximum=30, default=2)
+    wedged = kill_if_wedged(agent, user)
+    if wedged is not None:
+        return Reply({"pids": wedged})
     return Reply({"pids": kill_tagged_tree(agent, user, tag, grace)})

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -177,6 +180,48 @@ def test_v2_pids_exhaustion_reads_pids_current_against_pids_max(fake_v2):
     assert backend.pids_exhausted("alice") is True
     (group / "pids.max").write_text("max\n")
     assert backend.pids_exhausted("alice") is False
+
+
+def sleepers(count: int) -> list[subprocess.Popen]:
+    return [subprocess.Popen(["sleep", "60"]) for _ in range(count)]
+
+
+def test_v2_kill_all_writes_cgroup_kill_and_sweeps_what_is_left(fake_v2):
+    backend = CgroupsV2(fake_v2, "warren")
+    backend.ensure_user("alice", 1 << 30, 100)
+    group = fake_v2 / "warren" / "alice"
+    (group / "cgroup.kill").write_text("")  # the kernel's file (5.14+), write-only there
+    victims = sleepers(3)
+    backend.add_pids("alice", [p.pid for p in victims])
+    # A fake tree never empties by itself: the sweep gives up after its timeout.
+    killed = backend.kill_all("alice", os.getuid(), timeout=0.3)
+    assert (group / "cgroup.kill").read_text() == "1"
+    assert killed == sorted(p.pid for p in victims)
+    assert [p.wait(timeout=5) for p in victims] == [-signal.SIGKILL] * 3
+
+
+def test_v2_without_cgroup_kill_sweeps_one_by_one_and_restores_pids_max(fake_v2):
+    backend = CgroupsV2(fake_v2, "warren")
+    backend.ensure_user("alice", 1 << 30, 100)
+    group = fake_v2 / "warren" / "alice"
+    victims = sleepers(2)
+    backend.add_pids("alice", [p.pid for p in victims])
+    assert backend.kill_all("alice", os.getuid(), timeout=0.3) == sorted(p.pid for p in victims)
+    assert [p.wait(timeout=5) for p in victims] == [-signal.SIGKILL] * 2
+    assert not (group / "cgroup.kill").exists()
+    assert (group / "pids.max").read_text() == "100"  # 0 only while the sweep ran
+
+
+@pytest.mark.root
+def test_v1_kill_all_ends_every_process_of_the_user_and_keeps_the_limit(client, harness, alice):
+    pids = [client.spawn(user=alice, argv=["sleep", "60"])["pid"] for _ in range(3)]
+    backend = detect(harness.cgroup_prefix)
+    limit = Path(f"/sys/fs/cgroup/pids/{harness.cgroup_prefix}/{alice['username']}/pids.max")
+    before = limit.read_text()
+    killed = backend.kill_all(alice["username"], alice["uid"])
+    assert set(pids) <= set(killed)
+    assert backend.pids(alice["username"]) == []
+    assert limit.read_text() == before
 
 
 @pytest.mark.root

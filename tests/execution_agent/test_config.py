@@ -16,6 +16,8 @@ def test_defaults_match_the_spec():
     assert config.uid_base == 1_000_000 and config.cgroup_prefix == "warren"
     assert config.run_dir == Path("/run/warren") and config.production is False
     assert 0 in config.allowed_uids
+    # User code may listen on no TCP port unless the operator lists some.
+    assert config.sandbox_bind_ports == () and config.landlock_optional is False
 
 
 def test_values_are_read_from_the_environment():
@@ -27,8 +29,13 @@ def test_values_are_read_from_the_environment():
             "WARREN_UID_BASE": "2000000",
             "WARREN_CGROUP_PREFIX": "warren/test",
             "WARREN_ENV": "production",
+            "WARREN_SANDBOX_BIND_PORTS": "9001,9000",
+            "WARREN_SANDBOX_LANDLOCK_OPTIONAL": "1",
+            "WARREN_UID_LAST": "2009999",
         }
     )
+    assert config.uid_last == 2_009_999
+    assert config.sandbox_bind_ports == (9000, 9001) and config.landlock_optional is True
     assert config.socket_path == Path("/srv/agent.sock") and config.socket_gid == 4242
     assert config.allowed_uids == frozenset({0, 998}) and config.uid_base == 2_000_000
     assert config.cgroup_prefix == "warren/test" and config.production is True
@@ -47,6 +54,9 @@ def test_values_are_read_from_the_environment():
         ("WARREN_CGROUP_PREFIX", "/absolute"),
         ("WARREN_ENV", "prod"),
         ("WARREN_CGROUP_FAVOR_DYNMODS", "maybe"),
+        ("WARREN_SANDBOX_BIND_PORTS", "8000,http"),
+        ("WARREN_SANDBOX_LANDLOCK_OPTIONAL", "maybe"),
+        ("WARREN_UID_LAST", "999"),  # below the uid base
     ],
 )
 def test_malformed_values_fail_naming_the_variable(name, value):

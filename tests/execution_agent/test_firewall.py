@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import random
 import re
 import shutil
 import socket
@@ -25,14 +26,46 @@ except OSError as exc:
 """
 
 
-def test_the_default_blocks_redis_postgres_and_the_fileserver_on_every_local_address():
+def test_the_default_blocks_the_machine_itself_metadata_and_warrens_ports_anywhere():
     blocked = parse_block(firewall.DEFAULT_BLOCK)
-    assert blocked == (Blocked(None, 6379), Blocked(None, 5432), Blocked(None, 8701))
-    text = ruleset(table="warren_sandbox", uid_base=1_000_000, blocked=blocked)
-    assert (
-        "meta skuid 1000000-4294967294 fib daddr type local tcp dport 6379 reject with tcp reset"
-        in text
+    assert blocked == (
+        Blocked(None, None),
+        Blocked(ipaddress.ip_network("169.254.169.254/32"), None),
+        Blocked(ipaddress.ip_network("fd00:ec2::254/128"), None),
+        Blocked(ipaddress.ip_network("0.0.0.0/0"), 8000),
+        Blocked(ipaddress.ip_network("::/0"), 8000),
+        Blocked(ipaddress.ip_network("0.0.0.0/0"), 8701),
+        Blocked(ipaddress.ip_network("::/0"), 8701),
     )
+    text = ruleset(table="warren_sandbox", uid_base=1_000_000, blocked=blocked)
+    users = "meta skuid 1000000-4294967294"
+    assert f"{users} fib daddr type local meta l4proto tcp reject with tcp reset" in text
+    assert f"{users} fib daddr type local reject" in text
+    assert f"{users} ip daddr 0.0.0.0/0 tcp dport 8000 reject with tcp reset" in text
+
+
+def test_by_default_users_reach_the_web_apps_port_and_a_local_resolver(tmp_path):
+    config = load_config({"WARREN_WEBAPPS_PORT": "8090"})
+    assert Blocked(None, 8090) in config.sandbox_allow
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("# comment\nnameserver 127.0.0.53\nnameserver 8.8.8.8\nnameserver ::1\n")
+    assert firewall.default_allow(8080, str(resolv)) == "local:8080,127.0.0.53:53,[::1]:53"
+    assert firewall.default_allow(8080, str(tmp_path / "missing")) == "local:8080"
+    assert load_config({"WARREN_SANDBOX_ALLOW": ""}).sandbox_allow == ()
+
+
+def test_accepts_come_before_every_reject_and_open_tcp_and_udp():
+    text = ruleset(
+        table="warren_sandbox",
+        uid_base=1_000_000,
+        blocked=parse_block(firewall.DEFAULT_BLOCK),
+        allowed=parse_block("local:8080,10.1.2.3"),
+    )
+    lines = [line.strip() for line in text.splitlines() if "meta skuid" in line]
+    verdicts = [line.rsplit(" ", 1)[-1] if line.endswith("accept") else "reject" for line in lines]
+    assert verdicts == sorted(verdicts)  # every "accept" before any "reject"
+    assert "fib daddr type local meta l4proto { tcp, udp } th dport 8080 accept" in lines[0]
+    assert lines[1].endswith("ip daddr 10.1.2.3/32 accept")
 
 
 def test_entries_take_networks_ports_ipv6_and_any_address():
@@ -51,6 +84,8 @@ def test_entries_take_networks_ports_ipv6_and_any_address():
 def test_malformed_entries_fail_the_configuration_naming_the_variable(raw):
     with pytest.raises(ConfigError, match=f"WARREN_SANDBOX_BLOCK.*{re.escape(raw)}"):
         load_config({"WARREN_SANDBOX_BLOCK": raw})
+    with pytest.raises(ConfigError, match=f"WARREN_SANDBOX_ALLOW.*{re.escape(raw)}"):
+        load_config({"WARREN_SANDBOX_ALLOW": raw})
 
 
 def test_the_table_name_is_checked_before_it_reaches_nft():
@@ -76,7 +111,12 @@ def test_the_ruleset_replaces_the_table_in_one_script_and_matches_users_uids_onl
 
 @pytest.mark.skipif(shutil.which("nft") is None, reason="nftables is not installed")
 def test_nft_accepts_the_ruleset_it_is_given():
-    text = ruleset(table="t_check", uid_base=1_000_000, blocked=parse_block(firewall.DEFAULT_BLOCK))
+    text = ruleset(
+        table="t_check",
+        uid_base=1_000_000,
+        blocked=parse_block(firewall.DEFAULT_BLOCK),
+        allowed=parse_block("local:8080,[::1]:53,10.0.0.0/8"),
+    )
     check = ["nft", "--check", "-f", "-"]
     result = subprocess.run(check, input=text, text=True, capture_output=True)
     assert result.returncode == 0, result.stderr
@@ -105,14 +145,16 @@ def listener():
 
 
 @pytest.fixture
-def guarded_harness(uid_base, listener):
-    """An agent that blocks the listener's port, on top of the defaults."""
+def guarded_harness(listener):
+    """An agent that blocks the listener's port and nothing else of this machine."""
     from execution_agent.harness import AgentHarness
 
     harness = AgentHarness(
-        uid_base=uid_base + 5_000,
+        # Its own uid span: the session agent's firewall (every local port) covers its span.
+        uid_base=3_000_000 + random.SystemRandom().randrange(0, 50_000) * 10_000,
         cgroup_prefix=f"warren-fw-{listener}",
-        extra_env={"WARREN_SANDBOX_BLOCK": f"{firewall.DEFAULT_BLOCK},127.0.0.1:{listener}"},
+        # Not the default (every local port): this checks a port entry and the ports beside it.
+        extra_env={"WARREN_SANDBOX_BLOCK": f"127.0.0.1:{listener}"},
     )
     harness.start()
     yield harness
@@ -133,13 +175,7 @@ def test_a_sandbox_cannot_reach_a_blocked_service_that_root_can(guarded_harness,
     socket.create_connection(("127.0.0.1", listener), timeout=5).close()  # root gets through
     assert connect(listener) == "ConnectionRefusedError"  # the user gets a reset at once
     with socket.create_server(("127.0.0.1", 0)) as other:
-        assert connect(other.getsockname()[1]) == "connected"  # everything else stays open
-    for port in (6379, 5432):  # this machine's Redis and PostgreSQL, when they are running
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=2).close()
-        except OSError:
-            continue
-        assert connect(port) == "ConnectionRefusedError", f"a sandbox reached port {port}"
+        assert connect(other.getsockname()[1]) == "connected"  # the ports beside stay open
 
 
 @pytest.mark.root
