@@ -92,8 +92,8 @@ needs_landlock = pytest.mark.skipif(
 
 
 @needs_landlock
-def test_task_cannot_squat_daphnes_nginxs_or_any_future_port(client, harness, mallory):
-    """Without Landlock a task bound 127.0.0.1:8000 while daphne restarted and got every
+def test_task_cannot_squat_the_dashboards_nginxs_or_any_future_port(client, harness, mallory):
+    """Without Landlock a task bound 127.0.0.1:8000 while the dashboard restarted and got every
     password typed into the dashboard; 8080 would have given it nginx's traffic and probe."""
     wanted = warrens_ports(harness)
     result = client.run(user=mallory, argv=["python3", "-c", BIND, json.dumps(wanted)])
@@ -103,7 +103,7 @@ def test_task_cannot_squat_daphnes_nginxs_or_any_future_port(client, harness, ma
 
 
 @needs_landlock
-def test_console_cannot_squat_daphnes_nginxs_or_any_future_port(client, harness, mallory):
+def test_console_cannot_squat_the_dashboards_nginxs_or_any_future_port(client, harness, mallory):
     """The console path (tmux server sandbox, then the shell it forks) is held the same way."""
     wanted = warrens_ports(harness)
     out = harness.homes / "mallory" / "binds.json"
@@ -157,7 +157,7 @@ def web_app(user: dict) -> dict:
 
 
 @needs_landlock
-def test_web_app_cannot_squat_nginxs_or_daphnes_port(client, harness, web, mallory):
+def test_web_app_cannot_squat_nginxs_or_the_dashboards_port(client, harness, web, mallory):
     """A web app (under the Emperor, not the agent) bound 8000 or nginx's port at import time
     and answered the next visitor of the dashboard or of every other user's site."""
     wanted = warrens_ports(harness)
@@ -230,7 +230,7 @@ def test_sandbox_cannot_reach_any_service_of_the_machine_or_cloud_metadata(
     client, harness, web, mallory
 ):
     """Before, only Redis, PostgreSQL and the fileserver agent were blocked: a console reached
-    MariaDB on 3306, the message brokers (5672, 4222, 1883), daphne on 8000 and whatever an
+    MariaDB on 3306, the message brokers (5672, 4222, 1883), the dashboard on 8000 and whatever an
     operator runs on localhost, and the cloud metadata address (the machine's credentials)."""
     # Real services of this machine, where they run (Redis, PostgreSQL, MariaDB, brokers).
     services = [p for p in (6379, 5432, 3306, 5672, 4222, 1883, 8000) if listening_here(p)]
