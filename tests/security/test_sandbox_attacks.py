@@ -384,7 +384,7 @@ time.sleep(3600)
 """
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_user_who_fills_pids_max_cannot_keep_the_dashboard_from_killing_the_console(
     exec_agent, provisioned, settings
 ):
