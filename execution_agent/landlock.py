@@ -1,7 +1,7 @@
 """Keep user code from listening on TCP ports: a Landlock ruleset that handles only TCP bind.
 
 Sandboxes share the machine's network namespace, so without this a console looping on
-``bind(("127.0.0.1", 8000))`` takes daphne's port at its next restart (or nginx's, or a port
+``bind(("127.0.0.1", 8000))`` takes the dashboard's port at its next restart (or nginx's, or a port
 Warren will use later). Landlock (kernel >= 6.7, ABI 4) restricts a thread and everything it
 forks from then on; the ruleset here handles ``LANDLOCK_ACCESS_NET_BIND_TCP`` only, so binding
 a TCP port is refused (EACCES) unless the port is on the allow-list, while connects (kept in

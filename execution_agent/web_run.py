@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def restrict_binds(config: Config) -> None:
     """The Emperor and every vassal it starts can bind no TCP port (execution_agent/landlock.py):
-    a web app cannot squat nginx's or daphne's port. nginx itself is not restricted."""
+    a web app cannot squat nginx's or the dashboard's port. nginx itself is not restricted."""
     ruleset, warning = ruleset_for(
         config.sandbox_bind_ports, production=config.production, optional=config.landlock_optional
     )
