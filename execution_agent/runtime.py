@@ -14,8 +14,8 @@ from execution_agent import creds, firewall, landlock, procs
 from execution_agent.config import Config
 from execution_agent.reaper import Reaper
 from execution_agent.sandbox import Sandbox
-from execution_agent.webfront import WEB_CGROUP
-from execution_agent.webguard import WorkerMemoryGuard
+from execution_agent.web.layout import WEB_CGROUP
+from execution_agent.web.memory_guard import WorkerMemoryGuard
 
 log = logging.getLogger("execution_agent")
 TIOCSTI_SYSCTL = Path("/proc/sys/dev/tty/legacy_tiocsti")

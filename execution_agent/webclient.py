@@ -3,7 +3,7 @@
     client = AgentClient(socket_path, timeout=60)
     result = web_reload(client, user=user, app={"domain": "alice.localhost", ...})
 
-`app` is the structured settings web_apply/web_reload accept (execution_agent/webspec.py):
+`app` is the structured settings web_apply/web_reload accept (execution_agent/web/spec.py):
 domain, enabled, python, processes, working_dir, virtualenv, static [{url, directory, dotfiles}],
 auth {username, password_hash} | None, force_https, wsgi_template | None.
 """

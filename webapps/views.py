@@ -10,7 +10,7 @@ from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.limits import effective_limits
-from execution_agent import webrender
+from execution_agent.web import render as webrender
 from webapps import agent, selectors, services
 from webapps.forms import PasswordForm, SettingForm, StaticMappingForm, WizardForm
 from webapps.models import StaticMapping

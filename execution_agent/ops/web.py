@@ -7,9 +7,9 @@ import os
 from execution_agent.ops import Reply, op
 from execution_agent.ops.core import installed_pythons
 from execution_agent.validation import Args
-from execution_agent.webrender import LOG_KEEP, LOG_KINDS, log_name, plugin_name
-from execution_agent.webserver import WebServer
-from execution_agent.webspec import check_domain, domain_slug, parse_app
+from execution_agent.web.render import LOG_KEEP, LOG_KINDS, log_name, plugin_name
+from execution_agent.web.server import WebServer
+from execution_agent.web.spec import check_domain, domain_slug, parse_app
 
 PLUGIN_DIR = "/usr/lib/uwsgi/plugins"
 _servers: dict[int, WebServer] = {}

@@ -15,10 +15,10 @@ from execution_agent.client import AgentError
 from execution_agent.config import load_config
 from execution_agent.errors import OpError
 from execution_agent.validation import UserRef
+from execution_agent.web.layout import WebLayout
+from execution_agent.web.nginx import NginxSites
 from execution_agent.webclient import web_apply, web_log, web_log_open, web_reload, web_remove
-from execution_agent.webfront import WebLayout
 from execution_agent.webharness import WebFrontProcesses, http_get, wait_for_body
-from execution_agent.webnginx import NginxSites
 from tests.execution_agent.conftest import WEB_NPROC, WEB_WORKER_RSS_MB
 
 pytestmark = pytest.mark.root
@@ -288,9 +288,9 @@ def web_dir_snapshot(harness) -> dict[str, tuple[int, float]]:
 
 
 def test_access_logs_are_rotated_by_size_and_nginx_reopens_them(harness, web, alice):
-    from execution_agent.web_run import rotate_access_logs
-    from execution_agent.webfront import read_pid
-    from execution_agent.webrender import LOG_MAX_BYTES
+    from execution_agent.web.layout import read_pid
+    from execution_agent.web.render import LOG_MAX_BYTES
+    from execution_agent.web.run import rotate_access_logs
 
     client = harness.client(timeout=60)
     assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
@@ -319,8 +319,8 @@ def application(environ, start_response):
 
 
 def test_the_error_log_survives_reloads_and_rotates_by_size_only(harness, web, alice):
-    from execution_agent.web_run import rotate_app_logs
-    from execution_agent.webrender import LOG_KEEP, LOG_MAX_BYTES
+    from execution_agent.web.render import LOG_KEEP, LOG_MAX_BYTES
+    from execution_agent.web.run import rotate_app_logs
 
     client = harness.client(timeout=60)
     domain = f"{alice['username']}.localhost"
@@ -366,7 +366,7 @@ def wait_until_logged(client, user: dict, domain: str, needle: str) -> None:
 
 
 def test_the_emperors_start_up_warnings_are_explained_and_no_others_appear(harness, web):
-    from execution_agent.web_run import EMPEROR_WARNINGS_EXPLAINED
+    from execution_agent.web.run import EMPEROR_WARNINGS_EXPLAINED
 
     output = web.output("emperor")
     explained = output.index(EMPEROR_WARNINGS_EXPLAINED)
@@ -381,7 +381,7 @@ def test_the_emperors_start_up_warnings_are_explained_and_no_others_appear(harne
 
 def test_web_cgroups_are_made_again_when_the_emperor_starts_after_a_reboot(harness, web, alice):
     from execution_agent.harness import remove_cgroups
-    from execution_agent.webfront import web_cgroups_of
+    from execution_agent.web.layout import web_cgroups_of
 
     client = harness.client(timeout=60)
     assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
