@@ -9,7 +9,6 @@ import re
 
 from django.core.exceptions import ValidationError
 
-from execution_agent import webclient
 from execution_agent.client import AgentClient
 from servers.agents import AgentError, AgentUnavailable, execution_agent, user_ref
 from servers.models import Server
@@ -41,7 +40,7 @@ def web_agent(server: Server | None = None) -> AgentClient:
 def available_pythons() -> list[str]:
     """Python versions the web server has a uWSGI plugin for (empty if it is unreachable)."""
     try:
-        return webclient.web_info(web_agent())["pythons"]
+        return web_agent().web_info()["pythons"]
     except (AgentError, AgentUnavailable):
         return []
 

@@ -21,7 +21,6 @@ import pytest
 
 from execution_agent import landlock
 from execution_agent.harness import REPO_ROOT, AgentHarness, free_port
-from execution_agent.webclient import web_reload
 from execution_agent.webharness import WebFrontProcesses, http_get
 
 pytestmark = pytest.mark.root
@@ -166,7 +165,7 @@ def test_web_app_cannot_squat_nginxs_or_daphnes_port(client, harness, web, mallo
         user=mallory, argv=["sh", "-c", "cat > /var/www/mallory_localhost_wsgi.py"], stdin=text
     )
     assert written["returncode"] == 0, written
-    reload = web_reload(harness.client(timeout=60), user=mallory, app=web_app(mallory))
+    reload = harness.client(timeout=60).web_reload(user=mallory, app=web_app(mallory))
     assert reload["ok"], reload
     status, _, body = http_get(harness.web_port, "mallory.localhost")
     assert status == 200, body
