@@ -25,7 +25,6 @@ from execution_agent.protocol import (
     send_frame,
 )
 from execution_agent.runtime import Agent, StartupError, build_agent
-from execution_agent.tmux import Tmux
 from execution_agent.validation import USERNAME_RE, Args
 
 log = logging.getLogger("execution_agent")
@@ -205,7 +204,6 @@ def main() -> int:
         config = load_config()
         drop_secret_variables()
         agent = build_agent(config)
-        agent.tmux = Tmux(agent)
         server = AgentServer(agent)
     except (ConfigError, StartupError) as exc:
         log.error("%s", exc)
