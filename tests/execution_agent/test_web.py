@@ -379,7 +379,7 @@ def test_the_emperors_start_up_warnings_are_explained_and_no_others_appear(harne
 
 
 def test_web_cgroups_are_made_again_when_the_emperor_starts_after_a_reboot(harness, web, alice):
-    from execution_agent.harness import remove_cgroups
+    from execution_agent.teardown import remove_cgroups
     from execution_agent.web.layout import web_cgroups_of
 
     client = harness.client(timeout=60)
