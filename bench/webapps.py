@@ -30,8 +30,8 @@ import time
 import uuid
 from pathlib import Path
 
-from execution_agent.harness import AgentHarness, free_port
-from execution_agent.webharness import WebFrontProcesses, wait_for_body
+from execution_agent.testing.harness import AgentHarness, free_port
+from execution_agent.testing.web import WebFrontProcesses, wait_for_body
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "4"))

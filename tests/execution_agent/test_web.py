@@ -14,10 +14,10 @@ import pytest
 from execution_agent.client import AgentError
 from execution_agent.config import load_config
 from execution_agent.errors import OpError
+from execution_agent.testing.web import WebFrontProcesses, http_get, wait_for_body
 from execution_agent.validation import UserRef
 from execution_agent.web.layout import WebLayout
 from execution_agent.web.nginx import NginxSites
-from execution_agent.webharness import WebFrontProcesses, http_get, wait_for_body
 from tests.execution_agent.conftest import WEB_NPROC, WEB_WORKER_RSS_MB
 
 pytestmark = pytest.mark.root

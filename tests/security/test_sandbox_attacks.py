@@ -20,8 +20,8 @@ import uuid
 import pytest
 
 from execution_agent import landlock
-from execution_agent.harness import REPO_ROOT, AgentHarness, free_port
-from execution_agent.webharness import WebFrontProcesses, http_get
+from execution_agent.testing.harness import REPO_ROOT, AgentHarness, free_port
+from execution_agent.testing.web import WebFrontProcesses, http_get
 
 pytestmark = pytest.mark.root
 ROOT = os.geteuid() == 0
@@ -511,7 +511,7 @@ def test_agents_drop_the_dashboards_secrets_before_starting_anything(harness_wit
 def test_fileserver_agent_drops_the_dashboards_secrets_once_configured(tmp_path):
     """The fileserver agent runs quota tools as root: they inherited the shared HMAC secret
     (which signs every call that creates homes and sets quotas) and whatever else it had."""
-    from fileserver_agent.harness import du_agent_environment
+    from fileserver_agent.testing import du_agent_environment
 
     (tmp_path / "homes").mkdir()
     (tmp_path / "www").mkdir()

@@ -16,10 +16,10 @@ import time
 import pytest
 
 from execution_agent.config import load_config
+from execution_agent.testing.web import WebFrontProcesses, http_get, wait_for_body
 from execution_agent.validation import DEFAULT_TMP_BYTES, Args
 from execution_agent.web.layout import WebLayout
 from execution_agent.web.spec import parse_app
-from execution_agent.webharness import WebFrontProcesses, http_get, wait_for_body
 from tests.execution_agent import conftest as agent_fixtures
 from tests.execution_agent.test_web import settings_for, write_wsgi
 

@@ -5,7 +5,7 @@ import contextlib
 import pytest
 from django.conf import settings
 
-from execution_agent.webharness import WebFrontProcesses
+from execution_agent.testing.web import WebFrontProcesses
 from servers.agents import AgentError, AgentUnavailable, user_ref
 from tests.agents import point_django_at, restore_django
 from webapps.agent import web_agent

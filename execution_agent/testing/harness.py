@@ -25,7 +25,7 @@ from execution_agent.client import AgentClient, AgentUnavailable, UserRef
 from execution_agent.procs import all_pids, read_status
 from execution_agent.teardown import remove_cgroups, unmount_beneath
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 UID_SPAN = 10_000
 
 
@@ -56,7 +56,7 @@ class AgentHarness:
         self.run_dir = self.base / "run"
         self.socket_path = self.base / "agent.sock"
         self.log_path = self.base / "agent.log"
-        # Web apps: nginx and the Emperor of this harness (execution_agent.webharness).
+        # Web apps: nginx and the Emperor of this harness (execution_agent.testing.web).
         self.web_dir = self.base / "web"
         self.web_port = free_port()
         for path in (self.homes, self.www):
