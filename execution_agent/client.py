@@ -16,9 +16,13 @@ import os
 import socket
 from typing import Any, Literal, TypedDict
 
-from execution_agent.protocol import MAX_RESPONSE_BYTES, FrameError, recv_frame, send_frame
-
-PROTOCOL_VERSION = 1
+from execution_agent.protocol import (
+    MAX_RESPONSE_BYTES,
+    PROTOCOL_VERSION,
+    FrameError,
+    recv_frame,
+    send_frame,
+)
 
 
 class UserRef(TypedDict):

@@ -13,12 +13,12 @@ import sys
 import threading
 import time
 
-from execution_agent import PROTOCOL_VERSION
 from execution_agent.config import ConfigError, drop_secret_variables, load_config
 from execution_agent.errors import OpError
 from execution_agent.ops import OPS, Reply
 from execution_agent.protocol import (
     MAX_REQUEST_BYTES,
+    PROTOCOL_VERSION,
     FrameError,
     PeerClosed,
     recv_frame,
