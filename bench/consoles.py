@@ -38,7 +38,7 @@ from bench.consoles_servers import (
     pids_of_uid,
     rss_bytes,
 )
-from execution_agent.harness import AgentHarness, free_port, wait_for_port
+from execution_agent.testing.harness import AgentHarness, free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parent.parent
 BULK_BYTES = 50_000_000

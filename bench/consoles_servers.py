@@ -15,8 +15,8 @@ from pathlib import Path
 import requests
 import websockets
 
-from execution_agent.harness import AgentHarness, free_port, wait_for_port
-from fileserver_agent.harness import AgentProcess, du_agent_environment
+from execution_agent.testing.harness import AgentHarness, free_port, wait_for_port
+from fileserver_agent.testing import AgentProcess, du_agent_environment
 from tests.live import procfile_web_command
 
 REPO = Path(__file__).resolve().parent.parent

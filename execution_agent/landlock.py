@@ -11,7 +11,7 @@ The agent restricts one thread and forks every sandbox from it (``run_restricted
 credentials are per thread on Linux, so the agent's other threads keep full access to /proc
 of every process (Landlock refuses ptrace-style /proc reads, such as environ, of processes
 outside the reader's domain; the process list reads web app workers' tags that way).
-web_run restricts the Emperor's whole process before exec; vassals inherit it.
+web/run.py restricts the Emperor's whole process before exec; vassals inherit it.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import pytest
 
 from execution_agent import procs
 from execution_agent.cgroups import CgroupsV1, CgroupsV2, detect, shares_to_weight
-from execution_agent.harness import AgentHarness
+from execution_agent.testing.harness import AgentHarness
 
 # What the kernel shows in a v2 group's cpu.stat (Linux 6.x, with the cpu controller on).
 CPU_STAT = """usage_usec {usage}

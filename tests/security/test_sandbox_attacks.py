@@ -20,9 +20,8 @@ import uuid
 import pytest
 
 from execution_agent import landlock
-from execution_agent.harness import REPO_ROOT, AgentHarness, free_port
-from execution_agent.webclient import web_reload
-from execution_agent.webharness import WebFrontProcesses, http_get
+from execution_agent.testing.harness import REPO_ROOT, AgentHarness, free_port
+from execution_agent.testing.web import WebFrontProcesses, http_get
 
 pytestmark = pytest.mark.root
 ROOT = os.geteuid() == 0
@@ -166,7 +165,7 @@ def test_web_app_cannot_squat_nginxs_or_the_dashboards_port(client, harness, web
         user=mallory, argv=["sh", "-c", "cat > /var/www/mallory_localhost_wsgi.py"], stdin=text
     )
     assert written["returncode"] == 0, written
-    reload = web_reload(harness.client(timeout=60), user=mallory, app=web_app(mallory))
+    reload = harness.client(timeout=60).web_reload(user=mallory, app=web_app(mallory))
     assert reload["ok"], reload
     status, _, body = http_get(harness.web_port, "mallory.localhost")
     assert status == 200, body
@@ -512,7 +511,7 @@ def test_agents_drop_the_dashboards_secrets_before_starting_anything(harness_wit
 def test_fileserver_agent_drops_the_dashboards_secrets_once_configured(tmp_path):
     """The fileserver agent runs quota tools as root: they inherited the shared HMAC secret
     (which signs every call that creates homes and sets quotas) and whatever else it had."""
-    from fileserver_agent.harness import du_agent_environment
+    from fileserver_agent.testing import du_agent_environment
 
     (tmp_path / "homes").mkdir()
     (tmp_path / "www").mkdir()
