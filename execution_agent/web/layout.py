@@ -46,9 +46,13 @@ WEB_CGROUP = "web_apps"
 # A user's web apps together may use this many workers' worth of the per-worker memory limit
 # (tmpfs included) before the kernel's OOM killer steps in; the guard kills single workers first.
 WEB_MEMORY_WORKERS = 4
-# cgroup v1 shares of each user's web group among the others (a console group's default is
-# 1024; the tarpit's 2 never applies to web apps, which PythonAnywhere does not count either).
-WEB_CPU_SHARES = 1024
+# cgroup v1 shares of each user's web group per worker of their apps (v2: the weight mapped
+# from it). A group weighs what its workers would weigh as separate processes of the root group
+# (1024 each, as nginx's workers do): with a flat 1024, an app's busy workers would share one
+# process's weight beside nginx's, and a plan's extra workers would buy no CPU under contention.
+# The tarpit's 2 never applies to web apps, which PythonAnywhere does not count either.
+WEB_CPU_SHARES_PER_WORKER = 1024
+MAX_CPU_SHARES = 262144
 UWSGI_PARAMS = (
     "QUERY_STRING $query_string",
     "REQUEST_METHOD $request_method",
@@ -300,12 +304,27 @@ def web_cgroups_of(config: Config):
     return cgroups.detect(f"{config.cgroup_prefix}/{WEB_CGROUP}")
 
 
-def ensure_web_cgroup(backend, config: Config, username: str) -> list[Path]:
-    """Create the user's web cgroup with its limits; the cgroup.procs files to join."""
+def ensure_web_cgroup(backend, config: Config, username: str, workers: int) -> list[Path]:
+    """Create the user's web cgroup with its limits, weighted for `workers` (all their apps');
+    the cgroup.procs files to join."""
     memory = (config.web_worker_rss_mb << 20) * WEB_MEMORY_WORKERS
-    if backend.ensure_user(username, memory, config.web_nproc):
-        backend.set_cpu_shares(username, WEB_CPU_SHARES)
+    backend.ensure_user(username, memory, config.web_nproc)
+    shares = min(MAX_CPU_SHARES, WEB_CPU_SHARES_PER_WORKER * max(1, workers))
+    backend.set_cpu_shares(username, shares)
     return cgroups.procs_files(backend, username)
+
+
+def workers_by_user(layout: WebLayout, skip: Path | None = None) -> dict[str, int]:
+    """The workers of every launch spec, summed per username (without the spec at skip)."""
+    totals: dict[str, int] = {}
+    for path in sorted(layout.specs.glob("*.json")):
+        if path == skip:
+            continue
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            launch = json.loads(path.read_text())
+            username = launch["username"]
+            totals[username] = totals.get(username, 0) + int(launch.get("processes", 1))
+    return totals
 
 
 def restore_web_cgroups(layout: WebLayout) -> list[str]:
@@ -315,12 +334,11 @@ def restore_web_cgroups(layout: WebLayout) -> list[str]:
     if not cgroups.usable(backend):
         return []
     failed = []
-    for path in sorted(layout.specs.glob("*.json")):
+    for username, workers in workers_by_user(layout).items():
         try:
-            username = json.loads(path.read_text())["username"]
-            ensure_web_cgroup(backend, layout.config, username)
-        except (OSError, ValueError, KeyError) as exc:
-            failed.append(f"{path.name}: {exc}")
+            ensure_web_cgroup(backend, layout.config, username, workers)
+        except OSError as exc:
+            failed.append(f"{username}: {exc}")
     return failed
 
 
@@ -359,6 +377,7 @@ def launch_spec_json(
         "socket": str(socket),
         "socket_gid": socket_gid,
         "cgroup_procs": [str(path) for path in cgroup_procs],
+        "processes": spec.processes,
         "seccomp": str(seccomp),
         "argv": argv,
     }

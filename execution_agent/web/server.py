@@ -30,6 +30,7 @@ from execution_agent.web.layout import (
     process_named,
     read_pid,
     web_cgroups_of,
+    workers_by_user,
     write_atomically,
 )
 from execution_agent.web.logs import AppLogs
@@ -156,11 +157,14 @@ class WebServer:
                 os.close(fd)
 
     # --- the user's web cgroup -------------------------------------------------------------
-    def ensure_web_cgroup(self, user: UserRef) -> list[Path]:
-        """Create the user's web cgroup with its limits; the cgroup.procs files to join."""
+    def ensure_web_cgroup(self, spec: AppSpec) -> list[Path]:
+        """Create the user's web cgroup with its limits and a weight for all their apps'
+        workers (this spec's replacing what its launch spec said); the cgroup.procs files."""
         if self.web_cgroups is None:
             return []
-        return ensure_web_cgroup(self.web_cgroups, self.agent.config, user.username)
+        others = workers_by_user(self.layout, skip=self.layout.launch_spec(spec))
+        workers = others.get(spec.user.username, 0) + spec.processes
+        return ensure_web_cgroup(self.web_cgroups, self.agent.config, spec.user.username, workers)
 
     # --- vassal ---------------------------------------------------------------------------
     def sandbox_argv(self, spec: AppSpec) -> list[str]:
@@ -216,7 +220,7 @@ class WebServer:
             uid,
             socket=self.layout.socket(spec),
             socket_gid=worker[1] if worker else -1,
-            cgroup_procs=self.ensure_web_cgroup(spec.user),
+            cgroup_procs=self.ensure_web_cgroup(spec),
         )
         changed |= write_atomically(self.layout.launch_spec(spec), launch, mode=0o644)
         text = render_vassal(spec).encode()

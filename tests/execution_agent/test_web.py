@@ -393,3 +393,17 @@ def test_web_cgroups_are_made_again_when_the_emperor_starts_after_a_reboot(harne
     wait_for_body(harness.web_port, f"{alice['username']}.localhost", b"Hello, World!")
     assert backend.pids(alice["username"])  # the restarted vassal is in its group again
     assert backend.pids_exhausted(alice["username"]) is False
+
+
+def test_a_users_web_group_weighs_as_much_as_all_their_apps_workers(harness, web, alice):
+    from execution_agent.web.layout import WEB_CPU_SHARES_PER_WORKER, web_cgroups_of
+
+    client = harness.client(timeout=60)
+    backend = web_cgroups_of(load_config(harness.env()))
+    shop = f"www.{alice['username']}-shop.test"
+    client.web_apply(user=alice, app=settings_for(alice, processes=2))
+    client.web_apply(user=alice, app=settings_for(alice, domain=shop, processes=3))
+    assert backend.cpu_shares(alice["username"]) == 5 * WEB_CPU_SHARES_PER_WORKER
+    # A changed app counts with its new workers, not its old ones as well.
+    client.web_apply(user=alice, app=settings_for(alice, processes=1))
+    assert backend.cpu_shares(alice["username"]) == 4 * WEB_CPU_SHARES_PER_WORKER
