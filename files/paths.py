@@ -17,11 +17,15 @@ from dataclasses import dataclass
 
 from django.http import Http404
 
-from files.problems import BadName
+from config.errors import AppError
 
 MAX_NAME_BYTES = 255
 MAX_PATH_BYTES = 4096
 AREA_ROOTS = {"home": "/home/{username}", "www": "/var/www"}
+
+
+class BadName(AppError):
+    """A file or folder name the user typed cannot be used; the message says why."""
 
 
 @dataclass(frozen=True)
