@@ -17,6 +17,7 @@ from django.db import transaction
 from accounts.limits import effective_limits
 from accounts.models import User
 from accounts.selectors import cheapest_plan_allowing
+from config.errors import AppError
 from consoles import holder
 from consoles.models import Console, Launcher, Preferences, Share
 from consoles.selectors import console_group, default_python_for, running_console_count
@@ -25,15 +26,6 @@ from servers.models import Server
 from servers.selectors import first_active_server
 
 logger = logging.getLogger(__name__)
-
-
-class ConsoleError(Exception):
-    """Something the user asked for cannot be done; ``message`` says why, for their eyes."""
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 LAUNCHER_NAME_MAX = 60
@@ -60,11 +52,11 @@ def _notify(console_id: str, event: str) -> None:
     transaction.on_commit(send)
 
 
-def _agent_failure(action: str, exc: Exception) -> ConsoleError:
+def _agent_failure(action: str, exc: Exception) -> AppError:
     if isinstance(exc, holder.AgentUnavailable):
-        return ConsoleError(f"Could not {action}: the console server is not answering. Try again.")
+        return AppError(f"Could not {action}: the console server is not answering. Try again.")
     detail = getattr(exc, "message", str(exc))
-    return ConsoleError(f"Could not {action}: {detail}")
+    return AppError(f"Could not {action}: {detail}")
 
 
 def _check_console_limit(owner: User, *, starting: int = 1, replacing: int = 0) -> None:
@@ -79,7 +71,7 @@ def _check_console_limit(owner: User, *, starting: int = 1, replacing: int = 0) 
         return
     plan = cheapest_plan_allowing(field="max_consoles", count=wanted)
     more = f" The {plan.name} plan allows more." if plan else ""
-    raise ConsoleError(
+    raise AppError(
         f"Your {limits.plan_name} plan allows {limits.max_consoles} running consoles, and you "
         f"have {wanted - starting}. Kill one first.{more}"
     )
@@ -88,24 +80,22 @@ def _check_console_limit(owner: User, *, starting: int = 1, replacing: int = 0) 
 def home_path(owner: User, path: str) -> str:
     """``path`` (absolute, ``~/…`` or relative to the home) as an in-sandbox path in the home.
 
-    Raises ConsoleError for anything that leaves the home; the folder is not looked at.
+    Raises AppError for anything that leaves the home; the folder is not looked at.
     """
     home = owner.home_path
     path = (path or "").strip()
     if "\0" in path or len(path) > 4096:
-        raise ConsoleError("That is not a valid path.", field="working_directory")
+        raise AppError("That is not a valid path.", field="working_directory")
     if path in ("", "~"):
         return home
     if path.startswith("~/"):
         path = path[2:]
     absolute = path if path.startswith("/") else f"{home}/{path}"
     if ".." in absolute.split("/"):
-        raise ConsoleError("Paths may not contain '..'.", field="working_directory")
+        raise AppError("Paths may not contain '..'.", field="working_directory")
     normal = posixpath.normpath(absolute)
     if normal != home and not normal.startswith(home + "/"):
-        raise ConsoleError(
-            f"The folder must be inside your home, {home}.", field="working_directory"
-        )
+        raise AppError(f"The folder must be inside your home, {home}.", field="working_directory")
     return normal
 
 
@@ -137,7 +127,7 @@ def _create_console(
         holder.start(console)
     except (holder.AgentError, holder.AgentUnavailable) as exc:
         if isinstance(exc, holder.AgentError) and exc.code == "not_found":
-            raise ConsoleError(f"The folder {cwd} does not exist.", field="cwd") from exc
+            raise AppError(f"The folder {cwd} does not exist.", field="cwd") from exc
         raise _agent_failure("start the console", exc) from exc
     return console
 
@@ -157,7 +147,7 @@ def _launch_plan(owner: User, kind: str, python_version: str, launcher: Launcher
     facts = holder.agent_facts(first_active_server(kind=Server.Kind.CONSOLE))
     if kind == Console.Kind.PYTHON:
         if python_version not in facts["pythons"]:
-            raise ConsoleError(f"Python {python_version or '(none)'} is not installed here.")
+            raise AppError(f"Python {python_version or '(none)'} is not installed here.")
         return {
             "title": f"Python {python_version}",
             "argv": [f"python{python_version}"],
@@ -165,14 +155,14 @@ def _launch_plan(owner: User, kind: str, python_version: str, launcher: Launcher
         }
     if kind == Console.Kind.IPYTHON:
         if not facts["ipython"]:
-            raise ConsoleError("IPython is not installed here.")
+            raise AppError("IPython is not installed here.")
         return {"title": "IPython", "argv": ["ipython3"], "cwd": home}
     if kind == Console.Kind.CUSTOM:
         if launcher is None or launcher.owner_id != owner.pk:
-            raise ConsoleError("No such launcher.")
+            raise AppError("No such launcher.")
         cwd = launcher.working_directory or home
         return {"title": launcher.name, "argv": ["bash", "-c", launcher.command], "cwd": cwd}
-    raise ConsoleError("Unknown kind of console.")
+    raise AppError("Unknown kind of console.")
 
 
 @transaction.atomic
@@ -200,7 +190,7 @@ def console_restart(*, console: Console) -> Console:
     """Start a finished console again: the same command, id, shares and page."""
     console = Console.objects.select_for_update().select_related("owner").get(pk=console.pk)
     if _is_running(console):
-        raise ConsoleError("This console is still running.")
+        raise AppError("This console is still running.")
     User.objects.select_for_update().filter(pk=console.owner_id).first()
     _check_console_limit(console.owner)
     try:
@@ -253,11 +243,11 @@ def console_run_file(*, owner: User, path: str) -> Console:
     """
     script = home_path(owner, path)
     if script == owner.home_path:
-        raise ConsoleError("Choose a file to run.")
+        raise AppError("Choose a file to run.")
     _require_file(owner, script)
     version = default_python_for(owner)
     if not version:
-        raise ConsoleError("No Python 3 is installed on the console server.")
+        raise AppError("No Python 3 is installed on the console server.")
     previous = (
         Console.objects.select_for_update()
         .filter(owner=owner, kind=Console.Kind.RUN, script_path=script)
@@ -289,11 +279,11 @@ def _require_file(owner: User, script: str) -> None:
     try:
         stat = execution_agent().fs_stat(user=user_ref(owner), path=relative)
     except holder.AgentError as exc:
-        raise ConsoleError(f"There is no file {script}.") from exc
+        raise AppError(f"There is no file {script}.") from exc
     except holder.AgentUnavailable as exc:
         raise _agent_failure("run the file", exc) from exc
     if stat.get("type") != "file":
-        raise ConsoleError(f"{script} is not a file.")
+        raise AppError(f"{script} is not a file.")
 
 
 # --- sharing ------------------------------------------------------------------------------
@@ -308,9 +298,9 @@ def console_share(*, console: Console, username: str, read_only: bool) -> Share 
     """
     username = (username or "").strip().lower()
     if not username:
-        raise ConsoleError("Enter the username to share with.", field="username")
+        raise AppError("Enter the username to share with.", field="username")
     if username == console.owner.username:
-        raise ConsoleError("You cannot share a console with yourself.", field="username")
+        raise AppError("You cannot share a console with yourself.", field="username")
     sharee = User.objects.filter(username=username, is_active=True).first()
     if sharee is None:
         return None
@@ -338,13 +328,13 @@ def console_unshare(*, share: Share) -> None:
 def _launcher_fields(owner: User, name: str, command: str, working_directory: str) -> dict:
     name, command = (name or "").strip(), (command or "").strip()
     if not name:
-        raise ConsoleError("Give the launcher a name.", field="name")
+        raise AppError("Give the launcher a name.", field="name")
     if len(name) > LAUNCHER_NAME_MAX:
-        raise ConsoleError(f"Keep the name under {LAUNCHER_NAME_MAX} characters.", field="name")
+        raise AppError(f"Keep the name under {LAUNCHER_NAME_MAX} characters.", field="name")
     if not command:
-        raise ConsoleError("Give the launcher a command to run.", field="command")
+        raise AppError("Give the launcher a command to run.", field="command")
     if len(command) > LAUNCHER_COMMAND_MAX or "\0" in command:
-        raise ConsoleError(
+        raise AppError(
             f"Keep the command under {LAUNCHER_COMMAND_MAX} characters.", field="command"
         )
     folder = (working_directory or "").strip()
@@ -390,7 +380,7 @@ def preferences_set_python(*, user: User, version: str) -> Preferences:
     """Choose the Python 3 version Save and Run uses."""
     facts = holder.agent_facts(first_active_server(kind=Server.Kind.CONSOLE))
     if version not in facts["pythons"]:
-        raise ConsoleError(f"Python {version or '(none)'} is not installed here.", field="version")
+        raise AppError(f"Python {version or '(none)'} is not installed here.", field="version")
     preferences, _ = Preferences.objects.update_or_create(
         user=user, defaults={"default_python": version}
     )
