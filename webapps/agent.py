@@ -7,8 +7,7 @@ settings built by ``app_settings``.
 import os
 import re
 
-from django.core.exceptions import ValidationError
-
+from config.errors import AppError
 from execution_agent import webclient
 from execution_agent.client import AgentClient
 from servers.agents import AgentError, AgentUnavailable, execution_agent, user_ref
@@ -93,10 +92,10 @@ def check_directory(user, path: str, *, what: str) -> None:
         )
     except AgentError as exc:
         if exc.code == "forbidden":
-            raise ValidationError(f"The {what} {path} leads out of your home.") from None
-        raise ValidationError(f"The {what} {path} does not exist or is not a directory.") from None
+            raise AppError(f"The {what} {path} leads out of your home.") from None
+        raise AppError(f"The {what} {path} does not exist or is not a directory.") from None
     except AgentUnavailable:
-        raise ValidationError("The web server is unreachable; try again in a moment.") from None
+        raise AppError("The web server is unreachable; try again in a moment.") from None
 
 
 def read_text(user, path: str, max_bytes: int = 65536) -> str | None:
@@ -123,7 +122,7 @@ def check_virtualenv(user, path: str) -> None:
     except (AgentError, AgentUnavailable):
         entries = []
     if not any(entry["name"] == "python" for entry in entries):
-        raise ValidationError(f"The virtualenv {path} has no Python (no bin/python).")
+        raise AppError(f"The virtualenv {path} has no Python (no bin/python).")
 
 
 def virtualenv_python(user, path: str) -> str | None:

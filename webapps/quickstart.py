@@ -6,8 +6,7 @@ python3-django), so the quick-starts import without a virtualenv.
 
 import os
 
-from django.core.exceptions import ValidationError
-
+from config.errors import AppError
 from servers.agents import AgentError, AgentUnavailable, execution_agent, user_ref
 from servers.models import Server
 from webapps.models import WebApp
@@ -63,9 +62,9 @@ def create_project(*, user, framework: str, python_version: str, domain: str) ->
             return f"{user.home_path}/{_django_project(agent, user, python_version, domain)}"
         _write_once(agent, user, framework)
     except AgentUnavailable:
-        raise ValidationError("The web server is unreachable; try again in a moment.") from None
+        raise AppError("The web server is unreachable; try again in a moment.") from None
     except AgentError as exc:
-        raise ValidationError(f"Could not create ~/{PROJECT}: {exc.message}") from None
+        raise AppError(f"Could not create ~/{PROJECT}: {exc.message}") from None
     return source_dir_for(user, framework)
 
 

@@ -7,13 +7,13 @@ where a change only makes sense applied at once: enabling, disabling, renaming, 
 import contextlib
 from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.limits import effective_limits
 from accounts.models import User
 from accounts.selectors import cheapest_plan_allowing
+from config.errors import AppError
 from execution_agent import webclient
 from servers.agents import user_ref
 from servers.models import Server
@@ -42,7 +42,7 @@ def _check_room_for_another(user) -> None:
         return
     plan = cheapest_plan_allowing(field="max_web_apps", count=count + 1)
     hint = f" The {plan.name} plan allows {plan.max_web_apps}." if plan else ""
-    raise ValidationError(
+    raise AppError(
         f"Your plan allows {limits.max_web_apps} web app"
         f"{'s' if limits.max_web_apps != 1 else ''}.{hint}"
     )
@@ -109,7 +109,7 @@ def static_mapping_add(
     """Serve directory (inside the home, already checked) at url, from the next Reload;
     names starting with a dot only if dotfiles."""
     if webapp.static_mappings.filter(url=url).exists():
-        raise ValidationError(f"{url} is already mapped.")
+        raise AppError(f"{url} is already mapped.")
     mapping = StaticMapping.objects.create(
         webapp=webapp, url=url, directory=directory, dotfiles=dotfiles
     )
@@ -161,21 +161,19 @@ def webapp_verify_domain(*, webapp: WebApp) -> ReloadResult:
     try:
         found = dns.txt_records(name)
     except dns.NoSuchName:
-        raise ValidationError(
+        raise AppError(
             f"{name} does not exist in the DNS yet. Add the TXT record, allow a few minutes "
             "for it to spread, then check again."
         ) from None
     except dns.DnsTimeout:
-        raise ValidationError(
+        raise AppError(
             f"The DNS did not answer in time for {name}: try again in a minute."
         ) from None
     except dns.DnsError as exc:
-        raise ValidationError(f"Could not look up {name}: {exc}. Try again later.") from None
+        raise AppError(f"Could not look up {name}: {exc}. Try again later.") from None
     if token not in found:
         seen = ", ".join(f'"{text[:80]}"' for text in found[:3]) or "no TXT record"
-        raise ValidationError(
-            f"{name} has {seen}, not {token}. Check the record's value and try again."
-        )
+        raise AppError(f"{name} has {seen}, not {token}. Check the record's value and try again.")
     webapp.verified_domain = webapp.domain
     webapp.save(update_fields=["verified_domain", "updated_at"])
     return webapp_reload(webapp=webapp)
