@@ -14,6 +14,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from accounts.home_paths import home_path_parse, home_path_relative
 from accounts.limits import effective_limits
 from accounts.models import User
 from accounts.selectors import cheapest_plan_allowing
@@ -75,28 +76,6 @@ def _check_console_limit(owner: User, *, starting: int = 1, replacing: int = 0) 
         f"Your {limits.plan_name} plan allows {limits.max_consoles} running consoles, and you "
         f"have {wanted - starting}. Kill one first.{more}"
     )
-
-
-def home_path(owner: User, path: str) -> str:
-    """``path`` (absolute, ``~/…`` or relative to the home) as an in-sandbox path in the home.
-
-    Raises AppError for anything that leaves the home; the folder is not looked at.
-    """
-    home = owner.home_path
-    path = (path or "").strip()
-    if "\0" in path or len(path) > 4096:
-        raise AppError("That is not a valid path.", field="working_directory")
-    if path in ("", "~"):
-        return home
-    if path.startswith("~/"):
-        path = path[2:]
-    absolute = path if path.startswith("/") else f"{home}/{path}"
-    if ".." in absolute.split("/"):
-        raise AppError("Paths may not contain '..'.", field="working_directory")
-    normal = posixpath.normpath(absolute)
-    if normal != home and not normal.startswith(home + "/"):
-        raise AppError(f"The folder must be inside your home, {home}.", field="working_directory")
-    return normal
 
 
 def _create_console(
@@ -241,7 +220,7 @@ def console_run_file(*, owner: User, path: str) -> Console:
     A console left by an earlier run of the same file is replaced, so repeated runs do not
     pile up against the console limit.
     """
-    script = home_path(owner, path)
+    script = home_path_parse(owner, path, what="file", field="path")
     if script == owner.home_path:
         raise AppError("Choose a file to run.")
     _require_file(owner, script)
@@ -275,9 +254,10 @@ def console_run_file(*, owner: User, path: str) -> Console:
 
 
 def _require_file(owner: User, script: str) -> None:
-    relative = script[len(owner.home_path) + 1 :]
     try:
-        stat = execution_agent().fs_stat(user=user_ref(owner), path=relative)
+        stat = execution_agent().fs_stat(
+            user=user_ref(owner), path=home_path_relative(owner, script)
+        )
     except holder.AgentError as exc:
         raise AppError(f"There is no file {script}.") from exc
     except holder.AgentUnavailable as exc:
@@ -341,7 +321,9 @@ def _launcher_fields(owner: User, name: str, command: str, working_directory: st
     return {
         "name": name,
         "command": command,
-        "working_directory": home_path(owner, folder) if folder else "",
+        "working_directory": (
+            home_path_parse(owner, folder, field="working_directory") if folder else ""
+        ),
     }
 
 

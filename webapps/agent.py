@@ -7,6 +7,7 @@ settings built by ``app_settings``.
 import os
 import re
 
+from accounts.home_paths import home_path_relative
 from config.errors import AppError
 from execution_agent import webclient
 from execution_agent.client import AgentClient
@@ -80,15 +81,11 @@ def app_settings(webapp: WebApp, *, with_template: bool = True) -> dict:
     }
 
 
-def _relative(user, path: str) -> str:
-    return path[len(user.home_path) :].lstrip("/")
-
-
 def check_directory(user, path: str, *, what: str) -> None:
     """The directory exists in the user's home; symlinks leading out of it are refused."""
     try:
         execution_agent(kind=Server.Kind.WEB).fs_list(
-            user=user_ref(user), path=_relative(user, path)
+            user=user_ref(user), path=home_path_relative(user, path)
         )
     except AgentError as exc:
         if exc.code == "forbidden":
@@ -102,7 +99,7 @@ def read_text(user, path: str, max_bytes: int = 65536) -> str | None:
     """A small file of the user's, read as the user; None if it cannot be read."""
     try:
         fd, _ = execution_agent(kind=Server.Kind.WEB).fs_open(
-            user=user_ref(user), path=_relative(user, path), mode="r"
+            user=user_ref(user), path=home_path_relative(user, path), mode="r"
         )
     except (AgentError, AgentUnavailable):
         return None
@@ -117,7 +114,7 @@ def check_virtualenv(user, path: str) -> None:
     check_directory(user, path, what="virtualenv")
     try:
         entries = execution_agent(kind=Server.Kind.WEB).fs_list(
-            user=user_ref(user), path=_relative(user, path + "/bin")
+            user=user_ref(user), path=home_path_relative(user, path + "/bin")
         )
     except (AgentError, AgentUnavailable):
         entries = []

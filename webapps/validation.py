@@ -14,6 +14,7 @@ import warnings
 
 from django.conf import settings
 
+from accounts.home_paths import home_path_parse
 from accounts.limits import effective_limits
 from config.errors import AppError
 from execution_agent.webspec import (
@@ -121,20 +122,12 @@ def warren_host_names() -> set[str]:
 
 
 def clean_home_path(user, raw: str, *, what: str) -> str:
-    """An absolute path inside the user's home, normalised, with no '..'."""
+    """An absolute path inside the user's home (accounts.home_paths), in the characters the
+    agent's web settings accept (no spaces: they end up in nginx and uWSGI configuration)."""
     path = raw.strip()
-    home = user.home_path
-    if not path.startswith("/"):
-        path = f"{home}/{path}"
-    if not SANDBOX_PATH_RE.match(path):
+    if not SANDBOX_PATH_RE.match(path if path.startswith("/") else f"{user.home_path}/{path}"):
         raise AppError(f"The {what} may only contain letters, digits and . _ - @ + / (no spaces).")
-    parts = [part for part in path.split("/") if part not in ("", ".")]
-    if ".." in parts:
-        raise AppError(f"The {what} may not contain '..'.")
-    path = "/" + "/".join(parts)
-    if path != home and not path.startswith(home + "/"):
-        raise AppError(f"The {what} must be inside your home directory, {home}.")
-    return path
+    return home_path_parse(user, path, what=what)
 
 
 def clean_url_prefix(raw: str) -> str:
