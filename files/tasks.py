@@ -37,13 +37,13 @@ REAPPLY_TIME_LIMIT = 1900
 REAPPLY_LOCK_SECONDS = 2000
 
 
-def enqueue_create_home(user_id: int) -> None:
-    """on_user_provisioned hook: create the new user's home in the background."""
+def enqueue_create_home(sender, *, user_id: int, **kwargs) -> None:
+    """accounts.signals.user_provisioned receiver: create the new user's home in the background."""
     create_home.delay(user_id)
 
 
-def enqueue_apply_storage_quota(user_id: int) -> None:
-    """on_limits_changed hook: send the user's new disk limit to their file server."""
+def enqueue_apply_storage_quota(sender, *, user_id: int, **kwargs) -> None:
+    """accounts.signals.limits_changed receiver: send the user's new disk limit to the server."""
     apply_storage_quota.delay(user_id)
 
 
