@@ -265,7 +265,7 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE: dict = {}
 # files: every quota again each night, one batch per file server (quota state can be lost).
 CELERY_BEAT_SCHEDULE["files-reapply-all-quotas"] = {
-    "task": "files.tasks.reapply_all_quotas",
+    "task": "files.tasks.storage_quotas_reapply",
     "schedule": crontab(hour=3, minute=30),
 }
 # servers: CPU-seconds accounting and the tarpit, from every execution server's cgroups.

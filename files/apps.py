@@ -11,5 +11,5 @@ class FilesConfig(AppConfig):
 
         # Homes and quotas live on file servers: accounts tells us when they must change
         # (each receiver is listed beside its signal in accounts/signals.py).
-        user_provisioned.connect(tasks.enqueue_create_home, dispatch_uid="files.home")
-        limits_changed.connect(tasks.enqueue_apply_storage_quota, dispatch_uid="files.quota")
+        user_provisioned.connect(tasks.home_create_enqueue, dispatch_uid="files.home")
+        limits_changed.connect(tasks.storage_quota_apply_enqueue, dispatch_uid="files.quota")
