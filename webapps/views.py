@@ -20,13 +20,11 @@ EDITABLE = ("source_dir", "working_dir", "virtualenv", "python_version", "worker
 
 
 def editor_url(path: str) -> str | None:
-    """The Files tab's editor for an absolute in-sandbox path, once the Files tab has one."""
-    for kwargs in ({"args": [path.lstrip("/")]}, {"kwargs": {"path": path.lstrip("/")}}):
-        try:
-            return reverse("files:edit", **kwargs)
-        except NoReverseMatch:
-            continue
-    return None
+    """The Files tab's editor for an absolute in-sandbox path (None if it names no file)."""
+    try:
+        return reverse("files:edit", kwargs={"path": path.lstrip("/")})
+    except NoReverseMatch:
+        return None
 
 
 def index(request):
