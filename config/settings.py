@@ -333,12 +333,12 @@ WARREN_DASHBOARD_CARDS = [
     "servers.dashboard.cpu_card",
     "accounts.dashboard.plan_card",
     "files.dashboard.storage_card",
-    "consoles.cards.consoles_card",
+    "consoles.dashboard.consoles_card",
     "webapps.dashboard.webapps_card",
 ]
 # Extra panels on the Account tab, after plan, security, email and identity.
 WARREN_ACCOUNT_CARDS: list[str] = [
-    "consoles.cards.python_preference_card",
+    "consoles.dashboard.python_preference_card",
 ]
 
 # --- Consoles ------------------------------------------------------------------------------

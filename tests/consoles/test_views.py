@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from accounts.models import Plan
 from consoles import holder, services
-from consoles.cards import consoles_card
+from consoles.dashboard import consoles_card
 from consoles.models import Console, Launcher, Preferences, Share
 from consoles.process_labels import console_labels
 from servers import process_labels
