@@ -10,11 +10,9 @@ import pwd
 from django.core.exceptions import ValidationError
 from django.utils.deconstruct import deconstructible
 
-from execution_agent import validation as execution_agent_validation
-
-# The agents' own rule (each agent keeps its copy: it runs without the rest of Warren), so
-# every name Warren accepts is one they accept.
-USERNAME_RE = execution_agent_validation.USERNAME_RE
+# The agents' own rule, defined once in the execution agent's validation module (stdlib
+# only), so every name Warren accepts is one both agents accept.
+from execution_agent.validation import USERNAME_RE
 
 # Names that would collide with system accounts, our own URLs or well-known mailboxes and
 # host names. System users of the host are checked separately, at validation time.

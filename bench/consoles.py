@@ -2,17 +2,16 @@
 
     python -m bench.consoles          # as root; BENCH_ECHO_ROUNDS=200 BENCH_IDLE_CONSOLES=200
 
-Warren's path: a real execution agent (sandboxed tmux server per user, bubblewrap, cgroups),
-a real daphne serving config.asgi with a throw-away SQLite database, the browser's side played
-by a websocket client that acknowledges every frame as xterm.js does. terminado's path: its
-TermSocket with a UniqueTermManager running bash in a PTY, in its own tornado process, bash
-unsandboxed. Measured for both: keystroke echo round trip, bulk output (a command printing
-50 MB, timed until its end marker reaches the client), resident memory per idle console and
-the time to open one (Warren: the Bash button's POST, the redirect and the websocket until
-the first prompt byte; terminado: the websocket until the first prompt byte). Then Warren
-alone: 200 idle consoles open at once, and the dashboard's response time meanwhile, beside
-the dashboard's response time before any console was opened.
-"""
+Warren's path: a real execution agent (sandboxed tmux server per user, bubblewrap, cgroups), the
+Procfile's ASGI server (uvicorn) serving config.asgi with a throw-away SQLite database, the
+browser's side played by a websocket client that acknowledges every frame as xterm.js does.
+terminado's path: its TermSocket with a UniqueTermManager running bash in a PTY, in its own
+tornado process, bash unsandboxed. Measured for both: keystroke echo round trip, bulk output (a
+command printing 50 MB, timed until its end marker reaches the client), resident memory per idle
+console and the time to open one (Warren: the Bash button's POST, the redirect and the websocket
+until the first prompt byte; terminado: the websocket until the first prompt byte). Then Warren
+alone: 200 idle consoles open at once, and the dashboard's response time meanwhile, beside the
+dashboard's response time before any console was opened."""
 
 from __future__ import annotations
 
@@ -39,7 +38,7 @@ from bench.consoles_servers import (
     pids_of_uid,
     rss_bytes,
 )
-from execution_agent.harness import AgentHarness, free_port, wait_for_port
+from execution_agent.testing.harness import AgentHarness, free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parent.parent
 BULK_BYTES = 50_000_000
@@ -188,7 +187,8 @@ async def warren_memory_and_idle(warren: Warren, idle: int) -> dict:
             results["rss"] = grown["Rss"]
             print(
                 f"warren: RSS per idle console (tmux session + bash + attach client in its "
-                f"bubblewrap sandbox + daphne's share) {grown['Rss'] / 2**20:.2f} MiB; PSS "
+                f"bubblewrap sandbox + the ASGI server's share) {grown['Rss'] / 2**20:.2f} MiB; "
+                f"PSS "
                 f"(shared pages split among their users) {grown['Pss'] / 2**20:.2f} MiB"
             )
         if (index + 1) % 50 == 0:
@@ -287,7 +287,7 @@ async def measure(warren: Warren, port: int, pid: int, rounds: int, idle: int) -
     print(
         f"echo p50: warren {statistics.median(mine['echo']):.2f} ms, "
         f"terminado {statistics.median(theirs['echo']):.2f} ms; "
-        "tmux attach read in-process, without daphne "
+        "tmux attach read in-process, without the ASGI server "
         f"{statistics.median(mine['echo_without_web']):.2f} ms"
     )
     for _ in range(3):

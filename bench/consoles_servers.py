@@ -1,6 +1,6 @@
-"""The servers bench.consoles measures: Warren (daphne on a throw-away database, beside a real
-fileserver agent for the dashboard) and terminado (its TermSocket in a tornado process), plus
-the process-memory helpers both measurements use.
+"""The servers bench.consoles measures: Warren (the Procfile's ASGI server on a throw-away
+database, beside a real fileserver agent for the dashboard) and terminado (its TermSocket in a
+tornado process), plus the process-memory helpers both measurements use.
 """
 
 from __future__ import annotations
@@ -9,15 +9,15 @@ import os
 import re
 import secrets
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import requests
 import websockets
 
-from execution_agent.harness import AgentHarness, free_port, wait_for_port
-from fileserver_agent.harness import AgentProcess, du_agent_environment
+from execution_agent.testing.harness import AgentHarness, free_port, wait_for_port
+from fileserver_agent.testing import AgentProcess, du_agent_environment
+from tests.live import procfile_web_command
 
 REPO = Path(__file__).resolve().parent.parent
 ASGI_APP = "config.asgi:application"
@@ -113,9 +113,10 @@ class Warren:
         self.user, self.cookie = self._user()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(base / "daphne.log", "w")  # noqa: SIM115 - closed in stop()
+        self.log = open(base / "web.log", "w")  # noqa: SIM115 - closed in stop()
+        # The server and options the Procfile runs, so the bench measures what users get.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), ASGI_APP],
+            procfile_web_command(self.port),
             cwd=REPO,
             env=self.env,
             stdout=self.log,

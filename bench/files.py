@@ -62,7 +62,7 @@ def timed(call) -> float:
 def main() -> None:
     if os.geteuid() != 0:
         sys.exit("bench.files needs root: the execution agent acts as the user")
-    from execution_agent.harness import AgentHarness
+    from execution_agent.testing.harness import AgentHarness
 
     harness = AgentHarness(uid_base=UID_BASE, cgroup_prefix=f"bench-files-{uuid.uuid4().hex[:8]}")
     harness.start()

@@ -21,8 +21,8 @@ import uuid
 
 from execution_agent import cgroups
 from execution_agent.config import load_config
-from execution_agent.harness import AgentHarness
 from execution_agent.sandbox import Launch, Sandbox
+from execution_agent.testing.harness import AgentHarness
 from execution_agent.validation import Limits, UserRef
 
 

@@ -30,9 +30,8 @@ import time
 import uuid
 from pathlib import Path
 
-from execution_agent.harness import AgentHarness, free_port
-from execution_agent.webclient import web_reload
-from execution_agent.webharness import WebFrontProcesses, wait_for_body
+from execution_agent.testing.harness import AgentHarness, free_port
+from execution_agent.testing.web import WebFrontProcesses, wait_for_body
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "4"))
@@ -160,7 +159,7 @@ class Warren:
             "static": [], "auth": None, "force_https": False, "wsgi_template": None,
         }  # fmt: skip
         self.write(0)
-        result = web_reload(self.client, user=self.user, app=self.app)
+        result = self.client.web_reload(user=self.user, app=self.app)
         assert result["ok"], result
 
     def write(self, version: int) -> None:
@@ -173,7 +172,7 @@ class Warren:
     def reload(self, version: int) -> float:
         self.write(version)
         started = time.perf_counter()
-        result = web_reload(self.client, user=self.user, app=self.app)
+        result = self.client.web_reload(user=self.user, app=self.app)
         assert result["ok"], result
         wait_for(self.port, "bench.localhost", f"World! {version}".encode())
         return (time.perf_counter() - started) * 1000

@@ -2,5 +2,3 @@
 
 Pure standard library (ctypes allowed). Never imports Django and never reads Warren's database.
 """
-
-PROTOCOL_VERSION = 1

@@ -340,6 +340,10 @@ class CgroupsV2:
             _write(path / "pids.max", saved)
 
 
+Cgroups = NoCgroups | CgroupsV1 | CgroupsV2
+"""Whichever backend `detect` found: the agent holds one for users' groups."""
+
+
 def _subdirectories(path: Path) -> list[str]:
     try:
         return sorted(e.name for e in os.scandir(path) if e.is_dir(follow_symlinks=False))

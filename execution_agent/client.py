@@ -4,6 +4,7 @@
     user = {"uid": 1000042, "username": "alice"}
     pid = client.spawn(user=user, argv=["sleep", "60"])["pid"]
     fd, size = client.fs_open(user=user, path="notes.txt", mode="r")
+    result = client.web_reload(user=user, app={"domain": "alice.localhost", ...})
 
 Every call opens one connection. Received fds are the caller's to close.
 """
@@ -15,9 +16,13 @@ import os
 import socket
 from typing import Any, Literal, TypedDict
 
-from execution_agent.protocol import MAX_RESPONSE_BYTES, FrameError, recv_frame, send_frame
-
-PROTOCOL_VERSION = 1
+from execution_agent.protocol import (
+    MAX_RESPONSE_BYTES,
+    PROTOCOL_VERSION,
+    FrameError,
+    recv_frame,
+    send_frame,
+)
 
 
 class UserRef(TypedDict):
@@ -38,6 +43,7 @@ class TagRef(TypedDict):
 
 
 Area = Literal["home", "www"]
+LogKind = Literal["access", "error", "server"]
 
 
 class AgentError(Exception):
@@ -289,6 +295,50 @@ class AgentClient:
         return self.call("console_capture", user=user, console_id=console_id, lines=lines)[0][
             "text"
         ]
+
+    # --- web apps ----------------------------------------------------------------------------
+    # `app` is the structured settings web_apply/web_reload accept (execution_agent/web/spec.py):
+    # domain, enabled, python, processes, working_dir, virtualenv, static [{url, directory,
+    # dotfiles}], auth {username, password_hash} | None, force_https, wsgi_template | None.
+    def web_info(self) -> dict:
+        """{"pythons": ["3.11"], "port": int, "nginx_running": bool, "emperor_running": bool}"""
+        return self.call("web_info")[0]
+
+    def web_apply(self, *, user: UserRef, app: dict) -> dict:
+        """Install the settings without reloading; {"wsgi_created", "vassal_changed", ...}."""
+        return self.call("web_apply", user=user, app=app)[0]
+
+    def web_reload(self, *, user: UserRef, app: dict, timeout: float = 25) -> dict:
+        """Install, touch the WSGI file, test; {"ok", "status", "message", "error_log_tail"...}."""
+        return self.call("web_reload", user=user, app=app, timeout=timeout)[0]
+
+    def web_remove(self, *, user: UserRef, domain: str) -> dict:
+        return self.call("web_remove", user=user, domain=domain)[0]
+
+    def web_log(
+        self,
+        *,
+        user: UserRef,
+        domain: str,
+        kind: LogKind,
+        max_bytes: int = 65536,
+        rotation: int = 0,
+    ) -> dict:
+        """{"text": the last max_bytes of the log, "size": its whole size, "previous": [{"rotation":
+        n, "size": bytes}] its previous files}; rotation n > 0 reads previous file n instead."""
+        return self.call(
+            "web_log", user=user, domain=domain, kind=kind, max_bytes=max_bytes, rotation=rotation
+        )[0]
+
+    def web_log_open(
+        self, *, user: UserRef, domain: str, kind: LogKind, rotation: int = 0
+    ) -> tuple[int, int]:
+        """Open a log (or previous file n) read-only as the user; returns (fd, size). The caller
+        closes fd."""
+        result, fd = self._call_one_fd(
+            "web_log_open", user=user, domain=domain, kind=kind, rotation=rotation
+        )
+        return fd, result["size"]
 
 
 def _fs_args(user: UserRef, area: Area, **args: Any) -> dict[str, Any]:

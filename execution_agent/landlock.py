@@ -1,7 +1,7 @@
 """Keep user code from listening on TCP ports: a Landlock ruleset that handles only TCP bind.
 
 Sandboxes share the machine's network namespace, so without this a console looping on
-``bind(("127.0.0.1", 8000))`` takes daphne's port at its next restart (or nginx's, or a port
+``bind(("127.0.0.1", 8000))`` takes the dashboard's port at its next restart (or nginx's, or a port
 Warren will use later). Landlock (kernel >= 6.7, ABI 4) restricts a thread and everything it
 forks from then on; the ruleset here handles ``LANDLOCK_ACCESS_NET_BIND_TCP`` only, so binding
 a TCP port is refused (EACCES) unless the port is on the allow-list, while connects (kept in
@@ -11,7 +11,7 @@ The agent restricts one thread and forks every sandbox from it (``run_restricted
 credentials are per thread on Linux, so the agent's other threads keep full access to /proc
 of every process (Landlock refuses ptrace-style /proc reads, such as environ, of processes
 outside the reader's domain; the process list reads web app workers' tags that way).
-web_run restricts the Emperor's whole process before exec; vassals inherit it.
+web/run.py restricts the Emperor's whole process before exec; vassals inherit it.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ import os
 import socket
 import struct
 
+# The "v" of every request; the agent refuses any other (see PROTOCOL.md).
+PROTOCOL_VERSION = 1
 MAX_REQUEST_BYTES = 1 << 20
 MAX_RESPONSE_BYTES = 16 << 20
 MAX_FDS = 8

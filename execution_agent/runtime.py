@@ -11,11 +11,14 @@ from pathlib import Path
 
 from execution_agent import cgroups as cgroups_module
 from execution_agent import creds, firewall, landlock, procs
+from execution_agent.cgroups import Cgroups
 from execution_agent.config import Config
 from execution_agent.reaper import Reaper
 from execution_agent.sandbox import Sandbox
-from execution_agent.webfront import WEB_CGROUP
-from execution_agent.webguard import WorkerMemoryGuard
+from execution_agent.tmux import Tmux
+from execution_agent.web.layout import WEB_CGROUP
+from execution_agent.web.memory_guard import WorkerMemoryGuard
+from execution_agent.web.server import WebServer
 
 log = logging.getLogger("execution_agent")
 TIOCSTI_SYSCTL = Path("/proc/sys/dev/tty/legacy_tiocsti")
@@ -26,11 +29,17 @@ class Agent:
     config: Config
     root: bool
     sandbox: Sandbox
-    cgroups: object
+    cgroups: Cgroups
     cgroups_active: bool
     reaper: Reaper
     warnings: list[str] = field(default_factory=list)
-    tmux: object = None  # execution_agent.tmux.Tmux, attached once the agent exists
+    # Both drive the agent's other parts, so they are made from it once it exists.
+    tmux: Tmux = field(init=False)
+    web: WebServer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tmux = Tmux(self)
+        self.web = WebServer(self)
 
     @property
     def cgroups_version(self) -> str:

@@ -13,19 +13,18 @@ import sys
 import threading
 import time
 
-from execution_agent import PROTOCOL_VERSION
 from execution_agent.config import ConfigError, drop_secret_variables, load_config
 from execution_agent.errors import OpError
 from execution_agent.ops import OPS, Reply
 from execution_agent.protocol import (
     MAX_REQUEST_BYTES,
+    PROTOCOL_VERSION,
     FrameError,
     PeerClosed,
     recv_frame,
     send_frame,
 )
 from execution_agent.runtime import Agent, StartupError, build_agent
-from execution_agent.tmux import Tmux
 from execution_agent.validation import USERNAME_RE, Args
 
 log = logging.getLogger("execution_agent")
@@ -205,7 +204,6 @@ def main() -> int:
         config = load_config()
         drop_secret_variables()
         agent = build_agent(config)
-        agent.tmux = Tmux(agent)
         server = AgentServer(agent)
     except (ConfigError, StartupError) as exc:
         log.error("%s", exc)

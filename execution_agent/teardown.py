@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 from execution_agent import cgroups as cgroups_module
 from execution_agent import firewall
 from execution_agent.config import ConfigError, load_config
-from execution_agent.harness import remove_cgroups, unmount_beneath
 from execution_agent.procs import read_status
 
 
@@ -27,6 +29,40 @@ def kill_users(cgroups, uid_base: int) -> int:
         for uid in sorted(uid for uid in uids if uid >= uid_base):
             killed += len(cgroups.kill_all(username, uid))
     return killed
+
+
+def remove_cgroups(prefix: str) -> None:
+    """rmdir <hierarchy>/<prefix>/* and <prefix> in every cgroup hierarchy, deepest first."""
+    roots = [
+        Path(line.split()[4])
+        for line in Path("/proc/self/mountinfo").read_text().splitlines()
+        if " - cgroup" in line
+    ]
+    for root in roots:
+        top = root / prefix
+        if not top.is_dir():
+            continue
+        for _ in range(40):
+            for dirpath, dirnames, _ in os.walk(top, topdown=False):
+                for name in dirnames:
+                    with contextlib.suppress(OSError):
+                        os.rmdir(Path(dirpath) / name)
+            with contextlib.suppress(OSError):
+                os.rmdir(top)
+            if not top.exists():
+                break
+            time.sleep(0.05)
+
+
+def unmount_beneath(base: Path) -> None:
+    """Lazily unmount every mount at or beneath base, deepest first."""
+    mountpoints = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        mountpoint = line.split()[4].replace("\\040", " ")
+        if mountpoint == str(base) or mountpoint.startswith(f"{base}/"):
+            mountpoints.append(mountpoint)
+    for mountpoint in sorted(mountpoints, key=len, reverse=True):
+        subprocess.run(["umount", "-l", mountpoint], capture_output=True, check=False)
 
 
 def main() -> int:

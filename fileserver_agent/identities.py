@@ -1,8 +1,11 @@
 """The rules every Warren component applies to user names and numeric ids."""
 
-import re
+# A valid Unix user name and DNS label: the rule the execution agent and Django's sign-up
+# apply, defined once in the execution agent's stdlib-only validation module (the file server
+# ships beside it already). This agent re-checks what Django already checked.
+from execution_agent.validation import USERNAME_RE
 
-# A valid Unix user name and DNS label; the agent re-checks what Django already checked.
-USERNAME_RE = re.compile(r"^[a-z][a-z0-9-]{2,29}$")
+__all__ = ["MAX_ID", "USERNAME_RE"]
+
 # 2**32 - 1 is (uid_t)-1, which chown(2) reads as "leave unchanged" and quotactl refuses.
 MAX_ID = 2**32 - 2

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from execution_agent.harness import AgentHarness
-from fileserver_agent.harness import AgentProcess, du_agent_environment
+from execution_agent.testing.harness import AgentHarness
+from fileserver_agent.testing import AgentProcess, du_agent_environment
 
 REPO = Path(__file__).resolve().parent.parent
 

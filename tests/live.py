@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.db import connection
 
-from execution_agent.harness import free_port, wait_for_port
+from execution_agent.testing.harness import free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parent.parent
 ASGI_APP = "config.asgi:application"

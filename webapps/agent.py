@@ -9,8 +9,8 @@ import re
 
 from accounts.home_paths import home_path_relative
 from config.errors import AppError
-from execution_agent import webclient
 from execution_agent.client import AgentClient
+from execution_agent.web.render import LOG_KEEP, LOG_KINDS, LOG_MAX_BYTES
 from servers.agents import AgentError, AgentUnavailable, execution_agent, user_ref
 from servers.models import Server
 from webapps.models import WebApp
@@ -28,7 +28,14 @@ QUICKSTART_ENTRY = {
     WebApp.Framework.MANUAL: ("wsgi", "application"),
 }
 
-__all__ = ["AgentError", "AgentUnavailable", "web_agent"]
+__all__ = [
+    "LOG_KEEP",
+    "LOG_KINDS",
+    "LOG_MAX_BYTES",
+    "AgentError",
+    "AgentUnavailable",
+    "web_agent",
+]
 
 
 def web_agent(server: Server | None = None) -> AgentClient:
@@ -41,7 +48,7 @@ def web_agent(server: Server | None = None) -> AgentClient:
 def available_pythons() -> list[str]:
     """Python versions the web server has a uWSGI plugin for (empty if it is unreachable)."""
     try:
-        return webclient.web_info(web_agent())["pythons"]
+        return web_agent().web_info()["pythons"]
     except (AgentError, AgentUnavailable):
         return []
 

@@ -3,7 +3,6 @@
 from django.shortcuts import get_object_or_404
 
 from accounts.selectors import cheapest_plan_allowing
-from execution_agent import webclient
 from servers.agents import user_ref
 from webapps.agent import AgentError, AgentUnavailable, virtualenv_python, web_agent
 from webapps.models import WebApp
@@ -43,8 +42,7 @@ def log_tail(webapp: WebApp, kind: str, max_bytes: int = 64 * 1024, rotation: in
     """{"text", "size", "previous", "error"} for one of the app's logs (or previous file
     ``rotation``, 1 the newest); previous lists the rotated files there are."""
     try:
-        answer = webclient.web_log(
-            web_agent(webapp.server),
+        answer = web_agent(webapp.server).web_log(
             user=user_ref(webapp.user),
             domain=webapp.domain,
             kind=kind,
@@ -61,8 +59,7 @@ def log_tail(webapp: WebApp, kind: str, max_bytes: int = 64 * 1024, rotation: in
 
 def log_file(webapp: WebApp, kind: str, rotation: int = 0) -> tuple[int, int]:
     """(fd, size) of the whole log, opened as the user; raises AgentError if there is none."""
-    return webclient.web_log_open(
-        web_agent(webapp.server),
+    return web_agent(webapp.server).web_log_open(
         user=user_ref(webapp.user),
         domain=webapp.domain,
         kind=kind,

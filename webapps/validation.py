@@ -1,6 +1,6 @@
 """Checks on what users type into the Web tab, with messages they can act on.
 
-The execution agent checks everything again (execution_agent/webspec.py uses the same patterns);
+The execution agent checks everything again (execution_agent/web/spec.py uses the same patterns);
 these give a form error before anything is saved or sent.
 """
 
@@ -17,7 +17,7 @@ from django.conf import settings
 from accounts.home_paths import home_path_parse
 from accounts.limits import effective_limits
 from config.errors import AppError
-from execution_agent.webspec import (
+from execution_agent.web.spec import (
     AUTH_USER_RE,
     DOMAIN_LABEL_RE,
     SANDBOX_PATH_RE,

@@ -10,7 +10,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.limits import effective_limits
 from config.errors import AppError, error_response
-from execution_agent import webrender
 from webapps import agent, selectors, services
 from webapps.forms import PasswordForm, SettingForm, StaticMappingForm, WizardForm
 from webapps.models import StaticMapping
@@ -93,7 +92,7 @@ def _detail_context(request, webapp, **extra) -> dict:
         "wsgi_editor_url": editor_url(webapp.wsgi_file),
         "static_form": StaticMappingForm(webapp=webapp),
         "password_form": PasswordForm(initial={"username": webapp.auth_username}),
-        "log_kinds": webrender.LOG_KINDS,
+        "log_kinds": agent.LOG_KINDS,
         **extra,
     }
 
@@ -260,7 +259,7 @@ def delete(request, pk: int):
 
 
 def _log_kind(kind: str) -> str:
-    if kind not in webrender.LOG_KINDS:
+    if kind not in agent.LOG_KINDS:
         raise Http404("no such log")
     return kind
 
@@ -270,7 +269,7 @@ def _log_rotation(request) -> int:
     value = request.GET.get("previous", "")
     if not value:
         return 0
-    if not value.isdigit() or not 1 <= int(value) <= webrender.LOG_KEEP:
+    if not value.isdigit() or not 1 <= int(value) <= agent.LOG_KEEP:
         raise Http404("no such previous log")
     return int(value)
 
@@ -284,8 +283,8 @@ def log(request, pk: int, kind: str):
         "kind": kind,
         "tail": tail,
         "rotation": rotation,
-        "max_size": webrender.LOG_MAX_BYTES,
-        "log_kinds": webrender.LOG_KINDS,
+        "max_size": agent.LOG_MAX_BYTES,
+        "log_kinds": agent.LOG_KINDS,
     }
     template = "webapps/_log_tail.html" if request.htmx else "webapps/log.html"
     return render(request, template, context)

@@ -6,8 +6,8 @@ import os
 import re
 import shutil
 
-from execution_agent import PROTOCOL_VERSION
 from execution_agent.ops import Reply, op
+from execution_agent.protocol import PROTOCOL_VERSION
 
 PYTHON_RE = re.compile(r"^python(3\.\d+)$")
 

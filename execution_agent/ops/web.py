@@ -7,20 +7,10 @@ import os
 from execution_agent.ops import Reply, op
 from execution_agent.ops.core import installed_pythons
 from execution_agent.validation import Args
-from execution_agent.webrender import LOG_KEEP, LOG_KINDS, log_name, plugin_name
-from execution_agent.webserver import WebServer
-from execution_agent.webspec import check_domain, domain_slug, parse_app
+from execution_agent.web.render import LOG_KEEP, LOG_KINDS, log_name, plugin_name
+from execution_agent.web.spec import check_domain, domain_slug, parse_app
 
 PLUGIN_DIR = "/usr/lib/uwsgi/plugins"
-_servers: dict[int, WebServer] = {}
-
-
-def web_server(agent) -> WebServer:
-    """The agent's WebServer, made on first use."""
-    server = _servers.get(id(agent))
-    if server is None or server.agent is not agent:
-        server = _servers[id(agent)] = WebServer(agent)
-    return server
 
 
 def uwsgi_pythons() -> list[str]:
@@ -39,7 +29,7 @@ def _domain(args: Args) -> str:
 @op("web_info")
 def web_info(agent, args: Args) -> Reply:
     """What this web server offers: Pythons with a uWSGI plugin, and whether nginx/Emperor run."""
-    server = web_server(agent)
+    server = agent.web
     return Reply(
         {
             "pythons": uwsgi_pythons(),
@@ -53,7 +43,7 @@ def web_info(agent, args: Args) -> Reply:
 def web_apply(agent, args: Args) -> Reply:
     """Install an app's vassal, nginx block and (if missing) WSGI file without reloading it."""
     spec = parse_app(args, uwsgi_pythons())
-    return Reply(web_server(agent).apply(spec))
+    return Reply(agent.web.apply(spec))
 
 
 @op("web_reload", fields=("user", "app", "timeout"))
@@ -61,14 +51,14 @@ def web_reload(agent, args: Args) -> Reply:
     """Apply the settings, touch the WSGI file, and wait for a test request through nginx."""
     timeout = args.number("timeout", minimum=1, maximum=120, default=25)
     spec = parse_app(args, uwsgi_pythons())
-    return Reply(web_server(agent).reload(spec, timeout=timeout))
+    return Reply(agent.web.reload(spec, timeout=timeout))
 
 
 @op("web_remove", fields=("user", "domain"))
 def web_remove(agent, args: Args) -> Reply:
     """Take an app off this web server (its WSGI file and logs are kept)."""
     user = args.user()
-    return Reply(web_server(agent).remove(user, domain_slug(_domain(args))))
+    return Reply(agent.web.remove(user, domain_slug(_domain(args))))
 
 
 def _log_file(args: Args) -> tuple[str, str]:
@@ -85,7 +75,7 @@ def web_log(agent, args: Args) -> Reply:
     user = args.user()
     name, path = _log_file(args)
     max_bytes = args.int("max_bytes", minimum=1, maximum=1 << 20, default=64 * 1024)
-    logs = web_server(agent).logs
+    logs = agent.web.logs
     return Reply(
         {
             "text": logs.tail(user, path, max_bytes),
@@ -101,5 +91,5 @@ def web_log_open(agent, args: Args) -> Reply:
     (for downloads)."""
     user = args.user()
     _, path = _log_file(args)
-    fd = web_server(agent).logs.open_log(user, path)
+    fd = agent.web.logs.open_log(user, path)
     return Reply({"size": os.fstat(fd).st_size}, fds=[("file", fd)])

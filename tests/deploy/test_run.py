@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from execution_agent.harness import AgentHarness
+from execution_agent.testing.harness import AgentHarness
 
 REPO = Path(__file__).resolve().parents[2]
 COMMON = REPO / "bin" / "lib" / "common.sh"

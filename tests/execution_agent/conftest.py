@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from execution_agent.harness import AgentHarness
+from execution_agent.testing.harness import AgentHarness
 
 ROOT = os.geteuid() == 0
 WEB_NPROC = 96

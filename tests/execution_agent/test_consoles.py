@@ -8,7 +8,7 @@ import time
 import pytest
 
 from execution_agent.client import AgentError
-from execution_agent.harness import PtyReader, read_until
+from execution_agent.testing.harness import PtyReader, read_until
 
 pytestmark = pytest.mark.root
 

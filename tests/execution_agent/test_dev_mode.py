@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from execution_agent.harness import AgentHarness
+from execution_agent.testing.harness import AgentHarness
 
 pytestmark = pytest.mark.root  # root is needed to become the unprivileged uid
 

@@ -147,7 +147,7 @@ def listener():
 @pytest.fixture
 def guarded_harness(listener):
     """An agent that blocks the listener's port and nothing else of this machine."""
-    from execution_agent.harness import AgentHarness
+    from execution_agent.testing.harness import AgentHarness
 
     harness = AgentHarness(
         # Its own uid span: the session agent's firewall (every local port) covers its span.

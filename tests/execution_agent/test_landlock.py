@@ -16,7 +16,7 @@ import textwrap
 import pytest
 
 from execution_agent import landlock
-from execution_agent.harness import REPO_ROOT, free_port
+from execution_agent.testing.harness import REPO_ROOT, free_port
 
 needs_landlock = pytest.mark.skipif(
     landlock.abi_version() < landlock.NET_ABI, reason="kernel without Landlock networking"
@@ -163,7 +163,7 @@ def python_without_landlock(directory) -> str:
 def test_a_production_agent_without_landlock_refuses_unless_the_operator_opts_out(
     tmp_path, uid_base, optional
 ):
-    from execution_agent.harness import AgentHarness
+    from execution_agent.testing.harness import AgentHarness
 
     extra = {"WARREN_ENV": "production"}
     if optional:

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from execution_agent.client import AgentError
-from execution_agent.harness import PtyReader
+from execution_agent.testing.harness import PtyReader
 
 pytestmark = pytest.mark.root
 

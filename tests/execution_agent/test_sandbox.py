@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from execution_agent.client import AgentError
-from execution_agent.harness import read_until
+from execution_agent.testing.harness import read_until
 
 pytestmark = pytest.mark.root
 

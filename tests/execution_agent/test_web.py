@@ -14,11 +14,10 @@ import pytest
 from execution_agent.client import AgentError
 from execution_agent.config import load_config
 from execution_agent.errors import OpError
+from execution_agent.testing.web import WebFrontProcesses, http_get, wait_for_body
 from execution_agent.validation import UserRef
-from execution_agent.webclient import web_apply, web_log, web_log_open, web_reload, web_remove
-from execution_agent.webfront import WebLayout
-from execution_agent.webharness import WebFrontProcesses, http_get, wait_for_body
-from execution_agent.webnginx import NginxSites
+from execution_agent.web.layout import WebLayout
+from execution_agent.web.nginx import NginxSites
 from tests.execution_agent.conftest import WEB_NPROC, WEB_WORKER_RSS_MB
 
 pytestmark = pytest.mark.root
@@ -82,7 +81,7 @@ def write_wsgi(harness, user: dict, text: str) -> None:
 
 def test_reload_serves_the_manual_hello_page_through_nginx(harness, web, alice):
     client = harness.client(timeout=60)
-    result = web_reload(client, user=alice, app=settings_for(alice))
+    result = client.web_reload(user=alice, app=settings_for(alice))
     assert result["ok"], result
     status, _, body = http_get(harness.web_port, f"{alice['username']}.localhost")
     assert status == 200
@@ -90,7 +89,7 @@ def test_reload_serves_the_manual_hello_page_through_nginx(harness, web, alice):
     # nginx writes its access log buffered, flushing at least once a second.
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        access = web_log(client, user=alice, domain=f"{alice['username']}.localhost", kind="access")
+        access = client.web_log(user=alice, domain=f"{alice['username']}.localhost", kind="access")
         if "response-time=" in access["text"]:
             break
         time.sleep(0.1)
@@ -101,7 +100,7 @@ def test_vassal_runs_as_the_user_in_its_own_sandbox(harness, web, alice, bob):
     client = harness.client(timeout=60)
     harness.client().run(user=bob, argv=["touch", "/tmp/bob-was-here"])
     write_wsgi(harness, alice, SPY_APP)
-    assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
+    assert client.web_reload(user=alice, app=settings_for(alice))["ok"]
     status, _, body = http_get(harness.web_port, f"{alice['username']}.localhost")
     assert status == 200
     found = json.loads(body)
@@ -137,7 +136,7 @@ def test_a_fork_bomb_in_a_web_app_stops_at_the_process_limit(harness, web, alice
     client = harness.client(timeout=60)
     bystander = client.spawn(user=bob, argv=["sleep", "60"])["pid"]
     write_wsgi(harness, alice, FORK_BOMB_APP)
-    assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
+    assert client.web_reload(user=alice, app=settings_for(alice))["ok"]
     status, _, body = http_get(harness.web_port, f"{alice['username']}.localhost", "/bomb")
     assert status == 200
     # Stopped at the limit, less what the vassal already runs (bwrap twice, master, worker).
@@ -161,7 +160,7 @@ def application(environ, start_response):
 def test_a_worker_past_the_memory_limit_is_killed_and_replaced(harness, web, alice):
     client = harness.client(timeout=60)
     write_wsgi(harness, alice, MEMORY_HOG_APP)
-    assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
+    assert client.web_reload(user=alice, app=settings_for(alice))["ok"]
     host = f"{alice['username']}.localhost"
     status, _, _ = http_get(harness.web_port, host, "/hog")
     assert status == 502  # its worker was killed past WEB_WORKER_RSS_MB, not left to finish
@@ -174,14 +173,14 @@ def test_existing_wsgi_file_is_never_overwritten(harness, web, alice):
     write_wsgi(
         harness, alice, "def application(e, s):\n    s('200 OK', [])\n    return [b'mine']\n"
     )
-    assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
+    assert client.web_reload(user=alice, app=settings_for(alice))["ok"]
     assert http_get(harness.web_port, f"{alice['username']}.localhost")[2] == b"mine"
 
 
 def test_touching_the_wsgi_file_from_a_console_reloads_the_app(harness, web, alice):
     client = harness.client(timeout=60)
     write_wsgi(harness, alice, "def application(e, s):\n    s('200 OK', [])\n    return [b'one']\n")
-    assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
+    assert client.web_reload(user=alice, app=settings_for(alice))["ok"]
     write_wsgi(harness, alice, "def application(e, s):\n    s('200 OK', [])\n    return [b'two']\n")
     harness.client().run(
         user=alice, argv=["touch", f"/var/www/{alice['username']}_localhost_wsgi.py"]
@@ -191,7 +190,7 @@ def test_touching_the_wsgi_file_from_a_console_reloads_the_app(harness, web, ali
 
 def test_vassal_ini_and_nginx_files_are_out_of_every_sandbox(harness, web, alice):
     client = harness.client(timeout=60)
-    assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
+    assert client.web_reload(user=alice, app=settings_for(alice))["ok"]
     vassal = harness.web_dir / "vassals" / f"{alice['username']}_localhost-u{alice['uid']}.ini"
     st = vassal.stat()
     assert st.st_uid == alice["uid"] and stat.S_IMODE(st.st_mode) == 0o400
@@ -204,9 +203,9 @@ def test_failed_reload_reports_the_error_log_and_other_sites_keep_answering(
     harness, web, alice, bob
 ):
     client = harness.client(timeout=60)
-    assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
+    assert client.web_reload(user=alice, app=settings_for(alice))["ok"]
     write_wsgi(harness, bob, "def application(:\n")
-    result = web_reload(client, user=bob, app=settings_for(bob), timeout=20)
+    result = client.web_reload(user=bob, app=settings_for(bob), timeout=20)
     assert not result["ok"]
     assert "SyntaxError" in result["error_log_tail"]
     assert http_get(harness.web_port, f"{alice['username']}.localhost")[0] == 200
@@ -214,7 +213,7 @@ def test_failed_reload_reports_the_error_log_and_other_sites_keep_answering(
 
 def test_a_broken_nginx_block_is_rolled_back_and_the_other_sites_stay_up(harness, web, alice):
     client = harness.client(timeout=60)
-    assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
+    assert client.web_reload(user=alice, app=settings_for(alice))["ok"]
     # The agent only renders validated data, so break a block the way a bug would: through
     # the same install path, with text nginx refuses.
     sites = NginxSites(WebLayout(load_config(harness.env())))
@@ -231,14 +230,14 @@ def test_password_protection_and_https_redirect(harness, web, alice):
     digest = hashlib.sha1(b"secretsalt").digest()  # noqa: S324 - the scheme nginx supports
     hashed = "{SSHA}" + base64.b64encode(digest + b"salt").decode()
     app = settings_for(alice, auth={"username": "boss", "password_hash": hashed})
-    assert web_reload(client, user=alice, app=app)["ok"]
+    assert client.web_reload(user=alice, app=app)["ok"]
     host = f"{alice['username']}.localhost"
     assert http_get(harness.web_port, host)[0] == 401
     good = "Basic " + base64.b64encode(b"boss:secret").decode()
     assert http_get(harness.web_port, host, headers={"Authorization": good})[0] == 200
     bad = "Basic " + base64.b64encode(b"boss:wrong").decode()
     assert http_get(harness.web_port, host, headers={"Authorization": bad})[0] == 401
-    assert web_reload(client, user=alice, app=settings_for(alice, force_https=True))["ok"]
+    assert client.web_reload(user=alice, app=settings_for(alice, force_https=True))["ok"]
     status, headers, _ = http_get(harness.web_port, host, "/page?x=1")
     assert status == 301
     assert headers["location"] == f"https://{host}/page?x=1"
@@ -246,12 +245,12 @@ def test_password_protection_and_https_redirect(harness, web, alice):
 
 def test_disabled_and_unknown_hosts_get_the_warren_page(harness, web, alice):
     client = harness.client(timeout=60)
-    assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
-    assert web_apply(client, user=alice, app=settings_for(alice, enabled=False))["site_changed"]
+    assert client.web_reload(user=alice, app=settings_for(alice))["ok"]
+    assert client.web_apply(user=alice, app=settings_for(alice, enabled=False))["site_changed"]
     status, _, body = http_get(harness.web_port, f"{alice['username']}.localhost")
     assert status == 404 and b"Served by Warren" in body
     assert b"Served by Warren" in http_get(harness.web_port, "nobody.example.org")[2]
-    web_remove(client, user=alice, domain=f"{alice['username']}.localhost")
+    client.web_remove(user=alice, domain=f"{alice['username']}.localhost")
 
 
 @pytest.mark.parametrize(
@@ -271,7 +270,7 @@ def test_settings_that_could_smuggle_configuration_are_refused(
 ):
     before = web_dir_snapshot(harness)
     with pytest.raises(AgentError, match=message):
-        web_apply(harness.client(), user=alice, app=settings_for(alice, **override))
+        harness.client().web_apply(user=alice, app=settings_for(alice, **override))
     assert not os.path.exists(harness.web_dir / "nginx" / "sites" / "evil_localhost.conf")
     assert web_dir_snapshot(harness) == before  # refused before anything was written
 
@@ -288,12 +287,12 @@ def web_dir_snapshot(harness) -> dict[str, tuple[int, float]]:
 
 
 def test_access_logs_are_rotated_by_size_and_nginx_reopens_them(harness, web, alice):
-    from execution_agent.web_run import rotate_access_logs
-    from execution_agent.webfront import read_pid
-    from execution_agent.webrender import LOG_MAX_BYTES
+    from execution_agent.web.layout import read_pid
+    from execution_agent.web.render import LOG_MAX_BYTES
+    from execution_agent.web.run import rotate_access_logs
 
     client = harness.client(timeout=60)
-    assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
+    assert client.web_reload(user=alice, app=settings_for(alice))["ok"]
     layout = WebLayout(load_config(harness.env()))
     log = layout.access_logs_of(UserRef(**alice)) / f"{alice['username']}.localhost.access.log"
     with open(log, "ab") as handle:
@@ -319,20 +318,20 @@ def application(environ, start_response):
 
 
 def test_the_error_log_survives_reloads_and_rotates_by_size_only(harness, web, alice):
-    from execution_agent.web_run import rotate_app_logs
-    from execution_agent.webrender import LOG_KEEP, LOG_MAX_BYTES
+    from execution_agent.web.render import LOG_KEEP, LOG_MAX_BYTES
+    from execution_agent.web.run import rotate_app_logs
 
     client = harness.client(timeout=60)
     domain = f"{alice['username']}.localhost"
     write_wsgi(harness, alice, TRACEBACK_APP)
-    assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
+    assert client.web_reload(user=alice, app=settings_for(alice))["ok"]
     assert http_get(harness.web_port, domain, "/boom")[0] >= 500
     for _ in range(2):
-        assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
-    error = web_log(client, user=alice, domain=domain, kind="error")
+        assert client.web_reload(user=alice, app=settings_for(alice))["ok"]
+    error = client.web_log(user=alice, domain=domain, kind="error")
     assert "the traceback the user came to read" in error["text"]
     assert error["previous"] == []
-    server = web_log(client, user=alice, domain=domain, kind="server")
+    server = client.web_log(user=alice, domain=domain, kind="server")
     assert "logsize:" not in server["text"] and server["previous"] == []
 
     # Past the size limit, the log moves to .1 (and the older ones along), keeping LOG_KEEP.
@@ -342,12 +341,12 @@ def test_the_error_log_survives_reloads_and_rotates_by_size_only(harness, web, a
         with open(log, "ab") as handle:
             handle.write(f"round {round_number}\n".encode() + b"x" * LOG_MAX_BYTES)
         rotate_app_logs(layout)
-    error = web_log(client, user=alice, domain=domain, kind="error", max_bytes=100)
+    error = client.web_log(user=alice, domain=domain, kind="error", max_bytes=100)
     assert error["size"] == 0
     assert [item["rotation"] for item in error["previous"]] == list(range(1, LOG_KEEP + 1))
-    newest = web_log(client, user=alice, domain=domain, kind="error", rotation=1, max_bytes=1)
+    newest = client.web_log(user=alice, domain=domain, kind="error", rotation=1, max_bytes=1)
     assert newest["size"] > LOG_MAX_BYTES
-    fd, _ = web_log_open(client, user=alice, domain=domain, kind="error", rotation=1)
+    fd, _ = client.web_log_open(user=alice, domain=domain, kind="error", rotation=1)
     newest_first_line = f"round {LOG_KEEP + 1}\n".encode()
     with os.fdopen(fd, "rb") as handle:
         assert handle.read(len(newest_first_line)) == newest_first_line
@@ -359,14 +358,14 @@ def test_the_error_log_survives_reloads_and_rotates_by_size_only(harness, web, a
 def wait_until_logged(client, user: dict, domain: str, needle: str) -> None:
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        if needle in web_log(client, user=user, domain=domain, kind="error")["text"]:
+        if needle in client.web_log(user=user, domain=domain, kind="error")["text"]:
             return
         time.sleep(0.1)
     raise AssertionError(f"{needle!r} not in the error log")
 
 
 def test_the_emperors_start_up_warnings_are_explained_and_no_others_appear(harness, web):
-    from execution_agent.web_run import EMPEROR_WARNINGS_EXPLAINED
+    from execution_agent.web.run import EMPEROR_WARNINGS_EXPLAINED
 
     output = web.output("emperor")
     explained = output.index(EMPEROR_WARNINGS_EXPLAINED)
@@ -380,11 +379,11 @@ def test_the_emperors_start_up_warnings_are_explained_and_no_others_appear(harne
 
 
 def test_web_cgroups_are_made_again_when_the_emperor_starts_after_a_reboot(harness, web, alice):
-    from execution_agent.harness import remove_cgroups
-    from execution_agent.webfront import web_cgroups_of
+    from execution_agent.teardown import remove_cgroups
+    from execution_agent.web.layout import web_cgroups_of
 
     client = harness.client(timeout=60)
-    assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
+    assert client.web_reload(user=alice, app=settings_for(alice))["ok"]
     backend = web_cgroups_of(load_config(harness.env()))
     assert backend.pids(alice["username"])
     web.stop()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from execution_agent.harness import free_port
-from fileserver_agent.harness import AgentProcess, du_agent_environment
+from execution_agent.testing.harness import free_port
+from fileserver_agent.testing import AgentProcess, du_agent_environment
 
 
 class RestartableFileserver(AgentProcess):

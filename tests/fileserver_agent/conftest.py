@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from fileserver_agent import create_app
-from fileserver_agent.harness import AgentProcess
 from fileserver_agent.signing import signature_headers
+from fileserver_agent.testing import AgentProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SECRET = "test-secret-" + secrets.token_hex(16)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from execution_agent.harness import free_port
+from execution_agent.testing.harness import free_port
 from fileserver_agent import client as fileserver_client
 from fileserver_agent.client import (
     FileserverAuthError,
@@ -25,8 +25,8 @@ from fileserver_agent.client import (
     FileserverUnreachable,
     QuotaLimits,
 )
-from fileserver_agent.harness import AgentProcess
 from fileserver_agent.signing import signature_headers
+from fileserver_agent.testing import AgentProcess
 from tests.fileserver_agent.conftest import (
     OLD_SECRET,
     REPO_ROOT,

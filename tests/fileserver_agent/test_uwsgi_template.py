@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from execution_agent.harness import free_port, wait_for_port
+from execution_agent.testing.harness import free_port, wait_for_port
 from fileserver_agent.client import FileserverClient, FileserverRequestError
 from tests.fileserver_agent.conftest import REPO_ROOT, SECRET, agent_environment, new_uid
 

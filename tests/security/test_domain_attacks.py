@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from accounts.models import Plan
-from execution_agent.webharness import http_get
+from execution_agent.testing.web import http_get
 from servers.agents import execution_agent, user_ref
 from tests.fakes.dns import use_fake_dns
 from tests.webapps.conftest import alice_home, web, web_front, web_port  # noqa: F401

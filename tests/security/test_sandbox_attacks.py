@@ -20,9 +20,8 @@ import uuid
 import pytest
 
 from execution_agent import landlock
-from execution_agent.harness import REPO_ROOT, AgentHarness, free_port
-from execution_agent.webclient import web_reload
-from execution_agent.webharness import WebFrontProcesses, http_get
+from execution_agent.testing.harness import REPO_ROOT, AgentHarness, free_port
+from execution_agent.testing.web import WebFrontProcesses, http_get
 
 pytestmark = pytest.mark.root
 ROOT = os.geteuid() == 0
@@ -92,8 +91,8 @@ needs_landlock = pytest.mark.skipif(
 
 
 @needs_landlock
-def test_task_cannot_squat_daphnes_nginxs_or_any_future_port(client, harness, mallory):
-    """Without Landlock a task bound 127.0.0.1:8000 while daphne restarted and got every
+def test_task_cannot_squat_the_dashboards_nginxs_or_any_future_port(client, harness, mallory):
+    """Without Landlock a task bound 127.0.0.1:8000 while the dashboard restarted and got every
     password typed into the dashboard; 8080 would have given it nginx's traffic and probe."""
     wanted = warrens_ports(harness)
     result = client.run(user=mallory, argv=["python3", "-c", BIND, json.dumps(wanted)])
@@ -103,7 +102,7 @@ def test_task_cannot_squat_daphnes_nginxs_or_any_future_port(client, harness, ma
 
 
 @needs_landlock
-def test_console_cannot_squat_daphnes_nginxs_or_any_future_port(client, harness, mallory):
+def test_console_cannot_squat_the_dashboards_nginxs_or_any_future_port(client, harness, mallory):
     """The console path (tmux server sandbox, then the shell it forks) is held the same way."""
     wanted = warrens_ports(harness)
     out = harness.homes / "mallory" / "binds.json"
@@ -157,7 +156,7 @@ def web_app(user: dict) -> dict:
 
 
 @needs_landlock
-def test_web_app_cannot_squat_nginxs_or_daphnes_port(client, harness, web, mallory):
+def test_web_app_cannot_squat_nginxs_or_the_dashboards_port(client, harness, web, mallory):
     """A web app (under the Emperor, not the agent) bound 8000 or nginx's port at import time
     and answered the next visitor of the dashboard or of every other user's site."""
     wanted = warrens_ports(harness)
@@ -166,7 +165,7 @@ def test_web_app_cannot_squat_nginxs_or_daphnes_port(client, harness, web, mallo
         user=mallory, argv=["sh", "-c", "cat > /var/www/mallory_localhost_wsgi.py"], stdin=text
     )
     assert written["returncode"] == 0, written
-    reload = web_reload(harness.client(timeout=60), user=mallory, app=web_app(mallory))
+    reload = harness.client(timeout=60).web_reload(user=mallory, app=web_app(mallory))
     assert reload["ok"], reload
     status, _, body = http_get(harness.web_port, "mallory.localhost")
     assert status == 200, body
@@ -230,7 +229,7 @@ def test_sandbox_cannot_reach_any_service_of_the_machine_or_cloud_metadata(
     client, harness, web, mallory
 ):
     """Before, only Redis, PostgreSQL and the fileserver agent were blocked: a console reached
-    MariaDB on 3306, the message brokers (5672, 4222, 1883), daphne on 8000 and whatever an
+    MariaDB on 3306, the message brokers (5672, 4222, 1883), the dashboard on 8000 and whatever an
     operator runs on localhost, and the cloud metadata address (the machine's credentials)."""
     # Real services of this machine, where they run (Redis, PostgreSQL, MariaDB, brokers).
     services = [p for p in (6379, 5432, 3306, 5672, 4222, 1883, 8000) if listening_here(p)]
@@ -384,7 +383,7 @@ time.sleep(3600)
 """
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_user_who_fills_pids_max_cannot_keep_the_dashboard_from_killing_the_console(
     exec_agent, provisioned, settings
 ):
@@ -512,7 +511,7 @@ def test_agents_drop_the_dashboards_secrets_before_starting_anything(harness_wit
 def test_fileserver_agent_drops_the_dashboards_secrets_once_configured(tmp_path):
     """The fileserver agent runs quota tools as root: they inherited the shared HMAC secret
     (which signs every call that creates homes and sets quotas) and whatever else it had."""
-    from fileserver_agent.harness import du_agent_environment
+    from fileserver_agent.testing import du_agent_environment
 
     (tmp_path / "homes").mkdir()
     (tmp_path / "www").mkdir()

@@ -16,11 +16,10 @@ import time
 import pytest
 
 from execution_agent.config import load_config
+from execution_agent.testing.web import WebFrontProcesses, http_get, wait_for_body
 from execution_agent.validation import DEFAULT_TMP_BYTES, Args
-from execution_agent.webclient import web_apply, web_reload, web_remove
-from execution_agent.webfront import WebLayout
-from execution_agent.webharness import WebFrontProcesses, http_get, wait_for_body
-from execution_agent.webspec import parse_app
+from execution_agent.web.layout import WebLayout
+from execution_agent.web.spec import parse_app
 from tests.execution_agent import conftest as agent_fixtures
 from tests.execution_agent.test_web import settings_for, write_wsgi
 
@@ -68,7 +67,7 @@ def test_web_app_cannot_read_the_emperors_environment(harness, web, alice):
     """Without an empty environment, the app printed the agents' shared secret (forge any
     fileserver call), Django's SECRET_KEY (forge sessions), the database password and SMTP's."""
     write_wsgi(harness, alice, ENVIRON_APP)
-    assert web_reload(harness.client(timeout=60), user=alice, app=settings_for(alice))["ok"]
+    assert harness.client(timeout=60).web_reload(user=alice, app=settings_for(alice))["ok"]
     status, _, body = http_get(harness.web_port, f"{alice['username']}.localhost")
     assert status == 200
     seen = ast.literal_eval(body.decode())
@@ -100,7 +99,7 @@ def test_reload_disable_and_delete_of_a_prefix_named_app_spare_another_users_app
     delete removed his app."""
     client = harness.client(timeout=60)
     victim = settings_for(bob, domain="www.my-university.org")
-    assert web_reload(client, user=bob, app=victim)["ok"]
+    assert client.web_reload(user=bob, app=victim)["ok"]
     layout = WebLayout(load_config(harness.env()))
     victim_spec = parse_app(
         Args({"user": bob, "app": victim}, frozenset({"user", "app"}), harness.uid_base),
@@ -119,14 +118,14 @@ def test_reload_disable_and_delete_of_a_prefix_named_app_spare_another_users_app
         assert (status, b"Hello, World!" in body) == (200, True)
 
     attacker = settings_for(alice, domain="www.my")
-    assert web_reload(client, user=alice, app=attacker)["ok"]
+    assert client.web_reload(user=alice, app=attacker)["ok"]
     # A changed vassal (two processes) is rewritten, which cleans up earlier owners' files.
-    assert web_reload(client, user=alice, app={**attacker, "processes": 2})["ok"]
+    assert client.web_reload(user=alice, app={**attacker, "processes": 2})["ok"]
     victim_untouched()
-    assert web_apply(client, user=alice, app={**attacker, "enabled": False})["vassal_changed"]
+    assert client.web_apply(user=alice, app={**attacker, "enabled": False})["vassal_changed"]
     victim_untouched()
-    assert web_reload(client, user=alice, app=attacker)["ok"]
-    web_remove(client, user=alice, domain="www.my")
+    assert client.web_reload(user=alice, app=attacker)["ok"]
+    client.web_remove(user=alice, domain="www.my")
     victim_untouched()
     assert http_get(harness.web_port, "www.my")[0] == 404
 
@@ -169,7 +168,7 @@ def test_web_app_cannot_swap_its_socket_for_a_link_to_another_apps_socket(harnes
     hashed = "{SSHA}" + base64.b64encode(digest + b"salt").decode()
     write_wsgi(harness, bob, VICTIM_APP)
     victim = settings_for(bob, auth={"username": "bob", "password_hash": hashed})
-    assert web_reload(client, user=bob, app=victim)["ok"]
+    assert client.web_reload(user=bob, app=victim)["ok"]
     bob_host, alice_host = f"{bob['username']}.localhost", f"{alice['username']}.localhost"
     assert http_get(harness.web_port, bob_host)[0] == 401
     sockets = harness.web_dir / "sockets"
@@ -178,7 +177,7 @@ def test_web_app_cannot_swap_its_socket_for_a_link_to_another_apps_socket(harnes
     # Where the socket was in the sandbox, and where it is on the host.
     targets = [f"/run/webapps/{own}", f"{sockets}/{alice['uid']}/{own}"]
     write_wsgi(harness, alice, SOCKET_SWAP_APP.format(targets=targets, victim=victim_socket))
-    assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
+    assert client.web_reload(user=alice, app=settings_for(alice))["ok"]
     status, _, swapped = http_get(harness.web_port, alice_host, "/swap")
     assert status == 200
     for _ in range(3):
@@ -240,9 +239,9 @@ def test_renamed_worker_and_forked_child_cannot_escape_the_web_memory_limit(
     renamed with prctl(PR_SET_NAME), or a child it forked, could use all the machine's memory."""
     client = harness.client(timeout=60)
     write_wsgi(harness, bob, "def application(e, s):\n    s('200 OK', [])\n    return [b'bob']\n")
-    assert web_reload(client, user=bob, app=settings_for(bob))["ok"]
+    assert client.web_reload(user=bob, app=settings_for(bob))["ok"]
     write_wsgi(harness, alice, MEMORY_ESCAPE_APP)
-    assert web_reload(client, user=alice, app=settings_for(alice))["ok"]
+    assert client.web_reload(user=alice, app=settings_for(alice))["ok"]
     host = f"{alice['username']}.localhost"
     assert http_get(harness.web_port, host, "/renamed")[0] == 502  # killed, not left to finish
     wait_for_body(harness.web_port, host, b"still here")
@@ -270,7 +269,7 @@ def test_visitor_cannot_fetch_dotfiles_through_a_static_mapping_of_the_home(harn
         ],
     )
     static = [{"url": "/", "directory": home}]
-    assert web_reload(client, user=alice, app=settings_for(alice, static=static))["ok"]
+    assert client.web_reload(user=alice, app=settings_for(alice, static=static))["ok"]
     host = f"{alice['username']}.localhost"
     assert http_get(harness.web_port, host, "/public.txt")[2] == b"hello\n"
     for path in ("/.bash_history", "/%2Ebash_history", "/site/.git/config", "/./.bash_history"):
@@ -278,5 +277,5 @@ def test_visitor_cannot_fetch_dotfiles_through_a_static_mapping_of_the_home(harn
         assert status == 404 and b"hunter2" not in body and b"secret" not in body, path
     # Served only when the user asks for it.
     static = [{"url": "/", "directory": home, "dotfiles": True}]
-    assert web_reload(client, user=alice, app=settings_for(alice, static=static))["ok"]
+    assert client.web_reload(user=alice, app=settings_for(alice, static=static))["ok"]
     assert http_get(harness.web_port, host, "/.bash_history")[2] == b"mysql -p hunter2\n"

@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
-from execution_agent.harness import AgentHarness
+from execution_agent.testing.harness import AgentHarness
 from servers.cpu import FREE_SHARES
 from servers.models import CpuAccount, Server
 from servers.services import CpuReading, cpu_usage_record

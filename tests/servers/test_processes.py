@@ -179,9 +179,9 @@ def test_the_page_is_for_logged_in_users_only(client, db):
     assert response.status_code == 302 and "/login/" in response["Location"]
 
 
-def test_the_dashboard_tab_is_the_active_one(user, alice_client):
+def test_the_consoles_tab_is_the_active_one(user, alice_client):
     response = alice_client.get(PAGE)
-    assert [tab["label"] for tab in response.context["tabs"] if tab["active"]] == ["Dashboard"]
+    assert [tab["label"] for tab in response.context["tabs"] if tab["active"]] == ["Consoles"]
 
 
 def test_an_htmx_refresh_gets_just_the_table(user, alice_client):

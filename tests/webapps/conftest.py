@@ -5,8 +5,7 @@ import contextlib
 import pytest
 from django.conf import settings
 
-from execution_agent.webclient import web_remove
-from execution_agent.webharness import WebFrontProcesses
+from execution_agent.testing.web import WebFrontProcesses
 from servers.agents import AgentError, AgentUnavailable, user_ref
 from tests.agents import point_django_at, restore_django
 from webapps.agent import web_agent
@@ -32,7 +31,7 @@ def web(web_front, provisioned, django_capture_on_commit_callbacks):
     yield web_front
     for webapp in WebApp.objects.select_related("user"):
         with contextlib.suppress(AgentError, AgentUnavailable):
-            web_remove(web_agent(), user=user_ref(webapp.user), domain=webapp.domain)
+            web_agent().web_remove(user=user_ref(webapp.user), domain=webapp.domain)
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from django.urls import reverse
 
 from accounts.models import Plan
 from execution_agent.config import load_config
-from execution_agent.web_run import rotate_app_logs
-from execution_agent.webfront import WebLayout
-from execution_agent.webharness import http_get, wait_for_body
-from execution_agent.webrender import LOG_MAX_BYTES
+from execution_agent.testing.web import http_get, wait_for_body
+from execution_agent.web.layout import WebLayout
+from execution_agent.web.render import LOG_MAX_BYTES
+from execution_agent.web.run import rotate_app_logs
 from servers.agents import execution_agent, user_ref
 from tests.fakes.dns import use_fake_dns
 from tests.webapps.helpers import (

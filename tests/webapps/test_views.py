@@ -219,7 +219,7 @@ def test_wizard_offers_only_pythons_with_a_uwsgi_plugin(web, alice_home, alice_c
 
 def test_delete_takes_the_site_off_but_keeps_the_files(served_webapp, alice_client, web_port):
     webapp = served_webapp
-    from execution_agent.webharness import http_get
+    from execution_agent.testing.web import http_get
 
     response = alice_client.post(reverse("webapps:delete", args=[webapp.pk]))
     assert response.status_code == 302

@@ -32,11 +32,11 @@ from pathlib import Path
 from execution_agent import cgroups, identity
 from execution_agent.config import Config
 from execution_agent.seccomp import build_filter
-from execution_agent.webrender import (
+from execution_agent.web.render import (
     render_nginx_main,
     render_wrapper,
 )
-from execution_agent.webspec import AppSpec
+from execution_agent.web.spec import AppSpec
 
 PAGES = ("unknown.html",)
 # Each user's web apps share a cgroup <prefix>/web_apps/<username>, beside the users' console
@@ -260,7 +260,7 @@ class WebLayout:
         params = "".join(f"uwsgi_param {line};\n" for line in UWSGI_PARAMS)
         write_atomically(self.uwsgi_params, params.encode(), mode=0o644)
         for page in PAGES:
-            text = (Path(__file__).parent / "web_templates" / page).read_bytes()
+            text = (Path(__file__).parent / "templates" / page).read_bytes()
             write_atomically(self.pages / f"warren-{page}", text, mode=0o644)
         worker = nginx_worker_user() if self.root_user else None
         user_line = f"user {worker[0]} {grp.getgrgid(worker[1]).gr_name};" if worker else ""

@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable
 
 from execution_agent.validation import UserRef
-from execution_agent.weblogs import AppLogs
-from execution_agent.webrender import log_name
-from execution_agent.webspec import AppSpec
+from execution_agent.web.logs import AppLogs
+from execution_agent.web.render import log_name
+from execution_agent.web.spec import AppSpec
 
 READY_MARKER = b"WSGI app 0 (mountpoint='') ready"
 # The master's last start-up line: only from here on does touching the WSGI file reload it.

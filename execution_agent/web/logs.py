@@ -2,7 +2,7 @@
 logs are uWSGI's, in a directory the user owns and could plant symlinks in, so they are opened
 as the user, never following a link.
 
-Every log rotates by size only (web_run's loop checks them every few seconds), keeping
+Every log rotates by size only (web/run.py's loop checks them every few seconds), keeping
 LOG_KEEP previous files `<name>.1` (newest) to `<name>.<LOG_KEEP>`. uWSGI's own rotation is
 not used: its file logger rotated on every reload, when the master logs through a descriptor
 it has already closed (lseek gives -1, read as a size of 2**64 - 1).
@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 from execution_agent.errors import OpError
 from execution_agent.validation import UserRef
-from execution_agent.webfront import WebLayout
-from execution_agent.webrender import LOG_KEEP, LOG_MAX_BYTES
+from execution_agent.web.layout import WebLayout
+from execution_agent.web.render import LOG_KEEP, LOG_MAX_BYTES
 
 
 class AppLogs:

@@ -23,8 +23,9 @@ from pathlib import Path
 from execution_agent import firewall
 from execution_agent.client import AgentClient, AgentUnavailable, UserRef
 from execution_agent.procs import all_pids, read_status
+from execution_agent.teardown import remove_cgroups, unmount_beneath
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 UID_SPAN = 10_000
 
 
@@ -55,7 +56,7 @@ class AgentHarness:
         self.run_dir = self.base / "run"
         self.socket_path = self.base / "agent.sock"
         self.log_path = self.base / "agent.log"
-        # Web apps: nginx and the Emperor of this harness (execution_agent.webharness).
+        # Web apps: nginx and the Emperor of this harness (execution_agent.testing.web).
         self.web_dir = self.base / "web"
         self.web_port = free_port()
         for path in (self.homes, self.www):
@@ -212,39 +213,6 @@ def wait_for_port(
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"nothing listened on port {port} within {timeout} s{said()}")
-
-
-def remove_cgroups(prefix: str) -> None:
-    """rmdir <hierarchy>/<prefix>/* and <prefix> in every cgroup hierarchy, deepest first."""
-    roots = [
-        Path(line.split()[4])
-        for line in Path("/proc/self/mountinfo").read_text().splitlines()
-        if " - cgroup" in line
-    ]
-    for root in roots:
-        top = root / prefix
-        if not top.is_dir():
-            continue
-        for _ in range(40):
-            for dirpath, dirnames, _ in os.walk(top, topdown=False):
-                for name in dirnames:
-                    with contextlib.suppress(OSError):
-                        os.rmdir(Path(dirpath) / name)
-            with contextlib.suppress(OSError):
-                os.rmdir(top)
-            if not top.exists():
-                break
-            time.sleep(0.05)
-
-
-def unmount_beneath(base: Path) -> None:
-    mountpoints = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        mountpoint = line.split()[4].replace("\\040", " ")
-        if mountpoint == str(base) or mountpoint.startswith(f"{base}/"):
-            mountpoints.append(mountpoint)
-    for mountpoint in sorted(mountpoints, key=len, reverse=True):
-        subprocess.run(["umount", "-l", mountpoint], capture_output=True, check=False)
 
 
 class PtyReader:

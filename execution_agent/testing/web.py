@@ -16,11 +16,11 @@ import sys
 import time
 from pathlib import Path
 
-from execution_agent.webfront import process_named, read_pid
+from execution_agent.web.layout import process_named, read_pid
 
 
 class WebFrontProcesses:
-    """`python -m execution_agent.web_run nginx` and `... emperor` as child processes."""
+    """`python -m execution_agent.web.run nginx` and `... emperor` as child processes."""
 
     def __init__(self, env: dict[str, str], web_dir: Path, port: int, *, python: str = "") -> None:
         self.env = env
@@ -32,7 +32,7 @@ class WebFrontProcesses:
     def start(self, timeout: float = 20.0) -> WebFrontProcesses:
         """Prepare the web dir once, start both, and wait until nginx listens."""
         subprocess.run(
-            [self.python, "-m", "execution_agent.web_run", "prepare"],
+            [self.python, "-m", "execution_agent.web.run", "prepare"],
             env=self.env,
             cwd="/",
             check=True,
@@ -41,7 +41,7 @@ class WebFrontProcesses:
         for name in ("emperor", "nginx"):
             log = open(self.web_dir / f"{name}.out", "ab")  # noqa: SIM115 - the child keeps it
             self.processes[name] = subprocess.Popen(
-                [self.python, "-m", "execution_agent.web_run", name],
+                [self.python, "-m", "execution_agent.web.run", name],
                 env=self.env,
                 cwd="/",
                 stdin=subprocess.DEVNULL,

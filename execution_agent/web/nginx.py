@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from execution_agent.errors import OpError
-from execution_agent.webfront import WebLayout, process_named, read_pid, write_atomically
+from execution_agent.web.layout import WebLayout, process_named, read_pid, write_atomically
 
 NGINX = "/usr/sbin/nginx"
 

@@ -1,6 +1,6 @@
 """Render web app configuration from validated data: vassal ini, nginx blocks, WSGI files.
 
-Every value substituted here went through execution_agent.webspec (or is the agent's own
+Every value substituted here went through execution_agent.web.spec (or is the agent's own
 configuration), so the templates can be plain text with no quoting of their own.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib import resources
 from string import Template
 
-from execution_agent.webspec import AppSpec
+from execution_agent.web.spec import AppSpec
 
 # uWSGI's own messages; everything else the vassal prints (the app's stdout/stderr,
 # tracebacks, per-request errors) goes to the error log instead (PCRE negative look-ahead).
@@ -35,7 +35,7 @@ SANDBOX_VASSAL_INI = f"{SANDBOX_CONF_DIR}/vassal.ini"
 
 
 def _template(name: str) -> Template:
-    text = resources.files("execution_agent").joinpath("web_templates", name).read_text()
+    text = resources.files("execution_agent.web").joinpath("templates", name).read_text()
     return Template(text)
 
 
@@ -118,7 +118,7 @@ def render_site(
 
 
 def _regex_literal(text: str) -> str:
-    """A URL prefix (letters, digits and . _ ~ @ + / -, see webspec) as a PCRE literal."""
+    """A URL prefix (letters, digits and . _ ~ @ + / -, see web/spec.py) as a PCRE literal."""
     return "".join("\\" + char if char in ".+" else char for char in text)
 
 

@@ -1,4 +1,4 @@
-"""Start the web front: `python -m execution_agent.web_run emperor|nginx|prepare`.
+"""Start the web front: `python -m execution_agent.web.run emperor|nginx|prepare`.
 
 Both read the agent's configuration (WARREN_WEB_DIR, WARREN_WEBAPPS_PORT, ...) and prepare the
 web directory (idempotent). The Emperor is exec'd; nginx runs as a child of a small loop that
@@ -16,9 +16,9 @@ import sys
 from execution_agent import creds
 from execution_agent.config import Config, ConfigError, drop_secret_variables, load_config
 from execution_agent.landlock import LandlockError, ruleset_for
-from execution_agent.webfront import WebLayout, restore_web_cgroups
-from execution_agent.weblogs import rotate_if_big, shift_rotations
-from execution_agent.webrender import LOG_MAX_BYTES
+from execution_agent.web.layout import WebLayout, restore_web_cgroups
+from execution_agent.web.logs import rotate_if_big, shift_rotations
+from execution_agent.web.render import LOG_MAX_BYTES
 
 UWSGI = "/usr/bin/uwsgi"
 NGINX = "/usr/sbin/nginx"
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     """Prepare WARREN_WEB_DIR, then exec the Emperor or nginx (or stop after preparing)."""
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1 or argv[0] not in ("emperor", "nginx", "prepare"):
-        print("usage: python -m execution_agent.web_run emperor|nginx|prepare", file=sys.stderr)
+        print("usage: python -m execution_agent.web.run emperor|nginx|prepare", file=sys.stderr)
         return 2
     try:
         layout = WebLayout(load_config())
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def restrict_binds(config: Config) -> None:
     """The Emperor and every vassal it starts can bind no TCP port (execution_agent/landlock.py):
-    a web app cannot squat nginx's or daphne's port. nginx itself is not restricted."""
+    a web app cannot squat nginx's or the dashboard's port. nginx itself is not restricted."""
     ruleset, warning = ruleset_for(
         config.sandbox_bind_ports, production=config.production, optional=config.landlock_optional
     )

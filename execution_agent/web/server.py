@@ -21,9 +21,8 @@ from execution_agent.errors import bad_request, forbidden, from_os_error
 from execution_agent.homefs import area_as_user, home_as_user
 from execution_agent.safepath import open_beneath
 from execution_agent.validation import DEFAULT_TMP_BYTES, UserRef
-from execution_agent.web_run import UWSGI
-from execution_agent.webcheck import ReloadCheck
-from execution_agent.webfront import (
+from execution_agent.web.check import ReloadCheck
+from execution_agent.web.layout import (
     WebLayout,
     ensure_web_cgroup,
     launch_spec_json,
@@ -33,9 +32,9 @@ from execution_agent.webfront import (
     web_cgroups_of,
     write_atomically,
 )
-from execution_agent.weblogs import AppLogs
-from execution_agent.webnginx import NginxSites
-from execution_agent.webrender import (
+from execution_agent.web.logs import AppLogs
+from execution_agent.web.nginx import NginxSites
+from execution_agent.web.render import (
     SANDBOX_CONF_DIR,
     SANDBOX_LOG_DIR,
     SANDBOX_VASSAL_INI,
@@ -45,7 +44,8 @@ from execution_agent.webrender import (
     render_vassal,
     render_wsgi_file,
 )
-from execution_agent.webspec import AppSpec
+from execution_agent.web.run import UWSGI
+from execution_agent.web.spec import AppSpec
 
 PROBE_TIMEOUT = 25.0
 
