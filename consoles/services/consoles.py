@@ -17,7 +17,7 @@ from accounts.limits import effective_limits
 from accounts.models import User
 from accounts.selectors import cheapest_plan_allowing
 from config.errors import AppError
-from consoles import holder
+from consoles import tmux
 from consoles.models import Console, Launcher
 from consoles.selectors import console_group, running_console_count
 from servers.models import Server
@@ -48,7 +48,7 @@ def notify_sockets(console_id: str, event: str) -> None:
 
 def agent_failure(action: str, exc: Exception) -> AppError:
     """The agent's failure to ``action`` as a sentence for the user."""
-    if isinstance(exc, holder.AgentUnavailable):
+    if isinstance(exc, tmux.AgentUnavailable):
         return AppError(f"Could not {action}: the console server is not answering. Try again.")
     detail = getattr(exc, "message", str(exc))
     return AppError(f"Could not {action}: {detail}")
@@ -98,9 +98,9 @@ def create_console(
         server=first_active_server(kind=Server.Kind.CONSOLE),
     )
     try:
-        holder.start(console)
-    except (holder.AgentError, holder.AgentUnavailable) as exc:
-        if isinstance(exc, holder.AgentError) and exc.code == "not_found":
+        tmux.start(console)
+    except (tmux.AgentError, tmux.AgentUnavailable) as exc:
+        if isinstance(exc, tmux.AgentError) and exc.code == "not_found":
             raise AppError(f"The folder {cwd} does not exist.", field="cwd") from exc
         raise agent_failure("start the console", exc) from exc
     return console
@@ -118,7 +118,7 @@ def _launch_plan(owner: User, kind: str, python_version: str, launcher: Launcher
     home = owner.home_path
     if kind == Console.Kind.BASH:
         return {"title": "Bash", "argv": ["bash"], "cwd": home}
-    facts = holder.agent_facts(first_active_server(kind=Server.Kind.CONSOLE))
+    facts = tmux.agent_facts(first_active_server(kind=Server.Kind.CONSOLE))
     if kind == Console.Kind.PYTHON:
         if python_version not in facts["pythons"]:
             raise AppError(f"Python {python_version or '(none)'} is not installed here.")
@@ -152,8 +152,8 @@ def console_start(
 def console_kill(*, console: Console) -> None:
     """End a console and its whole process tree; it leaves the owner's list, shares included."""
     try:
-        holder.kill(console)
-    except (holder.AgentError, holder.AgentUnavailable) as exc:
+        tmux.kill(console)
+    except (tmux.AgentError, tmux.AgentUnavailable) as exc:
         raise agent_failure("kill the console", exc) from exc
     notify_sockets(console.pk, "console.gone")
     console.delete()
@@ -169,9 +169,9 @@ def console_restart(*, console: Console) -> Console:
     _check_console_limit(console.owner)
     try:
         # The dead session is still listed (remain-on-exit): clear it before starting anew.
-        holder.kill(console)
-        holder.start(console)
-    except (holder.AgentError, holder.AgentUnavailable) as exc:
+        tmux.kill(console)
+        tmux.start(console)
+    except (tmux.AgentError, tmux.AgentUnavailable) as exc:
         raise agent_failure("restart the console", exc) from exc
     console.state = Console.State.RUNNING
     console.save(update_fields=["state"])
@@ -188,8 +188,8 @@ def console_states_sync(*, owner: User) -> list[Console]:
     changed: dict[str, list[str]] = {Console.State.RUNNING: [], Console.State.DEAD: []}
     for server in {console.server for console in consoles}:
         try:
-            alive = holder.live_states(owner, server)
-        except (holder.AgentError, holder.AgentUnavailable):
+            alive = tmux.live_states(owner, server)
+        except (tmux.AgentError, tmux.AgentUnavailable):
             continue
         for console in consoles:
             if console.server != server:

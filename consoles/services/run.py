@@ -5,15 +5,17 @@ from __future__ import annotations
 import posixpath
 
 from django.db import transaction
+from django.http import Http404
 
 from accounts.home_paths import home_path_parse, home_path_relative
 from accounts.models import User
 from config.errors import AppError
-from consoles import holder
+from consoles import tmux
 from consoles.models import Console
 from consoles.selectors import default_python_for
 from consoles.services.consoles import agent_failure, create_console, notify_sockets
-from servers.agents import execution_agent, user_ref
+from files.agent import UNAVAILABLE, UserFiles
+from files.paths import Location
 
 
 @transaction.atomic
@@ -48,8 +50,8 @@ def console_run_file(*, owner: User, path: str) -> Console:
     )
     if previous is not None:
         try:
-            holder.kill(previous)
-        except (holder.AgentError, holder.AgentUnavailable) as exc:
+            tmux.kill(previous)
+        except (tmux.AgentError, tmux.AgentUnavailable) as exc:
             raise agent_failure("stop the earlier run", exc) from exc
         notify_sockets(previous.pk, "console.gone")
         previous.delete()
@@ -57,13 +59,17 @@ def console_run_file(*, owner: User, path: str) -> Console:
 
 
 def _require_file(owner: User, script: str) -> None:
+    # Through the Files tab's adapter (the console server's agent, as the owner); its
+    # refusals are worded for the Files tab, so Save and Run words its own.
+    parts = tuple(part for part in home_path_relative(owner, script).split("/") if part)
     try:
-        stat = execution_agent().fs_stat(
-            user=user_ref(owner), path=home_path_relative(owner, script)
-        )
-    except holder.AgentError as exc:
+        stat = UserFiles(owner).stat(Location(owner.username, "home", parts))
+    except Http404 as exc:
         raise AppError(f"There is no file {script}.") from exc
-    except holder.AgentUnavailable as exc:
-        raise agent_failure("run the file", exc) from exc
+    except AppError as exc:
+        if exc is UNAVAILABLE:
+            unavailable = tmux.AgentUnavailable(exc.message)
+            raise agent_failure("run the file", unavailable) from exc
+        raise AppError(f"There is no file {script}.") from exc
     if stat.get("type") != "file":
         raise AppError(f"{script} is not a file.")
