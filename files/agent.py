@@ -3,6 +3,10 @@
 Django never opens a user's file itself: the agent opens it as the user, beneath the area's
 root, and passes back the file descriptor (PROTOCOL.md). Failures come back as AppError,
 which carries a sentence a user can read and the HTTP status that fits it.
+
+The Files tab's adapter for the execution agent, in the one idiom (servers/agents.py) with one
+difference: UserFiles is bound to one user (one client per request), and it words failures
+as AppError itself, because every Files view shows them alike. Save and Run uses it too.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ from django.conf import settings
 from django.http import Http404
 
 from config.errors import AppError
+from files import fileserver
 from files.agent import UserFiles
-from files.fileserver import client_for_server, client_for_user
 from files.paths import Location, check_new_name
 from files.selectors import (
     StorageUsage,
@@ -40,7 +40,7 @@ TEMPORARY_PREFIX = ".warren-"
 
 def home_create(*, user) -> Home:
     """Create (or confirm) the user's home and web directory, then apply their disk quota."""
-    home = client_for_user(user).create_home(user.username, uid=user.uid, gid=user.uid)
+    home = fileserver.create_home(user)
     storage_quota_apply(user=user)
     return home
 
@@ -48,9 +48,7 @@ def home_create(*, user) -> Home:
 def storage_quota_apply(*, user) -> QuotaLimits:
     """Send the user's current disk limits to their file server (safe to repeat)."""
     quota = storage_quota_for(user)
-    return client_for_user(user).set_quota(
-        quota.uid, soft_bytes=quota.soft_bytes, hard_bytes=quota.hard_bytes
-    )
+    return fileserver.set_quota(user, soft_bytes=quota.soft_bytes, hard_bytes=quota.hard_bytes)
 
 
 def storage_quotas_reapply(*, server) -> int:
@@ -58,7 +56,7 @@ def storage_quotas_reapply(*, server) -> int:
     quotas = storage_quotas_for_server(server)
     if not quotas:
         return 0
-    return client_for_server(server).set_quotas(quotas, timeout=REAPPLY_TIMEOUT_SECONDS)
+    return fileserver.set_quotas(server, quotas, timeout=REAPPLY_TIMEOUT_SECONDS)
 
 
 # --- the user's files (the execution agent, as the user) ----------------------------------

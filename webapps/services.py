@@ -14,11 +14,10 @@ from accounts.limits import effective_limits
 from accounts.models import User
 from accounts.selectors import cheapest_plan_allowing
 from config.errors import AppError
-from servers.agents import user_ref
 from servers.models import Server
 from servers.selectors import first_active_server
-from webapps import dns, quickstart
-from webapps.agent import AgentError, AgentUnavailable, app_settings, web_agent
+from webapps import agent, dns, quickstart
+from webapps.agent import AgentError, AgentUnavailable, app_settings
 from webapps.models import StaticMapping, WebApp
 from webapps.validation import clean_domain, default_domain, hash_password
 
@@ -148,7 +147,7 @@ def webapp_set_domain(*, webapp: WebApp, domain: str) -> ReloadResult:
     # The new address works regardless; an unreachable server keeps the old block until
     # the app is deleted.
     with contextlib.suppress(AgentError, AgentUnavailable):
-        web_agent(webapp.server).web_remove(user=user_ref(webapp.user), domain=old)
+        agent.remove(webapp, domain=old)
     return webapp_reload(webapp=webapp)
 
 
@@ -188,7 +187,7 @@ def webapp_reload(*, webapp: WebApp) -> ReloadResult:
     # A plan that shrank since the setting was saved still bounds what runs.
     settings_sent["processes"] = max(1, min(webapp.workers, limit))
     try:
-        answer = web_agent(webapp.server).web_reload(user=user_ref(webapp.user), app=settings_sent)
+        answer = agent.reload(webapp, app=settings_sent)
         result = ReloadResult(
             ok=answer["ok"],
             message=answer["message"],
@@ -214,7 +213,7 @@ def _withhold_unverified(webapp: WebApp) -> ReloadResult:
     # Not even a placeholder page: nginx answers for the name as for any name it does not know.
     # Removing also takes off a block served before verification was required.
     with contextlib.suppress(AgentError, AgentUnavailable):
-        web_agent(webapp.server).web_remove(user=user_ref(webapp.user), domain=webapp.domain)
+        agent.remove(webapp)
     return ReloadResult(
         ok=False,
         message=f"{webapp.domain} is not served until you prove you own it: add the TXT record "
@@ -224,5 +223,5 @@ def _withhold_unverified(webapp: WebApp) -> ReloadResult:
 
 def webapp_delete(*, webapp: WebApp) -> None:
     """Take the app off its web server and forget it (the user's files stay)."""
-    web_agent(webapp.server).web_remove(user=user_ref(webapp.user), domain=webapp.domain)
+    agent.remove(webapp)
     webapp.delete()
