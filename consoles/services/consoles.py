@@ -151,10 +151,15 @@ def console_start(
 @transaction.atomic
 def console_kill(*, console: Console) -> None:
     """End a console and its whole process tree; it leaves the owner's list, shares included."""
+    console_end(console, action="kill the console")
+
+
+def console_end(console: Console, *, action: str) -> None:
+    """Kill the console's session, tell its sockets, and delete it (``action`` for errors)."""
     try:
         tmux.kill(console)
     except (tmux.AgentError, tmux.AgentUnavailable) as exc:
-        raise agent_failure("kill the console", exc) from exc
+        raise agent_failure(action, exc) from exc
     notify_sockets(console.pk, "console.gone")
     console.delete()
 

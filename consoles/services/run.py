@@ -13,7 +13,7 @@ from config.errors import AppError
 from consoles import tmux
 from consoles.models import Console
 from consoles.selectors import default_python_for
-from consoles.services.consoles import agent_failure, create_console, notify_sockets
+from consoles.services.consoles import agent_failure, console_end, create_console
 from files.agent import UNAVAILABLE, UserFiles
 from files.paths import Location
 
@@ -49,12 +49,7 @@ def console_run_file(*, owner: User, path: str) -> Console:
         replacing=previous,
     )
     if previous is not None:
-        try:
-            tmux.kill(previous)
-        except (tmux.AgentError, tmux.AgentUnavailable) as exc:
-            raise agent_failure("stop the earlier run", exc) from exc
-        notify_sockets(previous.pk, "console.gone")
-        previous.delete()
+        console_end(previous, action="stop the earlier run")
     return console
 
 
