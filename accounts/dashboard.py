@@ -2,7 +2,8 @@
 
 A card is a function ``(request) -> Card | None``; ``WARREN_DASHBOARD_CARDS`` and
 ``WARREN_ACCOUNT_CARDS`` list them in display order, so a new app adds a card without the
-dashboard or the account page knowing about it.
+dashboard or the account page knowing about it. Each app keeps its cards in
+``<app>/dashboard.py``.
 """
 
 from dataclasses import dataclass, field

@@ -1,37 +1,19 @@
-"""Writes about accounts: provisioning a new user, and changing what they may use."""
+"""Writes about accounts: provisioning a new user, and changing what they may use.
+
+What other apps enforce outside the database follows through accounts.signals, sent on commit.
+"""
 
 from django.db import transaction
 
 from accounts.limits import LIMIT_FIELDS
 from accounts.models import CustomLimits, Plan, User
+from accounts.signals import limits_changed, user_provisioned
 from servers.models import Server
 from servers.selectors import server_with_fewest_users
 
-_limits_changed_hooks: list = []
 
-
-def on_limits_changed(hook):
-    """Register ``hook(user_id)`` to run after commit whenever a user's limits change.
-
-    Apps that enforce a limit outside the database (disk quotas on the file server, CPU
-    weight on execution servers) register here instead of accounts importing them.
-    """
-    _limits_changed_hooks.append(hook)
-    return hook
-
-
-_provisioned_hooks: list = []
-
-
-def on_user_provisioned(hook):
-    """Register ``hook(user_id)`` to run after commit once a new user is provisioned."""
-    _provisioned_hooks.append(hook)
-    return hook
-
-
-def _after_commit(hooks, user_id: int) -> None:
-    for hook in hooks:
-        transaction.on_commit(lambda hook=hook: hook(user_id))
+def _send_on_commit(signal, user_id: int) -> None:
+    transaction.on_commit(lambda: signal.send(sender=User, user_id=user_id))
 
 
 @transaction.atomic
@@ -40,7 +22,7 @@ def user_provision(*, user: User) -> User:
     if user.file_server_id is None:
         user.file_server = server_with_fewest_users(kind=Server.Kind.FILE)
         user.save(update_fields=["file_server"])
-    _after_commit(_provisioned_hooks, user.pk)
+    _send_on_commit(user_provisioned, user.pk)
     return user
 
 
@@ -49,7 +31,7 @@ def plan_change(*, user: User, plan: Plan) -> User:
     """Move a user to ``plan``; anything enforced outside the database follows on commit."""
     user.plan = plan
     user.save(update_fields=["plan"])
-    _after_commit(_limits_changed_hooks, user.pk)
+    _send_on_commit(limits_changed, user.pk)
     return user
 
 
@@ -61,7 +43,7 @@ def custom_limits_set(*, user: User, note: str = "", **limits) -> CustomLimits:
     if missing or unknown:
         raise TypeError(f"custom_limits_set: missing {sorted(missing)}, unknown {sorted(unknown)}")
     custom, _ = CustomLimits.objects.update_or_create(user=user, defaults={**limits, "note": note})
-    _after_commit(_limits_changed_hooks, user.pk)
+    _send_on_commit(limits_changed, user.pk)
     return custom
 
 
@@ -69,4 +51,4 @@ def custom_limits_set(*, user: User, note: str = "", **limits) -> CustomLimits:
 def custom_limits_clear(*, user: User) -> None:
     """Return a user to their plan's limits."""
     CustomLimits.objects.filter(user=user).delete()
-    _after_commit(_limits_changed_hooks, user.pk)
+    _send_on_commit(limits_changed, user.pk)

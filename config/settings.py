@@ -265,7 +265,7 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE: dict = {}
 # files: every quota again each night, one batch per file server (quota state can be lost).
 CELERY_BEAT_SCHEDULE["files-reapply-all-quotas"] = {
-    "task": "files.tasks.reapply_all_quotas",
+    "task": "files.tasks.storage_quotas_reapply",
     "schedule": crontab(hour=3, minute=30),
 }
 # servers: CPU-seconds accounting and the tarpit, from every execution server's cgroups.
@@ -333,12 +333,12 @@ WARREN_DASHBOARD_CARDS = [
     "servers.dashboard.cpu_card",
     "accounts.dashboard.plan_card",
     "files.dashboard.storage_card",
-    "consoles.cards.consoles_card",
+    "consoles.dashboard.consoles_card",
     "webapps.dashboard.webapps_card",
 ]
 # Extra panels on the Account tab, after plan, security, email and identity.
 WARREN_ACCOUNT_CARDS: list[str] = [
-    "consoles.cards.python_preference_card",
+    "consoles.dashboard.python_preference_card",
 ]
 
 # --- Consoles ------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from consoles import holder
+from consoles import tmux
 from consoles.bridge import PtyBridge
 from consoles.selectors import console_access, console_group
 
@@ -73,19 +73,19 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         rows, cols = initial_size(self.scope.get("query_string", b""))
         try:
             fd = await asyncio.to_thread(
-                holder.attach,
+                tmux.attach,
                 self.access.console,
                 read_only=self.access.read_only,
                 rows=rows,
                 cols=cols,
             )
-        except holder.AgentError as exc:
+        except tmux.AgentError as exc:
             if exc.code == "not_found":
                 await self._refuse(CLOSE_GONE, "This console is not running any more.")
             else:
                 await self._refuse(CLOSE_UNAVAILABLE, f"Could not attach: {exc.message}"[:120])
             return
-        except holder.AgentUnavailable:
+        except tmux.AgentUnavailable:
             await self._refuse(CLOSE_UNAVAILABLE, "The console server is not answering.")
             return
         self.bridge = PtyBridge(fd, send_output=self._send_output, on_eof=self._pty_ended)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from consoles import holder
+from consoles import tmux
 from consoles.models import Console, Launcher, Preferences, Share
 from servers.models import Server
 from servers.selectors import first_active_server
@@ -68,16 +68,16 @@ def launchers_of(owner) -> QuerySet[Launcher]:
 def installed_pythons() -> list[str]:
     """Python 3 versions on the console server, oldest first ([] if it cannot be asked)."""
     try:
-        facts = holder.agent_facts(first_active_server(kind=Server.Kind.CONSOLE))
-    except (holder.AgentError, holder.AgentUnavailable):
+        facts = tmux.agent_facts(first_active_server(kind=Server.Kind.CONSOLE))
+    except (tmux.AgentError, tmux.AgentUnavailable):
         return []
     return [version for version in facts["pythons"] if version.startswith("3.")]
 
 
 def ipython_installed() -> bool:
     try:
-        return holder.agent_facts(first_active_server(kind=Server.Kind.CONSOLE))["ipython"]
-    except (holder.AgentError, holder.AgentUnavailable):
+        return tmux.agent_facts(first_active_server(kind=Server.Kind.CONSOLE))["ipython"]
+    except (tmux.AgentError, tmux.AgentUnavailable):
         return False
 
 

@@ -3,9 +3,9 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from config.errors import AppError, error_json, error_response
 from consoles import selectors, services
 from consoles.models import Console, Launcher, Share
-from consoles.services import ConsoleError
 
 
 def _owned_console(request, console_id: str) -> Console:
@@ -13,11 +13,6 @@ def _owned_console(request, console_id: str) -> Console:
     if access is None or not access.is_owner:
         raise Http404("No such console")
     return access.console
-
-
-def _failed(request, exc: ConsoleError, to: str = "consoles:index", *args):
-    messages.error(request, exc.message)
-    return redirect(to, *args)
 
 
 @require_GET
@@ -46,8 +41,8 @@ def start(request):
             python_version=request.POST.get("version", ""),
             launcher=launcher,
         )
-    except ConsoleError as exc:
-        return _failed(request, exc)
+    except AppError as exc:
+        return error_response(request, exc, "consoles:index")
     return redirect(console)
 
 
@@ -80,8 +75,8 @@ def frame(request, console_id: str):
 def kill(request, console_id: str):
     try:
         services.console_kill(console=_owned_console(request, console_id))
-    except ConsoleError as exc:
-        return _failed(request, exc)
+    except AppError as exc:
+        return error_response(request, exc, "consoles:index")
     messages.success(request, "Console killed.")
     return redirect("consoles:index")
 
@@ -90,8 +85,8 @@ def kill(request, console_id: str):
 def restart(request, console_id: str):
     try:
         console = services.console_restart(console=_owned_console(request, console_id))
-    except ConsoleError as exc:
-        return _failed(request, exc)
+    except AppError as exc:
+        return error_response(request, exc, "consoles:index")
     return redirect(console)
 
 
@@ -102,8 +97,8 @@ def share(request, console_id: str):
     read_only = request.POST.get("mode", "read-only") != "read-write"
     try:
         services.console_share(console=console, username=username, read_only=read_only)
-    except ConsoleError as exc:
-        return _failed(request, exc, "consoles:console", console.pk)
+    except AppError as exc:
+        return error_response(request, exc, "consoles:console", console.pk)
     # One message whether or not the user exists (console_share says why); it names the
     # username as typed, never anything read from an account.
     mode = "read-only" if read_only else "read-write"
@@ -135,8 +130,8 @@ def _launcher_values(request) -> dict:
 def launcher_create(request):
     try:
         launcher = services.launcher_create(owner=request.user, **_launcher_values(request))
-    except ConsoleError as exc:
-        return _failed(request, exc)
+    except AppError as exc:
+        return error_response(request, exc, "consoles:index")
     messages.success(request, f"Launcher “{launcher.name}” added.")
     return redirect("consoles:index")
 
@@ -153,7 +148,7 @@ def launcher_edit(request, launcher_id: int):
         values = _launcher_values(request)
         try:
             services.launcher_update(launcher=launcher, **values)
-        except ConsoleError as exc:
+        except AppError as exc:
             error = exc
         else:
             messages.success(request, f"Launcher “{launcher.name}” saved.")
@@ -178,8 +173,8 @@ def run_file(request):
     """Save and Run: JSON in and out, for the editor's button."""
     try:
         console = services.console_run_file(owner=request.user, path=request.POST.get("path", ""))
-    except ConsoleError as exc:
-        return JsonResponse({"error": exc.message}, status=400)
+    except AppError as exc:
+        return error_json(exc)
     return JsonResponse({"console": console.pk, "url": console.get_absolute_url()})
 
 
@@ -187,7 +182,7 @@ def run_file(request):
 def preferences(request):
     try:
         services.preferences_set_python(user=request.user, version=request.POST.get("version", ""))
-    except ConsoleError as exc:
-        return _failed(request, exc, "account")
+    except AppError as exc:
+        return error_response(request, exc, "account")
     messages.success(request, "Save and Run will use that Python.")
     return redirect("account")

@@ -1,8 +1,12 @@
 """The execution agent's file operations for one user, addressed by Location.
 
 Django never opens a user's file itself: the agent opens it as the user, beneath the area's
-root, and passes back the file descriptor (PROTOCOL.md). Failures come back as FileProblem,
+root, and passes back the file descriptor (PROTOCOL.md). Failures come back as AppError,
 which carries a sentence a user can read and the HTTP status that fits it.
+
+The Files tab's adapter for the execution agent, in the one idiom (servers/agents.py) with one
+difference: UserFiles is bound to one user (one client per request), and it words failures
+as AppError itself, because every Files view shows them alike. Save and Run uses it too.
 """
 
 from __future__ import annotations
@@ -11,8 +15,8 @@ from typing import Literal
 
 from django.http import Http404
 
+from config.errors import AppError
 from files.paths import Location
-from files.problems import FileProblem
 from servers.agents import AgentError, AgentUnavailable, execution_agent, user_ref
 from servers.models import Server
 
@@ -25,35 +29,35 @@ class NotFound(Http404):
         self.errno = errno
 
 
-UNAVAILABLE = FileProblem(
+UNAVAILABLE = AppError(
     "Your files cannot be reached right now (the file service is not answering). "
     "Please try again in a moment.",
     status=503,
 )
 
 
-def explain(error: AgentError, location: Location) -> FileProblem:
+def explain(error: AgentError, location: Location) -> AppError:
     """Turn the agent's refusal into a sentence about ``location``."""
     name = location.shown_path
     if error.errno == "EEXIST":
-        return FileProblem(f"{name} already exists.", 409)
+        return AppError(f"{name} already exists.", status=409)
     if error.errno == "ENOTEMPTY":
-        return FileProblem(f"{name} is a folder that is not empty.", 409)
+        return AppError(f"{name} is a folder that is not empty.", status=409)
     if error.errno in ("EISDIR", "ENOTDIR"):
-        return FileProblem(f"{name}: a file and a folder are in each other's way.", 409)
+        return AppError(f"{name}: a file and a folder are in each other's way.", status=409)
     if error.code == "limit":
-        return FileProblem("Your disk quota is full: delete something and try again.", 413)
+        return AppError("Your disk quota is full: delete something and try again.", status=413)
     if error.code == "forbidden":
         if error.errno in ("EACCES", "EPERM", "EROFS"):
-            return FileProblem(f"{name}: permission denied.", 403)
+            return AppError(f"{name}: permission denied.", status=403)
         if error.errno is None:
             # Refused before any path was walked: the home or web directory itself is not
             # there, or not the user's (the agent checks both on every call).
-            return FileProblem(f"{location.root} is not available: it is missing.", 503)
-        return FileProblem(f"{name} leads outside your files (a link?), so it is refused.", 403)
+            return AppError(f"{location.root} is not available: it is missing.", status=503)
+        return AppError(f"{name} leads outside your files (a link?), so it is refused.", status=403)
     if error.code == "bad_request":
-        return FileProblem(f"{name} cannot be used here: {error.message}.", 400)
-    return FileProblem(f"{name}: {error.message}", 500)
+        return AppError(f"{name} cannot be used here: {error.message}.", status=400)
+    return AppError(f"{name}: {error.message}", status=500)
 
 
 class UserFiles:

@@ -1,4 +1,11 @@
-"""Signed clients for the fileserver agents: the one holding a user's home, or a given server's.
+"""The files app's adapter for the fileserver agents: homes, quotas and usage, by user or server.
+
+One idiom for Django talking to an agent (servers/agents.py says it in full): an adapter
+module per app turns Warren's objects into agent calls, one function each; services and
+selectors call those, never a client's methods, and word the agent's errors for the user.
+Failures come out as FileserverError and its subclasses, for the files services and tasks.
+
+Clients are signed; ``client_for_user``/``client_for_server`` hand them to tests and benches.
 
 One client per (process, agent URL, secret, timeout) is kept: the client remembers the
 timestamps it signed with, so identical requests in the same second (two page loads asking
@@ -13,7 +20,7 @@ import threading
 
 from django.conf import settings
 
-from fileserver_agent.client import FileserverClient
+from fileserver_agent.client import FileserverClient, Home, QuotaLimits, Usage
 
 # A page waits at most this long for usage; tasks can afford the client's usual patience.
 PAGE_TIMEOUT_SECONDS = 3.0
@@ -45,3 +52,23 @@ def client_for_server(server, *, timeout: float = TASK_TIMEOUT_SECONDS) -> Files
 def client_for_user(user, *, timeout: float = TASK_TIMEOUT_SECONDS) -> FileserverClient:
     """A client for the fileserver agent holding ``user``'s home."""
     return client_for_server(user.file_server, timeout=timeout)
+
+
+def create_home(user) -> Home:
+    """Create (or confirm) ``user``'s home and web directory on their file server."""
+    return client_for_user(user).create_home(user.username, uid=user.uid, gid=user.uid)
+
+
+def set_quota(user, *, soft_bytes: int, hard_bytes: int) -> QuotaLimits:
+    """Set ``user``'s disk limits on their file server."""
+    return client_for_user(user).set_quota(user.uid, soft_bytes=soft_bytes, hard_bytes=hard_bytes)
+
+
+def set_quotas(server, quotas: list, *, timeout: float) -> int:
+    """Set many users' disk limits on ``server`` in one batch; how many were applied."""
+    return client_for_server(server).set_quotas(quotas, timeout=timeout)
+
+
+def get_usage(user, *, timeout: float = TASK_TIMEOUT_SECONDS) -> Usage:
+    """``user``'s disk usage and limits as their file server reports them."""
+    return client_for_user(user, timeout=timeout).get_usage(user.uid)

@@ -5,7 +5,8 @@ URLs carry absolute in-sandbox paths without the leading slash: ``home/<username
 the home, ``var/www/...`` for the web directory (``/var/www`` is the user's own in every
 sandbox, so it needs no username). Anything else, anyone else's home included, is a 404.
 The execution agent re-checks every path beneath the area's root on its own (symlinks,
-swaps): this module only keeps nonsense from ever reaching it.
+swaps): this module only keeps nonsense from ever reaching it. A path typed into a form
+rather than carried by a URL is parsed by accounts.home_paths, under the same byte limits.
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ from dataclasses import dataclass
 
 from django.http import Http404
 
-from files.problems import BadName
+from accounts.home_paths import MAX_NAME_BYTES, MAX_PATH_BYTES
+from config.errors import AppError
 
-MAX_NAME_BYTES = 255
-MAX_PATH_BYTES = 4096
 AREA_ROOTS = {"home": "/home/{username}", "www": "/var/www"}
+
+
+class BadName(AppError):
+    """A file or folder name the user typed cannot be used; the message says why."""
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from django.urls import reverse
 
 from accounts.limits import effective_limits
 from accounts.models import User
+from files import fileserver
 from files.agent import UserFiles
-from files.fileserver import PAGE_TIMEOUT_SECONDS, client_for_user
+from files.fileserver import PAGE_TIMEOUT_SECONDS
 from files.paths import Location, is_utf8, raw_query, shown_name
 from files.units import format_bytes
 from fileserver_agent.client import FileserverError, QuotaLimits
@@ -89,7 +90,7 @@ class StorageUsage:
 def storage_usage(*, user) -> StorageUsage | None:
     """The user's disk usage from their file server; None when it cannot be had right now."""
     try:
-        usage = client_for_user(user, timeout=PAGE_TIMEOUT_SECONDS).get_usage(user.uid)
+        usage = fileserver.get_usage(user, timeout=PAGE_TIMEOUT_SECONDS)
     except FileserverError as error:
         logger.warning("disk usage of %s (uid %d) unavailable: %s", user, user.uid, error)
         return None

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.http import Http404
 
+from config.errors import AppError
+from files import fileserver
 from files.agent import UserFiles
-from files.fileserver import client_for_server, client_for_user
 from files.paths import Location, check_new_name
-from files.problems import FileProblem
 from files.selectors import (
     StorageUsage,
     existing_file_is_binary,
@@ -40,7 +40,7 @@ TEMPORARY_PREFIX = ".warren-"
 
 def home_create(*, user) -> Home:
     """Create (or confirm) the user's home and web directory, then apply their disk quota."""
-    home = client_for_user(user).create_home(user.username, uid=user.uid, gid=user.uid)
+    home = fileserver.create_home(user)
     storage_quota_apply(user=user)
     return home
 
@@ -48,9 +48,7 @@ def home_create(*, user) -> Home:
 def storage_quota_apply(*, user) -> QuotaLimits:
     """Send the user's current disk limits to their file server (safe to repeat)."""
     quota = storage_quota_for(user)
-    return client_for_user(user).set_quota(
-        quota.uid, soft_bytes=quota.soft_bytes, hard_bytes=quota.hard_bytes
-    )
+    return fileserver.set_quota(user, soft_bytes=quota.soft_bytes, hard_bytes=quota.hard_bytes)
 
 
 def storage_quotas_reapply(*, server) -> int:
@@ -58,7 +56,7 @@ def storage_quotas_reapply(*, server) -> int:
     quotas = storage_quotas_for_server(server)
     if not quotas:
         return 0
-    return client_for_server(server).set_quotas(quotas, timeout=REAPPLY_TIMEOUT_SECONDS)
+    return fileserver.set_quotas(server, quotas, timeout=REAPPLY_TIMEOUT_SECONDS)
 
 
 # --- the user's files (the execution agent, as the user) ----------------------------------
@@ -82,7 +80,7 @@ def file_create(*, user, parent: Location, name: str) -> Location:
 def entry_rename(*, user, location: Location, new_name: str) -> Location:
     """Give a file or folder a new name in the same folder, never overwriting another."""
     if location.is_root:
-        raise FileProblem(f"{location.shown_path} itself cannot be renamed.", 403)
+        raise AppError(f"{location.shown_path} itself cannot be renamed.", status=403)
     target = location.sibling(check_new_name(new_name))
     if target != location:
         UserFiles(user).rename(location, target, replace=False)
@@ -92,7 +90,7 @@ def entry_rename(*, user, location: Location, new_name: str) -> Location:
 def entry_delete(*, user, location: Location) -> None:
     """Delete a file, a link, or a folder with everything in it."""
     if location.is_root:
-        raise FileProblem(f"{location.shown_path} itself cannot be deleted.", 403)
+        raise AppError(f"{location.shown_path} itself cannot be deleted.", status=403)
     UserFiles(user).delete(location, recursive=True)
 
 
@@ -105,13 +103,13 @@ def file_save(*, user, location: Location, content: bytes) -> int:
     """
     limit = settings.WARREN_EDITOR_MAX_BYTES
     if len(content) > limit:
-        raise FileProblem(f"The editor saves files of up to {format_bytes(limit)}.", 413)
+        raise AppError(f"The editor saves files of up to {format_bytes(limit)}.", status=413)
     try:
         content.decode("utf-8")
     except UnicodeDecodeError:
-        raise FileProblem("Only UTF-8 text can be saved from the editor.", 400) from None
+        raise AppError("Only UTF-8 text can be saved from the editor.", status=400) from None
     if location.is_root:
-        raise FileProblem(f"{location.shown_path} is a folder, not a file.", 400)
+        raise AppError(f"{location.shown_path} is a folder, not a file.", status=400)
     files = UserFiles(user)
     current = _current_text_file(files, location)
     grow = len(content) - (current["size"] if current else 0)
@@ -137,16 +135,17 @@ def _current_text_file(files: UserFiles, location: Location) -> dict | None:
     except Http404:
         return None
     if current["type"] == "dir":
-        raise FileProblem(f"{location.shown_path} is a folder, not a file.", 400)
+        raise AppError(f"{location.shown_path} is a folder, not a file.", status=400)
     if current["type"] == "symlink":
-        raise FileProblem(
-            f"{location.shown_path} is a link: open the file it points to and save that.", 400
+        raise AppError(
+            f"{location.shown_path} is a link: open the file it points to and save that.",
+            status=400,
         )
     if current["type"] != "file":
-        raise FileProblem(f"{location.shown_path} is not a regular file.", 400)
+        raise AppError(f"{location.shown_path} is not a regular file.", status=400)
     if existing_file_is_binary(files=files, location=location):
-        raise FileProblem(
-            f"{location.shown_path} is a binary file: it can be downloaded, not edited.", 400
+        raise AppError(
+            f"{location.shown_path} is a binary file: it can be downloaded, not edited.", status=400
         )
     return current
 
@@ -181,8 +180,9 @@ def uploads_commit(*, user, directory: Location, staged: list[StagedUpload]) -> 
         except Http404:
             continue
         if kind != "file":
-            raise FileProblem(
-                f"{target.shown_path} exists and is not a file, so nothing was uploaded.", 409
+            raise AppError(
+                f"{target.shown_path} exists and is not a file, so nothing was uploaded.",
+                status=409,
             )
     for upload in staged:
         files.rename(upload.temporary, directory.child(upload.name), replace=True)
@@ -214,7 +214,7 @@ def over_quota_message(usage: StorageUsage, extra_bytes: int) -> str:
 
 
 def refuse_over_quota(usage: StorageUsage | None, extra_bytes: int, *, unknown_ok: bool) -> None:
-    """Raise FileProblem if ``extra_bytes`` more would go over the user's quota.
+    """Raise AppError if ``extra_bytes`` more would go over the user's quota.
 
     With the du backend nothing else enforces the limit, so an unknown usage (file server
     unreachable) refuses unless the caller's writes are small and bounded (``unknown_ok``).
@@ -222,17 +222,17 @@ def refuse_over_quota(usage: StorageUsage | None, extra_bytes: int, *, unknown_o
     if usage is None:
         if unknown_ok:
             return
-        raise FileProblem(
+        raise AppError(
             "Your disk usage cannot be checked right now (the file server is not answering), "
             "so uploads are paused. Please try again in a moment.",
-            503,
+            status=503,
         )
     if usage.would_exceed(extra_bytes):
-        raise FileProblem(over_quota_message(usage, extra_bytes), 413)
+        raise AppError(over_quota_message(usage, extra_bytes), status=413)
 
 
 def write_all(fd: int, data: bytes) -> None:
-    """Write every byte of ``data`` to ``fd``; a full disk or quota becomes a FileProblem."""
+    """Write every byte of ``data`` to ``fd``; a full disk or quota becomes a AppError."""
     try:
         view = memoryview(data)
         while view:
@@ -249,8 +249,8 @@ def close_checked(fd: int) -> None:
         raise _write_failed(error) from None
 
 
-def _write_failed(error: OSError) -> FileProblem:
-    return FileProblem(f"Writing failed: {error.strerror}. Nothing was changed.", 507)
+def _write_failed(error: OSError) -> AppError:
+    return AppError(f"Writing failed: {error.strerror}. Nothing was changed.", status=507)
 
 
 def discard(files: UserFiles, location: Location) -> None:

@@ -19,7 +19,7 @@ from django.conf import settings
 
 from accounts.models import User
 from config.locks import cache_lock
-from files.services import home_create, storage_quota_apply, storage_quotas_reapply
+from files import services
 from fileserver_agent.client import (
     FileserverRequestError,
     FileserverServerError,
@@ -30,6 +30,7 @@ from servers.models import Server
 logger = logging.getLogger(__name__)
 
 TRANSIENT_ERRORS = (FileserverUnreachable, FileserverServerError)
+# The task's name before the rename: a run of the old code and of the new share one lock.
 REAPPLY_LOCK_KEY = "files:reapply_all_quotas:lock"
 # The lock outlives the longest run the time limit allows, so it never lapses mid-run.
 REAPPLY_SOFT_TIME_LIMIT = 1800
@@ -37,31 +38,35 @@ REAPPLY_TIME_LIMIT = 1900
 REAPPLY_LOCK_SECONDS = 2000
 
 
-def enqueue_create_home(user_id: int) -> None:
-    """on_user_provisioned hook: create the new user's home in the background."""
-    create_home.delay(user_id)
+def home_create_enqueue(sender, *, user_id: int, **kwargs) -> None:
+    """accounts.signals.user_provisioned receiver: create the new user's home in the background."""
+    home_create.delay(user_id)
 
 
-def enqueue_apply_storage_quota(user_id: int) -> None:
-    """on_limits_changed hook: send the user's new disk limit to their file server."""
-    apply_storage_quota.delay(user_id)
+def storage_quota_apply_enqueue(sender, *, user_id: int, **kwargs) -> None:
+    """accounts.signals.limits_changed receiver: send the user's new disk limit to the server."""
+    storage_quota_apply.delay(user_id)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)
-def create_home(self, user_id: int) -> None:
+def home_create(self, user_id: int) -> None:
     """Create the user's home and web directory on their file server, then apply their quota."""
     user = _user(user_id)
     if user is not None:
-        _call_retrying(self, f"create_home {user.username}", lambda: home_create(user=user))
+        _call_retrying(
+            self, f"home_create {user.username}", lambda: services.home_create(user=user)
+        )
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)
-def apply_storage_quota(self, user_id: int) -> None:
+def storage_quota_apply(self, user_id: int) -> None:
     """Apply the user's current disk limit (read when the task runs, so the latest wins)."""
     user = _user(user_id)
     if user is not None:
         _call_retrying(
-            self, f"apply_storage_quota {user.username}", lambda: storage_quota_apply(user=user)
+            self,
+            f"storage_quota_apply {user.username}",
+            lambda: services.storage_quota_apply(user=user),
         )
 
 
@@ -72,20 +77,37 @@ def apply_storage_quota(self, user_id: int) -> None:
     soft_time_limit=REAPPLY_SOFT_TIME_LIMIT,
     time_limit=REAPPLY_TIME_LIMIT,
 )
-def reapply_all_quotas(self, server_ids: list[int] | None = None) -> None:
+def storage_quotas_reapply(self, server_ids: list[int] | None = None) -> None:
     """Send every user's quota again, one batch per file server (quota state can be lost).
 
     A server that cannot be reached is retried alone, with backoff; the others are done.
     """
     with cache_lock(REAPPLY_LOCK_KEY, timeout=REAPPLY_LOCK_SECONDS) as held:
         if not held:
-            logger.info("reapply_all_quotas: a run is already going; this one is skipped")
+            logger.info("storage_quotas_reapply: a run is already going; this one is skipped")
             return
         failed = _reapply_on(_file_servers(server_ids))
     if failed and not self.request.is_eager:
         countdown = backoff_seconds(self.request.retries)
-        logger.warning("reapply_all_quotas: retrying servers %s in %.1f s", failed, countdown)
+        logger.warning("storage_quotas_reapply: retrying servers %s in %.1f s", failed, countdown)
         raise self.retry(kwargs={"server_ids": failed}, countdown=countdown)
+
+
+# The tasks' names before they read <noun>_<verb> like the services: messages queued under
+# them (acks_late, and retries waiting out a countdown) are handed on to the new names.
+@shared_task(name="files.tasks.create_home", acks_late=True, ignore_result=True)
+def create_home_old_name(user_id: int) -> None:
+    home_create.delay(user_id)
+
+
+@shared_task(name="files.tasks.apply_storage_quota", acks_late=True, ignore_result=True)
+def apply_storage_quota_old_name(user_id: int) -> None:
+    storage_quota_apply.delay(user_id)
+
+
+@shared_task(name="files.tasks.reapply_all_quotas", acks_late=True, ignore_result=True)
+def reapply_all_quotas_old_name(server_ids: list[int] | None = None) -> None:
+    storage_quotas_reapply.delay(server_ids=server_ids)
 
 
 def _file_servers(server_ids: list[int] | None):
@@ -98,14 +120,14 @@ def _reapply_on(servers) -> list[int]:
     failed = []
     for server in servers:
         try:
-            count = storage_quotas_reapply(server=server)
+            count = services.storage_quotas_reapply(server=server)
         except TRANSIENT_ERRORS as error:
-            logger.warning("reapply_all_quotas: %s unavailable: %s", server, error)
+            logger.warning("storage_quotas_reapply: %s unavailable: %s", server, error)
             failed.append(server.pk)
         except FileserverRequestError as error:
-            logger.error("reapply_all_quotas: %s refused the batch: %s", server, error)
+            logger.error("storage_quotas_reapply: %s refused the batch: %s", server, error)
         else:
-            logger.info("reapply_all_quotas: %d quotas applied on %s", count, server)
+            logger.info("storage_quotas_reapply: %d quotas applied on %s", count, server)
     return failed
 
 

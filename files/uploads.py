@@ -9,7 +9,7 @@ else (a refusal, a broken connection, a failed CSRF check) leaves the temporary 
 beyond one chunk.
 
 Refusals cannot be raised from here as exceptions (Django's parser would turn them into a
-500), so the handler records the FileProblem and stops the upload with StopUpload.
+500), so the handler records the AppError and stops the upload with StopUpload.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import os
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import Http404
 
+from config.errors import AppError
 from files.agent import UserFiles
 from files.paths import Location, check_name
-from files.problems import FileProblem
 from files.selectors import StorageUsage
 from files.services import (
     StagedUpload,
@@ -55,7 +55,7 @@ class AgentUploadHandler(FileUploadHandler):
         self.directory = directory
         self.usage = usage
         self.max_file_bytes = max_file_bytes
-        self.problem: FileProblem | None = None
+        self.problem: AppError | None = None
         self.staged: list[StagedUpload] = []
         self._current: StagedUpload | None = None
         self._fd: int | None = None
@@ -65,7 +65,7 @@ class AgentUploadHandler(FileUploadHandler):
         # Before a byte is written: the body's length bounds what its files can add.
         try:
             refuse_over_quota(self.usage, content_length or 0, unknown_ok=False)
-        except FileProblem as problem:
+        except AppError as problem:
             self.problem = problem
         return None  # let Django's parser read the body, calling the methods below
 
@@ -100,7 +100,7 @@ class AgentUploadHandler(FileUploadHandler):
 
     def upload_interrupted(self):
         self._close_current()
-        self.problem = self.problem or FileProblem("The upload was interrupted.", 400)
+        self.problem = self.problem or AppError("The upload was interrupted.", status=400)
 
     def discard(self) -> None:
         """Close what is open and delete every temporary file that was not renamed into place."""
@@ -118,13 +118,13 @@ class AgentUploadHandler(FileUploadHandler):
     def _guard(self, action) -> None:
         try:
             action()
-        except FileProblem as problem:
+        except AppError as problem:
             self._refuse(problem.message, problem.status)
         except Http404:
             self._refuse(f"{self.directory.sandbox_path} no longer exists.", 404)
 
     def _refuse(self, message: str, status: int):
-        self.problem = FileProblem(message, status)
+        self.problem = AppError(message, status=status)
         self._close_current()
         raise StopUpload(connection_reset=False)
 

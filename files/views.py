@@ -2,7 +2,7 @@
 in the web directory (/var/www).
 
 Each view parses the path from the URL (anyone else's path is a 404), calls one selector or
-service and renders. A FileProblem becomes a message beside the folder (or JSON, for the
+service and renders. An AppError becomes a message beside the folder (or JSON, for the
 page's own scripts), never a 500.
 """
 
@@ -18,10 +18,10 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from config.errors import AppError, error_json, error_response, wants_json
 from files import selectors, services
 from files.agent import NotFound, UserFiles
 from files.paths import Location, home_of, parse_location, www_of
-from files.problems import FileProblem
 from files.uploads import AgentUploadHandler
 
 
@@ -33,26 +33,19 @@ def edit_url(location: Location) -> str:
     return reverse("files:edit", kwargs={"path": location.url_path})
 
 
-def _wants_json(request) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
-
-
-def _problem(request, problem: FileProblem, back: Location):
+def _problem(request, problem: AppError, back: Location):
     """Show a refusal: JSON to scripts, else a message above the folder it happened in."""
-    if _wants_json(request):
-        return JsonResponse({"ok": False, "error": problem.message}, status=problem.status)
-    messages.error(request, problem.message)
-    return HttpResponseRedirect(browse_url(back))
+    return error_response(request, problem, browse_url(back))
 
 
-def _problem_page(request, problem: FileProblem, location: Location):
+def _problem_page(request, problem: AppError, location: Location):
     context = {"problem": problem, "location": location, "crumbs": location.crumbs()}
     return render(request, "files/problem.html", context, status=problem.status)
 
 
 def _done(request, message: str, to: str):
     messages.success(request, message)
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse({"ok": True, "message": message, "redirect": to})
     return HttpResponseRedirect(to)
 
@@ -75,7 +68,7 @@ def browse(request, path: str):
         if missing.errno == "ENOTDIR" and not location.is_root:
             return redirect(edit_url(location))  # a file (or a link to one): open it
         raise
-    except FileProblem as problem:
+    except AppError as problem:
         return _problem_page(request, problem, location)
     usage = selectors.storage_usage(user=request.user)
     return render(request, "files/browse.html", browse_context(request, listing, usage))
@@ -103,7 +96,7 @@ def edit(request, path: str):
         if kind == "dir":
             return redirect(browse_url(location))
         editable = selectors.file_for_editing(user=request.user, location=location)
-    except FileProblem as problem:
+    except AppError as problem:
         return _problem_page(request, problem, location)
     context = {
         "location": location,
@@ -120,8 +113,8 @@ def _save(request, location: Location):
     content = request.read(settings.WARREN_EDITOR_MAX_BYTES + 1)
     try:
         size = services.file_save(user=request.user, location=location, content=content)
-    except FileProblem as problem:
-        return JsonResponse({"ok": False, "error": problem.message}, status=problem.status)
+    except AppError as problem:
+        return error_json(problem)
     return JsonResponse({"ok": True, "message": f"Saved {location.name}.", "size": size})
 
 
@@ -130,7 +123,7 @@ def download(request, path: str):
     location = parse_location(request.user, path, request.GET.get("raw"))
     try:
         fd, size = UserFiles(request.user).open(location, "r")
-    except FileProblem as problem:
+    except AppError as problem:
         return _problem_page(request, problem, location)
     # Always an attachment and never sniffed: a user's HTML must not run on Warren's origin.
     response = FileResponse(
@@ -157,7 +150,7 @@ def upload(request, path: str):
         # a file is refused when the first file is opened in it.
         if not directory.is_root and files.stat(directory)["type"] not in ("dir", "symlink"):
             raise Http404("not a folder")
-    except FileProblem as problem:
+    except AppError as problem:
         return _problem(request, problem, directory)
     handler = AgentUploadHandler(
         request,
@@ -180,13 +173,13 @@ def _upload_checked(request, directory: Location, handler: AgentUploadHandler):
     if handler.problem is not None:
         return _problem(request, handler.problem, directory)
     if not handler.staged:
-        problem = FileProblem("Choose at least one file to upload.", 400)
+        problem = AppError("Choose at least one file to upload.", status=400)
         return _problem(request, problem, directory)
     try:
         names = services.uploads_commit(
             user=request.user, directory=directory, staged=handler.staged
         )
-    except FileProblem as problem:
+    except AppError as problem:
         return _problem(request, problem, directory)
     count = f"{len(names)} file{'s' if len(names) != 1 else ''}"
     return _done(request, f"Uploaded {count}: {', '.join(names)}.", browse_url(directory))
@@ -204,8 +197,8 @@ def create(request, path: str):
         if kind == "file":
             made = services.file_create(user=request.user, parent=parent, name=name)
             return _done(request, f"Created {made.shown_name}.", edit_url(made))
-        raise FileProblem("Choose whether to create a file or a folder.", 400)
-    except FileProblem as problem:
+        raise AppError("Choose whether to create a file or a folder.", status=400)
+    except AppError as problem:
         return _problem(request, problem, parent)
 
 
@@ -218,7 +211,7 @@ def rename(request, path: str):
         renamed = services.entry_rename(
             user=request.user, location=location, new_name=request.POST.get("name", "")
         )
-    except FileProblem as problem:
+    except AppError as problem:
         return _problem(request, problem, location.parent)
     return _done(
         request,
@@ -234,7 +227,7 @@ def delete(request, path: str):
         return _confirm_page(request, "files/delete.html", location)
     try:
         services.entry_delete(user=request.user, location=location)
-    except FileProblem as problem:
+    except AppError as problem:
         return _problem(request, problem, location.parent)
     return _done(request, f"Deleted {location.shown_name}.", browse_url(location.parent))
 
@@ -244,7 +237,7 @@ def _confirm_page(request, template: str, location: Location):
         raise Http404("the root of an area cannot be renamed or deleted")
     try:
         entry = UserFiles(request.user).stat(location)
-    except FileProblem as problem:
+    except AppError as problem:
         return _problem_page(request, problem, location)
     context = {"location": location, "crumbs": location.crumbs(), "entry": entry}
     return render(request, template, context)

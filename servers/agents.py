@@ -1,7 +1,17 @@
-"""How Django reaches the agents: one place that turns users and servers into agent calls.
+"""How Django reaches the agents: clients, and the facts each call carries about a user.
 
-Every other app asks here for a client and for the facts an agent needs about a user (the
-agents never read Warren's database, so each request carries them).
+The agents never read Warren's database, so each request carries what they need
+(``user_ref``, ``sandbox_limits``). The one idiom for talking to an agent:
+
+- Each app has one adapter module: consoles/tmux.py (the tmux driver), files/agent.py (a
+  user's files), files/fileserver.py (homes, quotas, usage), webapps/agent.py (the web role);
+  the servers app uses this module directly (processes.py, tasks.py).
+- An adapter's functions take Warren's objects (a console, a user, a web app, a server, a
+  Location), make one agent call each with what it needs, and return the answer as data.
+- Services and selectors call the adapter, never a client's methods; the agent's errors
+  (AgentError/AgentUnavailable, FileserverError) come out for the service to word as an
+  AppError. files.agent.UserFiles words them itself (every Files view shows them alike).
+- Clients are made here (``execution_agent``) and in files/fileserver.py, nowhere else.
 """
 
 import logging

@@ -11,6 +11,7 @@ import shlex
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from config.errors import AppError
 from servers import process_labels
 from servers.agents import AgentError, AgentUnavailable, execution_agent, user_ref
 from servers.models import Server
@@ -20,10 +21,8 @@ from servers.selectors import execution_servers, is_local
 KILL_GRACE_SECONDS = 5
 # Agent refusals that mean "no such process of yours" to the person asking.
 NOT_FOUND_CODES = {"not_found", "bad_request", "forbidden"}
-
-
-class ProcessNotFound(Exception):
-    """No such server, or no such process of the user's on it (any more)."""
+# One answer for an unknown server, pid or another user's pid: nothing to tell them apart.
+NO_SUCH_PROCESS = "No such process"
 
 
 @dataclass(frozen=True)
@@ -102,17 +101,17 @@ def _with_label(row: ProcessRow, label: process_labels.Label | None) -> ProcessR
 def process_kill(*, user, server_id: int, pid: int) -> None:
     """SIGTERM ``user``'s process ``pid`` on the server now, SIGKILL it after the grace period.
 
-    Raises ProcessNotFound for an unknown server or a pid that is not (or no longer) the
-    user's, including another user's live pid: the agent checks ownership against the pid
-    it pins, so a pid reused meanwhile by someone else is refused too.
+    Raises AppError (status 404, "No such process") for an unknown server or a pid that is
+    not (or no longer) the user's, including another user's live pid: the agent checks
+    ownership against the pid it pins, so a pid reused meanwhile by someone else is refused too.
     AgentUnavailable propagates: the process may well exist, we just cannot reach it.
     """
     server = next((s for s in execution_servers() if s.pk == server_id and is_local(s)), None)
     if server is None:
-        raise ProcessNotFound(f"no server {server_id} or no process {pid}")
+        raise AppError(NO_SUCH_PROCESS, status=404)
     try:
         execution_agent(server).terminate(user=user_ref(user), pid=pid, grace=KILL_GRACE_SECONDS)
     except AgentError as exc:
         if exc.code in NOT_FOUND_CODES:
-            raise ProcessNotFound(exc.message) from exc
+            raise AppError(NO_SUCH_PROCESS, status=404) from exc
         raise

@@ -3,9 +3,10 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from config.errors import AppError
 from servers import processes as process_list
 from servers.agents import AgentError, AgentUnavailable
-from servers.processes import KILL_GRACE_SECONDS, ProcessNotFound
+from servers.processes import KILL_GRACE_SECONDS
 
 
 @require_GET
@@ -24,8 +25,8 @@ def processes(request):
 def process_kill(request, server_id: int, pid: int):
     try:
         process_list.process_kill(user=request.user, server_id=server_id, pid=pid)
-    except ProcessNotFound as exc:
-        raise Http404("No such process") from exc
+    except AppError as exc:  # only ever "No such process" (404)
+        raise Http404(exc.message) from exc
     except AgentUnavailable:
         messages.error(request, f"Could not reach the server to signal {pid}; try again shortly.")
         return redirect("servers:processes")

@@ -115,7 +115,7 @@ def local_servers(db, exec_agent, fileserver):
 def provisioned(local_servers, exec_agent, fileserver, django_capture_on_commit_callbacks):
     """``provisioned(user)``: give a user their file server and home, the way signup does.
 
-    user_provision's on-commit hook runs files.tasks.create_home (eagerly, in tests) against
+    user_provision's on-commit hook runs files.tasks.home_create (eagerly, in tests) against
     the real fileserver agent: the home, the web directory and the plan's quota.
     """
     made = []
@@ -124,7 +124,7 @@ def provisioned(local_servers, exec_agent, fileserver, django_capture_on_commit_
         with django_capture_on_commit_callbacks(execute=True):
             user = user_provision(user=user)
         home = exec_agent.homes / user.username
-        assert home.is_dir() and home.stat().st_uid == user.uid, "create_home did not run"
+        assert home.is_dir() and home.stat().st_uid == user.uid, "home_create did not run"
         made.append(user)
         return user
 

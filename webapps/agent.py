@@ -1,14 +1,20 @@
-"""How the Web tab reaches the web server's execution agent: settings out, files as the user.
+"""The Web tab's adapter for the web server's execution agent: settings out, files as the user.
 
 The agent renders every configuration file itself; Django only ever sends the structured
-settings built by ``app_settings``.
+settings built by ``app_settings``. Failures come out as AgentError/AgentUnavailable
+(re-exported here), except the form checks (check_directory, check_virtualenv), which raise
+AppError; quickstart.py writes the hello project with the client ``files_agent`` gives it.
+
+One idiom for Django talking to an agent (servers/agents.py says it in full): an adapter
+module per app turns Warren's objects into agent calls, one function each; services and
+selectors call those, never a client's methods, and word the agent's errors for the user.
 """
 
 import os
 import re
 
-from django.core.exceptions import ValidationError
-
+from accounts.home_paths import home_path_relative
+from config.errors import AppError
 from execution_agent.client import AgentClient
 from execution_agent.web.render import LOG_KEEP, LOG_KINDS, LOG_MAX_BYTES
 from servers.agents import AgentError, AgentUnavailable, execution_agent, user_ref
@@ -43,6 +49,39 @@ def web_agent(server: Server | None = None) -> AgentClient:
     client = execution_agent(server, kind=Server.Kind.WEB)
     client.timeout = CLIENT_TIMEOUT
     return client
+
+
+def files_agent() -> AgentClient:
+    """The web server's agent for the user's files (the checks below, quickstart's project)."""
+    return execution_agent(kind=Server.Kind.WEB)
+
+
+def reload(webapp: WebApp, *, app: dict) -> dict:
+    """Apply ``app`` (app_settings) on the app's web server and test the site: the answer."""
+    return web_agent(webapp.server).web_reload(user=user_ref(webapp.user), app=app)
+
+
+def remove(webapp: WebApp, *, domain: str | None = None) -> None:
+    """Take ``domain`` (the app's own unless given) off the app's web server."""
+    web_agent(webapp.server).web_remove(user=user_ref(webapp.user), domain=domain or webapp.domain)
+
+
+def log_read(webapp: WebApp, *, kind: str, max_bytes: int, rotation: int) -> dict:
+    """The tail of one of the app's logs (or of a previous file), as the agent answers it."""
+    return web_agent(webapp.server).web_log(
+        user=user_ref(webapp.user),
+        domain=webapp.domain,
+        kind=kind,
+        max_bytes=max_bytes,
+        rotation=rotation,
+    )
+
+
+def log_open(webapp: WebApp, *, kind: str, rotation: int) -> tuple[int, int]:
+    """(fd, size) of one of the app's whole logs, opened as the user."""
+    return web_agent(webapp.server).web_log_open(
+        user=user_ref(webapp.user), domain=webapp.domain, kind=kind, rotation=rotation
+    )
 
 
 def available_pythons() -> list[str]:
@@ -88,29 +127,23 @@ def app_settings(webapp: WebApp, *, with_template: bool = True) -> dict:
     }
 
 
-def _relative(user, path: str) -> str:
-    return path[len(user.home_path) :].lstrip("/")
-
-
 def check_directory(user, path: str, *, what: str) -> None:
     """The directory exists in the user's home; symlinks leading out of it are refused."""
     try:
-        execution_agent(kind=Server.Kind.WEB).fs_list(
-            user=user_ref(user), path=_relative(user, path)
-        )
+        files_agent().fs_list(user=user_ref(user), path=home_path_relative(user, path))
     except AgentError as exc:
         if exc.code == "forbidden":
-            raise ValidationError(f"The {what} {path} leads out of your home.") from None
-        raise ValidationError(f"The {what} {path} does not exist or is not a directory.") from None
+            raise AppError(f"The {what} {path} leads out of your home.") from None
+        raise AppError(f"The {what} {path} does not exist or is not a directory.") from None
     except AgentUnavailable:
-        raise ValidationError("The web server is unreachable; try again in a moment.") from None
+        raise AppError("The web server is unreachable; try again in a moment.") from None
 
 
 def read_text(user, path: str, max_bytes: int = 65536) -> str | None:
     """A small file of the user's, read as the user; None if it cannot be read."""
     try:
-        fd, _ = execution_agent(kind=Server.Kind.WEB).fs_open(
-            user=user_ref(user), path=_relative(user, path), mode="r"
+        fd, _ = files_agent().fs_open(
+            user=user_ref(user), path=home_path_relative(user, path), mode="r"
         )
     except (AgentError, AgentUnavailable):
         return None
@@ -124,13 +157,13 @@ def check_virtualenv(user, path: str) -> None:
     """A virtualenv needs bin/python: uWSGI's `home` is useless without one."""
     check_directory(user, path, what="virtualenv")
     try:
-        entries = execution_agent(kind=Server.Kind.WEB).fs_list(
-            user=user_ref(user), path=_relative(user, path + "/bin")
+        entries = files_agent().fs_list(
+            user=user_ref(user), path=home_path_relative(user, path + "/bin")
         )
     except (AgentError, AgentUnavailable):
         entries = []
     if not any(entry["name"] == "python" for entry in entries):
-        raise ValidationError(f"The virtualenv {path} has no Python (no bin/python).")
+        raise AppError(f"The virtualenv {path} has no Python (no bin/python).")
 
 
 def virtualenv_python(user, path: str) -> str | None:

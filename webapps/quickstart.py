@@ -6,10 +6,9 @@ python3-django), so the quick-starts import without a virtualenv.
 
 import os
 
-from django.core.exceptions import ValidationError
-
-from servers.agents import AgentError, AgentUnavailable, execution_agent, user_ref
-from servers.models import Server
+from config.errors import AppError
+from servers.agents import AgentError, AgentUnavailable, user_ref
+from webapps.agent import files_agent
 from webapps.models import WebApp
 
 PROJECT = "mysite"
@@ -57,15 +56,15 @@ def create_project(*, user, framework: str, python_version: str, domain: str) ->
     """Write the framework's hello app under ~/mysite (keeping files already there)."""
     if framework == WebApp.Framework.MANUAL:
         return user.home_path
-    agent = execution_agent(kind=Server.Kind.WEB)
+    agent = files_agent()
     try:
         if framework == WebApp.Framework.DJANGO:
             return f"{user.home_path}/{_django_project(agent, user, python_version, domain)}"
         _write_once(agent, user, framework)
     except AgentUnavailable:
-        raise ValidationError("The web server is unreachable; try again in a moment.") from None
+        raise AppError("The web server is unreachable; try again in a moment.") from None
     except AgentError as exc:
-        raise ValidationError(f"Could not create ~/{PROJECT}: {exc.message}") from None
+        raise AppError(f"Could not create ~/{PROJECT}: {exc.message}") from None
     return source_dir_for(user, framework)
 
 

@@ -3,8 +3,8 @@
 from django.shortcuts import get_object_or_404
 
 from accounts.selectors import cheapest_plan_allowing
-from servers.agents import user_ref
-from webapps.agent import AgentError, AgentUnavailable, virtualenv_python, web_agent
+from webapps import agent
+from webapps.agent import AgentError, AgentUnavailable, virtualenv_python
 from webapps.models import WebApp
 
 
@@ -42,13 +42,7 @@ def log_tail(webapp: WebApp, kind: str, max_bytes: int = 64 * 1024, rotation: in
     """{"text", "size", "previous", "error"} for one of the app's logs (or previous file
     ``rotation``, 1 the newest); previous lists the rotated files there are."""
     try:
-        answer = web_agent(webapp.server).web_log(
-            user=user_ref(webapp.user),
-            domain=webapp.domain,
-            kind=kind,
-            max_bytes=max_bytes,
-            rotation=rotation,
-        )
+        answer = agent.log_read(webapp, kind=kind, max_bytes=max_bytes, rotation=rotation)
     except AgentUnavailable:
         error = "The web server is unreachable right now."
         return {"text": "", "size": 0, "previous": [], "error": error}
@@ -59,9 +53,4 @@ def log_tail(webapp: WebApp, kind: str, max_bytes: int = 64 * 1024, rotation: in
 
 def log_file(webapp: WebApp, kind: str, rotation: int = 0) -> tuple[int, int]:
     """(fd, size) of the whole log, opened as the user; raises AgentError if there is none."""
-    return web_agent(webapp.server).web_log_open(
-        user=user_ref(webapp.user),
-        domain=webapp.domain,
-        kind=kind,
-        rotation=rotation,
-    )
+    return agent.log_open(webapp, kind=kind, rotation=rotation)

@@ -7,18 +7,17 @@ where a change only makes sense applied at once: enabling, disabling, renaming, 
 import contextlib
 from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.limits import effective_limits
 from accounts.models import User
 from accounts.selectors import cheapest_plan_allowing
-from servers.agents import user_ref
+from config.errors import AppError
 from servers.models import Server
 from servers.selectors import first_active_server
-from webapps import dns, quickstart
-from webapps.agent import AgentError, AgentUnavailable, app_settings, web_agent
+from webapps import agent, dns, quickstart
+from webapps.agent import AgentError, AgentUnavailable, app_settings
 from webapps.models import StaticMapping, WebApp
 from webapps.validation import clean_domain, default_domain, hash_password
 
@@ -41,7 +40,7 @@ def _check_room_for_another(user) -> None:
         return
     plan = cheapest_plan_allowing(field="max_web_apps", count=count + 1)
     hint = f" The {plan.name} plan allows {plan.max_web_apps}." if plan else ""
-    raise ValidationError(
+    raise AppError(
         f"Your plan allows {limits.max_web_apps} web app"
         f"{'s' if limits.max_web_apps != 1 else ''}.{hint}"
     )
@@ -108,7 +107,7 @@ def static_mapping_add(
     """Serve directory (inside the home, already checked) at url, from the next Reload;
     names starting with a dot only if dotfiles."""
     if webapp.static_mappings.filter(url=url).exists():
-        raise ValidationError(f"{url} is already mapped.")
+        raise AppError(f"{url} is already mapped.")
     mapping = StaticMapping.objects.create(
         webapp=webapp, url=url, directory=directory, dotfiles=dotfiles
     )
@@ -148,7 +147,7 @@ def webapp_set_domain(*, webapp: WebApp, domain: str) -> ReloadResult:
     # The new address works regardless; an unreachable server keeps the old block until
     # the app is deleted.
     with contextlib.suppress(AgentError, AgentUnavailable):
-        web_agent(webapp.server).web_remove(user=user_ref(webapp.user), domain=old)
+        agent.remove(webapp, domain=old)
     return webapp_reload(webapp=webapp)
 
 
@@ -160,21 +159,19 @@ def webapp_verify_domain(*, webapp: WebApp) -> ReloadResult:
     try:
         found = dns.txt_records(name)
     except dns.NoSuchName:
-        raise ValidationError(
+        raise AppError(
             f"{name} does not exist in the DNS yet. Add the TXT record, allow a few minutes "
             "for it to spread, then check again."
         ) from None
     except dns.DnsTimeout:
-        raise ValidationError(
+        raise AppError(
             f"The DNS did not answer in time for {name}: try again in a minute."
         ) from None
     except dns.DnsError as exc:
-        raise ValidationError(f"Could not look up {name}: {exc}. Try again later.") from None
+        raise AppError(f"Could not look up {name}: {exc}. Try again later.") from None
     if token not in found:
         seen = ", ".join(f'"{text[:80]}"' for text in found[:3]) or "no TXT record"
-        raise ValidationError(
-            f"{name} has {seen}, not {token}. Check the record's value and try again."
-        )
+        raise AppError(f"{name} has {seen}, not {token}. Check the record's value and try again.")
     webapp.verified_domain = webapp.domain
     webapp.save(update_fields=["verified_domain", "updated_at"])
     return webapp_reload(webapp=webapp)
@@ -190,7 +187,7 @@ def webapp_reload(*, webapp: WebApp) -> ReloadResult:
     # A plan that shrank since the setting was saved still bounds what runs.
     settings_sent["processes"] = max(1, min(webapp.workers, limit))
     try:
-        answer = web_agent(webapp.server).web_reload(user=user_ref(webapp.user), app=settings_sent)
+        answer = agent.reload(webapp, app=settings_sent)
         result = ReloadResult(
             ok=answer["ok"],
             message=answer["message"],
@@ -216,7 +213,7 @@ def _withhold_unverified(webapp: WebApp) -> ReloadResult:
     # Not even a placeholder page: nginx answers for the name as for any name it does not know.
     # Removing also takes off a block served before verification was required.
     with contextlib.suppress(AgentError, AgentUnavailable):
-        web_agent(webapp.server).web_remove(user=user_ref(webapp.user), domain=webapp.domain)
+        agent.remove(webapp)
     return ReloadResult(
         ok=False,
         message=f"{webapp.domain} is not served until you prove you own it: add the TXT record "
@@ -226,5 +223,5 @@ def _withhold_unverified(webapp: WebApp) -> ReloadResult:
 
 def webapp_delete(*, webapp: WebApp) -> None:
     """Take the app off its web server and forget it (the user's files stay)."""
-    web_agent(webapp.server).web_remove(user=user_ref(webapp.user), domain=webapp.domain)
+    agent.remove(webapp)
     webapp.delete()

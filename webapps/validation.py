@@ -13,9 +13,10 @@ import secrets
 import warnings
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 
+from accounts.home_paths import home_path_parse
 from accounts.limits import effective_limits
+from config.errors import AppError
 from execution_agent.web.spec import (
     AUTH_USER_RE,
     DOMAIN_LABEL_RE,
@@ -40,14 +41,14 @@ def clean_domain(user, raw: str, *, current: WebApp | None = None) -> str:
     if domain != default_domain(user):
         _refuse_reserved(user, domain)
         if not effective_limits(user).custom_domains_allowed:
-            raise ValidationError(
+            raise AppError(
                 "Your plan does not include custom domains; upgrade to use your own domain."
             )
     taken = WebApp.objects.filter(domain=domain)
     if current is not None:
         taken = taken.exclude(pk=current.pk)
     if taken.exists():
-        raise ValidationError(f"{domain} is already taken by another web app.")
+        raise AppError(f"{domain} is already taken by another web app.")
     return domain
 
 
@@ -55,25 +56,23 @@ def _parse_dns_name(raw: str) -> str:
     """A lowercase host name of two or more labels, refusing IP addresses in any spelling."""
     domain = raw.strip().lower()
     if _is_ip_literal(domain):
-        raise ValidationError(
+        raise AppError(
             f"{raw.strip()} is an IP address: a web app needs a domain name such as "
             "www.example.com (sites on one IP address share their cookies)."
         )
     domain = domain.removesuffix(".")
     labels = domain.split(".")
     if len(domain) > 253:
-        raise ValidationError("A domain name may be at most 253 characters long.")
+        raise AppError("A domain name may be at most 253 characters long.")
     if any(len(label) > 63 for label in labels):
-        raise ValidationError(
-            "Each part of a domain name between dots may be at most 63 characters."
-        )
+        raise AppError("Each part of a domain name between dots may be at most 63 characters.")
     if not all(DOMAIN_LABEL_RE.match(label) for label in labels):
-        raise ValidationError(
+        raise AppError(
             "Enter a domain name such as www.example.com: letters, digits and hyphens "
             "between the dots."
         )
     if len(labels) < 2:
-        raise ValidationError(
+        raise AppError(
             f"{domain} is not a full domain name: enter one with a dot, such as www.example.com."
         )
     return domain
@@ -93,16 +92,14 @@ def _refuse_reserved(user, domain: str) -> None:
     """Names that would share cookies with Warren or another user: never a custom domain."""
     platform = settings.WARREN_WEBAPPS_DOMAIN.lower().strip(".")
     if _related(domain, platform):
-        raise ValidationError(
+        raise AppError(
             f"Addresses under {platform} belong to their users: yours is {default_domain(user)}."
         )
     if domain == "localhost" or domain.endswith(".localhost"):
-        raise ValidationError(
-            f"{domain} always means the visitor's own computer: use a domain you own."
-        )
+        raise AppError(f"{domain} always means the visitor's own computer: use a domain you own.")
     for host in warren_host_names():
         if _related(domain, host):
-            raise ValidationError(
+            raise AppError(
                 f"{domain} is {settings.WARREN_SITE_NAME}'s own address or shares its domain: "
                 "use a domain you own."
             )
@@ -125,53 +122,41 @@ def warren_host_names() -> set[str]:
 
 
 def clean_home_path(user, raw: str, *, what: str) -> str:
-    """An absolute path inside the user's home, normalised, with no '..'."""
+    """An absolute path inside the user's home (accounts.home_paths), in the characters the
+    agent's web settings accept (no spaces: they end up in nginx and uWSGI configuration)."""
     path = raw.strip()
-    home = user.home_path
-    if not path.startswith("/"):
-        path = f"{home}/{path}"
-    if not SANDBOX_PATH_RE.match(path):
-        raise ValidationError(
-            f"The {what} may only contain letters, digits and . _ - @ + / (no spaces)."
-        )
-    parts = [part for part in path.split("/") if part not in ("", ".")]
-    if ".." in parts:
-        raise ValidationError(f"The {what} may not contain '..'.")
-    path = "/" + "/".join(parts)
-    if path != home and not path.startswith(home + "/"):
-        raise ValidationError(f"The {what} must be inside your home directory, {home}.")
-    return path
+    if not SANDBOX_PATH_RE.match(path if path.startswith("/") else f"{user.home_path}/{path}"):
+        raise AppError(f"The {what} may only contain letters, digits and . _ - @ + / (no spaces).")
+    return home_path_parse(user, path, what=what)
 
 
 def clean_url_prefix(raw: str) -> str:
     url = "/" + raw.strip().strip("/") + "/" if raw.strip().strip("/") else "/"
     if not URL_PREFIX_RE.match(url) or "/../" in url or "/./" in url:
-        raise ValidationError("Enter a URL path such as /static/ (letters, digits, . _ - ~).")
+        raise AppError("Enter a URL path such as /static/ (letters, digits, . _ - ~).")
     return url
 
 
 def clean_workers(user, value: int) -> int:
     limit = effective_limits(user).max_web_workers_per_app
     if value < 1:
-        raise ValidationError("A web app needs at least one worker.")
+        raise AppError("A web app needs at least one worker.")
     if value > limit:
-        raise ValidationError(
-            f"Your plan allows {limit} worker{'s' if limit != 1 else ''} per web app."
-        )
+        raise AppError(f"Your plan allows {limit} worker{'s' if limit != 1 else ''} per web app.")
     return value
 
 
 def clean_auth_username(raw: str) -> str:
     username = raw.strip()
     if not AUTH_USER_RE.match(username):
-        raise ValidationError("Usernames for HTTP auth: 1-64 letters, digits or . _ @ -.")
+        raise AppError("Usernames for HTTP auth: 1-64 letters, digits or . _ @ -.")
     return username
 
 
 def hash_password(password: str) -> str:
     """A hash nginx's auth_basic checks with crypt(3): SHA-512 crypt when available."""
     if not password:
-        raise ValidationError("Enter a password.")
+        raise AppError("Enter a password.")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)

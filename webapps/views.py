@@ -3,13 +3,13 @@
 import os
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.limits import effective_limits
+from config.errors import AppError, error_response
 from webapps import agent, selectors, services
 from webapps.forms import PasswordForm, SettingForm, StaticMappingForm, WizardForm
 from webapps.models import StaticMapping
@@ -19,13 +19,11 @@ EDITABLE = ("source_dir", "working_dir", "virtualenv", "python_version", "worker
 
 
 def editor_url(path: str) -> str | None:
-    """The Files tab's editor for an absolute in-sandbox path, once the Files tab has one."""
-    for kwargs in ({"args": [path.lstrip("/")]}, {"kwargs": {"path": path.lstrip("/")}}):
-        try:
-            return reverse("files:edit", **kwargs)
-        except NoReverseMatch:
-            continue
-    return None
+    """The Files tab's editor for an absolute in-sandbox path (None if it names no file)."""
+    try:
+        return reverse("files:edit", kwargs={"path": path.lstrip("/")})
+    except NoReverseMatch:
+        return None
 
 
 def index(request):
@@ -65,7 +63,7 @@ def new(request):
     if form.is_valid():
         try:
             webapp, result = services.webapp_create(user=request.user, **form.cleaned_data)
-        except ValidationError as exc:
+        except AppError as exc:
             form.add_error(None, exc)
         else:
             _report(request, result)
@@ -132,7 +130,7 @@ def setting(request, pk: int, field: str):
     if field == "domain":
         try:
             result = services.webapp_set_domain(webapp=webapp, domain=value)
-        except ValidationError as exc:
+        except AppError as exc:
             form.add_error("value", exc)
             return render(
                 request,
@@ -177,9 +175,8 @@ def verify_domain(request, pk: int):
     webapp = selectors.webapp_of(request.user, pk)
     try:
         result = services.webapp_verify_domain(webapp=webapp)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return redirect("webapps:detail", pk=webapp.pk)
+    except AppError as exc:
+        return error_response(request, exc, "webapps:detail", webapp.pk)
     messages.success(request, f"{webapp.domain} is yours: the TXT record checks out.")
     _report(request, result)
     return redirect("webapps:detail", pk=webapp.pk)
@@ -225,7 +222,7 @@ def static_add(request, pk: int):
     if form.is_valid():
         try:
             mapping = services.static_mapping_add(webapp=webapp, **form.cleaned_data)
-        except ValidationError as exc:
+        except AppError as exc:
             form.add_error(None, exc)
         else:
             messages.success(request, "Static files mapping added: press Reload to apply it.")

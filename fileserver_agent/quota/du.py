@@ -4,7 +4,7 @@ Usage is measured (see du_scan) rather than asked of the kernel, and limits are 
 recorded: nothing stops a write, so Warren's upload path reads ``GET /v1/usage`` and
 refuses uploads that would go over. Limits live in a log under the state directory so
 they survive restarts; it is written without fsync because the nightly
-``reapply_all_quotas`` batch restores anything a crash loses (the seed's lesson: quota
+``storage_quotas_reapply`` batch restores anything a crash loses (the seed's lesson: quota
 state can be lost, so it must be cheap to re-apply).
 """
 

@@ -84,16 +84,20 @@ def test_custom_limits_must_name_every_limit(user):
 
 
 def test_limit_changes_run_their_hooks_after_commit(user, django_capture_on_commit_callbacks):
-    from accounts import services
+    from accounts.signals import limits_changed
 
     seen = []
-    services.on_limits_changed(seen.append)
+
+    def receiver(sender, *, user_id, **kwargs):
+        seen.append(user_id)
+
+    limits_changed.connect(receiver)
     try:
         with django_capture_on_commit_callbacks(execute=True):
             plan_change(user=user, plan=Plan.objects.get(slug="hacker"))
             assert seen == []
     finally:
-        services._limits_changed_hooks.remove(seen.append)
+        limits_changed.disconnect(receiver)
     assert seen == [user.pk]
 
 

@@ -8,7 +8,7 @@ from django.urls import reverse
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from consoles import holder
+from consoles import tmux
 from consoles.models import Console
 from servers.agents import execution_agent, user_ref
 from tests.browser.helpers import log_in_as, screen, wait_for, wait_for_text
@@ -74,7 +74,7 @@ def test_open_bash_reload_and_share_it_read_only(site, browser, provisioned):
     type_into_terminal(browser, "echo intruder" + Keys.ENTER)
     time.sleep(1)
     assert "intruder" not in screen(browser)
-    assert "intruder" not in holder.capture(Console.objects.get(), lines=200)
+    assert "intruder" not in tmux.capture(Console.objects.get(), lines=200)
 
 
 def test_save_and_run_from_the_editor_shows_the_scripts_output(site, browser, provisioned):

@@ -7,7 +7,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from config.asgi import application
-from consoles import holder
+from consoles import tmux
 from tests.factories import person
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
@@ -155,4 +155,4 @@ async def open_terminal():
 
 
 def screen_of(console) -> str:
-    return holder.capture(console, lines=200)
+    return tmux.capture(console, lines=200)

@@ -7,7 +7,7 @@ import time
 import pytest
 from channels.db import database_sync_to_async
 
-from consoles import holder, services
+from consoles import services, tmux
 from consoles.models import Console, Share
 from tests.consoles.conftest import ORIGIN, communicator_for, screen_of, session_cookie
 
@@ -193,7 +193,7 @@ async def test_malformed_control_frames_get_an_error_and_change_nothing(
 
 async def test_closing_the_socket_ends_the_attach_client(bash, owner, open_terminal):
     def attach_clients() -> list:
-        processes = holder._agent(bash).processes(user={"uid": owner.uid, "username": "alice"})
+        processes = tmux._agent(bash).processes(user={"uid": owner.uid, "username": "alice"})
         return [p for p in processes if "attach-session" in p["cmdline"]]
 
     terminal = await open_terminal(bash.pk, owner)
@@ -206,7 +206,7 @@ async def test_closing_the_socket_ends_the_attach_client(bash, owner, open_termi
         await asyncio.sleep(0.1)
     assert await asyncio.to_thread(attach_clients) == []
     # ...and the console itself runs on.
-    alive = await asyncio.to_thread(holder.live_states, owner)
+    alive = await asyncio.to_thread(tmux.live_states, owner)
     assert alive[bash.pk] is True
 
 
@@ -220,7 +220,7 @@ async def test_killing_the_console_ends_the_socket_with_exit(bash, owner, open_t
 
 
 async def test_a_console_whose_session_is_gone_says_so(bash, owner):
-    await asyncio.to_thread(holder.kill, bash)
+    await asyncio.to_thread(tmux.kill, bash)
     cookie = await database_sync_to_async(session_cookie)(owner)
     communicator = communicator_for(bash.pk, cookie)
     assert (await communicator.connect(timeout=10))[0]

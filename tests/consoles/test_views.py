@@ -9,8 +9,8 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Plan
-from consoles import holder, services
-from consoles.cards import consoles_card
+from consoles import services, tmux
+from consoles.dashboard import consoles_card
 from consoles.models import Console, Launcher, Preferences, Share
 from consoles.process_labels import console_labels
 from servers import process_labels
@@ -37,7 +37,7 @@ def wait_for_screen(console, text: str, timeout: float = 10) -> str:
     deadline = time.monotonic() + timeout
     screen = ""
     while time.monotonic() < deadline:
-        screen = holder.capture(console, lines=200)
+        screen = tmux.capture(console, lines=200)
         if text in screen:
             return screen
         time.sleep(0.1)
@@ -54,14 +54,14 @@ def test_bash_button_starts_a_console_and_opens_its_page(owner):
     assert response.status_code == 302
     assert response["Location"] == f"/consoles/{console.pk}/"
     assert len(console.pk) == 32 and console.server is not None
-    assert holder.live_states(owner)[console.pk] is True
+    assert tmux.live_states(owner)[console.pk] is True
     page = client.get(response["Location"])
     assert page.status_code == 200
     assert f"/ws/consoles/{console.pk}/" in page.content.decode()
 
 
 def test_python_console_runs_the_chosen_version(owner):
-    version = holder.agent_facts()["pythons"][-1]
+    version = tmux.agent_facts()["pythons"][-1]
     client = client_for(owner)
     start(client, kind="python", version=version)
     console = Console.objects.get(owner=owner)
@@ -91,7 +91,7 @@ def test_consoles_tab_lists_consoles_buttons_and_shares(
     assert page.status_code == 200
     assert mine.get_absolute_url() in html
     assert theirs.get_absolute_url() in html and "from <strong>bob</strong>" in html
-    for version in holder.agent_facts()["pythons"]:
+    for version in tmux.agent_facts()["pythons"]:
         assert f"Python {version}" in html
     assert "Venv" in html and "Running" in html
 
@@ -113,7 +113,7 @@ def test_a_console_whose_program_ended_is_shown_finished_and_restarts(owner):
     assert response.status_code == 302
     console.refresh_from_db()
     assert console.state == Console.State.RUNNING
-    assert holder.live_states(owner)[console.pk] is True
+    assert tmux.live_states(owner)[console.pk] is True
 
 
 def test_kill_ends_the_console_and_its_whole_process_tree(owner):
@@ -121,7 +121,7 @@ def test_kill_ends_the_console_and_its_whole_process_tree(owner):
     ref = user_ref(owner)
     agent = execution_agent()
     client = client_for(owner)
-    term_fd = holder.attach(console, read_only=False, rows=24, cols=80)
+    term_fd = tmux.attach(console, read_only=False, rows=24, cols=80)
     try:
         # A child that ignores SIGHUP, started inside the console's tree.
         os.write(term_fd, b"nohup sleep 600 >/dev/null 2>&1 &\r")
@@ -136,7 +136,7 @@ def test_kill_ends_the_console_and_its_whole_process_tree(owner):
     response = client.post(reverse("consoles:kill", args=[console.pk]))
     assert response.status_code == 302
     assert not Console.objects.filter(pk=console.pk).exists()
-    assert console.pk not in holder.live_states(owner)
+    assert console.pk not in tmux.live_states(owner)
     assert not [p for p in agent.processes(user=ref) if p["tag_id"] == console.pk]
 
 
@@ -155,7 +155,7 @@ def test_the_plans_console_limit_names_the_plan_that_allows_more(owner):
 def test_a_console_that_ended_unseen_does_not_block_a_new_one(owner):
     services.console_start(owner=owner, kind="bash")
     second = services.console_start(owner=owner, kind="bash")
-    holder.kill(second)  # gone behind Warren's back; the database still says running
+    tmux.kill(second)  # gone behind Warren's back; the database still says running
     services.console_start(owner=owner, kind="bash")
     assert Console.objects.filter(owner=owner, state="running").count() == 2
 
@@ -197,7 +197,7 @@ def test_owner_actions_are_404_to_others_and_change_nothing(owner, viewer, stran
             reverse(f"consoles:{name}", args=[console.pk]), {"username": someone.username}
         )
         assert response.status_code == 404
-    assert holder.live_states(owner)[console.pk] is True
+    assert tmux.live_states(owner)[console.pk] is True
     assert list(Share.objects.values_list("user__username", flat=True)) == ["bob"]
 
 
@@ -404,11 +404,11 @@ def test_running_the_same_file_again_replaces_its_console(owner):
     client.post(reverse("consoles:run_file"), {"path": "/home/alice/again.py"})
     second = client.post(reverse("consoles:run_file"), {"path": "/home/alice/again.py"}).json()
     assert list(Console.objects.values_list("pk", flat=True)) == [second["console"]]
-    assert first["console"] not in holder.live_states(owner)
+    assert first["console"] not in tmux.live_states(owner)
 
 
 def test_save_and_run_uses_the_default_python_chosen_on_the_account_tab(owner):
-    version = holder.agent_facts()["pythons"][0]
+    version = tmux.agent_facts()["pythons"][0]
     client = client_for(owner)
     account = client.get(reverse("account")).content.decode()
     assert "Python for Save and Run" in account

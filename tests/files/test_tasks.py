@@ -38,14 +38,14 @@ def test_a_plan_change_applies_the_new_quota_on_commit(alice, django_capture_on_
 def test_a_refusal_from_the_agent_is_logged_not_retried(local_servers, caplog):
     # A username the agent rejects (the form would never allow it): a 4xx, not a retry.
     bad = UserFactory(username="Bad_Name", file_server=Server.objects.get(kind="file"))
-    result = tasks.create_home.apply(args=[bad.pk])
+    result = tasks.home_create.apply(args=[bad.pk])
     assert result.successful()
     assert "refused by the file server, not retried" in caplog.text
 
 
 @pytest.mark.django_db
 def test_a_deleted_user_is_nothing_to_do():
-    assert tasks.apply_storage_quota.apply(args=[10**9]).successful()
+    assert tasks.storage_quota_apply.apply(args=[10**9]).successful()
 
 
 # --- the nightly batch ---------------------------------------------------------------------
@@ -56,13 +56,13 @@ def test_the_nightly_batch_restores_lost_quotas_in_one_call(own_fileserver):
     users = [own_fileserver.user_on_it(f"night-{n}") for n in range(3)]
     custom_limits_set(user=users[2], **with_disk(users[2], 42 * MIB))
     for user in users:
-        tasks.create_home.apply(args=[user.pk])
+        tasks.home_create.apply(args=[user.pk])
     own_fileserver.stop()
     own_fileserver.forget_quotas()
     own_fileserver.start()
     assert {hard_limit(user) for user in users} == {0}
 
-    assert tasks.reapply_all_quotas.apply().successful()
+    assert tasks.storage_quotas_reapply.apply().successful()
     expected = [plan("beginner").disk_bytes] * 2 + [42 * MIB]
     assert [hard_limit(user) for user in users] == expected
     assert own_fileserver.log().count("batch of 3 quotas applied") == 1
@@ -73,10 +73,10 @@ def test_the_nightly_batch_never_overlaps_a_run_in_progress(own_fileserver, capl
     user = own_fileserver.user_on_it("night-lock")
     with cache_lock(tasks.REAPPLY_LOCK_KEY, timeout=60) as held:
         assert held
-        tasks.reapply_all_quotas.apply()
+        tasks.storage_quotas_reapply.apply()
         assert hard_limit(user) == 0
         assert "a run is already going" in caplog.text
-    tasks.reapply_all_quotas.apply()
+    tasks.storage_quotas_reapply.apply()
     assert hard_limit(user) == plan("beginner").disk_bytes
 
 
@@ -87,7 +87,7 @@ def test_one_unreachable_file_server_does_not_stop_the_others(own_fileserver, ca
         kind="file", hostname="dead", fileserver_agent_url="http://127.0.0.1:9"
     )
     UserFactory(username="night-dead", file_server=dead)
-    tasks.reapply_all_quotas.apply()
+    tasks.storage_quotas_reapply.apply()
     assert hard_limit(user) == plan("beginner").disk_bytes
     assert "dead unavailable" in caplog.text
 
@@ -98,6 +98,32 @@ def test_the_nightly_batch_is_on_the_beat_schedule(settings):
     from config.celery import app
 
     entry = settings.CELERY_BEAT_SCHEDULE["files-reapply-all-quotas"]
-    assert entry["task"] == tasks.reapply_all_quotas.name == "files.tasks.reapply_all_quotas"
+    assert (
+        entry["task"] == tasks.storage_quotas_reapply.name == "files.tasks.storage_quotas_reapply"
+    )
     assert entry["task"] in app.tasks
     assert isinstance(entry["schedule"], crontab) and entry["schedule"].hour == {3}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "args", "handed_on"),
+    [
+        ("files.tasks.create_home", "home_create", [7], ((7,), {})),
+        ("files.tasks.apply_storage_quota", "storage_quota_apply", [7], ((7,), {})),
+        (
+            "files.tasks.reapply_all_quotas",
+            "storage_quotas_reapply",
+            [],
+            ((), {"server_ids": None}),
+        ),
+    ],
+)
+def test_messages_queued_under_the_old_task_names_are_handed_on(
+    monkeypatch, old, new, args, handed_on
+):
+    from config.celery import app
+
+    handed = []
+    monkeypatch.setattr(getattr(tasks, new), "delay", lambda *a, **k: handed.append((a, k)))
+    app.tasks[old].apply(args=args)
+    assert handed == [handed_on]

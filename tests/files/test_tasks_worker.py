@@ -56,7 +56,7 @@ def worker(worker_events, transactional_db, django_db_serialized_rollback, setti
 def test_nothing_is_lost_while_the_file_server_is_down(worker, own_fileserver):
     users = [own_fileserver.user_on_it(f"down-{n}") for n in range(3)]
     for user in users:
-        user_provision(user=user)  # on commit: create_home on the worker
+        user_provision(user=user)  # on commit: home_create on the worker
     own_fileserver.wait_until(
         lambda: all(hard_limit(user) == plan("beginner").disk_bytes for user in users)
     )
@@ -70,12 +70,12 @@ def test_nothing_is_lost_while_the_file_server_is_down(worker, own_fileserver):
 
     expected = [plan("hacker").disk_bytes, plan("web-developer").disk_bytes, 777 * MIB]
     own_fileserver.wait_until(lambda: [hard_limit(user) for user in users] == expected)
-    assert {name for name, _ in worker["retried"]} == {"files.tasks.apply_storage_quota"}
+    assert {name for name, _ in worker["retried"]} == {"files.tasks.storage_quota_apply"}
 
 
 def test_a_refusal_is_not_retried_by_the_worker(worker, own_fileserver):
     bad = own_fileserver.user_on_it("Bad_Name")
-    result = tasks.create_home.delay(bad.pk)
+    result = tasks.home_create.delay(bad.pk)
     own_fileserver.wait_until(lambda: any(row[1] == result.id for row in worker["finished"]))
     assert next(row for row in worker["finished"] if row[1] == result.id)[2] == "SUCCESS"
     assert not any(task_id == result.id for _, task_id in worker["retried"])

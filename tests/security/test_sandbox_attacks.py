@@ -401,7 +401,7 @@ def test_user_who_fills_pids_max_cannot_keep_the_dashboard_from_killing_the_cons
     console = services.console_start(owner=owner, kind=Console.Kind.CUSTOM, launcher=launcher)
     wait_for_file(exec_agent.homes / owner.username / "full", timeout=30)
 
-    services.console_kill(console=console)  # raised ConsoleError before
+    services.console_kill(console=console)  # raised an AppError (then ConsoleError) before
 
     assert not Console.objects.filter(pk=console.pk).exists()
     fresh = services.console_start(owner=owner, kind=Console.Kind.BASH)

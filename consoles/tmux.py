@@ -1,8 +1,13 @@
-"""The tmux side of consoles, reached through each console server's execution agent.
+"""The tmux driver: consoles' adapter for each console server's execution agent.
 
 The agent keeps one sandboxed tmux server per user; a console is a session in it named by the
 console's id. Callers pass the console and its owner; the only query here is the owner's CPU
-weight, which a new session's limits carry (servers.agents.sandbox_limits).
+weight, which a new session's limits carry (servers.agents.sandbox_limits). Failures come out
+as AgentError/AgentUnavailable (re-exported here) for the console services to word.
+
+One idiom for Django talking to an agent (servers/agents.py says it in full): an adapter
+module per app turns Warren's objects into agent calls, one function each; services and
+selectors call those, never a client's methods, and word the agent's errors for the user.
 """
 
 from __future__ import annotations
