@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import re
 import select
 import shutil
@@ -27,6 +28,11 @@ from execution_agent.teardown import remove_cgroups, unmount_beneath
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 UID_SPAN = 10_000
+
+
+def random_uid_base() -> int:
+    """A uid base for one harness, far from every other's: test processes run side by side."""
+    return 3_000_000 + random.SystemRandom().randrange(0, 50_000) * 10_000
 
 
 class AgentHarness:
@@ -169,6 +175,15 @@ class AgentHarness:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             time.sleep(0.05)
+
+    @contextlib.contextmanager
+    def running(self):
+        """Started for the with-block, cleaned up after it whatever happens."""
+        try:
+            self.start()
+            yield self
+        finally:
+            self.cleanup()
 
     def cleanup(self) -> None:
         self.stop()

@@ -126,3 +126,26 @@ def wait_for_body(
                 return status, body
         time.sleep(interval)
     raise AssertionError(f"{needle!r} not served by {host} within {timeout}s; last: {body[:300]!r}")
+
+
+def app_settings(user: dict, **overrides) -> dict:
+    """web_apply/web_reload settings for a manual WSGI app at <username>.localhost."""
+    name = user["username"]
+    app = {
+        "domain": f"{name}.localhost",
+        "enabled": True,
+        "python": "3.11",
+        "processes": 1,
+        "working_dir": f"/home/{name}",
+        "virtualenv": None,
+        "static": [],
+        "auth": None,
+        "force_https": False,
+        "wsgi_template": {
+            "framework": "manual",
+            "project_dir": f"/home/{name}",
+            "module": "wsgi",
+            "callable": "application",
+        },
+    }
+    return {**app, **overrides}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from execution_agent.testing.harness import AgentHarness
+from execution_agent.testing.harness import AgentHarness, random_uid_base
 
 REPO = Path(__file__).resolve().parents[2]
 COMMON = REPO / "bin" / "lib" / "common.sh"
@@ -94,7 +93,7 @@ def stopped_agent():
     """A real agent that ran a user's process (firewall table, cgroup, /tmp mount), then was
     stopped the way honcho stops it on Ctrl-C: what it installed is still there."""
     harness = AgentHarness(
-        uid_base=3_000_000 + random.SystemRandom().randrange(0, 50_000) * 10_000,
+        uid_base=random_uid_base(),
         cgroup_prefix=f"warren-test-{uuid.uuid4().hex[:10]}",
     )
     try:

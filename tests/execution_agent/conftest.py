@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import itertools
 import os
-import random
 import uuid
 from pathlib import Path
 
 import pytest
 
-from execution_agent.testing.harness import AgentHarness
+from execution_agent.testing.harness import AgentHarness, random_uid_base
 
 ROOT = os.geteuid() == 0
 WEB_NPROC = 96
@@ -34,7 +33,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def uid_base() -> int:
     # SystemRandom: unaffected by any seeding of `random` by other fixtures or plugins.
-    return 3_000_000 + random.SystemRandom().randrange(0, 50_000) * 10_000
+    return random_uid_base()
 
 
 @pytest.fixture(scope="session")
@@ -63,11 +62,8 @@ def harness(uid_base, django_uid, socket_gid):
             "WARREN_WEB_WORKER_RSS_MB": str(WEB_WORKER_RSS_MB),
         },
     )
-    try:
-        agent.start()
+    with agent.running():
         yield agent
-    finally:
-        agent.cleanup()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import random
 import re
 import shutil
 import socket
@@ -147,11 +146,11 @@ def listener():
 @pytest.fixture
 def guarded_harness(listener):
     """An agent that blocks the listener's port and nothing else of this machine."""
-    from execution_agent.testing.harness import AgentHarness
+    from execution_agent.testing.harness import AgentHarness, random_uid_base
 
     harness = AgentHarness(
         # Its own uid span: the session agent's firewall (every local port) covers its span.
-        uid_base=3_000_000 + random.SystemRandom().randrange(0, 50_000) * 10_000,
+        uid_base=random_uid_base(),
         cgroup_prefix=f"warren-fw-{listener}",
         # Not the default (every local port): this checks a port entry and the ports beside it.
         extra_env={"WARREN_SANDBOX_BLOCK": f"127.0.0.1:{listener}"},

@@ -14,7 +14,7 @@ import pytest
 from execution_agent.client import AgentError
 from execution_agent.config import load_config
 from execution_agent.errors import OpError
-from execution_agent.testing.web import WebFrontProcesses, http_get, wait_for_body
+from execution_agent.testing.web import WebFrontProcesses, app_settings, http_get, wait_for_body
 from execution_agent.validation import UserRef
 from execution_agent.web.layout import WebLayout
 from execution_agent.web.nginx import NginxSites
@@ -46,26 +46,7 @@ def web(harness):
     front.stop()
 
 
-def settings_for(user: dict, **overrides) -> dict:
-    name = user["username"]
-    app = {
-        "domain": f"{name}.localhost",
-        "enabled": True,
-        "python": "3.11",
-        "processes": 1,
-        "working_dir": f"/home/{name}",
-        "virtualenv": None,
-        "static": [],
-        "auth": None,
-        "force_https": False,
-        "wsgi_template": {
-            "framework": "manual",
-            "project_dir": f"/home/{name}",
-            "module": "wsgi",
-            "callable": "application",
-        },
-    }
-    return {**app, **overrides}
+settings_for = app_settings
 
 
 def write_wsgi(harness, user: dict, text: str) -> None:

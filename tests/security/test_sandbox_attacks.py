@@ -20,8 +20,8 @@ import uuid
 import pytest
 
 from execution_agent import landlock
-from execution_agent.testing.harness import REPO_ROOT, AgentHarness, free_port
-from execution_agent.testing.web import WebFrontProcesses, http_get
+from execution_agent.testing.harness import REPO_ROOT, AgentHarness, free_port, random_uid_base
+from execution_agent.testing.web import WebFrontProcesses, app_settings, http_get
 
 pytestmark = pytest.mark.root
 ROOT = os.geteuid() == 0
@@ -46,15 +46,9 @@ print(json.dumps(results))
 def harness():
     if not ROOT:
         pytest.skip("needs root")
-    agent = AgentHarness(
-        uid_base=3_000_000 + random.SystemRandom().randrange(0, 50_000) * 10_000,
-        cgroup_prefix=f"warren-test-{uuid.uuid4().hex[:10]}",
-    )
-    try:
-        agent.start()
+    prefix = f"warren-test-{uuid.uuid4().hex[:10]}"
+    with AgentHarness(uid_base=random_uid_base(), cgroup_prefix=prefix).running() as agent:
         yield agent
-    finally:
-        agent.cleanup()
 
 
 @pytest.fixture
@@ -134,27 +128,6 @@ def web(harness):
     front.stop()
 
 
-def web_app(user: dict) -> dict:
-    name = user["username"]
-    return {
-        "domain": f"{name}.localhost",
-        "enabled": True,
-        "python": "3.11",
-        "processes": 1,
-        "working_dir": f"/home/{name}",
-        "virtualenv": None,
-        "static": [],
-        "auth": None,
-        "force_https": False,
-        "wsgi_template": {
-            "framework": "manual",
-            "project_dir": f"/home/{name}",
-            "module": "wsgi",
-            "callable": "application",
-        },
-    }
-
-
 @needs_landlock
 def test_web_app_cannot_squat_nginxs_or_the_dashboards_port(client, harness, web, mallory):
     """A web app (under the Emperor, not the agent) bound 8000 or nginx's port at import time
@@ -165,7 +138,7 @@ def test_web_app_cannot_squat_nginxs_or_the_dashboards_port(client, harness, web
         user=mallory, argv=["sh", "-c", "cat > /var/www/mallory_localhost_wsgi.py"], stdin=text
     )
     assert written["returncode"] == 0, written
-    reload = harness.client(timeout=60).web_reload(user=mallory, app=web_app(mallory))
+    reload = harness.client(timeout=60).web_reload(user=mallory, app=app_settings(mallory))
     assert reload["ok"], reload
     status, _, body = http_get(harness.web_port, "mallory.localhost")
     assert status == 200, body
@@ -427,7 +400,7 @@ def harness_with_secrets():
     if not ROOT:
         pytest.skip("needs root")
     agent = AgentHarness(
-        uid_base=3_000_000 + random.SystemRandom().randrange(0, 50_000) * 10_000,
+        uid_base=random_uid_base(),
         cgroup_prefix=f"warren-test-{uuid.uuid4().hex[:10]}",
         extra_env=dict(OPERATOR_SECRETS),
     )
@@ -441,11 +414,8 @@ def harness_with_secrets():
     (spy / "bwrap").write_text(f'#!/bin/sh\nenv >> {spy}/env.txt\nexec /usr/bin/bwrap "$@"\n')
     os.chmod(spy / "bwrap", 0o755)  # noqa: S103 - users' launches run it
     agent.extra_env["PATH"] = f"{spy}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
-    try:
-        agent.start()
+    with agent.running():
         yield agent
-    finally:
-        agent.cleanup()
 
 
 def assert_no_secret(text: str) -> None:
