@@ -1,0 +1,11 @@
+from django import template
+
+from billing.pricing import format_money
+
+register = template.Library()
+
+
+@register.filter
+def money(minor: int, currency: str) -> str:
+    """123456|money:"EUR" -> EUR 1,234.56"""
+    return format_money(minor, currency)
