@@ -1,3 +1,4 @@
+from django import forms
 from django.conf import settings
 from django.contrib import admin
 
@@ -74,11 +75,46 @@ class BillingProfileAdmin(admin.ModelAdmin):
     raw_id_fields = ("user",)
 
 
+class GrantForm(forms.ModelForm):
+    """Staff give a user a plan free of charge: the embedded default has no payment gateway."""
+
+    class Meta:
+        model = Subscription
+        fields = ["user", "plan"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["plan"].required = True
+
+    def validate_unique(self):
+        pass  # a grant replaces the user's current subscription
+
+
 @admin.register(Subscription)
 class SubscriptionAdmin(ReadOnlyAdmin):
     list_display = ("user", "description", "net_monthly_minor", "source", "next_invoice_date")
     list_filter = ("source",)
     search_fields = ("user__username",)
+    raw_id_fields = ("user",)
+
+    def has_add_permission(self, request):
+        return True  # "add" is the staff grant
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = GrantForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return ["user", "plan"] if obj is None else super().get_fields(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        from billing.services import subscription_grant
+
+        granted = subscription_grant(
+            user=form.cleaned_data["user"], plan=form.cleaned_data["plan"], staff=request.user
+        )
+        obj.pk, obj.description = granted.pk, granted.description
 
 
 @admin.register(PlanChange)

@@ -58,7 +58,8 @@ def overages(*, user, limits: dict) -> list[Overage]:
                 "They stay as they are until you next change them.",
             )
         )
-    current = effective_limits(user)
+    # Read afresh: the caller's user may hold a stale cache of the limits it is leaving.
+    current = effective_limits(type(user).objects.select_related("plan").get(pk=user.pk))
     if limits["cpu_seconds_per_day"] < current.cpu_seconds_per_day:
         found.append(
             Overage(

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.limits import LIMIT_FIELDS
-from accounts.models import Plan, User
+from accounts.models import CustomLimits, Plan, User
 from billing import geoip, invoicing, tasks
 from billing.countries import COUNTRIES
 from billing.downgrade import Overage, overages
@@ -309,8 +309,10 @@ def _apply_limits(*, user: User, plan: Plan | None, limits: dict, note: str) -> 
     # The one place billing changes what a user may use: accounts' own writes fire the
     # limit-change hooks (disk quota; the tarpit reads the limits each minute).
     if plan is not None:
-        account_services.custom_limits_clear(user=user)
         account_services.plan_change(user=user, plan=plan)
+        if CustomLimits.objects.filter(user=user).exists():
+            # Leaving custom limits runs the hooks a second time; they are idempotent.
+            account_services.custom_limits_clear(user=user)
     else:
         account_services.custom_limits_set(user=user, note=note[:200], **limits)
 
