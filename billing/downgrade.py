@@ -9,7 +9,7 @@ the user tidies up.
 from dataclasses import dataclass
 
 from accounts.limits import effective_limits
-from accounts.models import GIB
+from accounts.models import GIB, User
 from files.selectors import storage_usage
 from webapps.models import WebApp
 
@@ -59,7 +59,7 @@ def overages(*, user, limits: dict) -> list[Overage]:
             )
         )
     # Read afresh: the caller's user may hold a stale cache of the limits it is leaving.
-    current = effective_limits(type(user).objects.select_related("plan").get(pk=user.pk))
+    current = effective_limits(User.objects.select_related("plan").get(pk=user.pk))
     if limits["cpu_seconds_per_day"] < current.cpu_seconds_per_day:
         found.append(
             Overage(
