@@ -1,5 +1,4 @@
 import datetime
-import shutil
 import subprocess
 import threading
 from decimal import Decimal
@@ -158,7 +157,6 @@ def test_an_outsiders_invoice_list_does_not_show_hers(outsider_client, alices_in
 
 
 @pytest.mark.django_db
-@pytest.mark.skipif(not shutil.which("pdftoppm"), reason="pdftoppm (poppler-utils) not installed")
 def test_the_pdf_renders_as_a_page(alices_invoice, tmp_path):
     pdf = tmp_path / "invoice.pdf"
     pdf.write_bytes(invoice_pdf(alices_invoice))
