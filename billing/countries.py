@@ -257,3 +257,8 @@ COUNTRIES: dict[str, str] = {
 }
 
 COUNTRY_CHOICES = sorted(COUNTRIES.items(), key=lambda item: item[1])
+
+
+def country_choices() -> list[tuple[str, str]]:
+    """For model fields: a callable keeps the 249 names out of every migration."""
+    return COUNTRY_CHOICES

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from billing.countries import COUNTRY_CHOICES
+from billing.countries import country_choices
 
 
 class UnitPrices(models.Model):
@@ -53,7 +53,7 @@ class UnitPrices(models.Model):
 class EuMembership(models.Model):
     """When a country was in the EU for VAT (the UK left on 2021-01-01): data, not code."""
 
-    country = models.CharField(max_length=2, choices=COUNTRY_CHOICES)
+    country = models.CharField(max_length=2, choices=country_choices)
     joined = models.DateField()
     left = models.DateField(null=True, blank=True, help_text="First day outside the EU.")
 
@@ -68,7 +68,7 @@ class EuMembership(models.Model):
 class VatRate(models.Model):
     """A country's standard VAT rate from ``valid_from`` until the next row's date."""
 
-    country = models.CharField(max_length=2, choices=COUNTRY_CHOICES)
+    country = models.CharField(max_length=2, choices=country_choices)
     rate = models.DecimalField(
         max_digits=5,
         decimal_places=2,
@@ -102,7 +102,7 @@ class BillingProfile(models.Model):
     )
     name = models.CharField(max_length=200)
     address = models.TextField(blank=True)
-    country = models.CharField(max_length=2, choices=COUNTRY_CHOICES)
+    country = models.CharField(max_length=2, choices=country_choices)
     vat_number = models.CharField(max_length=20, blank=True)
     vat_number_status = models.CharField(
         max_length=12, choices=VatNumberStatus.choices, default=VatNumberStatus.NONE
