@@ -95,7 +95,9 @@ def test_a_correction_is_a_credit_note_with_the_next_number(user, geoip, trial_d
         credit_note_issue(invoice=invoice, today=subscription.next_invoice_date)
 
 
-@pytest.mark.django_db(transaction=True)
+# Serialized rollback: the flush after this test must put back the seeded rows (plans, VAT
+# rates, the invoice counter) and content types for the tests that follow on this worker.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_issuing_neither_duplicates_nor_skips_a_number(geoip, trial_days):
     users = [UserFactory() for _ in range(8)]
     subscriptions = [subscribed(user) for user in users]
