@@ -6,12 +6,14 @@ transport under ``var/``, an in-memory channel layer and a local-memory cache.
 ``DATABASE_URL`` switches to PostgreSQL and ``REDIS_URL`` to Redis.
 """
 
+import re
 import socket
 from pathlib import Path
 
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from billing.countries import COUNTRIES
 from config.env import (
     database_config,
     env_bool,
@@ -67,6 +69,7 @@ INSTALLED_APPS = [
     "webapps",
     "schedules",
     "databases",
+    "billing",
 ]
 
 MIDDLEWARE = [
@@ -274,6 +277,16 @@ CELERY_BEAT_SCHEDULE["servers-account-cpu"] = {
     "schedule": 60.0,
 }
 
+# billing: the invoices that fall due each morning, and the reminders sent ahead of them.
+CELERY_BEAT_SCHEDULE["billing-issue-due-invoices"] = {
+    "task": "billing.tasks.issue_due_invoices",
+    "schedule": crontab(hour=6, minute=0),
+}
+CELERY_BEAT_SCHEDULE["billing-send-reminders"] = {
+    "task": "billing.tasks.send_reminders",
+    "schedule": crontab(hour=7, minute=0),
+}
+
 # --- Warren ------------------------------------------------------------------------------
 WARREN_SITE_NAME = env_str("WARREN_SITE_NAME", "Warren")
 # Users' Unix identities: uid = gid = base + user.pk, far above ordinary and system users.
@@ -339,7 +352,33 @@ WARREN_DASHBOARD_CARDS = [
 # Extra panels on the Account tab, after plan, security, email and identity.
 WARREN_ACCOUNT_CARDS: list[str] = [
     "consoles.dashboard.python_preference_card",
+    "billing.dashboard.billing_card",
 ]
+
+# --- Billing ------------------------------------------------------------------------------
+# The seller's country (its customers always pay VAT at its rate) and the one currency prices
+# and invoices are in. The seed's seller is in the UK.
+WARREN_BILLING_SELLER_COUNTRY = env_choice("WARREN_BILLING_SELLER_COUNTRY", "GB", tuple(COUNTRIES))
+WARREN_BILLING_CURRENCY = env_str("WARREN_BILLING_CURRENCY", "EUR")
+if not re.fullmatch(r"[A-Z]{3}", WARREN_BILLING_CURRENCY):
+    raise ImproperlyConfigured("WARREN_BILLING_CURRENCY must be a currency code such as EUR")
+# The seller as printed on invoices (name, address, VAT number), lines separated by "|".
+WARREN_BILLING_SELLER = env_str("WARREN_BILLING_SELLER", f"{WARREN_SITE_NAME}").replace("|", "\n")
+# A MaxMind-format country database (.mmdb, e.g. GeoLite2-Country) for the IP evidence. None is
+# shipped: without one, EU customers cannot subscribe to paid plans (their IP's country is
+# unknown, so the two pieces of evidence cannot agree) and the admin's Billing page says so.
+WARREN_GEOIP_DATABASE = env_path("WARREN_GEOIP_DATABASE", None)
+# The EU's VIES VAT-number service (SOAP), asked to confirm business customers' numbers.
+WARREN_VIES_URL = env_url("WARREN_VIES_URL", ("http", "https")) or (
+    "https://ec.europa.eu/taxation_customs/vies/services/checkVatService"
+)
+WARREN_VIES_TIMEOUT_SECONDS = env_int("WARREN_VIES_TIMEOUT_SECONDS", 10, minimum=1)
+# With no payment gateway (Billing II), a paid plan is a trial of this many days, then invoiced.
+WARREN_BILLING_TRIAL_DAYS = env_int("WARREN_BILLING_TRIAL_DAYS", 14, minimum=0)
+# Reminders go out this many days before each invoice date.
+WARREN_BILLING_REMINDER_DAYS = env_int("WARREN_BILLING_REMINDER_DAYS", 7, minimum=1)
+# Who hears about refused subscriptions (mismatched evidence); empty: every staff user.
+WARREN_BILLING_STAFF_EMAILS = env_list("WARREN_BILLING_STAFF_EMAILS", [])
 
 # --- Consoles ------------------------------------------------------------------------------
 # How often a sharee's open console socket re-checks its share (revocations through another

@@ -25,6 +25,7 @@ urlpatterns = [
     path("web/", include("webapps.urls")),
     path("tasks/", include("schedules.urls")),
     path("databases/", include("databases.urls")),
+    path("billing/", include("billing.urls")),
 ]
 
 # Pages with the site's layout and a way back (Django's own are bare, with no link anywhere).

@@ -16,7 +16,8 @@ is_root() { [ "$(id -u)" -eq 0 ]; }
 # tab's quick-start apps importable in a vassal's sandbox without a virtualenv.
 RUN_PACKAGES=(tmux bubblewrap nginx uwsgi uwsgi-plugin-python3 python3-flask python3-bottle
     python3-django quota rsync procps util-linux acl nftables)
-TEST_PACKAGES=(chromium chromium-driver wrk)
+# poppler-utils: the billing tests read invoice PDFs back (pdftotext) and render them (pdftoppm).
+TEST_PACKAGES=(chromium chromium-driver wrk poppler-utils)
 
 missing_packages() {
     local pkg

@@ -1,0 +1,21 @@
+"""The Billing card on the Account tab (listed in WARREN_ACCOUNT_CARDS)."""
+
+from accounts.dashboard import Card
+from billing.models import BillingProfile, Subscription
+from billing.pricing import format_money
+
+
+def billing_card(request) -> Card:
+    user = request.user
+    subscription = Subscription.objects.filter(user=user).first()
+    price = (
+        format_money(subscription.net_monthly_minor, subscription.currency)
+        if subscription and subscription.is_paid
+        else ""
+    )
+    context = {
+        "subscription": subscription,
+        "price": price,
+        "profile": BillingProfile.objects.filter(user=user).first(),
+    }
+    return Card("billing/cards/billing.html", context)

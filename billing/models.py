@@ -1,0 +1,263 @@
+"""Billing records: prices, VAT rates and EU membership as data, evidence, subscriptions, invoices.
+
+Money is always an integer number of minor units (cents) of ``settings.WARREN_BILLING_CURRENCY``.
+Evidence and invoices are kept for ten years (the seed's VAT MOSS rule), so nothing here is
+deleted with its user: the user link is set to NULL and the row keeps its own copy of who it was.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from billing.countries import country_choices
+
+
+class UnitPrices(models.Model):
+    """The price list for custom limits (one row, edited by staff); fixed plans keep their own."""
+
+    base_minor = models.IntegerField(
+        default=0,
+        help_text="Monthly price before any resources, in minor units; may be negative "
+        "(a discount) as long as no plan the builder can make costs less than nothing.",
+    )
+    per_1000_cpu_seconds_minor = models.IntegerField(default=60)
+    per_web_app_minor = models.IntegerField(default=200)
+    per_web_worker_minor = models.IntegerField(default=100)
+    per_gib_minor = models.IntegerField(default=50)
+    per_scheduled_task_minor = models.IntegerField(default=20)
+    custom_domains_minor = models.IntegerField(default=300)
+    postgres_minor = models.IntegerField(default=700)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "unit prices"
+        verbose_name_plural = "unit prices"
+
+    def __str__(self):
+        return "Unit prices"
+
+    def clean(self):
+        from billing.pricing import cheapest_builder_price
+
+        lowest = cheapest_builder_price(self)
+        if lowest < 0:
+            raise ValidationError(
+                f"With these prices the cheapest plan the builder allows would cost {lowest} "
+                "minor units a month: a plan cannot cost less than nothing."
+            )
+
+
+class EuMembership(models.Model):
+    """When a country was in the EU for VAT (the UK left on 2021-01-01): data, not code."""
+
+    country = models.CharField(max_length=2, choices=country_choices)
+    joined = models.DateField()
+    left = models.DateField(null=True, blank=True, help_text="First day outside the EU.")
+
+    class Meta:
+        ordering = ["country", "joined"]
+        verbose_name = "EU membership"
+
+    def __str__(self):
+        return f"{self.country} {self.joined} to {self.left or 'now'}"
+
+
+class VatRate(models.Model):
+    """A country's standard VAT rate from ``valid_from`` until the next row's date."""
+
+    country = models.CharField(max_length=2, choices=country_choices)
+    rate = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))],
+        help_text="Percent, e.g. 21.00.",
+    )
+    valid_from = models.DateField()
+    source = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["country", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["country", "valid_from"], name="one_rate_per_day")
+        ]
+
+    def __str__(self):
+        return f"{self.country} {self.rate}% from {self.valid_from}"
+
+
+class BillingProfile(models.Model):
+    """Who is billed: the address on invoices and, for a business, its VAT number."""
+
+    class VatNumberStatus(models.TextChoices):
+        NONE = "none", "No VAT number"
+        VALID = "valid", "Confirmed by VIES"
+        INVALID = "invalid", "Refused by VIES"
+        UNVERIFIED = "unverified", "VIES did not answer; VAT is charged until it confirms"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="billing_profile"
+    )
+    name = models.CharField(max_length=200)
+    address = models.TextField(blank=True)
+    country = models.CharField(max_length=2, choices=country_choices)
+    vat_number = models.CharField(max_length=20, blank=True)
+    vat_number_status = models.CharField(
+        max_length=12, choices=VatNumberStatus.choices, default=VatNumberStatus.NONE
+    )
+    vat_number_checked_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.name} ({self.country})"
+
+    @property
+    def is_confirmed_business(self) -> bool:
+        return bool(self.vat_number) and self.vat_number_status == self.VatNumberStatus.VALID
+
+
+class Evidence(models.Model):
+    """The two pieces of location evidence taken when someone subscribed (kept ten years)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    username = models.CharField(max_length=30)
+    billing_country = models.CharField(max_length=2)
+    ip_address = models.GenericIPAddressField()
+    geoip_country = models.CharField(max_length=2, blank=True, help_text="Blank: not found.")
+    accepted = models.BooleanField()
+    reason = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "evidence"
+
+    def __str__(self):
+        verdict = "accepted" if self.accepted else "refused"
+        ip_country = self.geoip_country or "?"
+        return f"{self.username}: billing {self.billing_country}, IP {ip_country}, {verdict}"
+
+
+class Subscription(models.Model):
+    """What a user pays for now: the plan or custom limits and the net price they agreed to."""
+
+    class Source(models.TextChoices):
+        TRIAL = "trial", "Trial (no payment gateway)"
+        STAFF = "staff", "Granted by staff"
+        FREE = "free", "Free plan"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subscription"
+    )
+    plan = models.ForeignKey(
+        "accounts.Plan", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    limits = models.JSONField(help_text="The limits bought, as agreed.")
+    description = models.CharField(max_length=200)
+    net_monthly_minor = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    evidence = models.ForeignKey(
+        Evidence, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    started_at = models.DateTimeField(auto_now_add=True)
+    next_invoice_date = models.DateField(null=True, blank=True)
+    reminded_for = models.DateField(null=True, blank=True, help_text="Invoice date last reminded.")
+
+    def __str__(self):
+        return f"{self.user}: {self.description}"
+
+    @property
+    def is_paid(self) -> bool:
+        return self.net_monthly_minor > 0
+
+
+class PlanChange(models.Model):
+    """One row per plan change, with the price agreed: the subscription's history."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="plan_changes"
+    )
+    description = models.CharField(max_length=200)
+    limits = models.JSONField()
+    net_monthly_minor = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    source = models.CharField(max_length=8, choices=Subscription.Source.choices)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.user}: {self.description}"
+
+
+class InvoiceCounter(models.Model):
+    """The next invoice number; its row is locked while a number is taken (no gaps, no twins)."""
+
+    next_number = models.PositiveIntegerField(default=1)
+
+    def __str__(self):
+        return f"Next invoice number {self.next_number}"
+
+
+class Invoice(models.Model):
+    """An issued invoice or credit note: immutable once saved (a correction is a credit note)."""
+
+    class Kind(models.TextChoices):
+        INVOICE = "invoice", "Invoice"
+        CREDIT_NOTE = "credit", "Credit note"
+
+    number = models.PositiveIntegerField(unique=True)
+    kind = models.CharField(max_length=7, choices=Kind.choices, default=Kind.INVOICE)
+    credits = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="credit_notes"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="invoices"
+    )
+    issued_on = models.DateField()
+    period_start = models.DateField()
+    period_end = models.DateField()
+    description = models.CharField(max_length=200)
+    seller = models.TextField()
+    buyer_name = models.CharField(max_length=200)
+    buyer_address = models.TextField(blank=True)
+    buyer_country = models.CharField(max_length=2)
+    buyer_vat_number = models.CharField(max_length=20, blank=True)
+    currency = models.CharField(max_length=3)
+    net_minor = models.IntegerField()
+    vat_country = models.CharField(max_length=2, blank=True, help_text="Country charged for.")
+    vat_rate = models.DecimalField(max_digits=5, decimal_places=2)
+    vat_minor = models.IntegerField()
+    gross_minor = models.IntegerField()
+    reverse_charge = models.BooleanField(default=False)
+    vat_note = models.CharField(max_length=200, blank=True)
+    evidence = models.ForeignKey(Evidence, on_delete=models.PROTECT, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-number"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.display_number}"
+
+    def save(self, *args, **kwargs):
+        # Issued means final: the tax authority may ask for it as it was for ten years.
+        if self.pk is not None:
+            raise ValidationError("An issued invoice cannot be changed; issue a credit note.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("An issued invoice cannot be deleted; issue a credit note.")
+
+    @property
+    def display_number(self) -> str:
+        return f"{self.number:06d}"
