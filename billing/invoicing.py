@@ -37,8 +37,10 @@ def _take_number() -> int:
 @transaction.atomic
 def invoice_issue(*, subscription_id: int, today: datetime.date) -> Invoice | None:
     """Invoice the subscription's period starting on its invoice date, if that has come."""
+    # of=("self",): lock the subscription row only; PostgreSQL refuses FOR UPDATE on the
+    # nullable side of the outer join that evidence (optional) brings.
     subscription = (
-        Subscription.objects.select_for_update()
+        Subscription.objects.select_for_update(of=("self",))
         .select_related("user", "evidence")
         .filter(pk=subscription_id)
         .first()

@@ -308,12 +308,12 @@ def _record_change(
 
 
 def _apply_limits(*, user: User, plan: Plan | None, limits: dict, note: str) -> None:
-    # The one place billing changes what a user may use: accounts' own writes fire the
-    # limit-change hooks (disk quota; the tarpit reads the limits each minute).
+    # The one place billing changes what a user may use: accounts' own writes send
+    # accounts.signals.limits_changed (disk quota; the tarpit reads the limits each minute).
     if plan is not None:
         account_services.plan_change(user=user, plan=plan)
         if CustomLimits.objects.filter(user=user).exists():
-            # Leaving custom limits runs the hooks a second time; they are idempotent.
+            # Leaving custom limits sends the signal a second time; receivers are idempotent.
             account_services.custom_limits_clear(user=user)
     else:
         account_services.custom_limits_set(user=user, note=note[:200], **limits)
