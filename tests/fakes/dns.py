@@ -17,10 +17,22 @@ class FakeDns:
         self.records: dict[str, list[str]] = {}
         self.silent: set[str] = set()
         self.queries: list[str] = []
-        self._udp = socketserver.ThreadingUDPServer(("127.0.0.1", 0), self._udp_handler())
-        port = self._udp.server_address[1]
-        self._tcp = socketserver.ThreadingTCPServer(("127.0.0.1", port), self._tcp_handler())
-        self.address = f"127.0.0.1:{port}"
+        self._udp, self._tcp = self._bind_both()
+        self.address = f"127.0.0.1:{self._udp.server_address[1]}"
+
+    def _bind_both(self):
+        # A free UDP port may be busy on TCP (another test's server holds it): try the next.
+        for _ in range(50):
+            udp = socketserver.ThreadingUDPServer(("127.0.0.1", 0), self._udp_handler())
+            try:
+                tcp = socketserver.ThreadingTCPServer(
+                    ("127.0.0.1", udp.server_address[1]), self._tcp_handler()
+                )
+            except OSError:
+                udp.server_close()
+                continue
+            return udp, tcp
+        raise OSError("no port free on both UDP and TCP")
 
     def start(self) -> "FakeDns":
         for server in (self._udp, self._tcp):
