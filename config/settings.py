@@ -405,3 +405,18 @@ WARREN_LOCAL_HOSTNAMES = env_list(
 WARREN_SANDBOX_MEMORY_BYTES = env_int("WARREN_SANDBOX_MEMORY_BYTES", 3 * 1024**3, minimum=1 << 26)
 WARREN_SANDBOX_PIDS_MAX = env_int("WARREN_SANDBOX_PIDS_MAX", 512, minimum=16)
 WARREN_SANDBOX_TMP_BYTES = env_int("WARREN_SANDBOX_TMP_BYTES", 1024**3, minimum=1 << 20)
+
+# databases: users' MariaDB and PostgreSQL (DatabaseServer rows name the servers).
+# A JSON file {"name": "password"} holding the admin password each DatabaseServer names.
+WARREN_DATABASE_ADMINS_FILE = env_path("WARREN_DATABASE_ADMINS_FILE", None)
+WARREN_DATABASES_PER_USER = env_int("WARREN_DATABASES_PER_USER", 20, minimum=1)
+WARREN_DATABASE_USER_CONNECTIONS = env_int("WARREN_DATABASE_USER_CONNECTIONS", 10, minimum=1)
+WARREN_DATABASE_GRACE_DAYS = env_int("WARREN_DATABASE_GRACE_DAYS", 30, minimum=1)
+WARREN_DATABASE_CONNECT_TIMEOUT_SECONDS = env_int(
+    "WARREN_DATABASE_CONNECT_TIMEOUT_SECONDS", 5, minimum=1
+)
+WARREN_DATABASE_RETRY_MAX = env_int("WARREN_DATABASE_RETRY_MAX", 5, minimum=0)
+CELERY_BEAT_SCHEDULE["databases-expire-suspended"] = {
+    "task": "databases.tasks.suspended_accounts_expire",
+    "schedule": crontab(hour=4, minute=15),
+}

@@ -1,32 +1,70 @@
-from django.shortcuts import render
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
-from accounts.limits import effective_limits
-from accounts.models import Plan
+from config.errors import AppError, error_response
+from databases import selectors, services
+from databases.models import DatabaseServer
 
 
+@require_GET
 def index(request):
-    if effective_limits(request.user).postgres_allowed:
-        postgres = "your plan includes PostgreSQL."
-    else:
-        with_postgres = Plan.objects.filter(is_public=True, postgres_allowed=True)
-        names = ", ".join(
-            with_postgres.order_by("monthly_price_minor").values_list("name", flat=True)
+    context = {
+        "sections": selectors.database_sections(request.user),
+        "postgres_plans": selectors.plans_with_postgres(),
+        "kinds": DatabaseServer.Kind,
+    }
+    return render(request, "databases/index.html", context)
+
+
+@require_POST
+def password(request):
+    try:
+        services.database_password_set(
+            user=request.user,
+            kind=request.POST.get("kind", ""),
+            password=request.POST.get("password", ""),
         )
-        postgres = (
-            f"PostgreSQL comes with the {names} plan{'s' if ',' in names else ''}."
-            if names
-            else "PostgreSQL is not part of any plan so far."
+    except AppError as exc:
+        return error_response(request, exc, "databases:index")
+    messages.success(request, "Password set. Your consoles log in with it from now on.")
+    return redirect("databases:index")
+
+
+@require_POST
+def create(request):
+    try:
+        database = services.database_create(
+            user=request.user, kind=request.POST.get("kind", ""), name=request.POST.get("name", "")
         )
-    return render(
-        request,
-        "empty_state.html",
-        {
-            "title": "Databases",
-            "lead": "MySQL and PostgreSQL for your apps. Coming soon: not available yet.",
-            "body": (
-                "Here you will create a database with one click and connect to it from your "
-                "consoles and web apps."
-            ),
-            "plan_note": f"When databases arrive, {postgres}",
-        },
-    )
+    except AppError as exc:
+        return error_response(request, exc, "databases:index")
+    messages.success(request, f"Creating {database.name}…")
+    return redirect("databases:index")
+
+
+@require_POST
+def delete(request, database_id: int):
+    database = selectors.database_of(request.user, database_id)
+    if database is None:
+        raise Http404("No such database")
+    try:
+        services.database_delete(
+            database=database, confirmation=request.POST.get("confirmation", "")
+        )
+    except AppError as exc:
+        return error_response(request, exc, "databases:index")
+    messages.success(request, f"Deleting {database.name}…")
+    return redirect("databases:index")
+
+
+@require_POST
+def console(request):
+    try:
+        started = services.database_console_start(
+            user=request.user, kind=request.POST.get("kind", "")
+        )
+    except AppError as exc:
+        return error_response(request, exc, "databases:index")
+    return redirect(started)

@@ -29,6 +29,11 @@ from execution_agent.validation import MAX_UID
 # role); the dashboard's and the fileserver agent's ports on remote file servers too.
 DEFAULT_BLOCK = "local,169.254.169.254,[fd00:ec2::254],*:8000,*:8701"
 DEFAULT_TABLE = "warren_sandbox"
+# The users' database servers when they run on this machine: MariaDB on its usual port (Warren
+# keeps nothing of its own in MariaDB), and a PostgreSQL cluster for users on 5433 (Debian's
+# pg_createcluster gives a second cluster that port). Warren's own PostgreSQL (5432) and Redis
+# stay blocked: a users' PostgreSQL must be a separate cluster or machine (README).
+USERS_DATABASE_PORTS = (3306, 5433)
 TABLE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _ENTRY_RE = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<plain>[^:\[\]]+))(?::(?P<port>\d+))?$")
 ANY = ("0.0.0.0/0", "::/0")
@@ -79,8 +84,9 @@ def parse_allow(raw: str) -> tuple[Blocked, ...]:
 
 def default_allow(webapps_port: int, resolv_conf: str = "/etc/resolv.conf") -> str:
     """What users reach by default: the web apps' nginx on this machine (to curl their own
-    site), and port 53 of a resolver on this machine if resolv.conf names one."""
-    entries = [f"local:{webapps_port}"]
+    site), the users' database servers' ports on this machine, and port 53 of a resolver on
+    this machine if resolv.conf names one."""
+    entries = [f"local:{webapps_port}", *(f"local:{port}" for port in USERS_DATABASE_PORTS)]
     for address in local_nameservers(resolv_conf):
         entries.append(f"[{address}]:53" if ":" in address else f"{address}:53")
     return ",".join(entries)

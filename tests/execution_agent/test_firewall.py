@@ -43,13 +43,22 @@ def test_the_default_blocks_the_machine_itself_metadata_and_warrens_ports_anywhe
     assert f"{users} ip daddr 0.0.0.0/0 tcp dport 8000 reject with tcp reset" in text
 
 
-def test_by_default_users_reach_the_web_apps_port_and_a_local_resolver(tmp_path):
+def test_by_default_users_reach_the_web_apps_port_their_database_servers_and_a_resolver(
+    tmp_path,
+):
     config = load_config({"WARREN_WEBAPPS_PORT": "8090"})
     assert Blocked(None, 8090) in config.sandbox_allow
+    # The users' MariaDB and users' PostgreSQL cluster; never Warren's own 5432 or Redis.
+    assert {Blocked(None, 3306), Blocked(None, 5433)} <= set(config.sandbox_allow)
+    assert not {Blocked(None, 5432), Blocked(None, 6379)} & set(config.sandbox_allow)
     resolv = tmp_path / "resolv.conf"
     resolv.write_text("# comment\nnameserver 127.0.0.53\nnameserver 8.8.8.8\nnameserver ::1\n")
-    assert firewall.default_allow(8080, str(resolv)) == "local:8080,127.0.0.53:53,[::1]:53"
-    assert firewall.default_allow(8080, str(tmp_path / "missing")) == "local:8080"
+    databases = "local:3306,local:5433"
+    assert (
+        firewall.default_allow(8080, str(resolv))
+        == f"local:8080,{databases},127.0.0.53:53,[::1]:53"
+    )
+    assert firewall.default_allow(8080, str(tmp_path / "missing")) == f"local:8080,{databases}"
     assert load_config({"WARREN_SANDBOX_ALLOW": ""}).sandbox_allow == ()
 
 
