@@ -2,7 +2,6 @@ import pytest
 
 from accounts.limits import LIMIT_FIELDS
 from accounts.services import custom_limits_set
-
 from databases.models import DatabaseServer
 from tests.databases.engines import MYSQL, POSTGRES, new_prefix, sweep
 from tests.factories import person

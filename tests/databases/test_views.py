@@ -24,7 +24,10 @@ def client_for(user) -> Client:
     return client
 
 
-def set_password(client, kind="mysql", password="s3cret-pass!"):
+PASSWORD = "s3cret-pass!"
+
+
+def set_password(client, kind="mysql", password=PASSWORD):
     return client.post(reverse("databases:password"), {"kind": kind, "password": password})
 
 
@@ -36,7 +39,7 @@ def shown(response) -> str:
     return response.content.decode()
 
 
-def ready_mysql(owner, run_on_commit, password="s3cret-pass!"):
+def ready_mysql(owner, run_on_commit, password=PASSWORD):
     client = client_for(owner)
     with run_on_commit():
         set_password(client, password=password)
