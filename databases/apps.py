@@ -10,7 +10,7 @@ class DatabasesConfig(AppConfig):
 
         from accounts.models import User
         from accounts.signals import limits_changed
-        from databases import receivers, tasks
+        from databases import checks, receivers, tasks  # noqa: F401 - checks registers
 
         limits_changed.connect(tasks.postgres_access_sync_enqueue, dispatch_uid="databases-pg")
         # No account-deletion service exists yet: deleting the User row (admin, shell) is it.
