@@ -73,6 +73,13 @@ def database_create(self, database_id: int) -> None:
     if database is None or database.state != Database.State.CREATING:
         return
     account = database.account
+    if account.state == DatabaseAccount.State.FAILED:
+        _database_failed(database, "Your login could not be made: set your password again.")
+        return
+    # The login's own task has not run yet (PostgreSQL needs the owner to exist first).
+    waiting = account.pending_verifier and not self.request.is_eager
+    if waiting and self.request.retries < settings.WARREN_DATABASE_RETRY_MAX:
+        raise self.retry(countdown=2)
     name = account.server.name_prefix + database.name
     adapter = engine(account.server)
     try:

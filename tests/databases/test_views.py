@@ -284,3 +284,29 @@ def test_a_console_needs_a_ready_login(owner):
     )
     assert "Set a MySQL password first" in page
     assert not Console.objects.exists()
+
+
+def test_a_database_after_a_failed_login_fails_with_a_reason(owner, run_on_commit, mysql_server):
+    port = mysql_server.port
+    mysql_server.port = free_port()
+    mysql_server.save()
+    client = ready_mysql(owner, run_on_commit)  # the login fails: the server is down
+    mysql_server.port = port
+    mysql_server.save()
+    with run_on_commit():
+        create(client, "blog")
+    assert Database.objects.get().state == "failed"
+    page = shown(client.get(INDEX))
+    assert "Your login could not be made: set your password again." in page
+
+
+def test_the_tab_reads_in_a_fixed_number_of_queries(
+    owner, run_on_commit, django_assert_max_num_queries
+):
+    client = ready_mysql(owner, run_on_commit)
+    with run_on_commit():
+        for name in ("a", "b", "c", "d"):
+            create(client, name)
+    with django_assert_max_num_queries(12):
+        page = shown(client.get(INDEX))
+    assert page.count('<tr data-name="alice$') == 4 and "Creating…" not in page
