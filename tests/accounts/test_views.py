@@ -53,10 +53,6 @@ def test_each_tab_page_marks_itself_active(alice_client, name, label):
 
 
 def test_tabs_not_built_yet_say_they_are_coming_and_what_the_plan_will_include(alice_client, user):
-    databases = alice_client.get(reverse("databases:index")).content.decode()
-    assert "Coming soon: not available yet." in databases
-    assert "create a database with one click" in databases
-    assert "When databases arrive, PostgreSQL is not part of any plan so far." in databases
     tasks = alice_client.get(reverse("schedules:index")).content.decode()
     allowed = user.plan.max_scheduled_tasks
     assert "Coming soon: not available yet." in tasks
@@ -66,7 +62,7 @@ def test_tabs_not_built_yet_say_they_are_coming_and_what_the_plan_will_include(a
 def test_the_plan_tables_mark_what_is_not_built_yet_as_coming(alice_client):
     html = alice_client.get(reverse("account")).content.decode()
     rows = re.findall(r'<tr class="coming"><th scope="row">([^<]+)</th>', html)
-    assert set(rows) == {"Scheduled tasks", "PostgreSQL"}
+    assert set(rows) == {"Scheduled tasks"}
     assert all("coming</small>" in row for row in re.findall(r'<tr class="coming">.*?</tr>', html))
 
 
