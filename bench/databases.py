@@ -59,7 +59,10 @@ class Anchor:
         self.postgres = postgres_admin().cursor()
 
     def mysql_user(self, login: str, verifier: str, database: str) -> None:
+        from databases.engines import MySQL
+
         cursor = self.mysql
+        MySQL._foreign_user(cursor, login)  # the same check Warren makes first
         for verb in ("CREATE USER IF NOT EXISTS", "ALTER USER"):
             cursor.execute(
                 f"{verb} %s@'%%' IDENTIFIED BY PASSWORD %s WITH MAX_USER_CONNECTIONS %s",
@@ -86,12 +89,21 @@ class Anchor:
         from psycopg import sql
 
         cursor = self.postgres
-        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (login,))
         cursor.execute(
-            sql.SQL("CREATE ROLE {} LOGIN CONNECTION LIMIT {} PASSWORD {}").format(
-                sql.Identifier(login), sql.Literal(10), sql.Literal(verifier)
-            )
+            "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = %s",
+            (login,),
         )
+        with cursor.connection.transaction():
+            cursor.execute(
+                sql.SQL("CREATE ROLE {} LOGIN CONNECTION LIMIT {} PASSWORD {}").format(
+                    sql.Identifier(login), sql.Literal(10), sql.Literal(verifier)
+                )
+            )
+            cursor.execute(
+                sql.SQL("COMMENT ON ROLE {} IS {}").format(
+                    sql.Identifier(login), sql.Literal("warren")
+                )
+            )
         cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
         cursor.execute(
             sql.SQL("CREATE DATABASE {} OWNER {}").format(

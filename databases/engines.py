@@ -156,8 +156,14 @@ class MySQL:
         cursor.execute("DEALLOCATE PREPARE warren_statement")
 
     def account_ensure(self, *, login: str, verifier: str, connections: int) -> None:
-        """Create the user (or set its password), allowed everything on ``<login>$*``."""
+        """Create the user (or set its password), allowed everything on ``<login>$*``.
+
+        A user of that name that Warren did not make (another host, or any privilege beyond
+        its own databases) is refused: setting its password would hand it to our user.
+        """
         with self._cursor() as cursor:
+            if self._foreign_user(cursor, login):
+                raise EngineError(f"the name {login} is taken on this server by another account")
             for verb in ("CREATE USER IF NOT EXISTS", "ALTER USER"):
                 cursor.execute(
                     f"{verb} %s@'%%' IDENTIFIED BY PASSWORD %s WITH MAX_USER_CONNECTIONS %s",
@@ -170,6 +176,23 @@ class MySQL:
                 "QUOTE(%s), '@''%%''')",
                 (like_escaped(login) + "$%", login),
             )
+
+    @staticmethod
+    def _foreign_user(cursor, login: str) -> bool:
+        # information_schema names a grantee 'user'@'host' (quotes unescaped): CHAR(39) is '.
+        cursor.execute(
+            "SELECT (SELECT COUNT(*) FROM mysql.user WHERE user = %(login)s AND host <> '%%')"
+            " + (SELECT COUNT(*) FROM information_schema.user_privileges WHERE grantee = "
+            "    CONCAT(CHAR(39), %(login)s, CHAR(39), '@', CHAR(39), '%%', CHAR(39))"
+            "    AND privilege_type <> 'USAGE')"
+            " + (SELECT COUNT(*) FROM information_schema.schema_privileges WHERE grantee = "
+            "    CONCAT(CHAR(39), %(login)s, CHAR(39), '@', CHAR(39), '%%', CHAR(39))"
+            "    AND table_schema <> %(own)s)"
+            " + (SELECT COUNT(*) FROM information_schema.table_privileges WHERE grantee = "
+            "    CONCAT(CHAR(39), %(login)s, CHAR(39), '@', CHAR(39), '%%', CHAR(39)))",
+            {"login": login, "own": like_escaped(login) + "$%"},
+        )
+        return cursor.fetchone()[0] > 0
 
     def account_exists(self, *, login: str) -> bool:
         with self._cursor() as cursor:
@@ -222,6 +245,9 @@ class MySQL:
 # --- PostgreSQL ---------------------------------------------------------------------------
 
 
+ROLE_MARK = "warren"
+
+
 class Postgres:
     def __init__(self, server: DatabaseServer) -> None:
         self.server = server
@@ -255,15 +281,32 @@ class Postgres:
         return cursor.fetchone() is not None
 
     def account_ensure(self, *, login: str, verifier: str, connections: int) -> None:
-        """Create the role (or set its password) with LOGIN and a connection limit."""
+        """Create the role (or set its password) with LOGIN and a connection limit.
+
+        Warren's roles carry the comment ``warren`` (set with the CREATE, in one transaction);
+        an existing role without it is someone else's and is refused, never altered.
+        """
         with self._cursor() as cursor:
-            verb = "ALTER" if self._role_exists(cursor, login) else "CREATE"
+            cursor.execute(
+                "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = %s",
+                (login,),
+            )
+            found = cursor.fetchone()
+            if found is not None and found[0] != ROLE_MARK:
+                raise EngineError(f"the name {login} is taken on this server by another role")
+            verb = "ALTER" if found else "CREATE"
             statement = sql.SQL("{verb} ROLE {role} LOGIN CONNECTION LIMIT {limit}").format(
                 verb=sql.SQL(verb), role=sql.Identifier(login), limit=sql.Literal(connections)
             )
             if verifier:
                 statement += sql.SQL(" PASSWORD {}").format(sql.Literal(verifier))
-            cursor.execute(statement)
+            with cursor.connection.transaction():
+                cursor.execute(statement)
+                cursor.execute(
+                    sql.SQL("COMMENT ON ROLE {} IS {}").format(
+                        sql.Identifier(login), sql.Literal(ROLE_MARK)
+                    )
+                )
 
     def account_exists(self, *, login: str) -> bool:
         with self._cursor() as cursor:

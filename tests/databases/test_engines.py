@@ -166,3 +166,23 @@ def test_a_server_that_is_down_is_reported_as_down(db, kind):
     server = DatabaseServer(kind=kind, host="127.0.0.1", port=free_port(), admin_user="root")
     with pytest.raises(DatabaseServerDown):
         engine(server).database_create(name="nothing", owner="nobody")
+
+
+def test_a_login_name_taken_by_an_account_warren_did_not_make_is_never_altered(db_servers):
+    from databases.engines import EngineError
+
+    mysql, postgres = db_servers["mysql"], db_servers["postgres"]
+    taken = mysql.name_prefix + "ops"
+    with mysql_admin().cursor() as cursor:
+        cursor.execute("CREATE USER %s@'%%' IDENTIFIED BY 'operator-pass'", (taken,))
+        cursor.execute(f"GRANT SELECT ON mysql.* TO '{taken}'@'%'")
+        cursor.execute("CREATE USER %s@'localhost' IDENTIFIED BY 'operator-pass'", (taken + "2",))
+    with postgres_admin() as connection:
+        connection.execute(f"CREATE ROLE \"{taken}\" LOGIN PASSWORD 'operator-pass'")
+    for server, login in ((mysql, taken), (mysql, taken + "2"), (postgres, taken)):
+        with pytest.raises(EngineError, match="taken on this server"):
+            engine(server).account_ensure(
+                login=login, verifier=mysql_verifier("x" * 9), connections=1
+            )
+    mysql_as(taken, "operator-pass").close()
+    postgres_as(taken, "operator-pass", "postgres").close()
