@@ -6,6 +6,7 @@ block: a sandbox reaches the users' MariaDB (3306, allowed by default) and not 5
 operator gives users PostgreSQL on a separate cluster or machine (README, "Databases").
 """
 
+import contextlib
 import json
 import socket
 
@@ -40,6 +41,14 @@ def give_mysql(user, password, *names):
     for name in names:
         client.post(reverse("databases:create"), {"kind": "mysql", "name": name})
     return DatabaseAccount.objects.get(user=user, server__kind="mysql")
+
+
+def listening_on(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except OSError:
+        return False
+    return True
 
 
 def in_sandbox(exec_agent, user, argv):
@@ -90,20 +99,21 @@ def test_from_a_console_a_user_sees_and_reaches_only_their_own_databases(
 
 
 def test_a_sandbox_reaches_the_users_mariadb_but_not_warrens_postgresql_or_redis(owner, exec_agent):
-    targets = [("127.0.0.1", 3306), ("127.0.0.1", 5432), ("127.0.0.1", 6379)]
-    listening = []
-    for address, port in targets:
-        try:
-            socket.create_connection((address, port), timeout=2).close()
-            listening.append((address, port))
-        except OSError:
-            pass
+    # MariaDB (the users'), PostgreSQL (Warren's own, and here the users' too), Redis.
+    listening = [("127.0.0.1", port) for port in (3306, 5432, 6379) if listening_on(port)]
     assert ("127.0.0.1", 3306) in listening and ("127.0.0.1", 5432) in listening
     outcome = in_sandbox(exec_agent, owner, ["python3", "-c", CONNECT, json.dumps(listening)])
     assert json.loads(outcome["stdout"]) == {
         "127.0.0.1:3306": "connected",
         **{f"{a}:{p}": "ConnectionRefusedError" for a, p in listening if p != 3306},
     }
+    # What an operator does to give users PostgreSQL here: a separate cluster on 5433, which
+    # the default allow list opens (a stand-in listener when no cluster runs there).
+    with contextlib.ExitStack() as stack:
+        if not listening_on(5433):
+            stack.enter_context(socket.create_server(("127.0.0.1", 5433)))
+        outcome = in_sandbox(exec_agent, owner, ["python3", "-c", CONNECT, '[["127.0.0.1", 5433]]'])
+    assert json.loads(outcome["stdout"]) == {"127.0.0.1:5433": "connected"}
     psql = in_sandbox(
         exec_agent, owner, ["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", "SELECT 1"]
     )
