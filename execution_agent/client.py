@@ -302,7 +302,7 @@ class AgentClient:
         *,
         user: UserRef,
         task_id: int,
-        run_id: int,
+        run_id: str,
         command: str,
         log: str,
         wall_seconds: float,
@@ -326,12 +326,12 @@ class AgentClient:
             ),
         )[0]
 
-    def task_results(self, *, forget: list[int] | None = None) -> dict:
+    def task_results(self, *, forget: list[str] | None = None) -> dict:
         """{"finished": [{run_id, state, started_at, finished_at, exit_status, cpu_seconds}],
         "running": [run ids]}, after dropping the results of the ``forget`` run ids."""
         return self.call("task_results", forget=list(forget or []))[0]
 
-    def task_kill(self, *, user: UserRef, run_id: int) -> bool:
+    def task_kill(self, *, user: UserRef, run_id: str) -> bool:
         return self.call("task_kill", user=user, run_id=run_id)[0]["killed"]
 
     # --- web apps ----------------------------------------------------------------------------

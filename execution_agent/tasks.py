@@ -39,7 +39,7 @@ class TaskRunRequest:
     user: UserRef
     limits: Limits | None
     task_id: int
-    run_id: int
+    run_id: str
     command: str
     log_parts: list[str]  # the log file, relative to the home
     wall_seconds: float
@@ -64,7 +64,7 @@ class TaskRunner:
         self.results_dir = agent.config.run_dir / "tasks" / "results"
         self.results_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._running: dict[int, TaskRunRequest] = {}
+        self._running: dict[str, TaskRunRequest] = {}
         # Runs recorded as going by an agent that has since stopped: lost, say so once.
         self._mark_lost_runs()
 
@@ -195,7 +195,7 @@ class TaskRunner:
             try:
                 self.agent.cgroups.run_group_remove(req.user.username, req.run_group)
             except OSError as exc:
-                log.warning("run group of run %d not removed: %s", req.run_id, exc)
+                log.warning("run group of run %s not removed: %s", req.run_id, exc)
         if usec is None:
             return round(usage.ru_utime + usage.ru_stime, 3)
         return round(usec / 1e6, 3)
@@ -211,7 +211,7 @@ class TaskRunner:
             os.kill(process.pid, signal.SIGKILL)
 
     # --- results --------------------------------------------------------------------------
-    def results(self, forget: list[int]) -> dict:
+    def results(self, forget: list[str]) -> dict:
         """Forget the runs Django has recorded; report the finished rest and the running."""
         for run_id in forget:
             with contextlib.suppress(FileNotFoundError):
@@ -224,7 +224,7 @@ class TaskRunner:
             running = sorted(self._running)
         return {"finished": finished, "running": running}
 
-    def kill(self, user: UserRef, run_id: int) -> bool:
+    def kill(self, user: UserRef, run_id: str) -> bool:
         with self._lock:
             req = self._running.get(run_id)
         if req is None or req.user != user:
@@ -234,30 +234,30 @@ class TaskRunner:
         kill_tagged_tree(self.agent, user, req.tag, KILL_GRACE_SECONDS)
         return True
 
-    def _finish(self, run_id: int, result: dict) -> None:
+    def _finish(self, run_id: str, result: dict) -> None:
         self._write_json(self._result_path(run_id), result)
         with contextlib.suppress(FileNotFoundError):
             self._running_path(run_id).unlink()
         self._forget_running(run_id)
 
-    def _forget_running(self, run_id: int) -> None:
+    def _forget_running(self, run_id: str) -> None:
         with self._lock:
             self._running.pop(run_id, None)
 
     def _mark_lost_runs(self) -> None:
         for path in self.results_dir.glob("*.running"):
             with contextlib.suppress(ValueError, OSError):
-                run_id = int(path.stem)
+                run_id = path.stem
                 self._write_json(
                     self._result_path(run_id),
                     {"run_id": run_id, "state": "lost", "finished_at": time.time()},
                 )
                 path.unlink()
 
-    def _result_path(self, run_id: int) -> Path:
+    def _result_path(self, run_id: str) -> Path:
         return self.results_dir / f"{run_id}.json"
 
-    def _running_path(self, run_id: int) -> Path:
+    def _running_path(self, run_id: str) -> Path:
         return self.results_dir / f"{run_id}.running"
 
     @staticmethod

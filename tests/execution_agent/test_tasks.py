@@ -10,7 +10,7 @@ from execution_agent.client import AgentError
 
 pytestmark = pytest.mark.root
 
-_ids = iter(range(1, 1_000_000))
+_ids = (f"run{number:08d}" for number in range(1, 1_000_000))
 
 
 def start(client, user, command, *, wall=30.0, log="task_logs/t.log", max_bytes=1 << 20, **ids):
@@ -115,7 +115,8 @@ def test_a_log_symlinked_out_of_the_home_is_refused(client, harness, alice):
         {"log": ""},
         {"wall_seconds": 0},
         {"log_max_bytes": 10},
-        {"run_id": "1"},
+        {"run_id": 1},
+        {"run_id": "../../etc"},
         {"surprise": 1},
     ],
 )
