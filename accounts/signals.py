@@ -15,6 +15,7 @@ user_provisioned = Signal()
 # A user's limits changed (plan_change, custom_limits_set, custom_limits_clear).
 # Receivers:
 # - files.apps: files.tasks.storage_quota_apply_enqueue (the disk quota on the file server)
+# - schedules.apps: schedules.tasks.tasks_expiry_follow_plan_enqueue (free tasks expire)
 # CPU weight needs no receiver: every spawn carries the weight of the moment
 # (servers.agents.sandbox_limits), and servers.tasks.account_cpu sends changed weights to
 # running cgroups every minute.
