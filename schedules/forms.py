@@ -25,9 +25,9 @@ class TaskForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("interval") == ScheduledTask.Interval.DAILY and data.get("hour") is None:
-            if "hour" not in self.errors:
-                self.add_error("hour", "A daily task needs an hour (0-23, UTC).")
+        daily = data.get("interval") == ScheduledTask.Interval.DAILY
+        if daily and data.get("hour") is None and "hour" not in self.errors:
+            self.add_error("hour", "A daily task needs an hour (0-23, UTC).")
         return data
 
     @property
