@@ -109,10 +109,13 @@ class TaskRunner:
             self._forget_running(req.run_id)
             raise
         self._write_json(self._running_path(req.run_id), {"run_id": req.run_id})
+        # Pinned before command_pid, whose poll() may reap a quick run: the pidfd still
+        # reports that exit, and never another process that reused the pid.
+        pidfd = os.pidfd_open(launched.process.pid)
         pid = self.agent.sandbox.command_pid(launched)
         threading.Thread(
             target=self._wait,
-            args=(req, launched.process, log_fd, started),
+            args=(req, launched.process, pidfd, log_fd, started),
             name=f"task-run-{req.run_id}",
             daemon=True,
         ).start()
@@ -147,22 +150,21 @@ class TaskRunner:
         return open_beneath(home_fd, parts, os.O_PATH | os.O_DIRECTORY)
 
     # --- waiting --------------------------------------------------------------------------
-    def _wait(self, req: TaskRunRequest, process, log_fd: int, started: float) -> None:
+    def _wait(self, req: TaskRunRequest, process, pidfd: int, log_fd: int, started: float) -> None:
         killed = False
+        usage = None
         try:
-            pidfd = os.pidfd_open(process.pid)
-        except ProcessLookupError:
-            pidfd = None
-        try:
-            if pidfd is not None and not select.select([pidfd], [], [], req.wall_seconds)[0]:
+            if not select.select([pidfd], [], [], req.wall_seconds)[0]:
                 killed = True
                 self._kill(req, process, pidfd)
-            _, status, usage = os.wait4(process.pid, 0)
+            try:
+                _, status, usage = os.wait4(process.pid, 0)
+                process.returncode = os.waitstatus_to_exitcode(status)
+            except ChildProcessError:
+                process.wait()  # reaped already (command_pid's poll): returncode is set
             # The sandbox's pid namespace is gone with its init: nothing of the run is left.
         finally:
-            if pidfd is not None:
-                os.close(pidfd)
-        process.returncode = os.waitstatus_to_exitcode(status)
+            os.close(pidfd)
         ended = time.time()
         cpu = self._cpu_seconds(req, usage)
         exit_status = process.returncode
@@ -197,7 +199,7 @@ class TaskRunner:
             except OSError as exc:
                 log.warning("run group of run %s not removed: %s", req.run_id, exc)
         if usec is None:
-            return round(usage.ru_utime + usage.ru_stime, 3)
+            return round(usage.ru_utime + usage.ru_stime, 3) if usage is not None else 0.0
         return round(usec / 1e6, 3)
 
     def _kill(self, req: TaskRunRequest, process, pidfd: int) -> None:

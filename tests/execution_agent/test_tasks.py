@@ -134,3 +134,10 @@ def test_bad_fields_are_refused(client, alice, change):
     with pytest.raises(AgentError) as refused:
         client.call("task_start", **args)
     assert refused.value.code in ("bad_request", "forbidden")
+
+
+def test_many_quick_runs_all_finish_and_report(client, alice):
+    # Quick runs may be reaped by the start's own pid lookup before their thread waits.
+    run_ids = [start(client, alice, "true")[0] for _ in range(20)]
+    results = [finished(client, run_id) for run_id in run_ids]
+    assert [result["exit_status"] for result in results] == [0] * 20
