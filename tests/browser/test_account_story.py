@@ -87,19 +87,17 @@ def test_tabs_and_plans_say_what_is_coming_rather_than_promise_it(site, browser,
     alice = provisioned(person("alice"))
     log_in_as(browser, site, alice)
 
-    # The Tasks and Databases tabs say they are not there yet, and what her plan will hold.
-    for tab, note in (
-        ("Tasks", "When tasks arrive, your plan includes"),
-        ("Databases", "When databases arrive"),
-    ):
-        browser.get(site.url + "/account/")
-        browser.find_element(By.LINK_TEXT, tab).click()
-        wait_for_text(browser, "Coming soon: not available yet.")
-        wait_for_text(browser, note)
+    # The Databases tab says it is not there yet, and what her plan will hold.
+    browser.get(site.url + "/account/")
+    browser.find_element(By.LINK_TEXT, "Databases").click()
+    wait_for_text(browser, "Coming soon: not available yet.")
+    wait_for_text(browser, "When databases arrive")
 
-    # The plan tables on the Account page mark scheduled tasks and PostgreSQL as coming.
+    # The plan tables on the Account page mark PostgreSQL as coming; tasks are there now.
     browser.get(site.url + "/account/")
     for row in browser.find_elements(By.CSS_SELECTOR, "#plans tr"):
         label = row.find_element(By.TAG_NAME, "th").text
-        if label in ("Scheduled tasks", "PostgreSQL"):
+        if label == "PostgreSQL":
             assert row.text.endswith("coming"), row.text
+        if label == "Scheduled tasks":
+            assert not row.text.endswith("coming"), row.text
