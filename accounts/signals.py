@@ -17,6 +17,7 @@ user_provisioned = Signal()
 # - files.apps: files.tasks.storage_quota_apply_enqueue (the disk quota on the file server)
 # - databases.apps: databases.tasks.postgres_access_sync_enqueue (NOLOGIN or LOGIN again when
 #   the PostgreSQL add-on leaves or returns)
+# - schedules.apps: schedules.tasks.tasks_expiry_follow_plan_enqueue (free tasks expire)
 # CPU weight needs no receiver: every spawn carries the weight of the moment
 # (servers.agents.sandbox_limits), and servers.tasks.account_cpu sends changed weights to
 # running cgroups every minute.

@@ -420,3 +420,26 @@ CELERY_BEAT_SCHEDULE["databases-expire-suspended"] = {
     "task": "databases.tasks.suspended_accounts_expire",
     "schedule": crontab(hour=4, minute=15),
 }
+
+# --- Scheduled tasks (schedules/) --------------------------------------------------------
+# A run is killed after this many seconds of wall-clock time (free plans, paid plans).
+WARREN_TASK_WALL_SECONDS_FREE = env_int("WARREN_TASK_WALL_SECONDS_FREE", 2 * 3600, minimum=1)
+WARREN_TASK_WALL_SECONDS_PAID = env_int("WARREN_TASK_WALL_SECONDS_PAID", 12 * 3600, minimum=1)
+# A task's log in the home is renamed to <log>.1 when a run starts with it this big.
+WARREN_TASK_LOG_MAX_BYTES = env_int("WARREN_TASK_LOG_MAX_BYTES", 1024 * 1024, minimum=1024)
+# Free accounts' tasks stop running this many days after creation or the last Extend; the
+# reminder goes out WARREN_TASK_EXPIRY_REMINDER_DAYS before.
+WARREN_TASK_EXPIRY_DAYS = env_int("WARREN_TASK_EXPIRY_DAYS", 28, minimum=1)
+WARREN_TASK_EXPIRY_REMINDER_DAYS = env_int("WARREN_TASK_EXPIRY_REMINDER_DAYS", 7, minimum=1)
+CELERY_BEAT_SCHEDULE["schedules-dispatch-due"] = {
+    "task": "schedules.tasks.dispatch_due_tasks",
+    "schedule": crontab(),  # every minute, on the minute: the slots are minutes
+}
+CELERY_BEAT_SCHEDULE["schedules-collect-results"] = {
+    "task": "schedules.tasks.collect_task_results_all",
+    "schedule": 30.0,
+}
+CELERY_BEAT_SCHEDULE["schedules-expiry-reminders"] = {
+    "task": "schedules.tasks.send_expiry_reminders",
+    "schedule": crontab(minute=15),
+}

@@ -78,6 +78,21 @@ def _rmdir_quietly(path: Path) -> None:
             raise
 
 
+def _rmdir_run_group(path: Path) -> None:
+    # Its last processes may still be exiting for a moment after the sandbox was reaped.
+    for _ in range(50):
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            if exc.errno != errno.EBUSY:
+                raise
+            time.sleep(0.02)
+    log.warning("run group %s still busy; left in place", path)
+
+
 class NoCgroups:
     """No usable cgroups (development without root): every call is a no-op."""
 
@@ -112,6 +127,15 @@ class NoCgroups:
 
     def user_groups(self) -> list[str]:
         return []
+
+    def run_group_join(self, username: str, name: str, pids: list[int]) -> None:
+        pass
+
+    def run_group_usage_usec(self, username: str, name: str) -> int | None:
+        return None
+
+    def run_group_remove(self, username: str, name: str) -> None:
+        pass
 
 
 class CgroupsV1:
@@ -204,6 +228,23 @@ class CgroupsV1:
         """The users that have a group under the prefix."""
         return _subdirectories(self._dir("pids"))
 
+    # A run group: a child of the user's group in the CPU-accounting hierarchy only, so one
+    # scheduled run's CPU can be read on its own (pids and memory stay the user's group's,
+    # where the process list and the limits look).
+    def run_group_join(self, username: str, name: str, pids: list[int]) -> None:
+        path = self._dir("cpuacct", username) / name
+        path.mkdir(exist_ok=True)
+        _write_pids(path / "cgroup.procs", pids)
+
+    def run_group_usage_usec(self, username: str, name: str) -> int | None:
+        try:
+            return int(_read(self._dir("cpuacct", username) / name / "cpuacct.usage")) // 1000
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def run_group_remove(self, username: str, name: str) -> None:
+        _rmdir_run_group(self._dir("cpuacct", username) / name)
+
     def kill_all(self, username: str, uid: int, timeout: float = 10.0) -> list[int]:
         """SIGKILL every process in the user's group until it is empty; return their pids.
 
@@ -269,8 +310,12 @@ class CgroupsV2:
         _write_pids(self._dir(username) / "cgroup.procs", pids)
 
     def pids(self, username: str) -> list[int]:
-        """Every process in the user's group (as host pids)."""
-        return _read_procs(self._dir(username) / "cgroup.procs")
+        """Every process in the user's group and its run groups (as host pids)."""
+        path = self._dir(username)
+        found = _read_procs(path / "cgroup.procs")
+        for child in _subdirectories(path):
+            found += _read_procs(path / child / "cgroup.procs")
+        return found
 
     def pids_exhausted(self, username: str) -> bool:
         path = self._dir(username)
@@ -319,6 +364,28 @@ class CgroupsV2:
     def user_groups(self) -> list[str]:
         """The users that have a group under the prefix."""
         return _subdirectories(self._dir())
+
+    # A run group: a child of the user's group with no controllers of its own (so the
+    # user's group may keep its own processes), under the user's limits, with its own
+    # cpu.stat; pids() counts its processes as the user's.
+    def run_group_join(self, username: str, name: str, pids: list[int]) -> None:
+        path = self._dir(username) / name
+        path.mkdir(exist_ok=True)
+        _write_pids(path / "cgroup.procs", pids)
+
+    def run_group_usage_usec(self, username: str, name: str) -> int | None:
+        try:
+            text = _read(self._dir(username) / name / "cpu.stat")
+        except FileNotFoundError:
+            return None
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "usage_usec":
+                return int(value)
+        return None
+
+    def run_group_remove(self, username: str, name: str) -> None:
+        _rmdir_run_group(self._dir(username) / name)
 
     def kill_all(self, username: str, uid: int, timeout: float = 10.0) -> list[int]:
         """Kill every process in the user's group (``cgroup.kill``, Linux 5.14); return their

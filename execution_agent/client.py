@@ -296,6 +296,44 @@ class AgentClient:
             "text"
         ]
 
+    # --- scheduled tasks ---------------------------------------------------------------------
+    def task_start(
+        self,
+        *,
+        user: UserRef,
+        task_id: int,
+        run_id: str,
+        command: str,
+        log: str,
+        wall_seconds: float,
+        log_max_bytes: int,
+        limits: Limits | None = None,
+    ) -> dict:
+        """Start a run; answered at once: {"started": bool, "pid": int | None, "started_at"}."""
+        return self.call(
+            "task_start",
+            **_without_none(
+                {
+                    "user": user,
+                    "task_id": task_id,
+                    "run_id": run_id,
+                    "command": command,
+                    "log": log,
+                    "wall_seconds": wall_seconds,
+                    "log_max_bytes": log_max_bytes,
+                    "limits": limits,
+                }
+            ),
+        )[0]
+
+    def task_results(self, *, forget: list[str] | None = None) -> dict:
+        """{"finished": [{run_id, state, started_at, finished_at, exit_status, cpu_seconds}],
+        "running": [run ids]}, after dropping the results of the ``forget`` run ids."""
+        return self.call("task_results", forget=list(forget or []))[0]
+
+    def task_kill(self, *, user: UserRef, run_id: str) -> bool:
+        return self.call("task_kill", user=user, run_id=run_id)[0]["killed"]
+
     # --- web apps ----------------------------------------------------------------------------
     # `app` is the structured settings web_apply/web_reload accept (execution_agent/web/spec.py):
     # domain, enabled, python, processes, working_dir, virtualenv, static [{url, directory,

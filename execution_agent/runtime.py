@@ -15,6 +15,7 @@ from execution_agent.cgroups import Cgroups
 from execution_agent.config import Config
 from execution_agent.reaper import Reaper
 from execution_agent.sandbox import Sandbox
+from execution_agent.tasks import TaskRunner
 from execution_agent.tmux import Tmux
 from execution_agent.web.layout import WEB_CGROUP
 from execution_agent.web.memory_guard import WorkerMemoryGuard
@@ -36,10 +37,12 @@ class Agent:
     # Both drive the agent's other parts, so they are made from it once it exists.
     tmux: Tmux = field(init=False)
     web: WebServer = field(init=False)
+    tasks: TaskRunner = field(init=False)
 
     def __post_init__(self) -> None:
         self.tmux = Tmux(self)
         self.web = WebServer(self)
+        self.tasks = TaskRunner(self)
 
     @property
     def cgroups_version(self) -> str:

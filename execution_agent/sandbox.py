@@ -58,6 +58,9 @@ class Launch:
     # The command is the sandbox's pid 1 instead of a child of bwrap's reaper: one process
     # (about 1.3 MiB) less, for commands that start no children of their own (tmux clients).
     as_pid_1: bool = False
+    # A child group of the user's cgroup the sandbox joins too, to read its CPU on its own
+    # (a scheduled run's); None: the user's group alone.
+    run_group: str | None = None
 
 
 @dataclass
@@ -213,7 +216,7 @@ class Sandbox:
                 status = process.wait()
                 raise OpError("failed", f"bwrap exited with status {status} before starting")
             if self.cgroups_active:
-                self._join_cgroup(req.user.username, process, child_pid)
+                self._join_cgroup(req.user.username, process, child_pid, req.run_group)
                 # EPIPE: the sandbox's setup already failed; its exit status tells the caller.
                 with contextlib.suppress(BrokenPipeError):
                     os.write(block_w, b"1")
@@ -222,9 +225,13 @@ class Sandbox:
             for fd in to_close:
                 os.close(fd)
 
-    def _join_cgroup(self, username: str, process: subprocess.Popen, child_pid: int) -> None:
+    def _join_cgroup(
+        self, username: str, process: subprocess.Popen, child_pid: int, run_group: str | None
+    ) -> None:
         try:
             self.cgroups.add_pids(username, [process.pid, child_pid])
+            if run_group is not None:
+                self.cgroups.run_group_join(username, run_group, [process.pid, child_pid])
         except OSError as exc:
             # The child is still blocked; kill it before the block fd closes (EOF unblocks it).
             os.kill(child_pid, signal.SIGKILL)

@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class SchedulesConfig(AppConfig):
     name = "schedules"
     verbose_name = "Tasks"
+
+    def ready(self):
+        from accounts.signals import limits_changed
+        from schedules.process_labels import task_labels
+        from schedules.tasks import tasks_expiry_follow_plan_enqueue
+        from servers import process_labels
+
+        process_labels.register("task", task_labels)
+        limits_changed.connect(tasks_expiry_follow_plan_enqueue, dispatch_uid="schedules.expiry")

@@ -4,8 +4,9 @@ The agents never read Warren's database, so each request carries what they need
 (``user_ref``, ``sandbox_limits``). The one idiom for talking to an agent:
 
 - Each app has one adapter module: consoles/tmux.py (the tmux driver), files/agent.py (a
-  user's files), files/fileserver.py (homes, quotas, usage), webapps/agent.py (the web role);
-  the servers app uses this module directly (processes.py, tasks.py).
+  user's files), files/fileserver.py (homes, quotas, usage), webapps/agent.py (the web role),
+  schedules/agent.py (scheduled runs); the servers app uses this module directly
+  (processes.py, tasks.py).
 - An adapter's functions take Warren's objects (a console, a user, a web app, a server, a
   Location), make one agent call each with what it needs, and return the answer as data.
 - Services and selectors call the adapter, never a client's methods; the agent's errors

@@ -10,7 +10,8 @@ Apps register a labeler for their kind in ``AppConfig.ready()``::
     process_labels.register("console", console_labels)
 
 A labeler is ``(user, ids) -> {id: (label, url)}``; it is called once per kind per page.
-Registered today: "console" (consoles/apps.py, consoles.process_labels.console_labels).
+Registered today: "console" (consoles/apps.py, consoles.process_labels.console_labels) and
+"task" (schedules/apps.py, schedules.process_labels.task_labels).
 """
 
 from __future__ import annotations

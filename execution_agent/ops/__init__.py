@@ -47,4 +47,12 @@ def op(name: str, *, fields: tuple[str, ...] = ()) -> Callable[[Callable], Calla
 
 
 # Every module of operations, imported for its @op registrations (a new module is one more).
-from execution_agent.ops import cgroup_ops, consoles, core, files, processes, web  # noqa: E402, F401
+from execution_agent.ops import (  # noqa: E402, F401
+    cgroup_ops,
+    consoles,
+    core,
+    files,
+    processes,
+    tasks,
+    web,
+)

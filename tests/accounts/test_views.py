@@ -52,17 +52,17 @@ def test_each_tab_page_marks_itself_active(alice_client, name, label):
     assert [tab["label"] for tab in response.context["tabs"] if tab["active"]] == [label]
 
 
-def test_tabs_not_built_yet_say_they_are_coming_and_what_the_plan_will_include(alice_client, user):
+def test_the_tasks_tab_is_built_and_says_what_the_plan_includes(alice_client, user):
     tasks = alice_client.get(reverse("schedules:index")).content.decode()
     allowed = user.plan.max_scheduled_tasks
-    assert "Coming soon: not available yet." in tasks
-    assert f"When tasks arrive, your plan includes {allowed} scheduled task" in tasks
+    assert "Coming soon" not in tasks
+    assert f"Your plan includes {allowed} scheduled task" in tasks
 
 
-def test_the_plan_tables_mark_what_is_not_built_yet_as_coming(alice_client):
+def test_the_plan_tables_mark_nothing_as_coming_once_every_row_is_built(alice_client):
     html = alice_client.get(reverse("account")).content.decode()
     rows = re.findall(r'<tr class="coming"><th scope="row">([^<]+)</th>', html)
-    assert set(rows) == {"Scheduled tasks"}
+    assert rows == []
     assert all("coming</small>" in row for row in re.findall(r'<tr class="coming">.*?</tr>', html))
 
 

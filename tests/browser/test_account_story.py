@@ -83,22 +83,18 @@ def test_confirming_the_next_day_still_signs_her_in(site, browser):
 
 
 @pytest.mark.root
-def test_tabs_and_plans_say_what_is_coming_rather_than_promise_it(site, browser, provisioned):
+def test_tabs_and_plans_promise_nothing_that_is_not_there(site, browser, provisioned):
     alice = provisioned(person("alice"))
     log_in_as(browser, site, alice)
 
-    # The Tasks tab says it is not there yet, and what her plan will hold.
-    for tab, note in (("Tasks", "When tasks arrive, your plan includes"),):
+    # Tasks and Databases are real tabs now, not promises.
+    for tab, heading in (("Tasks", "Scheduled tasks"), ("Databases", "MySQL")):
         browser.get(site.url + "/account/")
         browser.find_element(By.LINK_TEXT, tab).click()
-        wait_for_text(browser, "Coming soon: not available yet.")
-        wait_for_text(browser, note)
+        wait_for_text(browser, heading)
+        assert "Coming soon" not in browser.page_source
 
-    # The plan tables on the Account page mark scheduled tasks as coming; PostgreSQL is here.
+    # The plan tables on the Account page mark nothing as coming: everything listed is here.
     browser.get(site.url + "/account/")
     for row in browser.find_elements(By.CSS_SELECTOR, "#plans tr"):
-        label = row.find_element(By.TAG_NAME, "th").text
-        if label == "Scheduled tasks":
-            assert row.text.endswith("coming"), row.text
-        if label == "PostgreSQL":
-            assert not row.text.endswith("coming"), row.text
+        assert not row.text.endswith("coming"), row.text

@@ -1,0 +1,54 @@
+"""The Tasks tab's adapter to its task servers' execution agents (the idiom: servers/agents.py).
+
+One function per agent call; each takes Warren's objects and returns data. Failures come out
+as AgentError/AgentUnavailable (re-exported) for the services to word.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from schedules.models import ScheduledTask, TaskRun
+from schedules.selectors import tasks_expire_for
+from servers.agents import (
+    AgentError,
+    AgentUnavailable,
+    execution_agent,
+    sandbox_limits,
+    user_ref,
+)
+
+__all__ = ["AgentError", "AgentUnavailable", "kill", "results", "start"]
+
+
+def wall_seconds_for(task: ScheduledTask) -> int:
+    """The run's wall-clock limit: the free or the paid one, by the owner's plan."""
+    if tasks_expire_for(task.owner):
+        return settings.WARREN_TASK_WALL_SECONDS_FREE
+    return settings.WARREN_TASK_WALL_SECONDS_PAID
+
+
+def start(run: TaskRun) -> dict:
+    """Start ``run`` on its task's server; {"started", "pid", "started_at"} (answered at once)."""
+    task = run.task
+    return execution_agent(task.server).task_start(
+        user=user_ref(task.owner),
+        task_id=task.pk,
+        run_id=run.agent_key,
+        command=task.command,
+        log=task.log_relative_path,
+        wall_seconds=wall_seconds_for(task),
+        log_max_bytes=settings.WARREN_TASK_LOG_MAX_BYTES,
+        limits=sandbox_limits(task.owner),
+    )
+
+
+def results(server, *, forget: list[str]) -> dict:
+    """The server's finished runs (after dropping ``forget``) and the ids still running."""
+    return execution_agent(server).task_results(forget=forget)
+
+
+def kill(run: TaskRun) -> bool:
+    return execution_agent(run.task.server).task_kill(
+        user=user_ref(run.task.owner), run_id=run.agent_key
+    )
