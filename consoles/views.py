@@ -3,6 +3,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.access import access_record
 from config.errors import AppError, error_json, error_response
 from consoles import selectors, services
 from consoles.models import Console, Launcher, Share
@@ -63,6 +64,14 @@ def console(request, console_id: str):
     context = _console_context(request, console_id)
     if context["access"].is_owner:
         context["shares"] = selectors.shares_of(context["console"])
+    elif context["access"].as_teacher:
+        console = context["console"]
+        access_record(
+            actor=request.user,
+            owner=console.owner,
+            action="opened the console",
+            target=console.title,
+        )
     return render(request, "consoles/console.html", context)
 
 

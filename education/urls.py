@@ -1,0 +1,12 @@
+from django.urls import path
+
+from education import views
+
+app_name = "education"
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("teacher/", views.teacher_nominate, name="teacher_nominate"),
+    path("teacher/remove/", views.teacher_remove, name="teacher_remove"),
+    path("students/<str:username>/", views.student, name="student"),
+    path("students/<str:username>/remove/", views.student_remove, name="student_remove"),
+]

@@ -1,0 +1,79 @@
+"""The Education tab (a teacher's students) and the student's side of the link (Account tab).
+
+Thin: parse, call one service or selector, render. A student URL names a student by
+username; anyone who is not that student's current teacher gets a 404.
+"""
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from config.errors import AppError, error_response
+from education import selectors, services
+from education.models import TeacherLink
+
+
+def _link_or_404(request, username: str) -> TeacherLink:
+    link = (
+        selectors.student_links_of(teacher=request.user).filter(student__username=username).first()
+    )
+    if link is None:
+        raise Http404("No such student")
+    return link
+
+
+@require_GET
+def index(request):
+    page = selectors.students_page(teacher=request.user, page=request.GET.get("page"))
+    rows = selectors.student_rows(links=list(page.object_list), now=timezone.now())
+    context = {"page": page, "rows": rows, "may_teach": selectors.may_be_teacher(request.user)}
+    return render(request, "education/index.html", context)
+
+
+@require_GET
+def student(request, username: str):
+    from consoles.selectors import consoles_of
+    from webapps.selectors import webapps_of
+
+    link = _link_or_404(request, username)
+    context = {
+        "link": link,
+        "student": link.student,
+        "row": selectors.student_rows(links=[link], now=timezone.now())[0],
+        "consoles": consoles_of(link.student).order_by("-created_at"),
+        "webapps": webapps_of(link.student).order_by("domain"),
+    }
+    return render(request, "education/student.html", context)
+
+
+@require_POST
+def student_remove(request, username: str):
+    link = _link_or_404(request, username)
+    services.teacher_remove(link=link, by=request.user)
+    messages.success(request, f"{username} is no longer your student.")
+    return redirect("education:index")
+
+
+@require_POST
+def teacher_nominate(request):
+    try:
+        link = services.teacher_nominate(
+            student=request.user, username=request.POST.get("teacher", "")
+        )
+    except AppError as problem:
+        return error_response(request, problem, "account")
+    messages.success(request, f"{link.teacher.username} is now your teacher.")
+    return redirect("account")
+
+
+@require_POST
+def teacher_remove(request):
+    link = selectors.current_teacher_link(student=request.user)
+    if link is None:
+        messages.info(request, "You have no teacher.")
+        return redirect("account")
+    services.teacher_remove(link=link, by=request.user)
+    messages.success(request, f"{link.teacher.username} is no longer your teacher.")
+    return redirect("account")
