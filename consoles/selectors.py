@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from accounts.access import may_act_on
 from consoles import tmux
 from consoles.models import Console, Launcher, Preferences, Share
+from education.selectors import class_share_reaches
 from servers.models import Server
 from servers.selectors import first_active_server
 
@@ -46,6 +47,9 @@ def console_access(user, console_id: str) -> Access | None:
     if may_act_on(user, console.owner):
         return Access(console=console, is_owner=False, read_only=False, as_teacher=True)
     if share is None:
+        # "Share with all my students" (education): read-only, for the owner's class now.
+        if class_share_reaches(console=console, user=user):
+            return Access(console=console, is_owner=False, read_only=True)
         return None
     return Access(console=console, is_owner=False, read_only=share.read_only)
 

@@ -7,6 +7,7 @@ from accounts.access import access_record
 from config.errors import AppError, error_json, error_response
 from consoles import selectors, services
 from consoles.models import Console, Launcher, Share
+from education.selectors import consoles_shared_with_class_of, has_students, is_class_shared
 
 
 def _owned_console(request, console_id: str) -> Console:
@@ -22,6 +23,7 @@ def index(request):
     context = {
         "consoles": consoles,
         "shared": selectors.consoles_shared_with(request.user),
+        "class_shared": consoles_shared_with_class_of(student=request.user),
         "launchers": selectors.launchers_of(request.user),
         "pythons": selectors.installed_pythons(),
         "ipython": selectors.ipython_installed(),
@@ -64,6 +66,8 @@ def console(request, console_id: str):
     context = _console_context(request, console_id)
     if context["access"].is_owner:
         context["shares"] = selectors.shares_of(context["console"])
+        context["class_shared"] = is_class_shared(context["console"])
+        context["teaches"] = has_students(teacher=request.user)
     elif context["access"].as_teacher:
         console = context["console"]
         access_record(

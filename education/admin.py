@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from education.models import Teacher, TeacherAction, TeacherLink
+from education.models import ClassShare, Teacher, TeacherAction, TeacherLink
 
 
 @admin.register(TeacherLink)
@@ -33,3 +33,11 @@ class TeacherActionAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         # The audit trail is a record: staff may read and delete, never rewrite it.
         return False
+
+
+@admin.register(ClassShare)
+class ClassShareAdmin(admin.ModelAdmin):
+    list_display = ["console", "created_at"]
+    search_fields = ["console__id", "console__owner__username"]
+    list_select_related = ["console", "console__owner"]
+    raw_id_fields = ["console"]

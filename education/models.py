@@ -91,3 +91,16 @@ class TeacherAction(models.Model):
 
     def __str__(self):
         return f"{self.teacher} {self.action} {self.target} ({self.student})"
+
+
+class ClassShare(models.Model):
+    """A console its owner shared, read-only, with all their current students (the seed's
+    "Sharing is Caring": one click, and students who join later see it too)."""
+
+    console = models.OneToOneField(
+        "consoles.Console", on_delete=models.CASCADE, related_name="class_share"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"{self.console} shared with the class"

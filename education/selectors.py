@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, QuerySet
 
-from education.models import Teacher, TeacherAction, TeacherLink
+from education.models import ClassShare, Teacher, TeacherAction, TeacherLink
 
 STUDENTS_PER_PAGE = 50
 
@@ -119,3 +119,25 @@ def shows_education_tab(user) -> bool:
         )
         .exists()
     )
+
+
+def class_share_reaches(*, console, user) -> bool:
+    """Whether ``console`` is shared with its owner's class and ``user`` is in it now."""
+    return ClassShare.objects.filter(console=console).exists() and is_current_teacher_of(
+        teacher=console.owner, student=user
+    )
+
+
+def consoles_shared_with_class_of(*, student) -> list:
+    """The consoles the student's current teacher shared with the class, newest first."""
+    link = current_links().filter(student=student).only("teacher_id").first()
+    if link is None:
+        return []
+    shares = ClassShare.objects.filter(console__owner_id=link.teacher_id).select_related(
+        "console", "console__owner"
+    )
+    return sorted((share.console for share in shares), key=lambda c: c.created_at, reverse=True)
+
+
+def is_class_shared(console) -> bool:
+    return ClassShare.objects.filter(console=console).exists()

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from config.errors import AppError
-from education.models import TeacherAction, TeacherLink
+from education.models import ClassShare, TeacherAction, TeacherLink
 from education.selectors import may_be_teacher
 
 MAX_TARGET_CHARS = 500
@@ -76,3 +76,19 @@ def teacher_action_record(*, teacher: User, student: User, action: str, target: 
     TeacherAction.objects.create(
         teacher=teacher, student=student, action=action, target=target[:MAX_TARGET_CHARS]
     )
+
+
+@transaction.atomic
+def console_share_with_class(*, console) -> ClassShare:
+    """Share a console read-only with all the owner's current (and future) students."""
+    share, _ = ClassShare.objects.get_or_create(console=console)
+    return share
+
+
+@transaction.atomic
+def console_unshare_with_class(*, console) -> None:
+    """Revoke the class share for every student at once; their open sockets close."""
+    from consoles.services.consoles import notify_sockets
+
+    if ClassShare.objects.filter(console=console).delete()[0]:
+        notify_sockets(console.pk, "console.shares_changed")

@@ -77,3 +77,28 @@ def teacher_remove(request):
     services.teacher_remove(link=link, by=request.user)
     messages.success(request, f"{link.teacher.username} is no longer your teacher.")
     return redirect("account")
+
+
+def _own_console_or_404(request, console_id: str):
+    from consoles.selectors import console_access
+
+    access = console_access(request.user, console_id)
+    if access is None or not access.is_owner:
+        raise Http404("No such console")
+    return access.console
+
+
+@require_POST
+def console_share(request, console_id: str):
+    console = _own_console_or_404(request, console_id)
+    services.console_share_with_class(console=console)
+    messages.success(request, "Shared read-only with all your students.")
+    return redirect(console)
+
+
+@require_POST
+def console_unshare(request, console_id: str):
+    console = _own_console_or_404(request, console_id)
+    services.console_unshare_with_class(console=console)
+    messages.success(request, "Your students can no longer see this console.")
+    return redirect(console)

@@ -272,3 +272,46 @@ def test_the_teacher_sees_the_student_processes_page_and_outsiders_get_404(
     assert logged_in(student).get(reverse("servers:processes_of", args=["tess"])).status_code == 404
     kill = reverse("servers:process_kill_of", args=["sam", 1, 1])
     assert logged_in(outsider).post(kill).status_code == 404
+
+
+# --- share with all my students ------------------------------------------------------------
+
+
+def test_share_with_all_students_reaches_the_class_read_only_and_revokes_for_all(
+    student, teacher, outsider
+):
+    console = Console.objects.create(
+        owner=teacher, kind="bash", title="Demo", argv=["bash"], cwd="/"
+    )
+    client = logged_in(teacher)
+    page = client.get(console.get_absolute_url()).content.decode()
+    assert "Share with all my students" in page
+    assert client.post(reverse("education:console_share", args=[console.pk])).status_code == 302
+    access = console_access(student, console.pk)
+    assert access is not None and access.read_only and not access.is_owner
+    assert console_access(outsider, console.pk) is None
+    listing = logged_in(student).get(reverse("consoles:index")).content.decode()
+    assert "from your teacher <strong>tess</strong>" in listing and "Demo" in listing
+    # A student who joins later sees it too; one who leaves does not.
+    late = UserFactory(username="lena")
+    services.teacher_nominate(student=late, username="tess")
+    assert console_access(late, console.pk).read_only
+    services.teacher_remove(link=TeacherLink.objects.get(student=late), by=late)
+    assert console_access(late, console.pk) is None
+    assert "Revoke for all students" in client.get(console.get_absolute_url()).content.decode()
+    assert client.post(reverse("education:console_unshare", args=[console.pk])).status_code == 302
+    assert console_access(student, console.pk) is None
+    assert "Demo" not in logged_in(student).get(reverse("consoles:index")).content.decode()
+
+
+def test_only_the_owner_shares_a_console_with_their_class(student, teacher, outsider):
+    console = Console.objects.create(
+        owner=student, kind="bash", title="Mine", argv=["bash"], cwd="/"
+    )
+    for user in (teacher, outsider):
+        for name in ("education:console_share", "education:console_unshare"):
+            assert logged_in(user).post(reverse(name, args=[console.pk])).status_code == 404
+    assert (
+        logged_in(teacher).post(reverse("education:console_share", args=["x" * 90])).status_code
+        == 404
+    )
