@@ -19,7 +19,7 @@ def _owner(request, username: str | None):
 
 def _back(owner, request):
     if owner == request.user:
-        return _back(owner, request)
+        return redirect("servers:processes")
     return redirect("servers:processes_of", username=owner.username)
 
 

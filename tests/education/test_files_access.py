@@ -107,3 +107,29 @@ def test_a_chain_gives_the_teachers_teacher_nothing(exec_agent, student, teacher
     client = logged_in(head)
     assert client.get(reverse("files:browse", args=["home/tess/"])).status_code == 200
     assert client.get(reverse("files:browse", args=["home/sam/"])).status_code == 404
+
+
+def test_a_teacher_lists_and_kills_a_student_process_and_outsiders_cannot(
+    student, teacher, outsider
+):
+    from servers.selectors import execution_servers
+    from tests.agents import process_running
+    from tests.servers.test_processes import start_sleep, wait_until
+
+    pid = start_sleep(student)
+    server = execution_servers()[0]
+    page = logged_in(teacher).get(reverse("servers:processes_of", args=["sam"]))
+    assert pid in [row.pid for row in page.context["rows"]]
+    kill = reverse("servers:process_kill_of", args=["sam", server.pk, pid])
+    assert f'action="{kill}"' in page.content.decode()
+    assert logged_in(outsider).post(kill).status_code == 404
+    # The teacher's own kill URL names the teacher's processes: the student's pid is not one.
+    own = reverse("servers:process_kill", args=[server.pk, pid])
+    assert logged_in(teacher).post(own).status_code == 404
+    assert process_running(pid)
+    response = logged_in(teacher).post(kill)
+    assert response.status_code == 302 and response["Location"].endswith("/processes/of/sam/")
+    assert wait_until(lambda: not process_running(pid)), f"{pid} still running"
+    assert TeacherAction.objects.filter(
+        student=student, action="killed the process", target=str(pid)
+    ).exists()
