@@ -7,7 +7,12 @@ from accounts.access import access_record
 from config.errors import AppError, error_json, error_response
 from consoles import selectors, services
 from consoles.models import Console, Launcher, Share
-from education.selectors import consoles_shared_with_class_of, has_students, is_class_shared
+from education.selectors import (
+    consoles_shared_with_class_of,
+    has_students,
+    is_class_shared,
+    students_joined_after,
+)
 
 
 def _owned_console(request, console_id: str) -> Console:
@@ -68,6 +73,10 @@ def console(request, console_id: str):
         context["shares"] = selectors.shares_of(context["console"])
         context["class_shared"] = is_class_shared(context["console"])
         context["teaches"] = has_students(teacher=request.user)
+        if context["teaches"] and context["console"].state == Console.State.RUNNING:
+            context["late_students"] = students_joined_after(
+                teacher=request.user, moment=context["console"].created_at
+            )
     elif context["access"].as_teacher:
         console = context["console"]
         access_record(

@@ -141,3 +141,24 @@ def consoles_shared_with_class_of(*, student) -> list:
 
 def is_class_shared(console) -> bool:
     return ClassShare.objects.filter(console=console).exists()
+
+
+# As many homes as the execution agent binds into one sandbox (its MAX_EXTRA_HOMES).
+MAX_BOUND_HOMES = 2000
+
+
+def student_homes_of(*, teacher) -> list:
+    """The current students whose homes the teacher's sandboxes bind at /home/<student>."""
+    links = student_links_of(teacher=teacher)[:MAX_BOUND_HOMES]
+    return [link.student for link in links]
+
+
+def students_joined_after(*, teacher, moment) -> list[str]:
+    """Usernames of current students linked after ``moment`` (a console's start): their
+    homes appear in the teacher's consoles only once the console server restarts."""
+    return list(
+        current_links()
+        .filter(teacher=teacher, since__gt=moment)
+        .order_by("student__username")
+        .values_list("student__username", flat=True)[:20]
+    )

@@ -36,7 +36,10 @@ def teacher_for_nomination(*, username: str, student_username: str) -> User:
 
 @transaction.atomic
 def teacher_nominate(*, student: User, username: str) -> TeacherLink:
-    """Make ``username`` the student's teacher, at once; a previous teacher's link ends."""
+    """Make ``username`` the student's teacher, at once; a previous teacher's link ends.
+
+    Web access starts now; the link shows "granting…" until the home's ACLs are set.
+    """
     teacher = teacher_for_nomination(username=username, student_username=student.username)
     # Serialises two nominations by the same student (two tabs): the partial unique
     # constraint would refuse the second with an IntegrityError instead of a message.
@@ -46,7 +49,11 @@ def teacher_nominate(*, student: User, username: str) -> TeacherLink:
         return current
     if current is not None:
         _end(current, TeacherLink.EndedBy.STUDENT)
-    return TeacherLink.objects.create(student=student, teacher=teacher)
+    link = TeacherLink.objects.create(
+        student=student, teacher=teacher, state=TeacherLink.State.GRANTING
+    )
+    _sync_home_on_commit(link)
+    return link
 
 
 @transaction.atomic
@@ -69,6 +76,15 @@ def _end(link: TeacherLink, ended_by: str) -> None:
     link.ended_by = ended_by
     link.state = TeacherLink.State.ENDED
     link.save(update_fields=["ended_at", "ended_by", "state"])
+    _sync_home_on_commit(link)
+
+
+def _sync_home_on_commit(link: TeacherLink) -> None:
+    """The home's ACLs follow the link (education.tasks.home_access_sync), after commit."""
+    from education.tasks import home_access_sync
+
+    student_id, teacher_id = link.student_id, link.teacher_id
+    transaction.on_commit(lambda: home_access_sync.delay(student_id, teacher_id))
 
 
 def teacher_action_record(*, teacher: User, student: User, action: str, target: str = "") -> None:
