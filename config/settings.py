@@ -363,6 +363,8 @@ WARREN_ACCOUNT_CARDS: list[str] = [
 # Whether students may only name teachers staff have approved (the admin's Teachers list). Off,
 # as in the seed: anyone may be named, so an ad-hoc workshop needs no staff step.
 WARREN_EDUCATION_TEACHERS_APPROVED = env_bool("WARREN_EDUCATION_TEACHERS_APPROVED", False)
+# The classroom view's grid shows at most this many students' consoles (one websocket each).
+WARREN_EDUCATION_CLASSROOM_MAX = env_int("WARREN_EDUCATION_CLASSROOM_MAX", 36, minimum=1)
 
 # --- Billing ------------------------------------------------------------------------------
 # The seller's country (its customers always pay VAT at its rate) and the one currency prices

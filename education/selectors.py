@@ -33,7 +33,9 @@ def student_links_of(*, teacher) -> QuerySet[TeacherLink]:
     return (
         current_links()
         .filter(teacher=teacher)
-        .select_related("student", "student__file_server")
+        .select_related(
+            "student", "student__file_server", "student__plan", "student__custom_limits"
+        )
         .order_by("student__username")
     )
 
@@ -162,3 +164,16 @@ def students_joined_after(*, teacher, moment) -> list[str]:
         .order_by("student__username")
         .values_list("student__username", flat=True)[:20]
     )
+
+
+def classroom_consoles(*, teacher, limit: int) -> tuple[list, int]:
+    """(up to ``limit`` running consoles of the teacher's current students, how many run)."""
+    from consoles.models import Console
+
+    consoles = Console.objects.filter(
+        owner__teacher_links__teacher=teacher,
+        owner__teacher_links__ended_at__isnull=True,
+        state=Console.State.RUNNING,
+    ).select_related("owner")
+    total = consoles.count()
+    return list(consoles.order_by("owner__username", "created_at")[:limit]), total

@@ -108,3 +108,16 @@ def console_unshare_with_class(*, console) -> None:
 
     if ClassShare.objects.filter(console=console).delete()[0]:
         notify_sockets(console.pk, "console.shares_changed")
+
+
+def classroom_watch_record(*, teacher: User, consoles: list) -> None:
+    """Record, once per student, that the teacher watched their consoles in the classroom."""
+    seen = {}
+    for console in consoles:
+        seen.setdefault(console.owner_id, console.title)
+    TeacherAction.objects.bulk_create(
+        TeacherAction(
+            teacher=teacher, student_id=student_id, action="watched the console", target=title
+        )
+        for student_id, title in seen.items()
+    )

@@ -5,6 +5,7 @@ from education import views
 app_name = "education"
 urlpatterns = [
     path("", views.index, name="index"),
+    path("classroom/", views.classroom, name="classroom"),
     path("teacher/", views.teacher_nominate, name="teacher_nominate"),
     path("teacher/remove/", views.teacher_remove, name="teacher_remove"),
     path("consoles/<str:console_id>/share/", views.console_share, name="console_share"),

@@ -4,6 +4,7 @@ Thin: parse, call one service or selector, render. A student URL names a student
 username; anyone who is not that student's current teacher gets a 404.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -30,6 +31,26 @@ def index(request):
     rows = selectors.student_rows(links=list(page.object_list), now=timezone.now())
     context = {"page": page, "rows": rows, "may_teach": selectors.may_be_teacher(request.user)}
     return render(request, "education/index.html", context)
+
+
+@require_GET
+def classroom(request):
+    """The live grid: every student's running console, read-only and small, capped."""
+    limit = settings.WARREN_EDUCATION_CLASSROOM_MAX
+    consoles, total = selectors.classroom_consoles(teacher=request.user, limit=limit)
+    services.classroom_watch_record(teacher=request.user, consoles=consoles)
+    cells = [
+        {
+            "id": console.pk,
+            "title": console.title,
+            "owner": console.owner.username,
+            "ws_path": f"/ws/consoles/{console.pk}/",
+            "url": console.get_absolute_url(),
+        }
+        for console in consoles
+    ]
+    context = {"cells": cells, "total": total, "limit": limit}
+    return render(request, "education/classroom.html", context)
 
 
 @require_GET

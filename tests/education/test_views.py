@@ -315,3 +315,27 @@ def test_only_the_owner_shares_a_console_with_their_class(student, teacher, outs
         logged_in(teacher).post(reverse("education:console_share", args=["x" * 90])).status_code
         == 404
     )
+
+
+# --- the classroom view ---------------------------------------------------------------------
+
+
+def test_the_classroom_lists_running_student_consoles_capped_with_a_message(
+    settings, teacher, outsider
+):
+    settings.WARREN_EDUCATION_CLASSROOM_MAX = 2
+    for name in ("ann", "bob", "cid"):
+        student = UserFactory(username=name)
+        services.teacher_nominate(student=student, username="tess")
+        Console.objects.create(owner=student, kind="bash", title="Bash", argv=["bash"], cwd="/")
+    Console.objects.create(owner=outsider, kind="bash", title="Other", argv=["bash"], cwd="/")
+    response = logged_in(teacher).get(reverse("education:classroom"))
+    assert response.status_code == 200
+    assert [cell["owner"] for cell in response.context["cells"]] == ["ann", "bob"]
+    page = response.content.decode()
+    assert "Showing 2 of 3 running consoles" in page
+    assert all(cell["ws_path"].startswith("/ws/consoles/") for cell in response.context["cells"])
+    assert TeacherAction.objects.filter(action="watched the console").count() == 2
+    # Someone with no students sees an empty classroom, never anyone's consoles.
+    empty = logged_in(outsider).get(reverse("education:classroom"))
+    assert empty.context["cells"] == [] and "Other" not in empty.content.decode()
