@@ -112,3 +112,26 @@ def test_a_student_never_sees_the_teacher_home_nor_another_student(people, exec_
     seen = wait_for(exec_agent.homes / "sam" / "seen.txt")
     assert seen.split("\n")[0] == "sam"
     assert "READ" not in seen and "SUE" not in seen
+
+
+def test_a_link_ended_while_granting_leaves_no_access_behind(provisioned, exec_agent):
+    import subprocess
+
+    from education.tasks import home_access_sync
+    from files import fileserver
+
+    teacher = provisioned(person("tess"))
+    student = provisioned(person("sam"))
+    # The grant is on its way (the task has not run) when the student removes the teacher;
+    # the agent had already been reached, as a grant mid-walk would have.
+    link = services.teacher_nominate(student=student, username="tess")
+    assert link.state == TeacherLink.State.GRANTING
+    fileserver.home_acl(student, grantee_uid=teacher.uid, grant=True)
+    services.teacher_remove(link=link, by=student)
+    home_access_sync.delay(student.pk, teacher.pk)  # the grant task, arriving late
+    acl = subprocess.run(
+        ["getfacl", "-n", "-p", str(exec_agent.homes / "sam")], capture_output=True, text=True
+    ).stdout
+    assert f":{teacher.uid}:" not in acl
+    link.refresh_from_db()
+    assert link.state == TeacherLink.State.ENDED
