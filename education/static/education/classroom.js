@@ -37,7 +37,6 @@
       }
       const bytes = new Uint8Array(event.data);
       term.write(bytes, () => {
-        if (window.warrenClassroomWritten) window.warrenClassroomWritten(cell.id, bytes);
         processed += bytes.length;
         if (processed >= ACK_BYTES) sendAck();
         else if (ackTimer === null) ackTimer = setTimeout(sendAck, ACK_DELAY_MS);
