@@ -30,12 +30,24 @@ def _active_key(request) -> str:
     return match.url_name or ""
 
 
+def _tabs_of(request) -> tuple:
+    # The Education tab is a teacher's: shown to those with students (or staff's approval).
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return TABS
+    from education.selectors import shows_education_tab
+
+    if not shows_education_tab(user):
+        return TABS
+    return (*TABS[:-1], ("Education", "education:index", "education"), TABS[-1])
+
+
 def warren(request):
     active = _active_key(request)
     return {
         "site_name": settings.WARREN_SITE_NAME,
         "tabs": [
             {"label": label, "url": reverse(url_name), "active": key == active}
-            for label, url_name, key in TABS
+            for label, url_name, key in _tabs_of(request)
         ],
     }

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "schedules",
     "databases",
     "billing",
+    "education",
 ]
 
 MIDDLEWARE = [
@@ -202,6 +203,8 @@ AUTHENTICATION_BACKENDS = [
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+# The optional teacher field (education: the seed's "fill in the teacher field").
+ACCOUNT_SIGNUP_FORM_CLASS = "education.forms.SignupTeacherForm"
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
@@ -353,7 +356,15 @@ WARREN_DASHBOARD_CARDS = [
 WARREN_ACCOUNT_CARDS: list[str] = [
     "consoles.dashboard.python_preference_card",
     "billing.dashboard.billing_card",
+    "education.dashboard.teacher_card",
 ]
+
+# --- Education ------------------------------------------------------------------------------
+# Whether students may only name teachers staff have approved (the admin's Teachers list). Off,
+# as in the seed: anyone may be named, so an ad-hoc workshop needs no staff step.
+WARREN_EDUCATION_TEACHERS_APPROVED = env_bool("WARREN_EDUCATION_TEACHERS_APPROVED", False)
+# The classroom view's grid shows at most this many students' consoles (one websocket each).
+WARREN_EDUCATION_CLASSROOM_MAX = env_int("WARREN_EDUCATION_CLASSROOM_MAX", 36, minimum=1)
 
 # --- Billing ------------------------------------------------------------------------------
 # The seller's country (its customers always pay VAT at its rate) and the one currency prices

@@ -26,6 +26,7 @@ urlpatterns = [
     path("tasks/", include("schedules.urls")),
     path("databases/", include("databases.urls")),
     path("billing/", include("billing.urls")),
+    path("education/", include("education.urls")),
 ]
 
 # Pages with the site's layout and a way back (Django's own are bare, with no link anywhere).

@@ -7,6 +7,9 @@ Binary frames carry terminal bytes both ways. Text frames carry small JSON contr
 - server -> browser: ``{"type": "ready", "read_only": bool}``, ``{"type": "exit"}`` when the
   console's tmux session is gone, ``{"type": "error", "message": str}`` for a refused frame.
 
+``?watch=1`` attaches read-only whatever the access allows (the classroom view's small
+terminals: a teacher watching must neither type nor resize the student's window).
+
 Origin is checked before this consumer runs (``AllowedHostsOriginValidator`` in config.asgi)
 and the session user by ``AuthMiddlewareStack``. A sharee's access is checked again when the
 owner changes shares (a channel-layer group message) and every few seconds (so a revocation
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 from urllib.parse import parse_qs
@@ -55,9 +59,15 @@ def initial_size(query_string: bytes) -> tuple[int, int]:
     return number("rows", 24), number("cols", 80)
 
 
+def wants_watch_only(query_string: bytes) -> bool:
+    """``?watch=1``: attach read-only even with read-write access."""
+    return (parse_qs(query_string.decode("latin-1")).get("watch") or [""])[0] == "1"
+
+
 class ConsoleConsumer(AsyncWebsocketConsumer):
     bridge: PtyBridge | None = None
     access = None
+    watch_only = False
     recheck_task: asyncio.Task | None = None
 
     async def connect(self):
@@ -67,6 +77,9 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             # Not accepted: the handshake is refused, and nobody learns whether the id exists.
             await self.close(code=CLOSE_REFUSED)
             return
+        self.watch_only = wants_watch_only(self.scope.get("query_string", b""))
+        if self.watch_only:
+            self.access = dataclasses.replace(self.access, read_only=True)
         self.group = console_group(console_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -194,7 +207,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         )
         if now is None:
             await self._shutdown(CLOSE_REFUSED, "The owner stopped sharing this console.")
-        elif now.read_only != self.access.read_only:
+        elif (now.read_only or self.watch_only) != self.access.read_only:
             await self._shutdown(CLOSE_ACCESS_CHANGED, "Your access to this console changed.")
 
     async def _recheck_periodically(self) -> None:

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
+from accounts.access import may_act_on
 from consoles import tmux
 from consoles.models import Console, Launcher, Preferences, Share
+from education.selectors import class_share_reaches
 from servers.models import Server
 from servers.selectors import first_active_server
 
@@ -19,6 +21,7 @@ class Access:
     console: Console
     is_owner: bool
     read_only: bool
+    as_teacher: bool = False  # through accounts.access, not a share: recorded for the owner
 
 
 def console_group(console_id: str) -> str:
@@ -27,7 +30,8 @@ def console_group(console_id: str) -> str:
 
 
 def console_access(user, console_id: str) -> Access | None:
-    """The user's access to a console: owner, read-write share, read-only share, or None."""
+    """The user's access to a console: owner, read-write share or the owner's teacher,
+    read-only share, or None."""
     if not user.is_authenticated or not isinstance(console_id, str) or len(console_id) > 64:
         return None
     console = Console.objects.select_related("owner", "server").filter(pk=console_id).first()
@@ -36,7 +40,16 @@ def console_access(user, console_id: str) -> Access | None:
     if console.owner_id == user.pk:
         return Access(console=console, is_owner=True, read_only=False)
     share = Share.objects.filter(console=console, user=user).only("read_only").first()
+    if share is not None and not share.read_only:
+        return Access(console=console, is_owner=False, read_only=False)
+    # The owner's teacher attaches read-write, live (accounts.access; never the owner's
+    # buttons: kill, restart and sharing stay the owner's).
+    if may_act_on(user, console.owner):
+        return Access(console=console, is_owner=False, read_only=False, as_teacher=True)
     if share is None:
+        # "Share with all my students" (education): read-only, for the owner's class now.
+        if class_share_reaches(console=console, user=user):
+            return Access(console=console, is_owner=False, read_only=True)
         return None
     return Access(console=console, is_owner=False, read_only=share.read_only)
 

@@ -46,7 +46,12 @@ def agent_facts(server=None) -> dict:
 
 
 def start(console, *, rows: int = 24, cols: int = 80) -> bool:
-    """Create the console's tmux session (no-op if it exists); True if created."""
+    """Create the console's tmux session (no-op if it exists); True if created.
+
+    A teacher's tmux server binds each current student's home at /home/<student>.
+    """
+    from education.selectors import student_homes_of
+
     return _agent(console).console_start(
         user=user_ref(console.owner),
         console_id=console.pk,
@@ -55,6 +60,7 @@ def start(console, *, rows: int = 24, cols: int = 80) -> bool:
         rows=rows,
         cols=cols,
         limits=sandbox_limits(console.owner),
+        homes=[user_ref(student) for student in student_homes_of(teacher=console.owner)],
     )
 
 

@@ -3,9 +3,16 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.access import access_record
 from config.errors import AppError, error_json, error_response
 from consoles import selectors, services
 from consoles.models import Console, Launcher, Share
+from education.selectors import (
+    consoles_shared_with_class_of,
+    has_students,
+    is_class_shared,
+    students_joined_after,
+)
 
 
 def _owned_console(request, console_id: str) -> Console:
@@ -21,6 +28,7 @@ def index(request):
     context = {
         "consoles": consoles,
         "shared": selectors.consoles_shared_with(request.user),
+        "class_shared": consoles_shared_with_class_of(student=request.user),
         "launchers": selectors.launchers_of(request.user),
         "pythons": selectors.installed_pythons(),
         "ipython": selectors.ipython_installed(),
@@ -63,6 +71,20 @@ def console(request, console_id: str):
     context = _console_context(request, console_id)
     if context["access"].is_owner:
         context["shares"] = selectors.shares_of(context["console"])
+        context["class_shared"] = is_class_shared(context["console"])
+        context["teaches"] = has_students(teacher=request.user)
+        if context["teaches"] and context["console"].state == Console.State.RUNNING:
+            context["late_students"] = students_joined_after(
+                teacher=request.user, moment=context["console"].created_at
+            )
+    elif context["access"].as_teacher:
+        console = context["console"]
+        access_record(
+            actor=request.user,
+            owner=console.owner,
+            action="opened the console",
+            target=console.title,
+        )
     return render(request, "consoles/console.html", context)
 
 

@@ -255,8 +255,12 @@ class AgentClient:
         cols: int = 80,
         cwd: str | None = None,
         limits: Limits | None = None,
+        homes: list[UserRef] | None = None,
     ) -> bool:
-        """Ensure the console's tmux session exists; True if this call created it."""
+        """Ensure the console's tmux session exists; True if this call created it.
+
+        ``homes``: other users whose homes the user's tmux server binds at /home/<name>.
+        """
         return self.call(
             "console_start",
             **_without_none(
@@ -268,6 +272,7 @@ class AgentClient:
                     "cols": cols,
                     "cwd": cwd,
                     "limits": limits,
+                    "homes": homes or None,
                 }
             ),
         )[0]["created"]

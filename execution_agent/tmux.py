@@ -18,7 +18,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from execution_agent import creds, procs
+from execution_agent import creds, identity, procs
 from execution_agent.errors import OpError
 from execution_agent.output import collect_output
 from execution_agent.sandbox import Launch
@@ -54,6 +54,10 @@ class Tmux:
         os.chmod(self.conf, 0o644)
         self._locks: dict[int, threading.Lock] = defaultdict(threading.Lock)
         self._guard = threading.Lock()
+        # uid -> the other users' homes bound into that user's running tmux server (a
+        # teacher's students). Mounts cannot be added to a running sandbox: a changed set
+        # takes effect when the server starts again.
+        self._homes: dict[int, tuple[str, ...]] = {}
 
     def lock(self, user: UserRef) -> threading.Lock:
         """Serialises server start and session creation per user."""
@@ -109,10 +113,47 @@ class Tmux:
             finally:
                 os.close(fd)
 
-    def ensure_server(self, user: UserRef, limits: Limits | None) -> bool:
-        """Start the user's tmux server unless it runs; True if it was started. Hold lock()."""
+    def home_binds(self, homes: tuple[UserRef, ...]) -> tuple[tuple[str, str, str], ...]:
+        """Binds of other users' homes at /home/<name> (a teacher's students' homes).
+
+        A home that is missing or not its user's is left out rather than failing the whole
+        sandbox; access inside is the fileserver's ACLs' business, not the bind's."""
+        binds = []
+        for other in homes:
+            owner = other.uid if self.agent.root else os.geteuid()
+            try:
+                home = identity.check_home(self.agent.config, other, owner)
+            except OpError:
+                continue
+            binds.append(("--bind", str(home), f"/home/{other.username}"))
+        return tuple(binds)
+
+    def bound_homes(self, user: UserRef) -> tuple[str, ...]:
+        """The other homes (usernames) the user's running tmux server has."""
+        return self._homes.get(user.uid, ())
+
+    def _has_live_panes(self, user: UserRef) -> bool:
+        code, out, _ = self.command(user, ["list-panes", "-a", "-F", "#{pane_dead}"])
+        return code == 0 and "0" in out.split()
+
+    def ensure_server(
+        self, user: UserRef, limits: Limits | None, homes: tuple[UserRef, ...] = ()
+    ) -> bool:
+        """Start the user's tmux server unless it runs; True if it was started. Hold lock().
+
+        A running server whose bound homes differ from ``homes`` is started again when
+        nothing runs in it any more (its consoles all finished): a console restarted then
+        sees the homes of students who joined since.
+        """
+        binds = self.home_binds(homes)
+        wanted = tuple(dest.rsplit("/", 1)[1] for _, _, dest in binds)
         if self.server_alive(user):
-            return False
+            if self.bound_homes(user) == wanted or self._has_live_panes(user):
+                return False
+            self.command(user, ["kill-server"])
+            deadline = time.monotonic() + 5
+            while self.server_alive(user) and time.monotonic() < deadline:
+                time.sleep(0.01)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.host_dir(user) / "default")
         req = Launch(
@@ -123,7 +164,7 @@ class Tmux:
             # -D: tmux stays in the foreground as the sandbox's main process; daemonising
             # would leave bwrap's pid 1 with no child, and the sandbox would be torn down.
             argv=["tmux", "-D", "-S", self.socket_path(user), "-f", self._conf_path()],
-            extra_binds=self._binds(user),
+            extra_binds=self._binds(user) + binds,
             term="tmux-256color",
         )
         launched = self.agent.sandbox.launch(req)
@@ -133,6 +174,7 @@ class Tmux:
             if launched.process.poll() is not None or time.monotonic() > deadline:
                 raise OpError("failed", "the tmux server did not start")
             time.sleep(0.002)
+        self._homes[user.uid] = wanted
         return True
 
     def command(

@@ -26,6 +26,11 @@ SHARES_MIN = 2
 SHARES_MAX = 262144
 
 
+# A teacher's sandbox binds each student's home: one mount each, bounded so one argv stays
+# far below ARG_MAX and the mount namespace's limit.
+MAX_EXTRA_HOMES = 2000
+
+
 @dataclass(frozen=True)
 class UserRef:
     uid: int
@@ -152,6 +157,16 @@ class Args:
         if not isinstance(username, str) or not USERNAME_RE.match(username):
             raise bad_request(f"args.user.username: must match {USERNAME_RE.pattern}")
         return UserRef(uid=uid, username=username)
+
+    def homes(self, name: str = "homes") -> tuple[UserRef, ...]:
+        """Other users whose homes to bind beside this user's (a teacher's students)."""
+        value = self._get(name, [])
+        if not isinstance(value, list) or len(value) > MAX_EXTRA_HOMES:
+            raise bad_request(f"args.{name}: must be a list of at most {MAX_EXTRA_HOMES} users")
+        refs = []
+        for item in value:
+            refs.append(Args({"user": item}, frozenset({"user"}), self.uid_base).user())
+        return tuple(refs)
 
     def limits(self) -> Limits:
         value = self._get("limits", {})

@@ -72,3 +72,10 @@ def set_quotas(server, quotas: list, *, timeout: float) -> int:
 def get_usage(user, *, timeout: float = TASK_TIMEOUT_SECONDS) -> Usage:
     """``user``'s disk usage and limits as their file server reports them."""
     return client_for_user(user, timeout=timeout).get_usage(user.uid)
+
+
+def home_acl(user, *, grantee_uid: int, grant: bool) -> dict:
+    """Grant or revoke ``grantee_uid`` on ``user``'s home (POSIX ACLs, recursive, inherited)."""
+    return client_for_user(user).home_acl(
+        user.username, owner_uid=user.uid, grantee_uid=grantee_uid, grant=grant
+    )

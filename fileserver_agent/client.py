@@ -80,6 +80,10 @@ class Home:
     created: bool
 
 
+# Granting on a large home walks every file: longer than an ordinary request may take.
+ACL_TIMEOUT_SECONDS = 650.0
+
+
 class FileserverClient:
     """Talks to one fileserver agent at ``base_url`` (e.g. ``http://10.0.0.5:8701``)."""
 
@@ -96,6 +100,12 @@ class FileserverClient:
         """Create (or confirm) ``/home/<username>`` owned by uid:gid, with its skeleton."""
         body = self._request("POST", f"/v1/homes/{username}", {"uid": uid, "gid": gid})
         return Home(**{field: body[field] for field in Home.__dataclass_fields__})
+
+    def home_acl(self, username: str, *, owner_uid: int, grantee_uid: int, grant: bool) -> dict:
+        """Grant or revoke ``grantee_uid`` (rwX, recursive, default ACLs) on a home."""
+        method = "PUT" if grant else "DELETE"
+        path = f"/v1/homes/{username}/acl/{grantee_uid}"
+        return self._request(method, path, {"uid": owner_uid}, timeout=ACL_TIMEOUT_SECONDS)
 
     def set_quota(self, uid: int, *, soft_bytes: int, hard_bytes: int) -> QuotaLimits:
         """Apply one user's limits; returns them as applied (ext4 rounds up to KiB)."""

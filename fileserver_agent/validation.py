@@ -77,6 +77,12 @@ def parse_home_body(data: object, *, min_uid: int) -> tuple[int, int]:
     return uid, gid
 
 
+def parse_acl_body(data: object, *, min_uid: int) -> int:
+    """Return the home owner's uid from ``{"uid": …}``."""
+    fields = _object_with_fields(data, required={"uid"}, where="the body")
+    return parse_id_value("uid", fields["uid"], min_uid=min_uid)
+
+
 def parse_quota_body(uid: int, data: object) -> QuotaLimits:
     """Return the limits in ``{"soft_bytes": …, "hard_bytes": …}`` for ``uid``."""
     fields = _object_with_fields(data, required={"soft_bytes", "hard_bytes"}, where="the body")

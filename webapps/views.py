@@ -1,4 +1,5 @@
-"""The Web tab: views parse, authorise (owner only, 404 otherwise), call one service, render."""
+"""The Web tab: views parse, authorise (the owner or their teacher through accounts.access,
+404 otherwise), call one service, render. What a teacher does is recorded for the student."""
 
 import os
 
@@ -8,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.access import access_record
 from accounts.limits import effective_limits
 from config.errors import AppError, error_response
 from webapps import agent, selectors, services
@@ -24,6 +26,10 @@ def editor_url(path: str) -> str | None:
         return reverse("files:edit", kwargs={"path": path.lstrip("/")})
     except NoReverseMatch:
         return None
+
+
+def _record(request, webapp, action: str) -> None:
+    access_record(actor=request.user, owner=webapp.user, action=action, target=webapp.domain)
 
 
 def index(request):
@@ -80,13 +86,14 @@ def _report(request, result) -> None:
 
 def detail(request, pk: int):
     webapp = selectors.webapp_of(request.user, pk)
+    _record(request, webapp, "opened the web app")
     return render(request, "webapps/detail.html", _detail_context(request, webapp))
 
 
 def _detail_context(request, webapp, **extra) -> dict:
     return {
         "webapp": webapp,
-        **_room_context(request.user, list(selectors.webapps_of(request.user))),
+        **_room_context(webapp.user, list(selectors.webapps_of(webapp.user))),
         "settings_rows": [_row(webapp, field) for field in EDITABLE],
         "virtualenv_warning": selectors.virtualenv_warning(webapp),
         "wsgi_editor_url": editor_url(webapp.wsgi_file),
@@ -137,9 +144,11 @@ def setting(request, pk: int, field: str):
                 "webapps/_setting_form.html",
                 {"form": form, "webapp": webapp, "field": field},
             )
+        _record(request, webapp, "changed the domain of")
         _report(request, result)
         return _back_to_detail(request, webapp)
     services.webapp_update(webapp=webapp, **{field: value})
+    _record(request, webapp, f"changed {SettingForm.LABELS[field]} of")
     if request.htmx:
         return render(
             request,
@@ -162,6 +171,7 @@ def _back_to_detail(request, webapp):
 @require_POST
 def reload(request, pk: int):
     webapp = selectors.webapp_of(request.user, pk)
+    _record(request, webapp, "reloaded")
     result = services.webapp_reload(webapp=webapp)
     if request.htmx:
         return render(request, "webapps/_reload_result.html", {"result": result, "webapp": webapp})
@@ -185,6 +195,7 @@ def verify_domain(request, pk: int):
 @require_POST
 def enabled(request, pk: int):
     webapp = selectors.webapp_of(request.user, pk)
+    _record(request, webapp, "switched on or off")
     turn_on = request.POST.get("enabled") == "on"
     result = services.webapp_set_enabled(webapp=webapp, enabled=turn_on)
     _report(request, result)
@@ -194,6 +205,7 @@ def enabled(request, pk: int):
 @require_POST
 def force_https(request, pk: int):
     webapp = selectors.webapp_of(request.user, pk)
+    _record(request, webapp, "changed HTTPS of")
     services.webapp_update(webapp=webapp, force_https=request.POST.get("force_https") == "on")
     messages.success(request, "HTTPS setting saved: press Reload to apply it.")
     return redirect("webapps:detail", pk=webapp.pk)
@@ -202,6 +214,7 @@ def force_https(request, pk: int):
 @require_POST
 def password(request, pk: int):
     webapp = selectors.webapp_of(request.user, pk)
+    _record(request, webapp, "changed the password of")
     if request.POST.get("clear"):
         services.webapp_clear_password(webapp=webapp)
         messages.success(request, "Password protection removed: press Reload to apply it.")
@@ -218,6 +231,7 @@ def password(request, pk: int):
 @require_POST
 def static_add(request, pk: int):
     webapp = selectors.webapp_of(request.user, pk)
+    _record(request, webapp, "added a static mapping to")
     form = StaticMappingForm(request.POST, webapp=webapp)
     if form.is_valid():
         try:
@@ -240,6 +254,7 @@ def static_add(request, pk: int):
 @require_POST
 def static_delete(request, pk: int, mapping_pk: int):
     webapp = selectors.webapp_of(request.user, pk)
+    _record(request, webapp, "removed a static mapping of")
     mapping = get_object_or_404(StaticMapping, pk=mapping_pk, webapp=webapp)
     services.static_mapping_remove(mapping=mapping)
     messages.success(request, "Static files mapping removed: press Reload to apply it.")
@@ -249,6 +264,9 @@ def static_delete(request, pk: int, mapping_pk: int):
 @require_POST
 def delete(request, pk: int):
     webapp = selectors.webapp_of(request.user, pk)
+    if webapp.user_id != request.user.pk:
+        # Deleting is the owner's alone: a teacher adjusts and reloads, never removes.
+        raise Http404("No such web app")
     try:
         services.webapp_delete(webapp=webapp)
     except (agent.AgentError, agent.AgentUnavailable) as exc:
@@ -276,6 +294,7 @@ def _log_rotation(request) -> int:
 
 def log(request, pk: int, kind: str):
     webapp = selectors.webapp_of(request.user, pk)
+    _record(request, webapp, "read a log of")
     rotation = _log_rotation(request)
     tail = selectors.log_tail(webapp, _log_kind(kind), rotation=rotation)
     context = {
@@ -292,6 +311,7 @@ def log(request, pk: int, kind: str):
 
 def log_download(request, pk: int, kind: str):
     webapp = selectors.webapp_of(request.user, pk)
+    _record(request, webapp, "downloaded a log of")
     rotation = _log_rotation(request)
     try:
         fd, _ = selectors.log_file(webapp, _log_kind(kind), rotation=rotation)

@@ -20,10 +20,18 @@ def _console_id(args: Args) -> str:
     return args.str("console_id", pattern=CONSOLE_ID_RE, max_chars=64)
 
 
-@op("console_start", fields=("user", "limits", "console_id", "argv", "cwd", "rows", "cols"))
+@op(
+    "console_start",
+    fields=("user", "limits", "console_id", "argv", "cwd", "rows", "cols", "homes"),
+)
 def console_start(agent, args: Args) -> Reply:
-    """Ensure the user's tmux server and a session running argv; idempotent per console_id."""
+    """Ensure the user's tmux server and a session running argv; idempotent per console_id.
+
+    ``homes``: other users whose homes the server binds at /home/<name> (a teacher's
+    students); the reply's ``homes`` says which the running server actually has.
+    """
     user = args.user()
+    homes = args.homes()
     limits = args.limits() if args.has("limits") else None
     console_id = _console_id(args)
     argv = args.argv()
@@ -31,15 +39,16 @@ def console_start(agent, args: Args) -> Reply:
     cols = args.int("cols", minimum=2, maximum=1000, default=80)
     cwd = sandbox_cwd(agent, user, args.str("cwd", default=None))
     with agent.tmux.lock(user):
-        agent.tmux.ensure_server(user, limits)
+        agent.tmux.ensure_server(user, limits, homes)
         code, _, err = agent.tmux.command(
             user, agent.tmux.new_session_args(console_id, argv, cwd, rows, cols), limits=limits
         )
+        bound = list(agent.tmux.bound_homes(user))
     if code != 0:
         if "duplicate session" in err:
-            return Reply({"created": False})
+            return Reply({"created": False, "homes": bound})
         raise OpError("failed", f"tmux new-session: {err.strip()[:500]}")
-    return Reply({"created": True})
+    return Reply({"created": True, "homes": bound})
 
 
 @op("console_attach", fields=("user", "console_id", "read_only", "rows", "cols"))

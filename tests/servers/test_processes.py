@@ -130,8 +130,8 @@ def test_the_page_takes_a_fixed_number_of_queries(
     consoles = [console_of(user, title=f"Console {n}") for n in range(3)]
     pids = [start_sleep(user, tag={"kind": "console", "id": c.pk}) for c in consoles]
     pids.append(start_sleep(user, tag={"kind": "task", "id": "nightly"}))
-    # Session, user, execution servers, consoles' labels.
-    with django_assert_max_num_queries(4):
+    # Session, user, execution servers, consoles' labels, whether to show the Education tab.
+    with django_assert_max_num_queries(5):
         response = alice_client.get(PAGE)
     assert {row.pid for row in response.context["rows"]} >= set(pids)
 
