@@ -44,3 +44,12 @@ def send_reminders() -> int:
     from billing.reminders import reminders_send
 
     return reminders_send(today=timezone.localdate())
+
+
+@shared_task(acks_late=True)
+def reconcile_subscriptions() -> int | None:
+    """The nightly VAT reconciliation at Stripe and PayPal; returns the run's id."""
+    from billing.reconcile import reconciliation_run
+
+    run = reconciliation_run()
+    return run.pk if run else None
