@@ -14,7 +14,9 @@ from billing.models import (
     BillingProfile,
     EuMembership,
     Evidence,
+    GatewayEvent,
     Invoice,
+    Payment,
     PlanChange,
     ReconciliationAction,
     ReconciliationRun,
@@ -101,6 +103,23 @@ class GrantForm(forms.ModelForm):
         pass  # a grant replaces the user's current subscription
 
 
+class DelinquentFilter(admin.SimpleListFilter):
+    """Staff's list of late payers: a charge failed and has not been paid since."""
+
+    title = "payment"
+    parameter_name = "delinquent"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Delinquent (payment failing)"), ("no", "Paying")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(delinquent_since__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(delinquent_since__isnull=True)
+        return queryset
+
+
 @admin.register(Subscription)
 class SubscriptionAdmin(ReadOnlyAdmin):
     list_display = (
@@ -110,8 +129,10 @@ class SubscriptionAdmin(ReadOnlyAdmin):
         "source",
         "gateway",
         "next_invoice_date",
+        "delinquent_since",
+        "suspended",
     )
-    list_filter = ("source", "gateway")
+    list_filter = ("source", "gateway", DelinquentFilter, "suspended")
     search_fields = ("user__username", "gateway_id")
     raw_id_fields = ("user",)
 
@@ -302,3 +323,27 @@ class ReconciliationActionAdmin(ReadOnlyAdmin):
     @admin.display(description="to collect (+) / refund (-)")
     def difference(self, action):
         return action.difference_minor
+
+
+@admin.register(GatewayEvent)
+class GatewayEventAdmin(ReadOnlyAdmin):
+    """Every webhook once, with what Warren made of it (refusals are the ones to look at)."""
+
+    list_display = (
+        "received_at",
+        "gateway",
+        "kind",
+        "gateway_subscription_id",
+        "amount_minor",
+        "currency",
+        "outcome",
+        "detail",
+    )
+    list_filter = ("outcome", "gateway", "kind")
+    search_fields = ("event_id", "gateway_subscription_id", "subscription__user__username")
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdmin):
+    list_display = ("paid_at", "invoice", "amount_minor", "currency")
+    search_fields = ("invoice__user__username",)

@@ -175,6 +175,17 @@ class Subscription(models.Model):
     # Billing II: who collects the money, and their id for the subscription (blank: no gateway).
     gateway = models.CharField(max_length=8, choices=Gateway.choices, blank=True)
     gateway_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # Late payers: since when a charge has failed, reminders sent since, whether the grace
+    # period ran out (free limits in force until they pay; the row keeps what they bought).
+    delinquent_since = models.DateTimeField(null=True, blank=True)
+    delinquent_reminders = models.PositiveSmallIntegerField(default=0)
+    suspended = models.BooleanField(default=False, help_text="On free limits until they pay.")
+    last_paid_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the gateway last took a payment (event time)."
+    )
+    cancel_at = models.DateField(
+        null=True, blank=True, help_text="Cancelled: paid limits until this day, then free."
+    )
 
     def __str__(self):
         return f"{self.user}: {self.description}"
@@ -339,3 +350,48 @@ class ReconciliationAction(models.Model):
         if self.gateway_gross_minor is None or self.expected_gross_minor is None:
             return None
         return self.expected_gross_minor - self.gateway_gross_minor
+
+
+class GatewayEvent(models.Model):
+    """A webhook received from a gateway, once per event id: replays are recognised here."""
+
+    class Outcome(models.TextChoices):
+        RECORDED = "recorded", "Recorded"
+        IGNORED = "ignored", "Ignored (not an event Warren acts on, or stale)"
+        REFUSED = "refused", "Refused (unknown subscription, amount or currency)"
+
+    gateway = models.CharField(max_length=8, choices=Gateway.choices)
+    event_id = models.CharField(max_length=100)
+    kind = models.CharField(max_length=60)
+    gateway_subscription_id = models.CharField(max_length=64, blank=True)
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    amount_minor = models.IntegerField(null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices)
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["gateway", "event_id"], name="one_row_per_event")
+        ]
+
+    def __str__(self):
+        return f"{self.gateway} {self.kind} {self.event_id}"
+
+
+class Payment(models.Model):
+    """A gateway's payment of one invoice (an invoice is paid once)."""
+
+    invoice = models.OneToOneField(Invoice, on_delete=models.PROTECT, related_name="payment")
+    event = models.OneToOneField(GatewayEvent, on_delete=models.PROTECT, related_name="payment")
+    amount_minor = models.IntegerField()
+    currency = models.CharField(max_length=3)
+    paid_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"Payment of {self.invoice}"

@@ -329,3 +329,53 @@ def _disable_web_apps_not_kept(user: User, keep_web_app_ids: list[int]) -> None:
             lambda webapp=webapp: webapp_set_enabled(webapp=webapp, enabled=False)
         )
     extra.update(enabled=False)
+
+
+# --- Billing II: gateways ------------------------------------------------------------------
+
+
+def payment_method_url(*, subscription: Subscription, return_url: str) -> str:
+    """The gateway's page where the user fixes how they pay."""
+    from billing.gateways import GatewayError, gateway_for
+
+    try:
+        return gateway_for(subscription.gateway).payment_method_url(
+            gateway_id=subscription.gateway_id, return_url=return_url
+        )
+    except GatewayError as error:
+        logger.warning("payment method page for %s: %s", subscription.user, error)
+        raise AppError(
+            "The payment provider did not answer: try again in a few minutes.", status=503
+        ) from None
+
+
+def subscription_end(*, user: User) -> Subscription:
+    """A cancelled subscription's paid period is over: the free plan, nothing deleted.
+
+    Over the free plan's web app limit, the oldest web apps stay on (the user was told when
+    cancelling, and can switch which ones on the Web tab).
+    """
+    from accounts.models import DEFAULT_PLAN_SLUG
+
+    free = Plan.objects.get(slug=DEFAULT_PLAN_SLUG)
+    limits = _limits_of(free, None)
+    keep = list(
+        WebApp.objects.filter(user=user, enabled=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)[: limits["max_web_apps"]]
+    )
+    subscription = _record_change(
+        user=user,
+        plan=free,
+        limits=limits,
+        description=free.name,
+        net=0,
+        source=Subscription.Source.FREE,
+        evidence=None,
+        keep_web_app_ids=_check_downgrade(user, limits, keep),
+        changed_by=None,
+    )
+    Subscription.objects.filter(pk=subscription.pk).update(
+        gateway="", gateway_id="", cancel_at=None, delinquent_since=None, suspended=False
+    )
+    return subscription

@@ -53,3 +53,11 @@ def reconcile_subscriptions() -> int | None:
 
     run = reconciliation_run()
     return run.pk if run else None
+
+
+@shared_task(acks_late=True)
+def process_late_payers() -> dict:
+    """Reminders to late payers, free limits after the grace period, cancellations ending."""
+    from billing.payments import delinquency_process
+
+    return delinquency_process()

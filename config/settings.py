@@ -287,6 +287,10 @@ CELERY_BEAT_SCHEDULE["billing-send-reminders"] = {
     "schedule": crontab(hour=7, minute=0),
 }
 # billing II: every gateway subscription against the VAT on its next invoice date, nightly.
+CELERY_BEAT_SCHEDULE["billing-late-payers"] = {
+    "task": "billing.tasks.process_late_payers",
+    "schedule": crontab(hour=8, minute=0),
+}
 CELERY_BEAT_SCHEDULE["billing-reconcile-subscriptions"] = {
     "task": "billing.tasks.reconcile_subscriptions",
     "schedule": crontab(hour=2, minute=15),
@@ -354,6 +358,8 @@ WARREN_DASHBOARD_CARDS = [
     "consoles.dashboard.consoles_card",
     "webapps.dashboard.webapps_card",
 ]
+# billing II: the late payer's banner, first of all cards.
+WARREN_DASHBOARD_CARDS.insert(0, "billing.dashboard.delinquent_card")
 # Extra panels on the Account tab, after plan, security, email and identity.
 WARREN_ACCOUNT_CARDS: list[str] = [
     "consoles.dashboard.python_preference_card",
@@ -409,6 +415,14 @@ WARREN_GATEWAY_RETRY_AFTER_MAX_SECONDS = env_int(
 # at the gateways; its lock lapses after this long if a worker is killed mid-run.
 WARREN_RECONCILE_NERFED = env_bool("WARREN_RECONCILE_NERFED", False)
 WARREN_RECONCILE_LOCK_SECONDS = env_int("WARREN_RECONCILE_LOCK_SECONDS", 6 * 3600, minimum=60)
+# Late payers: reminders this many days after a failed payment, and the grace period after
+# which the account uses the free plan's limits until it pays.
+WARREN_BILLING_DUNNING_DAYS = [
+    int(d) for d in env_list("WARREN_BILLING_DUNNING_DAYS", ["1", "3", "7"]) if d.isdigit()
+]
+WARREN_BILLING_GRACE_DAYS = env_int("WARREN_BILLING_GRACE_DAYS", 14, minimum=0)
+# The dashboard's address as users reach it, for links in emails.
+WARREN_SITE_URL = env_url("WARREN_SITE_URL", ("http", "https")) or "http://localhost:8000"
 
 # --- Consoles ------------------------------------------------------------------------------
 # How often a sharee's open console socket re-checks its share (revocations through another

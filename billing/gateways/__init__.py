@@ -33,6 +33,24 @@ class Charge:
     currency: str  # upper case, as Warren keeps it
 
 
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A verified webhook, in Warren's words (each adapter translates its gateway's)."""
+
+    event_id: str
+    kind: str  # "paid", "failed", "cancelled", "activated", or "other"
+    type: str  # the gateway's own name for it
+    gateway_subscription_id: str
+    occurred_at: datetime.datetime
+    amount_minor: int | None = None
+    currency: str = ""
+    reference: str = ""  # what Warren asked the gateway to carry (checkout: the attempt id)
+
+
+class BadSignature(Exception):
+    """A webhook whose signature does not verify: forged, or signed with another secret."""
+
+
 class GatewayError(Exception):
     """The gateway refused or failed; the subscription is retried on the next run."""
 

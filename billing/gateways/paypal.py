@@ -9,6 +9,7 @@ billing date (``WARREN_PAYPAL_CHANGE_WINDOW_HOURS``, the seed's 72): those are d
 """
 
 import datetime
+import json
 import time
 from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
@@ -17,11 +18,13 @@ import httpx
 from django.conf import settings
 
 from billing.gateways import (
+    BadSignature,
     ChangeRefused,
     Charge,
     GatewayError,
     GatewayUnavailable,
     RateLimited,
+    WebhookEvent,
     parse_retry_after,
     with_backoff,
 )
@@ -208,3 +211,70 @@ class PayPalGateway:
 
     def change_window_hours(self) -> int:
         return settings.WARREN_PAYPAL_CHANGE_WINDOW_HOURS
+
+    def payment_method_url(self, *, gateway_id: str, return_url: str) -> str:
+        """PayPal's own page for a subscriber's automatic payments (no API makes one)."""
+        sandbox = "sandbox" in settings.WARREN_PAYPAL_API_BASE
+        host = "https://www.sandbox.paypal.com" if sandbox else "https://www.paypal.com"
+        return f"{host}/myaccount/autopay/"
+
+    def webhook_parse(self, *, payload: bytes, headers) -> WebhookEvent:
+        """Ask PayPal's verify-webhook-signature about the event, then translate it."""
+        try:
+            event = json.loads(payload)
+        except ValueError:
+            raise BadSignature("not JSON") from None
+        if not settings.WARREN_PAYPAL_WEBHOOK_ID or not isinstance(event, dict):
+            raise BadSignature("no PayPal webhook id is configured, or not an event")
+        answer = self._send(
+            "POST",
+            "/v1/notifications/verify-webhook-signature",
+            what="verify webhook",
+            json={
+                "auth_algo": headers.get("PAYPAL-AUTH-ALGO", ""),
+                "cert_url": headers.get("PAYPAL-CERT-URL", ""),
+                "transmission_id": headers.get("PAYPAL-TRANSMISSION-ID", ""),
+                "transmission_sig": headers.get("PAYPAL-TRANSMISSION-SIG", ""),
+                "transmission_time": headers.get("PAYPAL-TRANSMISSION-TIME", ""),
+                "webhook_id": settings.WARREN_PAYPAL_WEBHOOK_ID,
+                "webhook_event": event,
+            },
+        )
+        if answer.get("verification_status") != "SUCCESS":
+            raise BadSignature("PayPal did not verify the signature")
+        return event_of(event)
+
+
+KINDS = {
+    "PAYMENT.SALE.COMPLETED": "paid",
+    "BILLING.SUBSCRIPTION.PAYMENT.FAILED": "failed",
+    "BILLING.SUBSCRIPTION.CANCELLED": "cancelled",
+    "BILLING.SUBSCRIPTION.ACTIVATED": "activated",
+}
+
+
+def event_of(event: dict) -> WebhookEvent:
+    resource = event.get("resource") or {}
+    kind = KINDS.get(event.get("event_type"), "other")
+    amount = None
+    currency = ""
+    if kind == "paid":
+        subscription = resource.get("billing_agreement_id", "")
+        money = resource.get("amount") or {}
+        amount, currency = money.get("total"), money.get("currency", "")
+    else:
+        subscription = resource.get("id", "")
+        failed = (resource.get("billing_info") or {}).get("last_failed_payment") or {}
+        money = failed.get("amount") or {}
+        amount, currency = money.get("value"), money.get("currency_code", "")
+    created = event.get("create_time") or "1970-01-01T00:00:00Z"
+    return WebhookEvent(
+        event_id=str(event.get("id", "")),
+        kind=kind,
+        type=str(event.get("event_type", "")),
+        gateway_subscription_id=str(subscription),
+        occurred_at=datetime.datetime.fromisoformat(created.replace("Z", "+00:00")),
+        amount_minor=to_minor(amount) if amount is not None else None,
+        currency=str(currency).upper(),
+        reference=str(resource.get("custom_id") or ""),
+    )

@@ -3,6 +3,7 @@
 with ``proration_behavior="none"``, so the period already paid for is not re-charged."""
 
 import datetime
+import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -10,10 +11,12 @@ import stripe
 from django.conf import settings
 
 from billing.gateways import (
+    BadSignature,
     Charge,
     GatewayError,
     GatewayUnavailable,
     RateLimited,
+    WebhookEvent,
     parse_retry_after,
     with_backoff,
 )
@@ -142,3 +145,56 @@ class StripeGateway:
 
     def change_window_hours(self) -> int:
         return 0
+
+    def payment_method_url(self, *, gateway_id: str, return_url: str) -> str:
+        """A Billing Portal session where the customer replaces their card."""
+        subscription = self._call(
+            f"retrieve {gateway_id}", lambda: self._client.v1.subscriptions.retrieve(gateway_id)
+        )
+        session = self._call(
+            "portal session",
+            lambda: self._client.v1.billing_portal.sessions.create(
+                params={"customer": subscription["customer"], "return_url": return_url},
+                options={"idempotency_key": f"warren-portal-{uuid.uuid4()}"},
+            ),
+        )
+        return session["url"]
+
+
+KINDS = {
+    "invoice.paid": "paid",
+    "invoice.payment_failed": "failed",
+    "customer.subscription.deleted": "cancelled",
+    "checkout.session.completed": "activated",
+}
+
+
+def webhook_parse(*, payload: bytes, signature: str, secret: str) -> WebhookEvent:
+    """Verify ``Stripe-Signature`` (HMAC, five minutes' tolerance) and translate the event."""
+    if not secret:
+        raise BadSignature("no Stripe webhook secret is configured")
+    try:
+        event = stripe.Webhook.construct_event(payload, signature, secret).to_dict()
+    except (stripe.SignatureVerificationError, ValueError) as error:
+        raise BadSignature(str(error)) from None
+    obj = event.get("data", {}).get("object", {})
+    kind = KINDS.get(event.get("type"), "other")
+    if obj.get("object") == "invoice":
+        # Current API: the subscription is under parent.subscription_details; older, top level.
+        parent = (obj.get("parent") or {}).get("subscription_details") or {}
+        subscription = parent.get("subscription") or obj.get("subscription") or ""
+        amount = obj.get("amount_paid") if kind == "paid" else obj.get("amount_due")
+    elif obj.get("object") == "checkout.session":
+        subscription, amount = obj.get("subscription") or "", obj.get("amount_total")
+    else:
+        subscription, amount = obj.get("id", ""), None
+    return WebhookEvent(
+        event_id=event["id"],
+        kind=kind,
+        type=event.get("type", ""),
+        gateway_subscription_id=subscription,
+        occurred_at=datetime.datetime.fromtimestamp(event.get("created", 0), datetime.UTC),
+        amount_minor=int(amount) if amount is not None else None,
+        currency=(obj.get("currency") or "").upper(),
+        reference=obj.get("client_reference_id") or "",
+    )

@@ -67,6 +67,7 @@ class FakeStripe(FakeHttpServer):
         self.idempotent: dict[str, tuple[str, Reply]] = {}
         self.charged: dict[str, list[tuple[datetime.date, int]]] = {}
         self.failing_cards: set[str] = set()
+        self.portal_sessions: dict[str, dict] = {}
         self.prorations: dict[str, str] = {}  # subscription -> proration_behavior of its last swap
         self._ids = itertools.count(1)
 
@@ -191,6 +192,25 @@ class FakeStripe(FakeHttpServer):
     def _route(self, method, path, params) -> Reply:
         if path == "/v1/subscriptions" and method == "GET":
             return self._list(params)
+        if path == "/v1/billing_portal/sessions" and method == "POST":
+            customer = params.get("customer", "")
+            if not any(s["customer"] == customer for s in self.subscriptions.values()):
+                return error(400, "invalid_request_error", f"No such customer: '{customer}'")
+            session = f"bps_{next(self._ids):014d}"
+            self.portal_sessions[session] = {
+                "customer": customer,
+                "return_url": params["return_url"],
+            }
+            return Reply(
+                200,
+                {
+                    "id": session,
+                    "object": "billing_portal.session",
+                    "customer": customer,
+                    "return_url": params["return_url"],
+                    "url": f"{self.url}/portal/{session}",
+                },
+            )
         match = re.fullmatch(r"/v1/subscriptions/(sub_\w+)", path)
         if match:
             sub = self.subscriptions.get(match.group(1))
