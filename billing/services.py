@@ -276,6 +276,10 @@ def _record_change(
     today = timezone.localdate()
     paid = net > 0
     trial_end = today + datetime.timedelta(days=settings.WARREN_BILLING_TRIAL_DAYS)
+    current = Subscription.objects.filter(user=user).first()
+    # Billing II: a paid plan collected by a gateway changes there (from its next invoice, no
+    # proration) and keeps its invoice dates; no new trial.
+    at_gateway = paid and current is not None and current.gateway and current.cancel_at is None
     subscription, _ = Subscription.objects.update_or_create(
         user=user,
         defaults={
@@ -286,10 +290,14 @@ def _record_change(
             "currency": settings.WARREN_BILLING_CURRENCY,
             "source": source,
             "evidence": evidence,
-            "next_invoice_date": trial_end if paid else None,
+            "next_invoice_date": (
+                current.next_invoice_date if at_gateway else trial_end if paid else None
+            ),
             "reminded_for": None,
         },
     )
+    if at_gateway:
+        transaction.on_commit(lambda: subscription_gateway_amount_set(subscription=subscription))
     PlanChange.objects.create(
         user=user,
         description=description,
@@ -379,3 +387,28 @@ def subscription_end(*, user: User) -> Subscription:
         gateway="", gateway_id="", cancel_at=None, delinquent_since=None, suspended=False
     )
     return subscription
+
+
+def subscription_gateway_amount_set(*, subscription: Subscription) -> bool:
+    """Tell the gateway the new amount (net plus the VAT of the next invoice date)."""
+    from billing.gateways import GatewayError, gateway_for
+
+    day = subscription.next_invoice_date or timezone.localdate()
+    quote = price_quote(user=subscription.user, net_minor=subscription.net_monthly_minor, day=day)
+    rate = quote.decision.rate if quote.decision and quote.decision.charged else 0
+    try:
+        gateway_for(subscription.gateway).amount_set(
+            gateway_id=subscription.gateway_id,
+            net_minor=quote.net_minor,
+            vat_rate=rate,
+            gross_minor=quote.gross_minor,
+            currency=subscription.currency,
+            idempotency_key=f"warren-plan-{subscription.pk}-{timezone.now().timestamp()}",
+        )
+    except GatewayError as error:
+        # The nightly reconciliation compares every amount with net and VAT: it fixes this.
+        logger.warning(
+            "plan change of %s not yet at %s: %s", subscription.user, subscription.gateway, error
+        )
+        return False
+    return True

@@ -252,3 +252,26 @@ def test_cancelling_keeps_the_paid_limits_to_the_period_end_then_free(client, pa
     assert (paying.net_monthly_minor, paying.gateway, paying.cancel_at) == (0, "", None)
     paying.user.refresh_from_db()
     assert effective_limits(paying.user).cpu_seconds_per_day == 100
+
+
+def test_a_plan_change_changes_the_amount_at_the_gateway_without_a_new_trial(
+    paying, fake_stripe, django_capture_on_commit_callbacks
+):
+    from accounts.models import Plan
+    from billing.services import subscription_change
+    from tests.billing.conftest import IP_IN
+
+    plan = Plan.objects.filter(is_public=True, monthly_price_minor__gt=500).first()
+    due = paying.next_invoice_date
+    with django_capture_on_commit_callbacks(execute=True):
+        subscription_change(
+            user=paying.user,
+            ip_address=IP_IN["DE"],
+            quoted_net_minor=plan.monthly_price_minor,
+            plan=plan,
+        )
+    paying.refresh_from_db()
+    assert (paying.next_invoice_date, paying.gateway) == (due, "stripe")
+    expected = plan.monthly_price_minor + round(plan.monthly_price_minor * 0.19)
+    assert fake_stripe.gross(paying.gateway_id) == expected
+    assert fake_stripe.prorations[paying.gateway_id] == "none"
