@@ -14,8 +14,12 @@ from billing.models import (
     BillingProfile,
     EuMembership,
     Evidence,
+    GatewayEvent,
     Invoice,
+    Payment,
     PlanChange,
+    ReconciliationAction,
+    ReconciliationRun,
     Subscription,
     UnitPrices,
     VatRate,
@@ -99,11 +103,37 @@ class GrantForm(forms.ModelForm):
         pass  # a grant replaces the user's current subscription
 
 
+class DelinquentFilter(admin.SimpleListFilter):
+    """Staff's list of late payers: a charge failed and has not been paid since."""
+
+    title = "payment"
+    parameter_name = "delinquent"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Delinquent (payment failing)"), ("no", "Paying")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(delinquent_since__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(delinquent_since__isnull=True)
+        return queryset
+
+
 @admin.register(Subscription)
 class SubscriptionAdmin(ReadOnlyAdmin):
-    list_display = ("user", "description", "net_monthly_minor", "source", "next_invoice_date")
-    list_filter = ("source",)
-    search_fields = ("user__username",)
+    list_display = (
+        "user",
+        "description",
+        "net_monthly_minor",
+        "source",
+        "gateway",
+        "next_invoice_date",
+        "delinquent_since",
+        "suspended",
+    )
+    list_filter = ("source", "gateway", DelinquentFilter, "suspended")
+    search_fields = ("user__username", "gateway_id")
     raw_id_fields = ("user",)
 
     def has_add_permission(self, request):
@@ -217,3 +247,103 @@ class InvoiceAdmin(ReadOnlyAdmin):
                 self.message_user(request, " ".join(error.messages), messages.ERROR)
             else:
                 self.message_user(request, f"Issued {note}.")
+
+
+class ReconciliationActionInline(admin.TabularInline):
+    model = ReconciliationAction
+    fields = (
+        "gateway",
+        "gateway_id",
+        "subscription",
+        "outcome",
+        "reason",
+        "next_invoice_date",
+        "next_charge_date",
+        "gateway_gross_minor",
+        "expected_gross_minor",
+        "difference",
+    )
+    readonly_fields = fields
+    can_delete = False
+    extra = 0
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="to collect (+) / refund (-)")
+    def difference(self, action):
+        return action.difference_minor
+
+
+@admin.register(ReconciliationRun)
+class ReconciliationRunAdmin(ReadOnlyAdmin):
+    """Each night's run: its counts, and below, every action taken (or, nerfed, not taken)."""
+
+    list_display = (
+        "started_at",
+        "today",
+        "nerfed",
+        "status",
+        "checked",
+        "correct",
+        "updated",
+        "deferred",
+        "skipped",
+        "failed",
+        "gateway_calls",
+    )
+    list_filter = ("status", "nerfed")
+    date_hierarchy = "today"
+    search_fields = ("actions__gateway_id", "actions__subscription__user__username")
+    inlines = [ReconciliationActionInline]
+
+
+@admin.register(ReconciliationAction)
+class ReconciliationActionAdmin(ReadOnlyAdmin):
+    """Every action across runs: filter on "deferred" for the subscriptions charged at the old
+    rate, with the amount to collect or refund."""
+
+    list_display = (
+        "run",
+        "gateway",
+        "gateway_id",
+        "subscription",
+        "outcome",
+        "next_charge_date",
+        "gateway_gross_minor",
+        "expected_gross_minor",
+        "difference",
+        "reason",
+    )
+    list_filter = ("outcome", "gateway", "run__nerfed")
+    search_fields = ("gateway_id", "subscription__user__username")
+    list_select_related = ("run", "subscription__user")
+
+    @admin.display(description="to collect (+) / refund (-)")
+    def difference(self, action):
+        return action.difference_minor
+
+
+@admin.register(GatewayEvent)
+class GatewayEventAdmin(ReadOnlyAdmin):
+    """Every webhook once, with what Warren made of it (refusals are the ones to look at)."""
+
+    list_display = (
+        "received_at",
+        "gateway",
+        "kind",
+        "gateway_subscription_id",
+        "amount_minor",
+        "currency",
+        "outcome",
+        "detail",
+    )
+    list_filter = ("outcome", "gateway", "kind")
+    search_fields = ("event_id", "gateway_subscription_id", "subscription__user__username")
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdmin):
+    list_display = ("paid_at", "invoice", "amount_minor", "currency")
+    search_fields = ("invoice__user__username",)

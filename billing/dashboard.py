@@ -19,3 +19,15 @@ def billing_card(request) -> Card:
         "profile": BillingProfile.objects.filter(user=user).first(),
     }
     return Card("billing/cards/billing.html", context)
+
+
+def delinquent_card(request) -> Card | None:
+    """A wide banner on the Dashboard while a payment is failing (listed first)."""
+    subscription = (
+        Subscription.objects.filter(user=request.user, delinquent_since__isnull=False)
+        .only("delinquent_since", "suspended", "description")
+        .first()
+    )
+    if subscription is None:
+        return None
+    return Card("billing/cards/delinquent.html", {"subscription": subscription}, wide=True)

@@ -142,6 +142,11 @@ class Evidence(models.Model):
         return f"{self.username}: billing {self.billing_country}, IP {ip_country}, {verdict}"
 
 
+class Gateway(models.TextChoices):
+    STRIPE = "stripe", "Stripe"
+    PAYPAL = "paypal", "PayPal"
+
+
 class Subscription(models.Model):
     """What a user pays for now: the plan or custom limits and the net price they agreed to."""
 
@@ -167,6 +172,20 @@ class Subscription(models.Model):
     started_at = models.DateTimeField(auto_now_add=True)
     next_invoice_date = models.DateField(null=True, blank=True)
     reminded_for = models.DateField(null=True, blank=True, help_text="Invoice date last reminded.")
+    # Billing II: who collects the money, and their id for the subscription (blank: no gateway).
+    gateway = models.CharField(max_length=8, choices=Gateway.choices, blank=True)
+    gateway_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # Late payers: since when a charge has failed, reminders sent since, whether the grace
+    # period ran out (free limits in force until they pay; the row keeps what they bought).
+    delinquent_since = models.DateTimeField(null=True, blank=True)
+    delinquent_reminders = models.PositiveSmallIntegerField(default=0)
+    suspended = models.BooleanField(default=False, help_text="On free limits until they pay.")
+    last_paid_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the gateway last took a payment (event time)."
+    )
+    cancel_at = models.DateField(
+        null=True, blank=True, help_text="Cancelled: paid limits until this day, then free."
+    )
 
     def __str__(self):
         return f"{self.user}: {self.description}"
@@ -261,3 +280,118 @@ class Invoice(models.Model):
     @property
     def display_number(self) -> str:
         return f"{self.number:06d}"
+
+
+class ReconciliationRun(models.Model):
+    """One nightly pass of every gateway subscription against the VAT on its next invoice date."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+        INTERRUPTED = "interrupted", "Interrupted (its worker stopped; the next run redoes it)"
+
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    today = models.DateField(help_text="The day the run reconciled for.")
+    nerfed = models.BooleanField(help_text="Dry run: recorded what it would do, wrote nothing.")
+    status = models.CharField(max_length=11, choices=Status.choices, default=Status.RUNNING)
+    checked = models.PositiveIntegerField(default=0)
+    correct = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    deferred = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    gateway_calls = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self):
+        mode = " (nerfed)" if self.nerfed else ""
+        return f"Reconciliation of {self.today}{mode}: {self.get_status_display()}"
+
+
+class ReconciliationAction(models.Model):
+    """What a run did (or, nerfed, would have done) to one subscription; correct ones are
+    only counted, so a quiet night writes a handful of rows, not one per subscriber."""
+
+    class Outcome(models.TextChoices):
+        UPDATED = "updated", "Updated at the gateway"
+        WOULD_UPDATE = "would", "Would update (nerfed)"
+        DEFERRED = "deferred", "Deferred: inside PayPal's no-change window"
+        SKIPPED = "skipped", "Skipped"
+        FAILED = "failed", "Failed (retried next run)"
+
+    run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="actions")
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    gateway = models.CharField(max_length=8, choices=Gateway.choices)
+    gateway_id = models.CharField(max_length=64)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices)
+    reason = models.CharField(max_length=300, blank=True)
+    next_invoice_date = models.DateField(null=True, blank=True)
+    next_charge_date = models.DateField(null=True, blank=True)
+    net_minor = models.IntegerField(null=True, blank=True)
+    vat_rate = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    gateway_gross_minor = models.IntegerField(null=True, blank=True)
+    expected_gross_minor = models.IntegerField(null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self):
+        return f"{self.gateway} {self.gateway_id}: {self.get_outcome_display()}"
+
+    @property
+    def difference_minor(self) -> int | None:
+        """To collect (positive) or refund (negative) if charged at the gateway's amount."""
+        if self.gateway_gross_minor is None or self.expected_gross_minor is None:
+            return None
+        return self.expected_gross_minor - self.gateway_gross_minor
+
+
+class GatewayEvent(models.Model):
+    """A webhook received from a gateway, once per event id: replays are recognised here."""
+
+    class Outcome(models.TextChoices):
+        RECORDED = "recorded", "Recorded"
+        IGNORED = "ignored", "Ignored (not an event Warren acts on, or stale)"
+        REFUSED = "refused", "Refused (unknown subscription, amount or currency)"
+
+    gateway = models.CharField(max_length=8, choices=Gateway.choices)
+    event_id = models.CharField(max_length=100)
+    kind = models.CharField(max_length=60)
+    gateway_subscription_id = models.CharField(max_length=64, blank=True)
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    amount_minor = models.IntegerField(null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices)
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["gateway", "event_id"], name="one_row_per_event")
+        ]
+
+    def __str__(self):
+        return f"{self.gateway} {self.kind} {self.event_id}"
+
+
+class Payment(models.Model):
+    """A gateway's payment of one invoice (an invoice is paid once)."""
+
+    invoice = models.OneToOneField(Invoice, on_delete=models.PROTECT, related_name="payment")
+    event = models.OneToOneField(GatewayEvent, on_delete=models.PROTECT, related_name="payment")
+    amount_minor = models.IntegerField()
+    currency = models.CharField(max_length=3)
+    paid_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"Payment of {self.invoice}"

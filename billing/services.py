@@ -276,6 +276,10 @@ def _record_change(
     today = timezone.localdate()
     paid = net > 0
     trial_end = today + datetime.timedelta(days=settings.WARREN_BILLING_TRIAL_DAYS)
+    current = Subscription.objects.filter(user=user).first()
+    # Billing II: a paid plan collected by a gateway changes there (from its next invoice, no
+    # proration) and keeps its invoice dates; no new trial.
+    at_gateway = paid and current is not None and current.gateway and current.cancel_at is None
     subscription, _ = Subscription.objects.update_or_create(
         user=user,
         defaults={
@@ -286,10 +290,14 @@ def _record_change(
             "currency": settings.WARREN_BILLING_CURRENCY,
             "source": source,
             "evidence": evidence,
-            "next_invoice_date": trial_end if paid else None,
+            "next_invoice_date": (
+                current.next_invoice_date if at_gateway else trial_end if paid else None
+            ),
             "reminded_for": None,
         },
     )
+    if at_gateway:
+        transaction.on_commit(lambda: subscription_gateway_amount_set(subscription=subscription))
     PlanChange.objects.create(
         user=user,
         description=description,
@@ -329,3 +337,78 @@ def _disable_web_apps_not_kept(user: User, keep_web_app_ids: list[int]) -> None:
             lambda webapp=webapp: webapp_set_enabled(webapp=webapp, enabled=False)
         )
     extra.update(enabled=False)
+
+
+# --- Billing II: gateways ------------------------------------------------------------------
+
+
+def payment_method_url(*, subscription: Subscription, return_url: str) -> str:
+    """The gateway's page where the user fixes how they pay."""
+    from billing.gateways import GatewayError, gateway_for
+
+    try:
+        return gateway_for(subscription.gateway).payment_method_url(
+            gateway_id=subscription.gateway_id, return_url=return_url
+        )
+    except GatewayError as error:
+        logger.warning("payment method page for %s: %s", subscription.user, error)
+        raise AppError(
+            "The payment provider did not answer: try again in a few minutes.", status=503
+        ) from None
+
+
+def subscription_end(*, user: User) -> Subscription:
+    """A cancelled subscription's paid period is over: the free plan, nothing deleted.
+
+    Over the free plan's web app limit, the oldest web apps stay on (the user was told when
+    cancelling, and can switch which ones on the Web tab).
+    """
+    from accounts.models import DEFAULT_PLAN_SLUG
+
+    free = Plan.objects.get(slug=DEFAULT_PLAN_SLUG)
+    limits = _limits_of(free, None)
+    keep = list(
+        WebApp.objects.filter(user=user, enabled=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)[: limits["max_web_apps"]]
+    )
+    subscription = _record_change(
+        user=user,
+        plan=free,
+        limits=limits,
+        description=free.name,
+        net=0,
+        source=Subscription.Source.FREE,
+        evidence=None,
+        keep_web_app_ids=_check_downgrade(user, limits, keep),
+        changed_by=None,
+    )
+    Subscription.objects.filter(pk=subscription.pk).update(
+        gateway="", gateway_id="", cancel_at=None, delinquent_since=None, suspended=False
+    )
+    return subscription
+
+
+def subscription_gateway_amount_set(*, subscription: Subscription) -> bool:
+    """Tell the gateway the new amount (net plus the VAT of the next invoice date)."""
+    from billing.gateways import GatewayError, gateway_for
+
+    day = subscription.next_invoice_date or timezone.localdate()
+    quote = price_quote(user=subscription.user, net_minor=subscription.net_monthly_minor, day=day)
+    rate = quote.decision.rate if quote.decision and quote.decision.charged else 0
+    try:
+        gateway_for(subscription.gateway).amount_set(
+            gateway_id=subscription.gateway_id,
+            net_minor=quote.net_minor,
+            vat_rate=rate,
+            gross_minor=quote.gross_minor,
+            currency=subscription.currency,
+            idempotency_key=f"warren-plan-{subscription.pk}-{timezone.now().timestamp()}",
+        )
+    except GatewayError as error:
+        # The nightly reconciliation compares every amount with net and VAT: it fixes this.
+        logger.warning(
+            "plan change of %s not yet at %s: %s", subscription.user, subscription.gateway, error
+        )
+        return False
+    return True

@@ -44,3 +44,20 @@ def send_reminders() -> int:
     from billing.reminders import reminders_send
 
     return reminders_send(today=timezone.localdate())
+
+
+@shared_task(acks_late=True)
+def reconcile_subscriptions() -> int | None:
+    """The nightly VAT reconciliation at Stripe and PayPal; returns the run's id."""
+    from billing.reconcile import reconciliation_run
+
+    run = reconciliation_run()
+    return run.pk if run else None
+
+
+@shared_task(acks_late=True)
+def process_late_payers() -> dict:
+    """Reminders to late payers, free limits after the grace period, cancellations ending."""
+    from billing.payments import delinquency_process
+
+    return delinquency_process()

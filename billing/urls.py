@@ -11,4 +11,7 @@ urlpatterns = [
     path("invoices/", views.invoices, name="invoices"),
     path("invoices/<int:number>/", views.invoice, name="invoice"),
     path("invoices/<int:number>/pdf/", views.invoice_download, name="invoice_pdf"),
+    path("payment-method/", views.payment_method, name="payment_method"),
+    path("webhooks/stripe/", views.stripe_webhook, name="stripe_webhook"),
+    path("webhooks/paypal/", views.paypal_webhook, name="paypal_webhook"),
 ]

@@ -1,9 +1,13 @@
 """The billing pages: parse, call one service, answer (plans, price, address, invoices)."""
 
+import logging
+
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.limits import effective_limits
@@ -15,6 +19,8 @@ from billing.models import BillingProfile, Invoice, Subscription
 from billing.pdf import invoice_pdf
 from config.errors import AppError
 from webapps.models import WebApp
+
+logger = logging.getLogger(__name__)
 
 
 def _plans_context(request, builder=None, error=""):
@@ -161,3 +167,74 @@ def invoice_download(request, number: int):
     response = HttpResponse(invoice_pdf(found), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="invoice-{found.display_number}.pdf"'
     return response
+
+
+# --- Billing II: webhooks and the payment method ---------------------------------------------
+
+
+def _webhook_answer(gateway: str, parse) -> HttpResponse:
+    from billing.gateways import BadSignature, GatewayError
+    from billing.payments import gateway_event_record
+
+    try:
+        event = parse()
+    except BadSignature as error:
+        logger.warning("%s webhook refused: bad signature (%s)", gateway, error)
+        return HttpResponse("bad signature", status=400, content_type="text/plain")
+    except GatewayError as error:
+        # PayPal could not be asked to verify: 503 so it delivers the event again later.
+        logger.warning("%s webhook not verified now: %s", gateway, error)
+        return HttpResponse("try again later", status=503, content_type="text/plain")
+    except (KeyError, TypeError, ValueError) as error:
+        logger.warning("%s webhook refused: malformed (%r)", gateway, error)
+        return HttpResponse("malformed event", status=400, content_type="text/plain")
+    row = gateway_event_record(gateway=gateway, event=event)
+    # 200 whatever Warren made of it (refusals are logged and listed for staff): a gateway
+    # retries anything else for days, and a retry would change nothing.
+    return HttpResponse(row.outcome, content_type="text/plain")
+
+
+@login_not_required
+@csrf_exempt
+@require_POST
+def stripe_webhook(request):
+    from django.conf import settings
+
+    from billing.gateways.stripe import webhook_parse
+
+    return _webhook_answer(
+        "stripe",
+        lambda: webhook_parse(
+            payload=request.body,
+            signature=request.headers.get("Stripe-Signature", ""),
+            secret=settings.WARREN_STRIPE_WEBHOOK_SECRET,
+        ),
+    )
+
+
+@login_not_required
+@csrf_exempt
+@require_POST
+def paypal_webhook(request):
+    from billing.gateways import gateway_for
+
+    return _webhook_answer(
+        "paypal",
+        lambda: gateway_for("paypal").webhook_parse(payload=request.body, headers=request.headers),
+    )
+
+
+@require_GET
+def payment_method(request):
+    """Where a late payer fixes their card: the gateway's own page."""
+    subscription = get_object_or_404(
+        Subscription, user=request.user, gateway__in=["stripe", "paypal"]
+    )
+    try:
+        url = services.payment_method_url(
+            subscription=subscription, return_url=request.build_absolute_uri("/")
+        )
+    except AppError as error:
+        messages.error(request, error.message)
+        return redirect("billing:plans")
+    return redirect(url)

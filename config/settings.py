@@ -289,6 +289,15 @@ CELERY_BEAT_SCHEDULE["billing-send-reminders"] = {
     "task": "billing.tasks.send_reminders",
     "schedule": crontab(hour=7, minute=0),
 }
+# billing II: every gateway subscription against the VAT on its next invoice date, nightly.
+CELERY_BEAT_SCHEDULE["billing-late-payers"] = {
+    "task": "billing.tasks.process_late_payers",
+    "schedule": crontab(hour=8, minute=0),
+}
+CELERY_BEAT_SCHEDULE["billing-reconcile-subscriptions"] = {
+    "task": "billing.tasks.reconcile_subscriptions",
+    "schedule": crontab(hour=2, minute=15),
+}
 
 # --- Warren ------------------------------------------------------------------------------
 WARREN_SITE_NAME = env_str("WARREN_SITE_NAME", "Warren")
@@ -352,6 +361,8 @@ WARREN_DASHBOARD_CARDS = [
     "consoles.dashboard.consoles_card",
     "webapps.dashboard.webapps_card",
 ]
+# billing II: the late payer's banner, first of all cards.
+WARREN_DASHBOARD_CARDS.insert(0, "billing.dashboard.delinquent_card")
 # Extra panels on the Account tab, after plan, security, email and identity.
 WARREN_ACCOUNT_CARDS: list[str] = [
     "consoles.dashboard.python_preference_card",
@@ -390,6 +401,39 @@ WARREN_BILLING_TRIAL_DAYS = env_int("WARREN_BILLING_TRIAL_DAYS", 14, minimum=0)
 WARREN_BILLING_REMINDER_DAYS = env_int("WARREN_BILLING_REMINDER_DAYS", 7, minimum=1)
 # Who hears about refused subscriptions (mismatched evidence); empty: every staff user.
 WARREN_BILLING_STAFF_EMAILS = env_list("WARREN_BILLING_STAFF_EMAILS", [])
+# Billing II: payment gateways. Keys and secrets come from the environment only; a gateway
+# without its key is simply not offered. The API bases move only for tests and sandboxes.
+WARREN_STRIPE_API_KEY = env_str("WARREN_STRIPE_API_KEY", "")
+WARREN_STRIPE_API_BASE = env_url("WARREN_STRIPE_API_BASE", ("http", "https")) or (
+    "https://api.stripe.com"
+)
+WARREN_STRIPE_WEBHOOK_SECRET = env_str("WARREN_STRIPE_WEBHOOK_SECRET", "")
+WARREN_PAYPAL_CLIENT_ID = env_str("WARREN_PAYPAL_CLIENT_ID", "")
+WARREN_PAYPAL_CLIENT_SECRET = env_str("WARREN_PAYPAL_CLIENT_SECRET", "")
+WARREN_PAYPAL_API_BASE = env_url("WARREN_PAYPAL_API_BASE", ("http", "https")) or (
+    "https://api-m.paypal.com"
+)
+WARREN_PAYPAL_WEBHOOK_ID = env_str("WARREN_PAYPAL_WEBHOOK_ID", "")
+# PayPal refuses amount changes this close to a payment (the seed's 72 hours): deferred.
+WARREN_PAYPAL_CHANGE_WINDOW_HOURS = env_int("WARREN_PAYPAL_CHANGE_WINDOW_HOURS", 72, minimum=0)
+WARREN_GATEWAY_TIMEOUT_SECONDS = env_int("WARREN_GATEWAY_TIMEOUT_SECONDS", 20, minimum=1)
+# A 429 is retried this many times, waiting its Retry-After (capped at the second setting).
+WARREN_GATEWAY_RATE_LIMIT_RETRIES = env_int("WARREN_GATEWAY_RATE_LIMIT_RETRIES", 5, minimum=0)
+WARREN_GATEWAY_RETRY_AFTER_MAX_SECONDS = env_int(
+    "WARREN_GATEWAY_RETRY_AFTER_MAX_SECONDS", 60, minimum=0
+)
+# The nightly reconciliation: nerfed (dry run) records what it would do and writes nothing
+# at the gateways; its lock lapses after this long if a worker is killed mid-run.
+WARREN_RECONCILE_NERFED = env_bool("WARREN_RECONCILE_NERFED", False)
+WARREN_RECONCILE_LOCK_SECONDS = env_int("WARREN_RECONCILE_LOCK_SECONDS", 6 * 3600, minimum=60)
+# Late payers: reminders this many days after a failed payment, and the grace period after
+# which the account uses the free plan's limits until it pays.
+WARREN_BILLING_DUNNING_DAYS = [
+    int(d) for d in env_list("WARREN_BILLING_DUNNING_DAYS", ["1", "3", "7"]) if d.isdigit()
+]
+WARREN_BILLING_GRACE_DAYS = env_int("WARREN_BILLING_GRACE_DAYS", 14, minimum=0)
+# The dashboard's address as users reach it, for links in emails.
+WARREN_SITE_URL = env_url("WARREN_SITE_URL", ("http", "https")) or "http://localhost:8000"
 
 # --- Consoles ------------------------------------------------------------------------------
 # How often a sharee's open console socket re-checks its share (revocations through another

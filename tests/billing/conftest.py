@@ -39,3 +39,6 @@ def geoip(settings, tmp_path):
     write_geoip_database(path, NETWORKS)
     settings.WARREN_GEOIP_DATABASE = path
     return path
+
+
+from tests.billing.gateway_fixtures import fake_paypal, fake_stripe  # noqa: E402, F401

@@ -39,3 +39,29 @@ def test_the_billing_admin_page_says_no_geoip_database_is_shipped(staff_client, 
 def test_outsiders_cannot_reach_the_billing_admin(alice_client):
     response = alice_client.get(reverse("admin:billing_invoice_changelist"))
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_a_run_shows_its_counts_and_actions(staff_client, user):
+    import datetime
+
+    from billing.models import ReconciliationAction, ReconciliationRun
+
+    run = ReconciliationRun.objects.create(today=datetime.date(2030, 4, 29), nerfed=True, checked=3)
+    ReconciliationAction.objects.create(
+        run=run,
+        gateway="paypal",
+        gateway_id="I-000000000042",
+        outcome=ReconciliationAction.Outcome.DEFERRED,
+        reason="Within 72 hours",
+        gateway_gross_minor=590,
+        expected_gross_minor=600,
+    )
+    page = staff_client.get(reverse("admin:billing_reconciliationrun_change", args=[run.pk]))
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "I-000000000042" in body and "Deferred" in body
+    listing = staff_client.get(
+        reverse("admin:billing_reconciliationaction_changelist"), {"outcome": "deferred"}
+    ).content.decode()
+    assert "I-000000000042" in listing and ">10<" in listing
+    assert staff_client.get(reverse("admin:billing_reconciliationrun_add")).status_code == 403
