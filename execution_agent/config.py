@@ -177,10 +177,24 @@ def _sandbox_bind_ports(env: Mapping[str, str]) -> tuple[int, ...]:
         raise ConfigError(str(exc)) from None
 
 
+def _sandbox_database_ports(env: Mapping[str, str]) -> tuple[int, ...]:
+    raw = env.get("WARREN_SANDBOX_DATABASE_PORTS")
+    if raw is None:
+        return firewall.USERS_DATABASE_PORTS
+    try:
+        return landlock.parse_ports(raw)
+    except landlock.LandlockError as exc:
+        raise ConfigError(str(exc).replace("BIND_PORTS", "DATABASE_PORTS")) from None
+
+
 def _sandbox_allow(env: Mapping[str, str], webapps_port: int) -> tuple[firewall.Blocked, ...]:
     raw = env.get("WARREN_SANDBOX_ALLOW")
+    if raw is None:
+        # WARREN_SANDBOX_DATABASE_PORTS shapes only the default: ./bin/run leaves out a local
+        # MariaDB whose root takes no password, which would make every sandbox its root.
+        raw = firewall.default_allow(webapps_port, database_ports=_sandbox_database_ports(env))
     try:
-        return firewall.parse_allow(firewall.default_allow(webapps_port) if raw is None else raw)
+        return firewall.parse_allow(raw)
     except firewall.FirewallError as exc:
         raise ConfigError(str(exc)) from None
 

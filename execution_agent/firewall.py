@@ -82,11 +82,15 @@ def parse_allow(raw: str) -> tuple[Blocked, ...]:
     return parse_block(raw, "WARREN_SANDBOX_ALLOW")
 
 
-def default_allow(webapps_port: int, resolv_conf: str = "/etc/resolv.conf") -> str:
+def default_allow(
+    webapps_port: int,
+    resolv_conf: str = "/etc/resolv.conf",
+    database_ports: tuple[int, ...] = USERS_DATABASE_PORTS,
+) -> str:
     """What users reach by default: the web apps' nginx on this machine (to curl their own
     site), the users' database servers' ports on this machine, and port 53 of a resolver on
     this machine if resolv.conf names one."""
-    entries = [f"local:{webapps_port}", *(f"local:{port}" for port in USERS_DATABASE_PORTS)]
+    entries = [f"local:{webapps_port}", *(f"local:{port}" for port in database_ports)]
     for address in local_nameservers(resolv_conf):
         entries.append(f"[{address}]:53" if ":" in address else f"{address}:53")
     return ",".join(entries)

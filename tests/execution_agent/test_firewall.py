@@ -60,6 +60,13 @@ def test_by_default_users_reach_the_web_apps_port_their_database_servers_and_a_r
     )
     assert firewall.default_allow(8080, str(tmp_path / "missing")) == f"local:8080,{databases}"
     assert load_config({"WARREN_SANDBOX_ALLOW": ""}).sandbox_allow == ()
+    # WARREN_SANDBOX_DATABASE_PORTS shapes the default only (./bin/run drops an open-root 3306).
+    narrowed = set(load_config({"WARREN_SANDBOX_DATABASE_PORTS": "5433"}).sandbox_allow)
+    assert Blocked(None, 5433) in narrowed and Blocked(None, 3306) not in narrowed
+    explicit = {"WARREN_SANDBOX_ALLOW": "local:9", "WARREN_SANDBOX_DATABASE_PORTS": "5433"}
+    assert load_config(explicit).sandbox_allow == (Blocked(None, 9),)
+    with pytest.raises(ConfigError, match="WARREN_SANDBOX_DATABASE_PORTS"):
+        load_config({"WARREN_SANDBOX_DATABASE_PORTS": "3306,mysql"})
 
 
 def test_accepts_come_before_every_reject_and_open_tcp_and_udp():
