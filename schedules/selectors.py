@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db.models import Prefetch
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from accounts.access import may_act_on
 from accounts.limits import effective_limits
 from schedules.models import ScheduledTask, TaskRun
 
@@ -33,6 +35,14 @@ def task_list(*, owner) -> list[ScheduledTask]:
 def task_for_owner(*, owner, pk: int) -> ScheduledTask:
     """One of the owner's tasks; anyone else's is a 404 (never a 403: ids are not secrets)."""
     return get_object_or_404(ScheduledTask, owner=owner, pk=pk)
+
+
+def task_for_actor(*, actor, pk: int) -> ScheduledTask:
+    """A task ``actor`` may act on (theirs, or a student's: accounts.access); else a 404."""
+    task = get_object_or_404(ScheduledTask.objects.select_related("owner"), pk=pk)
+    if not may_act_on(actor, task.owner):
+        raise Http404("No such task")
+    return task
 
 
 def task_count(*, owner) -> int:

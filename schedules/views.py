@@ -1,4 +1,5 @@
-"""The Tasks tab: views parse, authorise (owner only, 404 otherwise), call one service, render."""
+"""The Tasks tab: views parse, authorise (the owner or their teacher, 404 otherwise:
+accounts.access), call one service, render."""
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
@@ -6,6 +7,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.access import access_record
 from accounts.limits import effective_limits
 from config.errors import AppError, error_response
 from schedules import selectors, services
@@ -21,6 +23,20 @@ def log_url(task) -> str | None:
         )
     except NoReverseMatch:
         return None
+
+
+def _task(request, pk: int, action: str):
+    """The task at ``pk`` for this request's user, recorded when a teacher acts on it."""
+    task = selectors.task_for_actor(actor=request.user, pk=pk)
+    access_record(actor=request.user, owner=task.owner, action=action, target=task.label)
+    return task
+
+
+def _back(request, task) -> str:
+    """Where an action on ``task`` returns: the Tasks tab, or a teacher's page of the student."""
+    if task.owner_id == request.user.pk:
+        return reverse("schedules:index")
+    return reverse("education:student", args=[task.owner.username])
 
 
 def _index_context(request, form: TaskForm) -> dict:
@@ -66,7 +82,8 @@ def create(request):
 
 @require_http_methods(["GET", "POST"])
 def edit(request, pk: int):
-    task = selectors.task_for_owner(owner=request.user, pk=pk)
+    action = "changed the task" if request.method == "POST" else "opened the task"
+    task = _task(request, pk, action)
     form = TaskForm.for_task(task, request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -82,42 +99,44 @@ def edit(request, pk: int):
             task.refresh_from_db()
         else:
             messages.success(request, "Task saved.")
-            return redirect("schedules:index")
+            return redirect(_back(request, task))
     status = 400 if form.is_bound else 200
-    return render(request, "schedules/edit.html", {"task": task, "form": form}, status=status)
+    context = {"task": task, "form": form, "back": _back(request, task)}
+    return render(request, "schedules/edit.html", context, status=status)
 
 
 @require_POST
 def delete(request, pk: int):
-    task = selectors.task_for_owner(owner=request.user, pk=pk)
+    task = _task(request, pk, "deleted the task")
+    back = _back(request, task)
     services.task_delete(task=task)
     messages.success(request, "Task deleted.")
-    return redirect("schedules:index")
+    return redirect(back)
 
 
 @require_POST
 def enable(request, pk: int):
-    task = selectors.task_for_owner(owner=request.user, pk=pk)
     enabled = request.POST.get("enabled") == "1"
+    task = _task(request, pk, "enabled the task" if enabled else "disabled the task")
     services.task_enable_set(task=task, enabled=enabled, now=timezone.now())
     messages.success(request, "Task enabled." if enabled else "Task disabled.")
-    return redirect("schedules:index")
+    return redirect(_back(request, task))
 
 
 @require_POST
 def run_now(request, pk: int):
-    task = selectors.task_for_owner(owner=request.user, pk=pk)
+    task = _task(request, pk, "ran the task now")
     services.task_run_now(task=task, now=timezone.now())
     messages.success(request, "Started. Its output goes to the task's log.")
-    return redirect("schedules:index")
+    return redirect(_back(request, task))
 
 
 @require_POST
 def extend(request, pk: int):
-    task = selectors.task_for_owner(owner=request.user, pk=pk)
+    task = _task(request, pk, "extended the task")
     try:
         services.task_extend(task=task, now=timezone.now())
     except AppError as error:
-        return error_response(request, error, "schedules:index")
+        return error_response(request, error, _back(request, task))
     messages.success(request, f"Extended: it runs until {task.expires_at:%Y-%m-%d %H:%M} UTC.")
-    return redirect("schedules:index")
+    return redirect(_back(request, task))

@@ -3,9 +3,11 @@
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from education.models import TeacherAction
 from schedules import services
 from schedules.models import ScheduledTask, TaskRun
 from tests.factories import UserFactory
@@ -177,3 +179,43 @@ def test_hourly_for_a_paid_user(task_server, client):
     assert response.status_code == 302
     task = ScheduledTask.objects.get()
     assert task.schedule_display == "Hourly at :15" and task.expires_at is None
+
+
+@pytest.fixture
+def teacher_client(user):
+    from education.services import teacher_nominate
+
+    teacher = UserFactory(username="tess")
+    teacher_nominate(student=user, username="tess")
+    client = Client()
+    client.force_login(teacher)
+    return client
+
+
+def test_the_teacher_sees_changes_and_switches_a_students_task_and_each_act_is_recorded(
+    teacher_client, task
+):
+    student_page = reverse("education:student", args=["alice"])
+    assert (
+        reverse("schedules:edit", args=[task.pk])
+        in teacher_client.get(student_page).content.decode()
+    )
+    url = reverse("schedules:edit", args=[task.pk])
+    assert "python3 ~/report.py" in teacher_client.get(url).content.decode()
+    response = teacher_client.post(url, {**GOOD, "command": "echo fixed"})
+    assert response.status_code == 302 and response["Location"] == student_page
+    teacher_client.post(reverse("schedules:enable", args=[task.pk]), {"enabled": "0"})
+    task.refresh_from_db()
+    assert (task.command, task.enabled, task.owner.username) == ("echo fixed", False, "alice")
+    actions = list(TeacherAction.objects.values_list("action", flat=True).order_by("pk"))
+    assert actions == ["opened the task", "changed the task", "disabled the task"]
+
+
+def test_a_former_teacher_gets_404_on_the_students_tasks(teacher_client, task, user):
+    from education.models import TeacherLink
+    from education.services import teacher_remove
+
+    teacher_remove(link=TeacherLink.objects.get(student=user), by=user)
+    assert teacher_client.get(reverse("schedules:edit", args=[task.pk])).status_code == 404
+    assert teacher_client.post(reverse("schedules:delete", args=[task.pk])).status_code == 404
+    assert ScheduledTask.objects.filter(pk=task.pk).exists()
