@@ -120,6 +120,7 @@ class PlanAdmin(admin.ModelAdmin):
         "max_web_workers_per_app",
         "disk_bytes",
         "max_scheduled_tasks",
+        "max_always_on_tasks",
         "postgres_allowed",
         "custom_domains_allowed",
         "is_public",

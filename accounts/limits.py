@@ -11,6 +11,7 @@ LIMIT_FIELDS = (
     "max_web_workers_per_app",
     "disk_bytes",
     "max_scheduled_tasks",
+    "max_always_on_tasks",
     "postgres_allowed",
     "custom_domains_allowed",
 )
@@ -26,6 +27,7 @@ class Limits:
     max_web_workers_per_app: int
     disk_bytes: int
     max_scheduled_tasks: int
+    max_always_on_tasks: int
     postgres_allowed: bool
     custom_domains_allowed: bool
 

@@ -20,6 +20,8 @@ class LimitFields(models.Model):
     max_web_workers_per_app = models.PositiveIntegerField()
     disk_bytes = models.PositiveBigIntegerField()
     max_scheduled_tasks = models.PositiveIntegerField()
+    # Commands kept running by the task server (schedules.AlwaysOnTask): paid plans only.
+    max_always_on_tasks = models.PositiveIntegerField(default=0)
     postgres_allowed = models.BooleanField(default=False)
     custom_domains_allowed = models.BooleanField(default=False)
 

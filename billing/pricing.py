@@ -42,6 +42,9 @@ class CustomChoice:
             "max_web_workers_per_app": self.max_web_workers_per_app,
             "disk_bytes": self.disk_gib * GIB,
             "max_scheduled_tasks": self.max_scheduled_tasks,
+            # Unpriced on purpose: the builder does not sell always-on tasks (yet); a custom
+            # account that needs them gets them from staff (the admin's custom limits).
+            "max_always_on_tasks": 0,
             "postgres_allowed": self.postgres_allowed,
             "custom_domains_allowed": self.custom_domains_allowed,
         }

@@ -339,6 +339,40 @@ class AgentClient:
     def task_kill(self, *, user: UserRef, run_id: str) -> bool:
         return self.call("task_kill", user=user, run_id=run_id)[0]["killed"]
 
+    # --- always-on tasks ----------------------------------------------------------------------
+    def always_on_set(
+        self,
+        *,
+        user: UserRef,
+        tasks: list[dict],
+        log_max_bytes: int,
+        backoff_max_seconds: float,
+        stable_seconds: float,
+        limits: Limits | None = None,
+    ) -> list[dict]:
+        """Make the user's always-on tasks ``tasks`` ([{task_id, command, log}]); their status."""
+        return self.call(
+            "always_on_set",
+            **_without_none(
+                {
+                    "user": user,
+                    "tasks": tasks,
+                    "log_max_bytes": log_max_bytes,
+                    "backoff_max_seconds": backoff_max_seconds,
+                    "stable_seconds": stable_seconds,
+                    "limits": limits,
+                }
+            ),
+        )[0]["tasks"]
+
+    def always_on_status(self, *, user: UserRef) -> list[dict]:
+        """[{task_id, state: starting|running|waiting|stopped, pid, started_at, restart_in,
+        last_exit_status, restarts}]"""
+        return self.call("always_on_status", user=user)[0]["tasks"]
+
+    def always_on_restart(self, *, user: UserRef, task_id: int) -> bool:
+        return self.call("always_on_restart", user=user, task_id=task_id)[0]["restarted"]
+
     # --- web apps ----------------------------------------------------------------------------
     # `app` is the structured settings web_apply/web_reload accept (execution_agent/web/spec.py):
     # domain, enabled, python, processes, working_dir, virtualenv, static [{url, directory,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from execution_agent import cgroups as cgroups_module
 from execution_agent import creds, firewall, landlock, procs
+from execution_agent.always_on import AlwaysOn
 from execution_agent.cgroups import Cgroups
 from execution_agent.config import Config
 from execution_agent.reaper import Reaper
@@ -38,11 +39,13 @@ class Agent:
     tmux: Tmux = field(init=False)
     web: WebServer = field(init=False)
     tasks: TaskRunner = field(init=False)
+    always_on: AlwaysOn = field(init=False)
 
     def __post_init__(self) -> None:
         self.tmux = Tmux(self)
         self.web = WebServer(self)
         self.tasks = TaskRunner(self)
+        self.always_on = AlwaysOn(self)
 
     @property
     def cgroups_version(self) -> str:

@@ -224,6 +224,10 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    # No Django in the loop: the saved sets are started again by the agent itself.
+    resumed = agent.always_on.resume()
+    if resumed:
+        log.info("always-on: %d task(s) started again", resumed)
     _notify_systemd("READY=1")
     try:
         server.serve_forever(poll_interval=0.5)

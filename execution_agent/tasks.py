@@ -54,8 +54,38 @@ class TaskRunRequest:
         return Tag("task", f"{self.task_id}.{self.run_id}")
 
 
-def _stamp(moment: float) -> str:
+def stamp(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def open_task_log(agent, user: UserRef, log_parts: list[str], max_bytes: int) -> int:
+    """A task's log, opened for appending as the user; rotated to <log>.1 past ``max_bytes``."""
+    parent_parts, name = log_parts[:-1], log_parts[-1]
+    with home_as_user(agent, user) as home_fd:
+        try:
+            parent = _parent_dir(home_fd, parent_parts)
+            try:
+                fd = open_beneath(parent, [name], LOG_FLAGS, 0o644)
+                if os.fstat(fd).st_size >= max_bytes:
+                    os.close(fd)
+                    os.rename(name, f"{name}.1", src_dir_fd=parent, dst_dir_fd=parent)
+                    fd = open_beneath(parent, [name], LOG_FLAGS, 0o644)
+                return fd
+            finally:
+                os.close(parent)
+        except OSError as exc:
+            raise from_os_error(exc, "task log") from None
+
+
+def _parent_dir(home_fd: int, parts: list[str]) -> int:
+    for depth in range(1, len(parts) + 1):
+        with contextlib.suppress(FileExistsError):
+            holder = open_beneath(home_fd, parts[: depth - 1], os.O_PATH | os.O_DIRECTORY)
+            try:
+                os.mkdir(parts[depth - 1], 0o755, dir_fd=holder)
+            finally:
+                os.close(holder)
+    return open_beneath(home_fd, parts, os.O_PATH | os.O_DIRECTORY)
 
 
 class TaskRunner:
@@ -84,7 +114,7 @@ class TaskRunner:
         try:
             os.write(
                 log_fd,
-                f"=== {_stamp(started)}: task {req.task_id} run {req.run_id} started: "
+                f"=== {stamp(started)}: task {req.task_id} run {req.run_id} started: "
                 f"{req.command} ===\n".encode(),
             )
             launched = self.agent.sandbox.launch(
@@ -103,7 +133,7 @@ class TaskRunner:
             message = getattr(exc, "message", str(exc))
             with contextlib.suppress(OSError):
                 os.write(
-                    log_fd, f"=== {_stamp(time.time())}: could not start: {message} ===\n".encode()
+                    log_fd, f"=== {stamp(time.time())}: could not start: {message} ===\n".encode()
                 )
             os.close(log_fd)
             self._forget_running(req.run_id)
@@ -122,32 +152,7 @@ class TaskRunner:
         return {"started": True, "pid": pid, "started_at": started}
 
     def _open_log(self, req: TaskRunRequest) -> int:
-        """The log, opened for appending as the user; rotated to <log>.1 past its size limit."""
-        parent_parts, name = req.log_parts[:-1], req.log_parts[-1]
-        with home_as_user(self.agent, req.user) as home_fd:
-            try:
-                parent = self._parent_dir(home_fd, parent_parts)
-                try:
-                    fd = open_beneath(parent, [name], LOG_FLAGS, 0o644)
-                    if os.fstat(fd).st_size >= req.log_max_bytes:
-                        os.close(fd)
-                        os.rename(name, f"{name}.1", src_dir_fd=parent, dst_dir_fd=parent)
-                        fd = open_beneath(parent, [name], LOG_FLAGS, 0o644)
-                    return fd
-                finally:
-                    os.close(parent)
-            except OSError as exc:
-                raise from_os_error(exc, "task log") from None
-
-    def _parent_dir(self, home_fd: int, parts: list[str]) -> int:
-        for depth in range(1, len(parts) + 1):
-            with contextlib.suppress(FileExistsError):
-                holder = open_beneath(home_fd, parts[: depth - 1], os.O_PATH | os.O_DIRECTORY)
-                try:
-                    os.mkdir(parts[depth - 1], 0o755, dir_fd=holder)
-                finally:
-                    os.close(holder)
-        return open_beneath(home_fd, parts, os.O_PATH | os.O_DIRECTORY)
+        return open_task_log(self.agent, req.user, req.log_parts, req.log_max_bytes)
 
     # --- waiting --------------------------------------------------------------------------
     def _wait(self, req: TaskRunRequest, process, pidfd: int, log_fd: int, started: float) -> None:
@@ -170,7 +175,7 @@ class TaskRunner:
         exit_status = process.returncode
         why = f"killed at the wall-clock limit of {req.wall_seconds:g} s; " if killed else ""
         footer = (
-            f"=== {_stamp(ended)}: {why}finished after {ended - started:.1f} s, "
+            f"=== {stamp(ended)}: {why}finished after {ended - started:.1f} s, "
             f"exit status {exit_status}, CPU {cpu:.2f} s ===\n"
         )
         with contextlib.suppress(OSError):

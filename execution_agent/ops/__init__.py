@@ -48,6 +48,7 @@ def op(name: str, *, fields: tuple[str, ...] = ()) -> Callable[[Callable], Calla
 
 # Every module of operations, imported for its @op registrations (a new module is one more).
 from execution_agent.ops import (  # noqa: E402, F401
+    always_on,
     cgroup_ops,
     consoles,
     core,

@@ -59,6 +59,7 @@ def test_custom_limits_win_over_the_plan_until_cleared(user):
         max_web_workers_per_app=6,
         disk_bytes=20 * GIB,
         max_scheduled_tasks=50,
+        max_always_on_tasks=3,
         postgres_allowed=True,
         custom_domains_allowed=True,
     )
