@@ -486,6 +486,12 @@ WARREN_TASK_LOG_MAX_BYTES = env_int("WARREN_TASK_LOG_MAX_BYTES", 1024 * 1024, mi
 # reminder goes out WARREN_TASK_EXPIRY_REMINDER_DAYS before.
 WARREN_TASK_EXPIRY_DAYS = env_int("WARREN_TASK_EXPIRY_DAYS", 28, minimum=1)
 WARREN_TASK_EXPIRY_REMINDER_DAYS = env_int("WARREN_TASK_EXPIRY_REMINDER_DAYS", 7, minimum=1)
+# Always-on tasks: the agent waits 1 s, 2 s, 4 s ... up to the cap before starting one that
+# exited again; a run that lasted WARREN_ALWAYS_ON_STABLE_SECONDS resets the wait to 1 s.
+WARREN_ALWAYS_ON_BACKOFF_MAX_SECONDS = env_int(
+    "WARREN_ALWAYS_ON_BACKOFF_MAX_SECONDS", 300, minimum=1
+)
+WARREN_ALWAYS_ON_STABLE_SECONDS = env_int("WARREN_ALWAYS_ON_STABLE_SECONDS", 60, minimum=1)
 CELERY_BEAT_SCHEDULE["schedules-dispatch-due"] = {
     "task": "schedules.tasks.dispatch_due_tasks",
     "schedule": crontab(),  # every minute, on the minute: the slots are minutes

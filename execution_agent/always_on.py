@@ -351,21 +351,17 @@ class AlwaysOn:
     def _apply(self, wanted: AlwaysOnSet) -> None:
         uid = wanted.user.uid
         with self._lock:
-            old = self._sets.get(uid)
             self._sets[uid] = wanted
             keep = {spec.task_id: spec for spec in wanted.tasks}
-            same_terms = old is not None and (old.user, old.limits, old.log_max_bytes) == (
-                wanted.user,
-                wanted.limits,
-                wanted.log_max_bytes,
-            )
             replaced: dict[int, Supervised] = {}
             for (owner_uid, task_id), supervised in list(self._supervised.items()):
                 if owner_uid != uid:
                     continue
-                # Unchanged tasks run on undisturbed; changed or removed ones stop.
-                if same_terms and keep.get(task_id) == supervised.spec:
-                    supervised.owner = wanted  # back-off bounds may have changed
+                # Unchanged tasks run on undisturbed (new limits or back-off bounds apply from
+                # their next start: the CPU weight changes every minute with the tarpit);
+                # changed or removed ones stop.
+                if keep.get(task_id) == supervised.spec and supervised.owner.user == wanted.user:
+                    supervised.owner = wanted
                     continue
                 supervised.stop()
                 replaced[task_id] = supervised

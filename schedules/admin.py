@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from schedules.models import ScheduledTask, TaskRun
+from schedules.models import AlwaysOnTask, ScheduledTask, TaskRun
 
 
 class TaskRunInline(admin.TabularInline):
@@ -55,3 +55,13 @@ class TaskRunAdmin(admin.ModelAdmin):
     list_select_related = ["task__owner"]
     raw_id_fields = ["task"]
     readonly_fields = ["agent_key"]
+
+
+@admin.register(AlwaysOnTask)
+class AlwaysOnTaskAdmin(admin.ModelAdmin):
+    list_display = ["id", "owner", "description", "enabled", "server", "created_at"]
+    list_filter = ["enabled", "server"]
+    search_fields = ["owner__username", "description", "command"]
+    list_select_related = ["owner", "server"]
+    raw_id_fields = ["owner"]
+    readonly_fields = ["created_at", "updated_at"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from schedules.models import ScheduledTask, TaskRun
+from schedules.models import AlwaysOnTask, ScheduledTask, TaskRun
 from schedules.selectors import tasks_expire_for
 from servers.agents import (
     AgentError,
@@ -18,7 +18,16 @@ from servers.agents import (
     user_ref,
 )
 
-__all__ = ["AgentError", "AgentUnavailable", "kill", "results", "start"]
+__all__ = [
+    "AgentError",
+    "AgentUnavailable",
+    "always_on_restart",
+    "always_on_set",
+    "always_on_status",
+    "kill",
+    "results",
+    "start",
+]
 
 
 def wall_seconds_for(task: ScheduledTask) -> int:
@@ -51,4 +60,29 @@ def results(server, *, forget: list[str]) -> dict:
 def kill(run: TaskRun) -> bool:
     return execution_agent(run.task.server).task_kill(
         user=user_ref(run.task.owner), run_id=run.agent_key
+    )
+
+
+def always_on_set(server, owner, tasks: list[AlwaysOnTask]) -> list[dict]:
+    """Make ``owner``'s always-on tasks on ``server`` exactly ``tasks``; their status."""
+    return execution_agent(server).always_on_set(
+        user=user_ref(owner),
+        tasks=[
+            {"task_id": task.pk, "command": task.command, "log": task.log_relative_path}
+            for task in tasks
+        ],
+        log_max_bytes=settings.WARREN_TASK_LOG_MAX_BYTES,
+        backoff_max_seconds=settings.WARREN_ALWAYS_ON_BACKOFF_MAX_SECONDS,
+        stable_seconds=settings.WARREN_ALWAYS_ON_STABLE_SECONDS,
+        limits=sandbox_limits(owner),
+    )
+
+
+def always_on_status(server, owner) -> list[dict]:
+    return execution_agent(server).always_on_status(user=user_ref(owner))
+
+
+def always_on_restart(task: AlwaysOnTask) -> bool:
+    return execution_agent(task.server).always_on_restart(
+        user=user_ref(task.owner), task_id=task.pk
     )

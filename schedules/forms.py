@@ -6,7 +6,7 @@ limit, hourly on paid plans only) are the services', raised as AppError on a fie
 
 from django import forms
 
-from schedules.models import ScheduledTask
+from schedules.models import AlwaysOnTask, ScheduledTask
 from schedules.services import MAX_COMMAND_CHARS, Schedule
 
 
@@ -45,3 +45,17 @@ class TaskForm(forms.Form):
             "description": task.description,
         }
         return cls(data, initial=initial)
+
+
+class AlwaysOnForm(forms.Form):
+    command = forms.CharField(
+        max_length=MAX_COMMAND_CHARS,
+        strip=False,
+        help_text="Kept running: started again if it exits (a script in your home, or any "
+        "Bash command line).",
+    )
+    description = forms.CharField(max_length=200, required=False)
+
+    @classmethod
+    def for_task(cls, task: AlwaysOnTask, data=None) -> "AlwaysOnForm":
+        return cls(data, initial={"command": task.command, "description": task.description})

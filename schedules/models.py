@@ -133,3 +133,44 @@ class TaskRun(models.Model):
         if self.started_at is None or self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class AlwaysOnTask(models.Model):
+    """A command its task server keeps running (paid plans): restarted with back-off if it exits.
+
+    The execution agent supervises it on its own; Django sends the owner's whole set of enabled
+    tasks to the server on every change (schedules.tasks.push_always_on).
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="always_on_tasks"
+    )
+    server = models.ForeignKey(
+        "servers.Server",
+        on_delete=models.PROTECT,
+        related_name="always_on_tasks",
+        help_text="The task server that keeps it running (its exec.<hostname> queue).",
+    )
+    command = models.TextField(max_length=1000)
+    description = models.CharField(max_length=200, blank=True)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self):
+        return f"{self.owner}: {self.label}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("schedules:always_on_edit", args=[self.pk])
+
+    @property
+    def label(self) -> str:
+        return self.description or self.command[:60]
+
+    @property
+    def log_relative_path(self) -> str:
+        """Where the agent appends its output and its starts, exits and waits."""
+        return f"task_logs/always-on-{self.pk}.log"

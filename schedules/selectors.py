@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 
 from accounts.access import may_act_on
 from accounts.limits import effective_limits
-from schedules.models import ScheduledTask, TaskRun
+from schedules.models import AlwaysOnTask, ScheduledTask, TaskRun
 
 
 def tasks_expire_for(user) -> bool:
@@ -52,3 +52,49 @@ def task_count(*, owner) -> int:
 def tasks_due(*, now: datetime):
     """Enabled tasks whose slot has come: one range scan of the partial next-run index."""
     return ScheduledTask.objects.filter(enabled=True, next_run_at__lte=now)
+
+
+# --- always-on tasks ------------------------------------------------------------------------
+
+
+def always_on_list(*, owner) -> list[AlwaysOnTask]:
+    return list(AlwaysOnTask.objects.filter(owner=owner).select_related("server").order_by("pk"))
+
+
+def always_on_count(*, owner) -> int:
+    return AlwaysOnTask.objects.filter(owner=owner).count()
+
+
+def always_on_for_actor(*, actor, pk: int) -> AlwaysOnTask:
+    """An always-on task ``actor`` may act on (theirs, or a student's); else a 404."""
+    task = get_object_or_404(AlwaysOnTask.objects.select_related("owner", "server"), pk=pk)
+    if not may_act_on(actor, task.owner):
+        raise Http404("No such task")
+    return task
+
+
+def always_on_wanted(*, owner, server) -> list[AlwaysOnTask]:
+    """What ``server`` should keep running for ``owner``: enabled tasks, on a plan allowing them."""
+    if not always_on_allowed_for(owner):
+        return []
+    tasks = AlwaysOnTask.objects.filter(owner=owner, server=server, enabled=True).order_by("pk")
+    return list(tasks[: effective_limits(owner).max_always_on_tasks])
+
+
+def always_on_allowed_for(user) -> bool:
+    """Always-on tasks are for paid plans (and custom limits that grant some)."""
+    return not tasks_expire_for(user) and effective_limits(user).max_always_on_tasks > 0
+
+
+def always_on_states(*, owner, tasks) -> dict[int, dict]:
+    """{task pk: the agent's status} from each server the tasks are on; {} where unreachable."""
+    from schedules import agent
+
+    states: dict[int, dict] = {}
+    for server in {task.server for task in tasks if task.enabled}:
+        try:
+            for entry in agent.always_on_status(server, owner):
+                states[entry["task_id"]] = entry
+        except (agent.AgentError, agent.AgentUnavailable):
+            continue
+    return states

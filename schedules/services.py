@@ -22,8 +22,14 @@ from accounts.limits import effective_limits
 from accounts.models import User
 from accounts.selectors import cheapest_plan_allowing
 from config.errors import AppError
-from schedules.models import ScheduledTask, TaskRun
-from schedules.selectors import task_count, tasks_due, tasks_expire_for
+from schedules.models import AlwaysOnTask, ScheduledTask, TaskRun
+from schedules.selectors import (
+    always_on_count,
+    always_on_wanted,
+    task_count,
+    tasks_due,
+    tasks_expire_for,
+)
 from schedules.timing import minute_start, schedule_next
 from servers.models import Server
 from servers.selectors import first_active_server
@@ -420,3 +426,120 @@ def task_expiry_reminders_send(*, now: datetime) -> int:
                 recipient_list=[owner.email],
             )
     return len(by_owner)
+
+
+# --- always-on tasks --------------------------------------------------------------------------
+# The agent keeps them running; every write here ends by sending the owner's whole set to the
+# server (on commit, on its exec.<hostname> queue), so a lost message is mended by the next.
+
+
+def _check_always_on_allowed(owner: User, *, adding: bool) -> None:
+    limits = effective_limits(owner)
+    if tasks_expire_for(owner) or limits.max_always_on_tasks == 0:
+        plan = cheapest_plan_allowing(field="max_always_on_tasks", count=1)
+        more = f" The {plan.name} plan includes some." if plan else ""
+        raise AppError(
+            f"Always-on tasks are for paid plans; your {limits.plan_name} plan has none.{more}"
+        )
+    if not adding:
+        return
+    have = always_on_count(owner=owner)
+    if limits.allows("max_always_on_tasks", have + 1):
+        return
+    plan = cheapest_plan_allowing(field="max_always_on_tasks", count=have + 1)
+    more = f" The {plan.name} plan allows more." if plan else ""
+    raise AppError(
+        f"Your {limits.plan_name} plan allows {limits.max_always_on_tasks} always-on "
+        f"task{'' if limits.max_always_on_tasks == 1 else 's'}, and you have {have}. "
+        f"Delete one first.{more}"
+    )
+
+
+def _push_on_commit(owner_id: int, server: Server) -> None:
+    from schedules.tasks import push_always_on
+
+    queue = server.agent_queue
+    transaction.on_commit(lambda: push_always_on.apply_async((owner_id, server.pk), queue=queue))
+
+
+def always_on_create(*, owner: User, command: str, description: str = "") -> AlwaysOnTask:
+    """Add an always-on task (paid plans, within the limit); its server starts it."""
+    command = _checked_command(owner, command)
+    with transaction.atomic():
+        # Serialises two creates of one user, so both cannot slip under the limit.
+        User.objects.select_for_update().filter(pk=owner.pk).first()
+        _check_always_on_allowed(owner, adding=True)
+        task = AlwaysOnTask.objects.create(
+            owner=owner,
+            server=_task_server(),
+            command=command,
+            description=description.strip()[:200],
+        )
+        _push_on_commit(owner.pk, task.server)
+    return task
+
+
+def always_on_update(*, task: AlwaysOnTask, command: str, description: str) -> AlwaysOnTask:
+    """Change the command or description; a changed command is started afresh."""
+    task.command = _checked_command(task.owner, command)
+    task.description = description.strip()[:200]
+    with transaction.atomic():
+        task.save(update_fields=["command", "description", "updated_at"])
+        _push_on_commit(task.owner_id, task.server)
+    return task
+
+
+def always_on_delete(*, task: AlwaysOnTask) -> None:
+    """Remove the task; its server stops it (its log stays in the home)."""
+    server, owner_id = task.server, task.owner_id
+    with transaction.atomic():
+        task.delete()
+        _push_on_commit(owner_id, server)
+
+
+def always_on_enable_set(*, task: AlwaysOnTask, enabled: bool) -> AlwaysOnTask:
+    """Start (enabled) or stop (disabled) the task: its server starts it or kills it."""
+    if enabled:
+        _check_always_on_allowed(task.owner, adding=False)
+    task.enabled = enabled
+    with transaction.atomic():
+        task.save(update_fields=["enabled", "updated_at"])
+        _push_on_commit(task.owner_id, task.server)
+    return task
+
+
+def always_on_restart(*, task: AlwaysOnTask) -> None:
+    """Stop the task's run and start it again at once (the back-off starts over)."""
+    from schedules import agent
+
+    if not task.enabled:
+        raise AppError("This task is stopped: click Start to run it.")
+    try:
+        restarted = agent.always_on_restart(task)
+    except (agent.AgentError, agent.AgentUnavailable) as error:
+        raise AppError(
+            f"Could not restart the task: {getattr(error, 'message', error)}", status=503
+        ) from None
+    if not restarted:
+        # The server has not got it (yet): send the set again, which starts it.
+        always_on_push(owner_id=task.owner_id, server_id=task.server_id)
+
+
+def always_on_push(*, owner_id: int, server_id: int) -> list[dict] | None:
+    """Send the owner's enabled always-on tasks on that server to its agent, which runs them."""
+    from schedules import agent
+
+    owner = User.objects.filter(pk=owner_id).select_related("plan").first()
+    server = Server.objects.filter(pk=server_id).first()
+    if owner is None or server is None:
+        return None
+    wanted = always_on_wanted(owner=owner, server=server)
+    return agent.always_on_set(server, owner, wanted)
+
+
+def always_on_follow_plan(*, user_id: int) -> None:
+    """After a plan change: each server the user has always-on tasks on gets their set again
+    (a free plan's is empty: the tasks stop; a paid plan's starts them)."""
+    servers = Server.objects.filter(always_on_tasks__owner_id=user_id).distinct()
+    for server in servers:
+        _push_on_commit(user_id, server)

@@ -75,3 +75,26 @@ def tasks_expiry_follow_plan(user_id: int) -> None:
     from schedules.services import tasks_expiry_follow_plan as follow
 
     follow(user_id=user_id, now=timezone.now())
+
+
+@shared_task(acks_late=True, ignore_result=True, autoretry_for=(), max_retries=0)
+def push_always_on(owner_id: int, server_id: int) -> None:
+    """On the task server's queue: send one owner's always-on set to its agent."""
+    from schedules.services import always_on_push
+    from servers.agents import AgentError, AgentUnavailable
+
+    try:
+        always_on_push(owner_id=owner_id, server_id=server_id)
+    except (AgentError, AgentUnavailable) as error:
+        # The database still says what should run: the next change (or Restart) sends it.
+        logger.warning("push_always_on %s on %s: %s", owner_id, server_id, error)
+
+
+def always_on_follow_plan_enqueue(sender=None, *, user_id: int, **kwargs) -> None:
+    """accounts.signals.limits_changed: a plan change starts or stops the user's always-on tasks."""
+    from django.db import transaction
+
+    from schedules.services import always_on_follow_plan
+
+    with transaction.atomic():
+        always_on_follow_plan(user_id=user_id)

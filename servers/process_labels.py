@@ -11,7 +11,7 @@ Apps register a labeler for their kind in ``AppConfig.ready()``::
 
 A labeler is ``(user, ids) -> {id: (label, url)}``; it is called once per kind per page.
 Registered today: "console" (consoles/apps.py, consoles.process_labels.console_labels) and
-"task" (schedules/apps.py, schedules.process_labels.task_labels).
+"task" and "always_on" (schedules/apps.py, schedules.process_labels).
 """
 
 from __future__ import annotations
@@ -27,7 +27,11 @@ Tag = tuple[str | None, str | None]
 registry: dict[str, Labeler] = {}
 
 # Linkless names for tags whose object is gone (or was never the user's), and for plumbing.
-FALLBACKS: dict[str, str] = {"console": "Console (ended)", "task": "Scheduled task"}
+FALLBACKS: dict[str, str] = {
+    "console": "Console (ended)",
+    "task": "Scheduled task",
+    "always_on": "Always-on task",
+}
 KNOWN_TAGS: dict[Tag, str] = {("other", "tmux-server"): "tmux server (holds your consoles)"}
 
 
