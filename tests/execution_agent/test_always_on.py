@@ -178,3 +178,17 @@ def test_bad_sets_are_refused_and_nothing_starts(client, keep, alice, tasks, mes
         keep(alice, tasks)
     assert message in str(caught.value)
     assert client.always_on_status(user=alice) == []
+
+
+def test_a_changed_command_replaces_the_run_and_an_unchanged_one_runs_on(
+    client, harness, keep, alice
+):
+    keep(alice, [task(), task(2, "sleep 601", "task_logs/always-on-2.log")])
+    first = until(lambda: tagged(client, alice, 1), what="task 1")[0]["pid"]
+    other = until(lambda: tagged(client, alice, 2), what="task 2")[0]["pid"]
+    keep(alice, [task(command="sleep 700"), task(2, "sleep 601", "task_logs/always-on-2.log")])
+    procs = until(
+        lambda: (p := tagged(client, alice, 1)) and p[0]["pid"] != first and p, what="the new run"
+    )
+    assert any("700" in " ".join(p["cmdline"]) for p in procs)
+    assert [p["pid"] for p in tagged(client, alice, 2)] == [other]
