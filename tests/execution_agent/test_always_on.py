@@ -192,3 +192,15 @@ def test_a_changed_command_replaces_the_run_and_an_unchanged_one_runs_on(
     )
     assert any("700" in " ".join(p["cmdline"]) for p in procs)
     assert [p["pid"] for p in tagged(client, alice, 2)] == [other]
+
+
+def test_its_cpu_is_counted_in_the_users_cgroup(client, keep, alice):
+    before = client.cpu_usage()["users"].get(alice["username"], {}).get("cpu_usec", 0)
+    keep(alice, [task(command="timeout 1 sh -c 'while :; do :; done'; exec sleep 600")])
+    until(
+        lambda: (
+            client.cpu_usage()["users"].get(alice["username"], {}).get("cpu_usec", 0) - before
+            > 300_000
+        ),
+        what="its CPU in the user's cgroup",
+    )

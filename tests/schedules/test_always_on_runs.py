@@ -128,7 +128,8 @@ def test_stop_kills_it_start_and_restart_bring_it_back_and_delete_ends_it(
         'class="always-on-state">stopped<'
         in client.get(reverse("schedules:index")).content.decode()
     )
-    assert "stopped; exited" in log_text(exec_agent, task)
+    # Written by the supervisor once it has reaped the sandbox, a moment after the processes.
+    until(lambda: "stopped; exited" in log_text(exec_agent, task), what="the stop in the log")
     with django_capture_on_commit_callbacks(execute=True):
         client.post(enable, {"enabled": "1"})
     second = until(lambda: alive(task), what="started again")[0]["pid"]
