@@ -56,7 +56,7 @@ def classroom(request):
 @require_GET
 def student(request, username: str):
     from consoles.selectors import consoles_of
-    from schedules.selectors import task_list
+    from schedules.selectors import always_on_list, task_list
     from webapps.selectors import webapps_of
 
     link = _link_or_404(request, username)
@@ -67,6 +67,7 @@ def student(request, username: str):
         "consoles": consoles_of(link.student).order_by("-created_at"),
         "webapps": webapps_of(link.student).order_by("domain"),
         "tasks": task_list(owner=link.student),
+        "always_on": always_on_list(owner=link.student),
     }
     return render(request, "education/student.html", context)
 

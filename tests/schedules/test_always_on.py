@@ -240,6 +240,8 @@ def test_the_teacher_changes_and_stops_a_students_task_and_each_act_is_recorded(
     client = Client()
     client.force_login(teacher)
     url = reverse("schedules:always_on_edit", args=[aot.pk])
+    student_page = client.get(reverse("education:student", args=[paid.username])).content.decode()
+    assert url in student_page and "Restart" in student_page
     assert "python3 ~/bot.py" in client.get(url).content.decode()
     response = client.post(url, {"command": "echo fixed"})
     assert response.status_code == 302
