@@ -102,6 +102,7 @@ class Supervised:
         self._stopping = False
         self._restart = False
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self._closed = False
         self.state = "starting"
         self.pid: int | None = None
         self.started_at: float | None = None
@@ -140,8 +141,11 @@ class Supervised:
             }
 
     def _wake(self) -> None:
-        with contextlib.suppress(BlockingIOError, OSError):
-            os.write(self._wake_w, b"x")
+        # Under the lock, and never once the pipe is closed: its fd number may be another
+        # file's by then.
+        with self._lock, contextlib.suppress(BlockingIOError, OSError):
+            if not self._closed:
+                os.write(self._wake_w, b"x")
 
     def _drain(self) -> None:
         with contextlib.suppress(BlockingIOError, OSError):
@@ -176,8 +180,9 @@ class Supervised:
         finally:
             with self._lock:
                 self.state, self.pid, self.next_start_at = "stopped", None, None
-            os.close(self._wake_r)
-            os.close(self._wake_w)
+                self._closed = True
+                os.close(self._wake_r)
+                os.close(self._wake_w)
 
     def _loop(self) -> None:
         from execution_agent.ops.processes import signal_tagged
