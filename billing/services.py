@@ -431,9 +431,9 @@ def _at_gateway(user: User) -> Subscription | None:
 def checkout_needed(*, user: User, net_minor: int) -> bool:
     """Whether buying this price sends the user to a gateway (a paid plan, a gateway set up,
     and no gateway already collecting from them: that one changes its amount instead)."""
-    from billing.gateways import configured_gateways
+    from billing.gateways import checkout_gateways
 
-    return net_minor > 0 and bool(configured_gateways()) and _at_gateway(user) is None
+    return net_minor > 0 and bool(checkout_gateways()) and _at_gateway(user) is None
 
 
 def checkout_start(
@@ -457,11 +457,11 @@ def checkout_start(
 
     from django.urls import reverse
 
-    from billing.gateways import GatewayError, configured_gateways, gateway_for
+    from billing.gateways import GatewayError, checkout_gateways, gateway_for
 
     if (plan is None) == (choice is None):
         raise TypeError("checkout_start: give a plan or a custom choice")
-    if gateway not in configured_gateways():
+    if gateway not in checkout_gateways():
         raise AppError("Choose how to pay.", field="gateway")
     net = net_price(plan=plan, choice=choice)
     if quoted_net_minor != net:

@@ -45,12 +45,12 @@ def _plans_context(request, builder=None, error=""):
 
 def _gateway_choices(user) -> list[tuple[str, str]]:
     """How a paid plan can be paid for, when buying it goes through a gateway."""
-    from billing.gateways import configured_gateways
+    from billing.gateways import checkout_gateways
 
     if not services.checkout_needed(user=user, net_minor=1):
         return []
     labels = {"stripe": "Card (Stripe)", "paypal": "PayPal"}
-    return [(name, labels[name]) for name in configured_gateways()]
+    return [(name, labels[name]) for name in checkout_gateways()]
 
 
 def _bound_initial(builder) -> BuilderForm:

@@ -173,3 +173,10 @@ def configured_gateways() -> list[str]:
     if settings.WARREN_PAYPAL_CLIENT_ID and settings.WARREN_PAYPAL_CLIENT_SECRET:
         names.append("paypal")
     return names
+
+
+def checkout_gateways() -> list[str]:
+    """The gateways a new subscriber can pay through (PayPal also needs its catalog plan)."""
+    return [
+        name for name in configured_gateways() if name != "paypal" or settings.WARREN_PAYPAL_PLAN_ID
+    ]

@@ -296,3 +296,86 @@ def test_a_subscriber_changing_plan_is_not_sent_to_checkout_again(
     assert len(fake_stripe.checkout_sessions) == 1
     stripe_subscriber.refresh_from_db()
     assert stripe_subscriber.description == plan.name
+
+
+# --- PayPal's approval flow -------------------------------------------------------------------
+
+
+def approve(fake, sub_id):
+    reply = fake.approve(sub_id)
+    if reply.after:
+        reply.after()
+    return reply
+
+
+def test_a_plan_bought_through_paypal_starts_when_its_activation_is_verified(
+    client, alice_client, addressed, fake_stripe, fake_paypal
+):
+    page = alice_client.get(reverse("billing:plans")).content.decode()
+    assert 'value="paypal"' in page and 'value="stripe"' in page  # both offered: a choice
+    response = choose_hacker(alice_client, gateway="paypal")
+    assert response.status_code == 302
+    sub_id = response["Location"].rsplit("/", 1)[1]
+    assert response["Location"] == f"{fake_paypal.url}/approve/{sub_id}"
+    attempt = CheckoutAttempt.objects.get()
+    request = fake_paypal.created[sub_id]
+    # Net plus PayPal's separate tax percentage, tied to the attempt.
+    assert request["plan_id"] == fake_paypal.plan_id and request["custom_id"] == str(attempt.token)
+    assert request["plan"]["billing_cycles"][0]["pricing_scheme"]["fixed_price"] == {
+        "currency_code": "EUR",
+        "value": "5.00",
+    }
+    assert request["plan"]["taxes"] == {"percentage": "19.00", "inclusive": False}
+    assert f"warren-checkout-{attempt.token}" in fake_paypal.request_ids
+    assert attempt.session_id == sub_id and cpu(addressed) == 100
+
+    reply = approve(fake_paypal, sub_id)
+    assert reply.headers["Location"].startswith(request["application_context"]["return_url"])
+    pending = list(fake_paypal.pending)
+    answers = fake_paypal.deliver_pending(client)
+    assert [a.content for a in answers] == [b"recorded", b"recorded"]
+    subscription = Subscription.objects.get(user=addressed)
+    assert (subscription.gateway, subscription.gateway_id) == ("paypal", sub_id)
+    assert cpu(addressed) == 2000
+    assert Payment.objects.get().amount_minor == 595
+    fake_paypal.pending = pending
+    fake_paypal.deliver_pending(client)  # replays
+    assert PlanChange.objects.filter(source="gateway").count() == 1 and Payment.objects.count() == 1
+
+    # An unsigned activation is refused by PayPal's verification.
+    payload, _headers = pending[0]
+    response = client.post("/billing/webhooks/paypal/", payload, content_type="application/json")
+    assert response.status_code == 400
+
+    # Cancelling cancels at PayPal; the limits stay to the period's end.
+    response = alice_client.post(reverse("billing:cancel"), follow=True)
+    assert "limits stay until" in response.content.decode()
+    assert fake_paypal.subscriptions[sub_id]["status"] == "CANCELLED"
+    subscription.refresh_from_db()
+    assert subscription.cancel_at is not None and cpu(addressed) == 2000
+
+
+def test_an_activation_of_another_paypal_subscription_is_refused(
+    client, alice_client, outsider_client, addressed, outsider, fake_paypal
+):
+    choose_hacker(alice_client, gateway="paypal")
+    billing_profile_save(user=outsider, name="Bob", address="2 Weg", country="DE", vat_number="")
+    bob = outsider_client.post(
+        reverse("billing:change"), {"plan": "hacker", "quoted_net_minor": "500"}, **DE
+    )
+    bob_sub = bob["Location"].rsplit("/", 1)[1]
+    alice = CheckoutAttempt.objects.get(user=addressed)
+    # Bob's approved subscription carrying Alice's reference.
+    fake_paypal.subscriptions[bob_sub]["custom_id"] = str(alice.token)
+    approve(fake_paypal, bob_sub)
+    answers = fake_paypal.deliver_pending(client)
+    assert answers[0].content == b"refused"
+    assert not Subscription.objects.filter(gateway="paypal").exists()
+    assert cpu(addressed) == 100 and cpu(outsider) == 100
+
+
+def test_paypal_without_its_catalog_plan_is_not_offered(
+    alice_client, addressed, fake_paypal, settings
+):
+    settings.WARREN_PAYPAL_PLAN_ID = ""
+    assert 'name="gateway"' not in alice_client.get(reverse("billing:plans")).content.decode()
