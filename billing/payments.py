@@ -154,7 +154,8 @@ def _activated(gateway: str, event: WebhookEvent, row: GatewayEvent):
     except ValueError:
         return Outcome.REFUSED, "No checkout has this reference."
     attempt = (
-        CheckoutAttempt.objects.select_for_update()
+        # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the plan's join.
+        CheckoutAttempt.objects.select_for_update(of=("self",))
         .select_related("user", "plan", "evidence")
         .filter(token=token, gateway=gateway)
         .first()

@@ -85,6 +85,7 @@ class FakeStripe(FakeHttpServer):
         self.webhooks = False  # whether advance_to sends invoice webhooks
         self.webhook_url: str | None = None
         self.webhook_delay = 0.0
+        self.hold = False  # keep webhooks in ``pending`` even with a webhook_url (release())
         self.pending: list[tuple[bytes, str]] = []  # (payload, Stripe-Signature) not yet sent
         self.delivered: list[tuple[str, int]] = []  # (event type, Warren's HTTP status)
         self.now: int | None = None  # the fake's clock (epoch seconds); None: real time
@@ -232,10 +233,17 @@ class FakeStripe(FakeHttpServer):
         for event in events:
             payload = json.dumps(event).encode()
             signed.append((payload, self.sign(payload)))
-        if not self.webhook_url:
+        if not self.webhook_url or self.hold:
             self.pending.extend(signed)
             return
+        self._post(signed)
 
+    def release(self) -> None:
+        """Deliver what ``hold`` kept back to ``webhook_url``, as Stripe would have."""
+        signed, self.pending = self.pending, []
+        self._post(signed)
+
+    def _post(self, signed: list[tuple[bytes, str]]) -> None:
         def deliver():
             time.sleep(self.webhook_delay)
             for payload, signature in signed:
