@@ -178,6 +178,26 @@ def _activated(gateway: str, event: WebhookEvent, row: GatewayEvent):
             f"Completed for {event.amount_minor} {event.currency} where the agreed price is "
             f"{attempt.gross_monthly_minor} {attempt.currency}."
         )
+    current = (
+        Subscription.objects.filter(user=attempt.user, cancel_at__isnull=True)
+        .exclude(gateway="")
+        .exclude(gateway=gateway, gateway_id=event.gateway_subscription_id)
+        .first()
+        if not problem
+        else None
+    )
+    if current is not None:
+        # Two checkouts paid (two tabs): the first one counts; the second is stopped at its
+        # gateway so the user is not charged twice, and staff refund its first payment.
+        attempt.status = CheckoutAttempt.Status.REFUSED
+        attempt.gateway_subscription_id = event.gateway_subscription_id
+        attempt.save(update_fields=["status", "gateway_subscription_id"])
+        transaction.on_commit(lambda: _cancel_extra(gateway, event.gateway_subscription_id))
+        return (
+            Outcome.REFUSED,
+            f"{attempt.user} already pays through {current.gateway} ({current.gateway_id}): "
+            f"{event.gateway_subscription_id} cancelled; refund its first payment.",
+        )
     if problem:
         # A completion that disagrees is left for staff; the attempt stays as it was, so
         # the genuine completion, if it comes, still activates it.
@@ -187,6 +207,17 @@ def _activated(gateway: str, event: WebhookEvent, row: GatewayEvent):
     row.save(update_fields=["subscription"])
     _early_payments(gateway, subscription)
     return Outcome.RECORDED, f"Subscribed to {attempt.description}."
+
+
+def _cancel_extra(gateway: str, gateway_id: str) -> None:
+    from billing.gateways import GatewayError, gateway_for
+
+    try:
+        gateway_for(gateway).cancel(
+            gateway_id=gateway_id, idempotency_key=f"warren-extra-{gateway_id}"
+        )
+    except GatewayError as error:
+        logger.error("a second subscription %s at %s is still live: %s", gateway_id, gateway, error)
 
 
 def _early_payments(gateway: str, subscription: Subscription) -> None:

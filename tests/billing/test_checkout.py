@@ -379,3 +379,30 @@ def test_paypal_without_its_catalog_plan_is_not_offered(
 ):
     settings.WARREN_PAYPAL_PLAN_ID = ""
     assert 'name="gateway"' not in alice_client.get(reverse("billing:plans")).content.decode()
+
+
+def test_a_second_checkout_paid_in_another_tab_is_cancelled_not_charged_twice(
+    client, alice_client, addressed, fake_stripe, django_capture_on_commit_callbacks
+):
+    first, second = start(alice_client, fake_stripe), start(alice_client, fake_stripe)
+    pay(fake_stripe, first)
+    pay(fake_stripe, second)
+    with django_capture_on_commit_callbacks(execute=True):
+        answers = fake_stripe.deliver_pending(client)
+    assert [a.content for a in answers] == [b"recorded", b"recorded", b"refused", b"refused"]
+    kept = fake_stripe.checkout_sessions[first]["subscription"]
+    extra = fake_stripe.checkout_sessions[second]["subscription"]
+    assert Subscription.objects.get(user=addressed).gateway_id == kept
+    assert fake_stripe.subscriptions[extra]["cancel_at_period_end"] is True
+    assert fake_stripe.subscriptions[kept]["cancel_at_period_end"] is False
+    assert (
+        "refund its first payment"
+        in GatewayEvent.objects.get(
+            kind="checkout.session.completed", gateway_subscription_id=extra
+        ).detail
+    )
+    assert PlanChange.objects.filter(source="gateway").count() == 1
+    page = alice_client.get(
+        reverse("billing:checkout", args=[CheckoutAttempt.objects.get(session_id=second).token])
+    ).content.decode()
+    assert "could not start your plan" in page
