@@ -12,6 +12,7 @@ from django.utils.html import format_html
 
 from billing.models import (
     BillingProfile,
+    CheckoutAttempt,
     EuMembership,
     Evidence,
     GatewayEvent,
@@ -341,6 +342,24 @@ class GatewayEventAdmin(ReadOnlyAdmin):
     )
     list_filter = ("outcome", "gateway", "kind")
     search_fields = ("event_id", "gateway_subscription_id", "subscription__user__username")
+
+
+@admin.register(CheckoutAttempt)
+class CheckoutAttemptAdmin(ReadOnlyAdmin):
+    """Users sent to a gateway's payment page, and whether its confirmation came."""
+
+    list_display = (
+        "created_at",
+        "user",
+        "gateway",
+        "description",
+        "gross_monthly_minor",
+        "currency",
+        "status",
+        "gateway_subscription_id",
+    )
+    list_filter = ("status", "gateway")
+    search_fields = ("user__username", "session_id", "gateway_subscription_id", "token")
 
 
 @admin.register(Payment)

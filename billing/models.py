@@ -154,6 +154,7 @@ class Subscription(models.Model):
         TRIAL = "trial", "Trial (no payment gateway)"
         STAFF = "staff", "Granted by staff"
         FREE = "free", "Free plan"
+        GATEWAY = "gateway", "Paid through a gateway"
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subscription"
@@ -395,3 +396,46 @@ class Payment(models.Model):
 
     def __str__(self):
         return f"Payment of {self.invoice}"
+
+
+class CheckoutAttempt(models.Model):
+    """A user sent to a gateway's payment page for a plan at an agreed price.
+
+    The plan, limits, price and location evidence are fixed here when the user leaves, so the
+    gateway's confirmation (a webhook, from the gateway's own address) activates exactly what
+    they agreed to; ``token`` is what the gateway carries back (``client_reference_id`` at
+    Stripe, ``custom_id`` at PayPal) and names the return page, which only its owner sees.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Waiting for the gateway"
+        COMPLETED = "completed", "Subscribed"
+        REFUSED = "refused", "Refused (the confirmation disagreed)"
+
+    token = models.UUIDField(unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="checkout_attempts"
+    )
+    gateway = models.CharField(max_length=8, choices=Gateway.choices)
+    plan = models.ForeignKey(
+        "accounts.Plan", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    limits = models.JSONField()
+    description = models.CharField(max_length=200)
+    net_monthly_minor = models.PositiveIntegerField()
+    vat_rate = models.DecimalField(max_digits=5, decimal_places=2)
+    gross_monthly_minor = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    evidence = models.ForeignKey(Evidence, on_delete=models.PROTECT, related_name="+")
+    keep_web_app_ids = models.JSONField(null=True, blank=True)
+    session_id = models.CharField(max_length=100, blank=True, help_text="The gateway's id.")
+    gateway_subscription_id = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.user}: {self.description} at {self.gateway} ({self.status})"

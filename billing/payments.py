@@ -21,7 +21,7 @@ from django.utils import timezone
 from accounts.models import DEFAULT_PLAN_SLUG, Plan
 from billing import invoicing
 from billing.gateways import WebhookEvent
-from billing.models import GatewayEvent, Invoice, Payment, Subscription
+from billing.models import CheckoutAttempt, GatewayEvent, Invoice, Payment, Subscription
 
 logger = logging.getLogger(__name__)
 Outcome = GatewayEvent.Outcome
@@ -68,6 +68,8 @@ def _record(gateway: str, event: WebhookEvent) -> GatewayEvent:
         outcome, detail = _failed(subscription, event)
     elif event.kind == "cancelled":
         outcome, detail = _cancelled(subscription)
+    elif event.kind == "activated":
+        outcome, detail = _activated(gateway, event, row)
     else:
         outcome, detail = Outcome.IGNORED, "Not an event Warren acts on."
     if outcome == Outcome.REFUSED:
@@ -139,6 +141,113 @@ def _cancelled(subscription: Subscription):
         subscription.next_invoice_date = None
         subscription.save(update_fields=["cancel_at", "next_invoice_date"])
     return Outcome.RECORDED, f"Cancelled: paid limits until {subscription.cancel_at}."
+
+
+def _activated(gateway: str, event: WebhookEvent, row: GatewayEvent):
+    """A checkout completed: activate what its attempt fixed, once, if everything agrees."""
+    import uuid
+
+    from billing.services import subscription_activate
+
+    try:
+        token = uuid.UUID(event.reference)
+    except ValueError:
+        return Outcome.REFUSED, "No checkout has this reference."
+    attempt = (
+        # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the plan's join.
+        CheckoutAttempt.objects.select_for_update(of=("self",))
+        .select_related("user", "plan", "evidence")
+        .filter(token=token, gateway=gateway)
+        .first()
+    )
+    if attempt is None:
+        return Outcome.REFUSED, "No checkout has this reference."
+    if attempt.status == CheckoutAttempt.Status.COMPLETED:
+        return Outcome.IGNORED, "This checkout is already active."
+    # Stripe names the Checkout Session completed; PayPal's subscription is the checkout.
+    completed = event.session_id or event.gateway_subscription_id
+    problem = ""
+    if completed != attempt.session_id:
+        problem = f"Completes {completed}, not the checkout {attempt.session_id} it names."
+    elif not event.gateway_subscription_id:
+        problem = "No subscription in the completed checkout."
+    elif event.amount_minor is not None and (
+        event.amount_minor != attempt.gross_monthly_minor or event.currency != attempt.currency
+    ):
+        problem = (
+            f"Completed for {event.amount_minor} {event.currency} where the agreed price is "
+            f"{attempt.gross_monthly_minor} {attempt.currency}."
+        )
+    current = (
+        Subscription.objects.filter(user=attempt.user, cancel_at__isnull=True)
+        .exclude(gateway="")
+        .exclude(gateway=gateway, gateway_id=event.gateway_subscription_id)
+        .first()
+        if not problem
+        else None
+    )
+    if current is not None:
+        # Two checkouts paid (two tabs): the first one counts; the second is stopped at its
+        # gateway so the user is not charged twice, and staff refund its first payment.
+        attempt.status = CheckoutAttempt.Status.REFUSED
+        attempt.gateway_subscription_id = event.gateway_subscription_id
+        attempt.save(update_fields=["status", "gateway_subscription_id"])
+        transaction.on_commit(lambda: _cancel_extra(gateway, event.gateway_subscription_id))
+        return (
+            Outcome.REFUSED,
+            f"{attempt.user} already pays through {current.gateway} ({current.gateway_id}): "
+            f"{event.gateway_subscription_id} cancelled; refund its first payment.",
+        )
+    if problem:
+        # A completion that disagrees is left for staff; the attempt stays as it was, so
+        # the genuine completion, if it comes, still activates it.
+        return Outcome.REFUSED, problem
+    subscription = subscription_activate(attempt=attempt, gateway_id=event.gateway_subscription_id)
+    row.subscription = subscription
+    row.save(update_fields=["subscription"])
+    _early_payments(gateway, subscription)
+    return Outcome.RECORDED, f"Subscribed to {attempt.description}."
+
+
+def _cancel_extra(gateway: str, gateway_id: str) -> None:
+    from billing.gateways import GatewayError, gateway_for
+
+    try:
+        gateway_for(gateway).cancel(
+            gateway_id=gateway_id, idempotency_key=f"warren-extra-{gateway_id}"
+        )
+    except GatewayError as error:
+        logger.error("a second subscription %s at %s is still live: %s", gateway_id, gateway, error)
+
+
+def _early_payments(gateway: str, subscription: Subscription) -> None:
+    """Payments that arrived before the checkout's completion (gateways do not promise an
+    order) were refused for an unknown subscription: now it is known, they pay."""
+    from billing.gateways.paypal import KINDS as PAYPAL_KINDS
+    from billing.gateways.stripe import KINDS as STRIPE_KINDS
+
+    kinds = STRIPE_KINDS if gateway == "stripe" else PAYPAL_KINDS
+    paid_types = [name for name, kind in kinds.items() if kind == "paid"]
+    early = GatewayEvent.objects.filter(
+        gateway=gateway,
+        gateway_subscription_id=subscription.gateway_id,
+        subscription__isnull=True,
+        outcome=Outcome.REFUSED,
+        kind__in=paid_types,
+    ).order_by("occurred_at")
+    for row in early:
+        event = WebhookEvent(
+            event_id=row.event_id,
+            kind="paid",
+            type=row.kind,
+            gateway_subscription_id=row.gateway_subscription_id,
+            occurred_at=row.occurred_at,
+            amount_minor=row.amount_minor,
+            currency=row.currency,
+        )
+        row.outcome, detail = _paid(subscription, event, row)
+        row.subscription, row.detail = subscription, detail[:300]
+        row.save(update_fields=["outcome", "subscription", "detail"])
 
 
 # --- late payers -------------------------------------------------------------------------

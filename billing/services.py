@@ -21,7 +21,7 @@ from billing import geoip, invoicing, tasks
 from billing.countries import COUNTRIES
 from billing.downgrade import Overage, overages
 from billing.evidence import judge
-from billing.models import BillingProfile, Evidence, PlanChange, Subscription
+from billing.models import BillingProfile, CheckoutAttempt, Evidence, PlanChange, Subscription
 from billing.pricing import CustomChoice, current_unit_prices, custom_monthly_net_minor
 from billing.vat import VatDecision, decide, split
 from billing.vatnumbers import ViesUnavailable, clean_vat_number, vies
@@ -166,6 +166,10 @@ def subscription_change(
             "The price has changed since the page was shown (or the form was altered): "
             "nothing was changed. Check the new price and try again."
         )
+    if net == 0 and _at_gateway(user) is not None:
+        # The gateway collects until told otherwise: going free is cancelling there, and the
+        # month already paid for keeps its limits (then subscription_end moves to free).
+        return subscription_cancel(user=user)
     limits = _limits_of(plan, choice)
     evidence = _check_evidence(user, ip_address) if net > 0 else None
     keep = _check_downgrade(user, limits, keep_web_app_ids)
@@ -412,3 +416,176 @@ def subscription_gateway_amount_set(*, subscription: Subscription) -> bool:
         )
         return False
     return True
+
+
+# --- Billing II: subscribing and cancelling at the gateways ---------------------------------
+
+
+def _at_gateway(user: User) -> Subscription | None:
+    """The user's subscription if a gateway collects it and it is not cancelled."""
+    return (
+        Subscription.objects.filter(user=user, cancel_at__isnull=True).exclude(gateway="").first()
+    )
+
+
+def checkout_needed(*, user: User, net_minor: int) -> bool:
+    """Whether buying this price sends the user to a gateway (a paid plan, a gateway set up,
+    and no gateway already collecting from them: that one changes its amount instead)."""
+    from billing.gateways import checkout_gateways
+
+    return net_minor > 0 and bool(checkout_gateways()) and _at_gateway(user) is None
+
+
+def checkout_start(
+    *,
+    user: User,
+    ip_address: str,
+    quoted_net_minor: int,
+    gateway: str,
+    site_url: str,
+    plan: Plan | None = None,
+    choice: CustomChoice | None = None,
+    keep_web_app_ids: list[int] | None = None,
+) -> tuple[CheckoutAttempt, str]:
+    """Fix the plan, price and evidence, and open the gateway's payment page for them.
+
+    The same refusals as ``subscription_change`` (price, address, evidence, downgrade); the
+    attempt is written only once the gateway has answered, so a gateway that fails or times
+    out leaves nothing behind but the evidence (kept whatever happens).
+    """
+    import uuid
+
+    from django.urls import reverse
+
+    from billing.gateways import GatewayError, checkout_gateways, gateway_for
+
+    if (plan is None) == (choice is None):
+        raise TypeError("checkout_start: give a plan or a custom choice")
+    if gateway not in checkout_gateways():
+        raise AppError("Choose how to pay.", field="gateway")
+    net = net_price(plan=plan, choice=choice)
+    if quoted_net_minor != net:
+        raise AppError(
+            "The price has changed since the page was shown (or the form was altered): "
+            "nothing was changed. Check the new price and try again."
+        )
+    if net <= 0:
+        raise AppError("A free plan needs no payment.")
+    if _at_gateway(user) is not None:
+        raise AppError("You already pay through a gateway: choose a plan to change it.")
+    limits = _limits_of(plan, choice)
+    evidence = _check_evidence(user, ip_address)
+    keep = _check_downgrade(user, limits, keep_web_app_ids)
+    quote = price_quote(user=user, net_minor=net)
+    rate = quote.decision.rate if quote.decision and quote.decision.charged else 0
+    description = plan.name if plan else choice.describe()
+    token = uuid.uuid4()
+    back = site_url.rstrip("/") + reverse("billing:checkout", args=[token])
+    try:
+        started = gateway_for(gateway).checkout_start(
+            reference=str(token),
+            email=user.email,
+            description=f"{settings.WARREN_SITE_NAME}: {description}",
+            net_minor=net,
+            vat_rate=rate,
+            gross_minor=quote.gross_minor,
+            currency=quote.currency,
+            success_url=back,
+            cancel_url=back + "?cancelled=1",
+            idempotency_key=f"warren-checkout-{token}",
+        )
+    except GatewayError as error:
+        logger.warning("checkout of %s at %s: %s", user, gateway, error)
+        raise AppError(
+            "The payment provider did not answer: nothing was charged or changed. "
+            "Try again in a few minutes.",
+            status=503,
+        ) from None
+    attempt = CheckoutAttempt.objects.create(
+        token=token,
+        user=user,
+        gateway=gateway,
+        plan=plan,
+        limits=limits,
+        description=description,
+        net_monthly_minor=net,
+        vat_rate=rate,
+        gross_monthly_minor=quote.gross_minor,
+        currency=quote.currency,
+        evidence=evidence,
+        keep_web_app_ids=keep,
+        session_id=started.session_id,
+    )
+    return attempt, started.url
+
+
+def subscription_activate(*, attempt: CheckoutAttempt, gateway_id: str) -> Subscription:
+    """The gateway confirmed ``attempt``: the plan it fixed is in force, collected there.
+
+    Called by the webhook handler inside its transaction, with the attempt locked; the first
+    invoice is due today (the gateway charged at checkout) and the payment webhook pays it.
+    """
+    user = attempt.user
+    keep = attempt.keep_web_app_ids
+    if keep is None:
+        # Over a limit only if they added web apps while paying: the oldest stay on.
+        keep = list(
+            WebApp.objects.filter(user=user, enabled=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)[: attempt.limits["max_web_apps"]]
+        )
+    subscription = _record_change(
+        user=user,
+        plan=attempt.plan,
+        limits=attempt.limits,
+        description=attempt.description,
+        net=attempt.net_monthly_minor,
+        source=Subscription.Source.GATEWAY,
+        evidence=attempt.evidence,
+        keep_web_app_ids=_check_downgrade(user, attempt.limits, keep),
+        changed_by=user,
+    )
+    Subscription.objects.filter(pk=subscription.pk).update(
+        gateway=attempt.gateway,
+        gateway_id=gateway_id,
+        next_invoice_date=timezone.localdate(),
+        cancel_at=None,
+        delinquent_since=None,
+        delinquent_reminders=0,
+        suspended=False,
+    )
+    attempt.status = CheckoutAttempt.Status.COMPLETED
+    attempt.gateway_subscription_id = gateway_id
+    attempt.completed_at = timezone.now()
+    attempt.save(update_fields=["status", "gateway_subscription_id", "completed_at"])
+    subscription.refresh_from_db()
+    return subscription
+
+
+def subscription_cancel(*, user: User) -> Subscription:
+    """Stop the gateway charging; the paid limits stay until the period's end, then free."""
+    from billing.gateways import GatewayError, gateway_for
+
+    subscription = _at_gateway(user)
+    if subscription is None:
+        raise AppError("No subscription is being paid through a gateway.", status=404)
+    try:
+        gateway_for(subscription.gateway).cancel(
+            gateway_id=subscription.gateway_id,
+            idempotency_key=f"warren-cancel-{subscription.pk}-{subscription.gateway_id}",
+        )
+    except GatewayError as error:
+        logger.warning("cancelling %s at %s: %s", user, subscription.gateway, error)
+        raise AppError(
+            "The payment provider did not answer: nothing was cancelled. "
+            "Try again in a few minutes.",
+            status=503,
+        ) from None
+    with transaction.atomic():
+        subscription = Subscription.objects.select_for_update().get(pk=subscription.pk)
+        if subscription.cancel_at is None:
+            # The same rule as the gateway's own cancellation webhook (payments._cancelled).
+            subscription.cancel_at = subscription.next_invoice_date or timezone.localdate()
+            subscription.next_invoice_date = None
+            subscription.save(update_fields=["cancel_at", "next_invoice_date"])
+    return subscription

@@ -5,7 +5,7 @@ import logging
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -15,7 +15,7 @@ from accounts.models import Plan
 from accounts.selectors import public_plans
 from billing import services
 from billing.forms import AddressForm, BuilderForm, QuotedPriceForm
-from billing.models import BillingProfile, Invoice, Subscription
+from billing.models import BillingProfile, CheckoutAttempt, Invoice, Subscription
 from billing.pdf import invoice_pdf
 from config.errors import AppError
 from webapps.models import WebApp
@@ -39,7 +39,18 @@ def _plans_context(request, builder=None, error=""):
         "profile": BillingProfile.objects.filter(user=user).first(),
         "subscription": Subscription.objects.filter(user=user).first(),
         "error": error,
+        "gateways": _gateway_choices(user),
     }
+
+
+def _gateway_choices(user) -> list[tuple[str, str]]:
+    """How a paid plan can be paid for, when buying it goes through a gateway."""
+    from billing.gateways import checkout_gateways
+
+    if not services.checkout_needed(user=user, net_minor=1):
+        return []
+    labels = {"stripe": "Card (Stripe)", "paypal": "PayPal"}
+    return [(name, labels[name]) for name in checkout_gateways()]
 
 
 def _bound_initial(builder) -> BuilderForm:
@@ -87,8 +98,21 @@ def change(request):
     if not quoted.is_valid():
         return _plans_error(request, "The price was missing or altered: nothing was changed.")
     keep = quoted.cleaned_data["keep"]
+    net = services.net_price(plan=plan, choice=builder.choice() if builder else None)
     try:
-        services.subscription_change(
+        if services.checkout_needed(user=user, net_minor=net):
+            _attempt, url = services.checkout_start(
+                user=user,
+                ip_address=request.META.get("REMOTE_ADDR", ""),
+                quoted_net_minor=quoted.cleaned_data["quoted_net_minor"],
+                gateway=request.POST.get("gateway") or _gateway_choices(user)[0][0],
+                site_url=request.build_absolute_uri("/"),
+                plan=plan,
+                choice=builder.choice() if builder else None,
+                keep_web_app_ids=keep if quoted.cleaned_data["confirmed"] else None,
+            )
+            return redirect(url)
+        subscription = services.subscription_change(
             user=user,
             ip_address=request.META.get("REMOTE_ADDR", ""),
             quoted_net_minor=quoted.cleaned_data["quoted_net_minor"],
@@ -108,10 +132,23 @@ def change(request):
             "name": plan.name if plan else builder.choice().describe(),
         }
         return render(request, "billing/confirm_downgrade.html", context, status=409)
+    except AppError as error:
+        context = _plans_context(request, error=error.message)
+        return render(request, "billing/plans.html", context, status=error.status)
     except ValidationError as error:
         return _plans_error(request, " ".join(error.messages))
-    messages.success(request, "Your plan has changed.")
+    if subscription.cancel_at:
+        messages.success(request, _cancelled_message(subscription))
+    else:
+        messages.success(request, "Your plan has changed.")
     return redirect("billing:plans")
+
+
+def _cancelled_message(subscription) -> str:
+    return (
+        f"Cancelled: nothing more will be charged. Your {subscription.description} limits stay "
+        f"until {subscription.cancel_at:%-d %B %Y}, then the free plan's."
+    )
 
 
 def _plans_error(request, error: str):
@@ -238,3 +275,34 @@ def payment_method(request):
         messages.error(request, error.message)
         return redirect("billing:plans")
     return redirect(url)
+
+
+# --- Billing II: subscribing at the gateways -------------------------------------------------
+
+
+@require_GET
+def checkout(request, token):
+    """Where the gateway sends the user back: waiting for its confirmation, then the plan."""
+    # Someone else's checkout is "not found": the token is in the gateway's return URL.
+    attempt = get_object_or_404(CheckoutAttempt, token=token, user=request.user)
+    context = {
+        "attempt": attempt,
+        "cancelled": "cancelled" in request.GET,
+        "limits": effective_limits(request.user),
+        "waiting": attempt.status == CheckoutAttempt.Status.OPEN and "cancelled" not in request.GET,
+    }
+    return render(request, "billing/checkout.html", context)
+
+
+@require_POST
+def cancel(request):
+    """Cancel the subscription a gateway collects: paid limits to the period's end."""
+    try:
+        subscription = services.subscription_cancel(user=request.user)
+    except AppError as error:
+        if error.status == 404:
+            raise Http404(error.message) from None
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _cancelled_message(subscription))
+    return redirect("account")

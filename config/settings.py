@@ -414,6 +414,8 @@ WARREN_PAYPAL_API_BASE = env_url("WARREN_PAYPAL_API_BASE", ("http", "https")) or
     "https://api-m.paypal.com"
 )
 WARREN_PAYPAL_WEBHOOK_ID = env_str("WARREN_PAYPAL_WEBHOOK_ID", "")
+# The catalog plan new PayPal subscriptions name (each overrides its price and taxes).
+WARREN_PAYPAL_PLAN_ID = env_str("WARREN_PAYPAL_PLAN_ID", "")
 # PayPal refuses amount changes this close to a payment (the seed's 72 hours): deferred.
 WARREN_PAYPAL_CHANGE_WINDOW_HOURS = env_int("WARREN_PAYPAL_CHANGE_WINDOW_HOURS", 72, minimum=0)
 WARREN_GATEWAY_TIMEOUT_SECONDS = env_int("WARREN_GATEWAY_TIMEOUT_SECONDS", 20, minimum=1)

@@ -45,6 +45,15 @@ class WebhookEvent:
     amount_minor: int | None = None
     currency: str = ""
     reference: str = ""  # what Warren asked the gateway to carry (checkout: the attempt id)
+    session_id: str = ""  # the checkout it completes (Stripe's Checkout Session id)
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """Where the user approves a subscription at the gateway, and the gateway's id for it."""
+
+    session_id: str  # Stripe: the Checkout Session; PayPal: the subscription itself
+    url: str
 
 
 class BadSignature(Exception):
@@ -87,6 +96,25 @@ class Gateway(Protocol):
 
     def change_window_hours(self) -> int:
         """How long before a charge the gateway refuses amount changes (0: never)."""
+
+    def checkout_start(
+        self,
+        *,
+        reference: str,
+        email: str,
+        description: str,
+        net_minor: int,
+        vat_rate: Decimal,
+        gross_minor: int,
+        currency: str,
+        success_url: str,
+        cancel_url: str,
+        idempotency_key: str,
+    ) -> Checkout:
+        """A monthly subscription of ``gross_minor`` waiting for the user's approval."""
+
+    def cancel(self, *, gateway_id: str, idempotency_key: str) -> None:
+        """Charge nothing more after the period already paid for."""
 
 
 def with_backoff(call: Callable, *, what: str):
@@ -145,3 +173,10 @@ def configured_gateways() -> list[str]:
     if settings.WARREN_PAYPAL_CLIENT_ID and settings.WARREN_PAYPAL_CLIENT_SECRET:
         names.append("paypal")
     return names
+
+
+def checkout_gateways() -> list[str]:
+    """The gateways a new subscriber can pay through (PayPal also needs its catalog plan)."""
+    return [
+        name for name in configured_gateways() if name != "paypal" or settings.WARREN_PAYPAL_PLAN_ID
+    ]

@@ -21,6 +21,7 @@ from billing.gateways import (
     BadSignature,
     ChangeRefused,
     Charge,
+    Checkout,
     GatewayError,
     GatewayUnavailable,
     RateLimited,
@@ -211,6 +212,73 @@ class PayPalGateway:
 
     def change_window_hours(self) -> int:
         return settings.WARREN_PAYPAL_CHANGE_WINDOW_HOURS
+
+    def checkout_start(
+        self,
+        *,
+        reference: str,
+        email: str,
+        description: str,
+        net_minor: int,
+        vat_rate: Decimal,
+        gross_minor: int,
+        currency: str,
+        success_url: str,
+        cancel_url: str,
+        idempotency_key: str,
+    ) -> Checkout:
+        """A subscription of the catalog plan with this user's net price and VAT rate, waiting
+        for their approval on PayPal's ``approve`` link."""
+        if not settings.WARREN_PAYPAL_PLAN_ID:
+            raise GatewayError("PayPal: no WARREN_PAYPAL_PLAN_ID to subscribe to")
+        body = {
+            "plan_id": settings.WARREN_PAYPAL_PLAN_ID,
+            "custom_id": reference,
+            "plan": {
+                "billing_cycles": [
+                    {
+                        "sequence": 1,
+                        "total_cycles": 0,
+                        "pricing_scheme": {
+                            "fixed_price": {"currency_code": currency, "value": to_value(net_minor)}
+                        },
+                    }
+                ],
+                "taxes": {"percentage": f"{vat_rate:.2f}", "inclusive": False},
+            },
+            "application_context": {
+                "brand_name": settings.WARREN_SITE_NAME[:127],
+                "shipping_preference": "NO_SHIPPING",
+                "user_action": "SUBSCRIBE_NOW",
+                "return_url": success_url,
+                "cancel_url": cancel_url,
+            },
+        }
+        if email:
+            body["subscriber"] = {"email_address": email}
+        answer = self._send(
+            "POST",
+            "/v1/billing/subscriptions",
+            what="create subscription",
+            json=body,
+            headers={"PayPal-Request-Id": idempotency_key, "Prefer": "return=minimal"},
+        )
+        approve = next(
+            (link["href"] for link in answer.get("links", []) if link.get("rel") == "approve"), ""
+        )
+        if not answer.get("id") or not approve:
+            raise GatewayError("PayPal create subscription: no approve link in the answer")
+        return Checkout(session_id=answer["id"], url=approve)
+
+    def cancel(self, *, gateway_id: str, idempotency_key: str) -> None:
+        """PayPal stops charging at once; Warren keeps the paid limits to the period's end."""
+        self._send(
+            "POST",
+            f"/v1/billing/subscriptions/{gateway_id}/cancel",
+            what=f"cancel {gateway_id}",
+            json={"reason": "Cancelled by the customer"},
+            headers={"PayPal-Request-Id": idempotency_key},
+        )
 
     def payment_method_url(self, *, gateway_id: str, return_url: str) -> str:
         """PayPal's own page for a subscriber's automatic payments (no API makes one)."""

@@ -13,6 +13,7 @@ from django.conf import settings
 from billing.gateways import (
     BadSignature,
     Charge,
+    Checkout,
     GatewayError,
     GatewayUnavailable,
     RateLimited,
@@ -146,6 +147,67 @@ class StripeGateway:
     def change_window_hours(self) -> int:
         return 0
 
+    def checkout_start(
+        self,
+        *,
+        reference: str,
+        email: str,
+        description: str,
+        net_minor: int,
+        vat_rate: Decimal,
+        gross_minor: int,
+        currency: str,
+        success_url: str,
+        cancel_url: str,
+        idempotency_key: str,
+    ) -> Checkout:
+        """A Checkout Session in subscription mode for the gross amount Warren computed."""
+        metadata = {
+            "warren_reference": reference,
+            "warren_net_minor": str(net_minor),
+            "warren_vat_rate": str(vat_rate),
+        }
+        params = {
+            "mode": "subscription",
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": currency.lower(),
+                        "unit_amount": gross_minor,
+                        "recurring": {"interval": "month"},
+                        "product_data": {"name": description},
+                    },
+                }
+            ],
+            "client_reference_id": reference,
+            "metadata": metadata,
+            # Also on the subscription, so the nightly reconciliation's reads carry them.
+            "subscription_data": {"metadata": metadata},
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+        }
+        if email:
+            params["customer_email"] = email
+        session = self._call(
+            "checkout session",
+            lambda: self._client.v1.checkout.sessions.create(
+                params=params, options={"idempotency_key": idempotency_key}
+            ),
+        )
+        return Checkout(session_id=session["id"], url=session["url"])
+
+    def cancel(self, *, gateway_id: str, idempotency_key: str) -> None:
+        """Cancel at the period's end: Stripe charges nothing more, the paid month runs out."""
+        self._call(
+            f"cancel {gateway_id}",
+            lambda: self._client.v1.subscriptions.update(
+                gateway_id,
+                params={"cancel_at_period_end": True},
+                options={"idempotency_key": idempotency_key},
+            ),
+        )
+
     def payment_method_url(self, *, gateway_id: str, return_url: str) -> str:
         """A Billing Portal session where the customer replaces their card."""
         subscription = self._call(
@@ -186,8 +248,11 @@ def webhook_parse(*, payload: bytes, signature: str, secret: str) -> WebhookEven
         amount = obj.get("amount_paid") if kind == "paid" else obj.get("amount_due")
     elif obj.get("object") == "checkout.session":
         subscription, amount = obj.get("subscription") or "", obj.get("amount_total")
+        session = obj.get("id") or ""
     else:
         subscription, amount = obj.get("id", ""), None
+    if obj.get("object") != "checkout.session":
+        session = ""
     return WebhookEvent(
         event_id=event["id"],
         kind=kind,
@@ -197,4 +262,5 @@ def webhook_parse(*, payload: bytes, signature: str, secret: str) -> WebhookEven
         amount_minor=int(amount) if amount is not None else None,
         currency=(obj.get("currency") or "").upper(),
         reference=obj.get("client_reference_id") or "",
+        session_id=session,
     )

@@ -25,6 +25,7 @@ def fake_paypal(settings):
     settings.WARREN_PAYPAL_CLIENT_SECRET = fake.secret
     settings.WARREN_PAYPAL_API_BASE = fake.url
     settings.WARREN_PAYPAL_WEBHOOK_ID = fake.webhook_id
+    settings.WARREN_PAYPAL_PLAN_ID = fake.plan_id
     settings.WARREN_PAYPAL_CHANGE_WINDOW_HOURS = fake.window_hours
     settings.WARREN_GATEWAY_TIMEOUT_SECONDS = 1
     settings.WARREN_GATEWAY_RETRY_AFTER_MAX_SECONDS = 1

@@ -12,8 +12,11 @@ from urllib.parse import parse_qs, urlsplit
 
 
 class Reply:
-    def __init__(self, status: int, body=None, headers: dict | None = None):
+    def __init__(self, status, body=None, headers: dict | None = None, *, html=None, after=None):
         self.status, self.body, self.headers = status, body, headers or {}
+        # A hosted page (str) instead of JSON; ``after`` runs outside the fake's lock before
+        # the answer goes out (webhooks to Warren, which may call the fake back meanwhile).
+        self.html, self.after = html, after
 
 
 class FakeHttpServer:
@@ -37,9 +40,15 @@ class FakeHttpServer:
                 parts = urlsplit(self.path)
                 query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
                 reply = fake._dispatch(self.command, parts.path, query, self.headers, body)
-                payload = b"" if reply.body is None else json.dumps(reply.body).encode()
+                if reply.after is not None:
+                    reply.after()
+                if reply.html is not None:
+                    payload, kind = reply.html.encode(), "text/html; charset=utf-8"
+                else:
+                    kind = "application/json"
+                    payload = b"" if reply.body is None else json.dumps(reply.body).encode()
                 self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(payload)))
                 for name, value in reply.headers.items():
                     self.send_header(name, value)

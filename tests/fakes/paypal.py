@@ -8,10 +8,17 @@ documented PATCH of a subscription's fixed price and tax percentage, PayPal's er
 within ``window_hours`` of the next billing time, ``PayPal-Request-Id`` replays, 429 with
 ``Retry-After``, a clock (``now``; ``advance_to`` charges what has come due) and
 ``/v1/notifications/verify-webhook-signature``.
+
+Subscribing: ``POST /v1/billing/subscriptions`` (the catalog ``plan_id`` with the plan's price
+and taxes overridden) answers an ``APPROVAL_PENDING`` subscription with an ``approve`` link to a
+small page here; approving activates it, takes the first payment, sends the signed
+``BILLING.SUBSCRIPTION.ACTIVATED`` and ``PAYMENT.SALE.COMPLETED`` webhooks (to ``webhook_url``
+or into ``pending``) and returns to the ``return_url``. ``.../cancel`` cancels.
 """
 
 import base64
 import datetime
+import html
 import itertools
 import json
 import re
@@ -50,6 +57,11 @@ class FakePayPal(FakeHttpServer):
         self.now = datetime.datetime.now(UTC)
         self.webhook_id = "WH-warren-fake"
         self.signed_transmissions: set[str] = set()
+        self.plan_id = "P-WARREN"
+        self.created: dict[str, dict] = {}  # subscription -> the creation request's body
+        self.webhook_url: str | None = None
+        self.pending: list[tuple[bytes, dict]] = []  # (payload, headers) not yet delivered
+        self.delivered: list[tuple[str, int]] = []
         self._ids = itertools.count(1)
 
     def _route_name(self, path: str) -> str:
@@ -150,6 +162,8 @@ class FakePayPal(FakeHttpServer):
     # --- the API -----------------------------------------------------------------------------
 
     def handle(self, method, path, query, headers, body) -> Reply:
+        if path.startswith("/approve/"):
+            return self._approval_page(method, path.rsplit("/", 1)[1])
         if path == "/v1/oauth2/token" and method == "POST":
             return self._token(headers, body)
         auth = headers.get("Authorization", "")
@@ -188,6 +202,11 @@ class FakePayPal(FakeHttpServer):
             return self._list(query)
         if path == "/v1/notifications/verify-webhook-signature" and method == "POST":
             return self._verify(body)
+        if path == "/v1/billing/subscriptions" and method == "POST":
+            return self._create(body)
+        match = re.fullmatch(r"/v1/billing/subscriptions/(I-\w+)/cancel", path)
+        if match and method == "POST":
+            return self._cancel(match.group(1))
         match = re.fullmatch(r"/v1/billing/subscriptions/(I-\w+)", path)
         if match:
             sub = self.subscriptions.get(match.group(1))
@@ -314,3 +333,143 @@ class FakePayPal(FakeHttpServer):
         key = f"{request.get('transmission_id')}:{event}"
         ok = request.get("webhook_id") == self.webhook_id and key in self.signed_transmissions
         return Reply(200, {"verification_status": "SUCCESS" if ok else "FAILURE"})
+
+    # --- subscribing -------------------------------------------------------------------------
+
+    def _create(self, body: bytes) -> Reply:
+        try:
+            request = json.loads(body)
+            plan = request["plan"]
+            price = plan["billing_cycles"][0]["pricing_scheme"]["fixed_price"]
+            net = int(Decimal(price["value"]) * 100)
+            percentage = str(Decimal(plan["taxes"]["percentage"]))
+            context = request["application_context"]
+            back, cancel = context["return_url"], context["cancel_url"]
+        except (ValueError, KeyError, IndexError, TypeError, ArithmeticError):
+            return failure(
+                400, "INVALID_REQUEST", "Request is not well-formed.", "MALFORMED_REQUEST_JSON"
+            )
+        if request.get("plan_id") != self.plan_id:
+            return failure(
+                422, "UNPROCESSABLE_ENTITY", "The plan does not exist.", "RESOURCE_NOT_FOUND"
+            )
+        today = self.now.date()
+        sub_id = self.add_subscription(
+            net_minor=net,
+            tax_percentage=percentage,
+            next_billing=today,
+            currency=price["currency_code"],
+            status="APPROVAL_PENDING",
+            custom_id=request.get("custom_id", ""),
+        )
+        self.created[sub_id] = request
+        approve = f"{self.url}/approve/{sub_id}"
+        self.subscriptions[sub_id]["links"].append(
+            {"href": approve, "rel": "approve", "method": "GET"}
+        )
+        self._returns = getattr(self, "_returns", {})
+        self._returns[sub_id] = (back, cancel)
+        sub = self.subscriptions[sub_id]
+        return Reply(201, {"id": sub_id, "status": sub["status"], "links": sub["links"]})
+
+    def _cancel(self, sub_id: str) -> Reply:
+        sub = self.subscriptions.get(sub_id)
+        if sub is None or sub["status"] not in ("ACTIVE", "SUSPENDED"):
+            return failure(
+                422,
+                "UNPROCESSABLE_ENTITY",
+                "The requested action could not be performed.",
+                "SUBSCRIPTION_STATUS_INVALID",
+            )
+        self.cancel(sub_id)
+        return Reply(204)
+
+    def approve(self, sub_id: str) -> Reply:
+        """What the approval page's button does: active, first payment, webhooks, back."""
+        with self.lock:
+            sub = self.subscriptions[sub_id]
+            if sub["status"] != "APPROVAL_PENDING":
+                return Reply(200, html=_page("This subscription is not waiting for approval."))
+            sub["status"] = "ACTIVE"
+            self.version += 1
+            today = self.now.date()
+            gross = self.gross(sub_id)
+            self.charged.setdefault(sub_id, []).append((today, gross))
+            sub["billing_info"]["next_billing_time"] = f"{add_month(today).isoformat()}T10:00:00Z"
+            currency = sub["plan"]["billing_cycles"][0]["pricing_scheme"]["fixed_price"][
+                "currency_code"
+            ]
+            resource = {k: v for k, v in sub.items() if k != "plan"}
+            events = [
+                self._event("BILLING.SUBSCRIPTION.ACTIVATED", resource),
+                self._event(
+                    "PAYMENT.SALE.COMPLETED",
+                    {
+                        "id": f"SALE-{next(self._ids)}",
+                        "billing_agreement_id": sub_id,
+                        "amount": {"total": money(gross), "currency": currency},
+                        "state": "completed",
+                    },
+                ),
+            ]
+            back = f"{self._returns[sub_id][0]}?subscription_id={sub_id}&ba_token=BA-{sub_id}"
+        return Reply(303, headers={"Location": back}, html="", after=lambda: self._send(events))
+
+    def _event(self, kind: str, resource: dict) -> dict:
+        return {
+            "id": f"WH-{uuid.uuid4().hex[:17].upper()}",
+            "event_type": kind,
+            "resource_type": "subscription" if kind.startswith("BILLING") else "sale",
+            "create_time": self.now.isoformat().replace("+00:00", "Z"),
+            "resource": json.loads(json.dumps(resource)),
+        }
+
+    def _send(self, events: list[dict]) -> None:
+        signed = [(json.dumps(event).encode(), self.sign(event)) for event in events]
+        if not self.webhook_url:
+            self.pending.extend(signed)
+            return
+        import httpx
+
+        for payload, headers in signed:
+            answer = httpx.post(
+                self.webhook_url,
+                content=payload,
+                headers={"Content-Type": "application/json", **headers},
+                timeout=30,
+            )
+            self.delivered.append((json.loads(payload)["event_type"], answer.status_code))
+
+    def deliver_pending(self, client, url: str = "/billing/webhooks/paypal/", order=None):
+        """Send the waiting webhooks through Django's test client (``order``: indexes)."""
+        pending, self.pending = self.pending, []
+        answers = []
+        for i in order if order is not None else range(len(pending)):
+            payload, headers = pending[i]
+            meta = {f"HTTP_{k.replace('-', '_')}": v for k, v in headers.items()}
+            answers.append(client.post(url, payload, content_type="application/json", **meta))
+        return answers
+
+    def _approval_page(self, method: str, sub_id: str) -> Reply:
+        sub = self.subscriptions.get(sub_id)
+        if sub is None:
+            return Reply(404, html=_page("No such subscription."))
+        if method == "POST":
+            return self.approve(sub_id)
+        _back, cancel = self._returns.get(sub_id, ("", ""))
+        return Reply(
+            200,
+            html=_page(
+                f"<p>Subscribe: {money(self.gross(sub_id))} a month</p>"
+                f'<form method="post" action="/approve/{sub_id}">'
+                '<button type="submit">Agree &amp; Subscribe</button></form>'
+                f'<p><a href="{html.escape(cancel)}">Cancel and return</a></p>'
+            ),
+        )
+
+
+def _page(body: str) -> str:
+    return (
+        "<!doctype html><html><head><meta charset=utf-8><title>Fake PayPal</title></head>"
+        f"<body><h1>Fake PayPal</h1>{body}</body></html>"
+    )
