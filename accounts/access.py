@@ -12,6 +12,7 @@ What a teacher does is recorded (``access_record``) and listed on the student's 
 from __future__ import annotations
 
 from django.http import Http404
+from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 
@@ -35,6 +36,15 @@ def owner_or_404(actor, username: str) -> User:
     if owner is None or not may_act_on(actor, owner):
         raise Http404("No such user")
     return owner
+
+
+def object_or_404(queryset, *, actor, owner: str, **lookup):
+    """The object ``lookup`` finds if ``actor`` may act on the user in its ``owner`` field;
+    otherwise (none, or someone else's) Http404, the same answer either way."""
+    found = get_object_or_404(queryset.select_related(owner), **lookup)
+    if not may_act_on(actor, getattr(found, owner)):
+        raise Http404("No such object")
+    return found
 
 
 def access_record(*, actor, owner, action: str, target: str = "") -> None:

@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db.models import Prefetch
-from django.http import Http404
-from django.shortcuts import get_object_or_404
 
-from accounts.access import may_act_on
+from accounts.access import object_or_404
 from accounts.limits import effective_limits
 from schedules.models import AlwaysOnTask, ScheduledTask, TaskRun
 
@@ -32,17 +30,9 @@ def task_list(*, owner) -> list[ScheduledTask]:
     return tasks
 
 
-def task_for_owner(*, owner, pk: int) -> ScheduledTask:
-    """One of the owner's tasks; anyone else's is a 404 (never a 403: ids are not secrets)."""
-    return get_object_or_404(ScheduledTask, owner=owner, pk=pk)
-
-
 def task_for_actor(*, actor, pk: int) -> ScheduledTask:
     """A task ``actor`` may act on (theirs, or a student's: accounts.access); else a 404."""
-    task = get_object_or_404(ScheduledTask.objects.select_related("owner"), pk=pk)
-    if not may_act_on(actor, task.owner):
-        raise Http404("No such task")
-    return task
+    return object_or_404(ScheduledTask.objects, actor=actor, owner="owner", pk=pk)
 
 
 def task_count(*, owner) -> int:
@@ -67,10 +57,8 @@ def always_on_count(*, owner) -> int:
 
 def always_on_for_actor(*, actor, pk: int) -> AlwaysOnTask:
     """An always-on task ``actor`` may act on (theirs, or a student's); else a 404."""
-    task = get_object_or_404(AlwaysOnTask.objects.select_related("owner", "server"), pk=pk)
-    if not may_act_on(actor, task.owner):
-        raise Http404("No such task")
-    return task
+    queryset = AlwaysOnTask.objects.select_related("server")
+    return object_or_404(queryset, actor=actor, owner="owner", pk=pk)
 
 
 def always_on_wanted(*, owner, server) -> list[AlwaysOnTask]:

@@ -1,9 +1,6 @@
 """Reads for the Web tab: the user's apps, the virtualenv check, log tails."""
 
-from django.http import Http404
-from django.shortcuts import get_object_or_404
-
-from accounts.access import may_act_on
+from accounts.access import object_or_404
 from accounts.selectors import cheapest_plan_allowing
 from webapps import agent
 from webapps.agent import AgentError, AgentUnavailable, virtualenv_python
@@ -17,12 +14,8 @@ def webapps_of(user):
 def webapp_of(user, pk: int) -> WebApp:
     """The app with its static mappings if ``user`` may act on its owner's things (the owner,
     or their teacher: accounts.access), else 404 (also for none at all)."""
-    webapp = get_object_or_404(
-        WebApp.objects.select_related("user").prefetch_related("static_mappings"), pk=pk
-    )
-    if not may_act_on(user, webapp.user):
-        raise Http404("No such web app")
-    return webapp
+    queryset = WebApp.objects.prefetch_related("static_mappings")
+    return object_or_404(queryset, actor=user, owner="user", pk=pk)
 
 
 def plan_for_more_webapps(count: int):
