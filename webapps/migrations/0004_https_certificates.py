@@ -5,40 +5,70 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('webapps', '0003_staticmapping_dotfiles'),
+        ("webapps", "0003_staticmapping_dotfiles"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='webapp',
-            name='hsts_max_age',
+            model_name="webapp",
+            name="hsts_max_age",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.CreateModel(
-            name='Certificate',
+            name="Certificate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('domain', models.CharField(max_length=253)),
-                ('source', models.CharField(choices=[('acme', 'Issued automatically (ACME)'), ('uploaded', 'Uploaded')], max_length=10)),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('issued', 'Issued'), ('failed', 'Failed')], default='pending', max_length=10)),
-                ('failure_reason', models.TextField(blank=True)),
-                ('issuer', models.CharField(blank=True, max_length=500)),
-                ('names', models.JSONField(blank=True, default=list)),
-                ('not_after', models.DateTimeField(blank=True, null=True)),
-                ('renew_after', models.DateTimeField(blank=True, null=True)),
-                ('chain_pem', models.TextField(blank=True)),
-                ('key_pem', models.TextField(blank=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('failure_notified_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('webapp', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='certificate', to='webapps.webapp')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("domain", models.CharField(max_length=253)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("acme", "Issued automatically (ACME)"), ("uploaded", "Uploaded")],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("issued", "Issued"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("failure_reason", models.TextField(blank=True)),
+                ("issuer", models.CharField(blank=True, max_length=500)),
+                ("names", models.JSONField(blank=True, default=list)),
+                ("not_after", models.DateTimeField(blank=True, null=True)),
+                ("renew_after", models.DateTimeField(blank=True, null=True)),
+                ("chain_pem", models.TextField(blank=True)),
+                ("key_pem", models.TextField(blank=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("failure_notified_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "webapp",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="certificate",
+                        to="webapps.webapp",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['source', 'renew_after'], name='certificate_renew_due')],
+                "indexes": [
+                    models.Index(fields=["source", "renew_after"], name="certificate_renew_due")
+                ],
             },
         ),
     ]
