@@ -17,7 +17,10 @@ def web_front(exec_agent):
     """nginx on the harness's free port and an Emperor on its web dir, for this process."""
     front = WebFrontProcesses(exec_agent.env(), exec_agent.web_dir, exec_agent.web_port)
     front.start()
-    old = point_django_at(WARREN_WEBAPPS_PORT=exec_agent.web_port)
+    old = point_django_at(
+        WARREN_WEBAPPS_PORT=exec_agent.web_port,
+        WARREN_WEBAPPS_HTTPS_PORT=exec_agent.web_https_port,
+    )
     try:
         yield front
     finally:
