@@ -86,7 +86,7 @@ def _client() -> client.ClientV2:
         acme.new_account(registration)
     except errors.ConflictError as exc:
         # The key already has an account: sign with its URL from now on.
-        net.account = messages.RegistrationResource(uri=str(exc), body=messages.Registration())
+        net.account = messages.RegistrationResource(uri=exc.location, body=messages.Registration())
     return acme
 
 
