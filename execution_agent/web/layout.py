@@ -150,6 +150,7 @@ class WebLayout:
         self.acme_challenges = self.root / "acme-challenge"
         self.uwsgi_params = self.nginx / "uwsgi_params"
         self.probe_secret_file = self.nginx / "probe-secret"
+        self.ticket_key = self.nginx / "ticket.key"
         self.seccomp = self.specs / "seccomp.bpf"
         self.emperor_pid = self.root / "emperor.pid"
         self.lock_file = self.root / "lock"
@@ -254,6 +255,8 @@ class WebLayout:
         _owned_dir(self.htpasswd_dir, 0o750, 0 if worker else -1, worker[1] if worker else -1)
 
     def _prepare_files(self) -> None:
+        # TLS session ticket key (80 bytes: AES-256 and HMAC keys), for nginx's master only.
+        write_atomically(self.ticket_key, secrets.token_bytes(80), mode=0o600)
         if not self.probe_secret_file.exists():
             write_atomically(self.probe_secret_file, secrets.token_hex(24).encode(), mode=0o600)
         owner = 0 if self.root_user else os.geteuid()

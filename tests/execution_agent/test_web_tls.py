@@ -140,6 +140,8 @@ def test_a_new_certificate_replaces_the_old_files(harness, web, ca, alice):
         st = os.stat(directory / name)
         assert st.st_uid == 0 and stat.S_IMODE(st.st_mode) == 0o600
     assert stat.S_IMODE(os.stat(directory.parent).st_mode) == 0o700
+    ticket_key = os.stat(harness.web_dir / "nginx" / "ticket.key")
+    assert ticket_key.st_uid == 0 and stat.S_IMODE(ticket_key.st_mode) == 0o600
     client.web_remove(user=alice, domain=host)
     assert not directory.exists()
 
