@@ -289,6 +289,11 @@ CELERY_BEAT_SCHEDULE["billing-send-reminders"] = {
     "task": "billing.tasks.send_reminders",
     "schedule": crontab(hour=7, minute=0),
 }
+# webapps: renew ACME certificates 30 days before expiry, retry failed ones after their backoff.
+CELERY_BEAT_SCHEDULE["webapps-renew-certificates"] = {
+    "task": "webapps.tasks.certificates_renew_due",
+    "schedule": 3600.0,
+}
 # billing II: every gateway subscription against the VAT on its next invoice date, nightly.
 CELERY_BEAT_SCHEDULE["billing-late-payers"] = {
     "task": "billing.tasks.process_late_payers",
@@ -326,6 +331,20 @@ WARREN_WEBAPPS_DOMAIN = env_str("WARREN_WEBAPPS_DOMAIN", "localhost")
 WARREN_DNS_SERVERS = env_list("WARREN_DNS_SERVERS", [])
 WARREN_DNS_TIMEOUT_SECONDS = env_int("WARREN_DNS_TIMEOUT_SECONDS", 5, minimum=1)
 WARREN_WEBAPPS_PORT = env_int("WARREN_WEBAPPS_PORT", 8080, minimum=1)
+# HTTPS for users' sites (webapps/https.py): the web servers' HTTPS port (their agents read the
+# same variable), and ACME for custom domains' certificates: the directory (Let's Encrypt), the
+# installation's one account key (a private file, made on first use), a contact address, the
+# CA bundle that verifies the ACME server's own HTTPS (empty: the system's), renewal margin.
+WARREN_WEBAPPS_HTTPS_PORT = env_int("WARREN_WEBAPPS_HTTPS_PORT", 8443, minimum=1)
+WARREN_ACME_DIRECTORY_URL = env_url("WARREN_ACME_DIRECTORY_URL", ("https", "http")) or (
+    "https://acme-v02.api.letsencrypt.org/directory"
+)
+WARREN_ACME_ACCOUNT_KEY = env_path(
+    "WARREN_ACME_ACCOUNT_KEY", VAR_DIR / "secrets" / "acme_account_key.pem"
+)
+WARREN_ACME_EMAIL = env_str("WARREN_ACME_EMAIL", "")
+WARREN_ACME_CA_BUNDLE = env_str("WARREN_ACME_CA_BUNDLE", "")
+WARREN_ACME_RENEW_DAYS = env_int("WARREN_ACME_RENEW_DAYS", 30, minimum=1)
 WARREN_UPLOAD_MAX_BYTES = env_int("WARREN_UPLOAD_MAX_BYTES", 100 * 1024 * 1024, minimum=1)
 # Whole request bodies, checked on the headers before a byte is read (config.bodyguard): a
 # logged-in user's (one upload of WARREN_UPLOAD_MAX_BYTES plus the multipart framing) and an

@@ -376,7 +376,8 @@ class AgentClient:
     # --- web apps ----------------------------------------------------------------------------
     # `app` is the structured settings web_apply/web_reload accept (execution_agent/web/spec.py):
     # domain, enabled, python, processes, working_dir, virtualenv, static [{url, directory,
-    # dotfiles}], auth {username, password_hash} | None, force_https, wsgi_template | None.
+    # dotfiles}], auth {username, password_hash} | None, force_https, wsgi_template | None,
+    # tls {wildcard} | {certificate, key, hsts_max_age} | None.
     def web_info(self) -> dict:
         """{"pythons": ["3.11"], "port": int, "nginx_running": bool, "emperor_running": bool}"""
         return self.call("web_info")[0]
@@ -391,6 +392,14 @@ class AgentClient:
 
     def web_remove(self, *, user: UserRef, domain: str) -> dict:
         return self.call("web_remove", user=user, domain=domain)[0]
+
+    def web_acme_challenge_set(self, *, domain: str, token: str, key_authorization: str) -> dict:
+        """Serve an ACME HTTP-01 answer at http://<domain>/.well-known/acme-challenge/<token>."""
+        args = {"domain": domain, "token": token, "key_authorization": key_authorization}
+        return self.call("web_acme_challenge_set", **args)[0]
+
+    def web_acme_challenge_clear(self, *, domain: str, token: str) -> dict:
+        return self.call("web_acme_challenge_clear", domain=domain, token=token)[0]
 
     def web_log(
         self,

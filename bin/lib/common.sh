@@ -19,7 +19,8 @@ RUN_PACKAGES=(tmux bubblewrap nginx uwsgi uwsgi-plugin-python3 python3-flask pyt
     python3-django quota rsync procps util-linux acl nftables
     mariadb-client postgresql-client)
 # poppler-utils: the billing tests read invoice PDFs back (pdftotext) and render them (pdftoppm).
-TEST_PACKAGES=(chromium chromium-driver wrk poppler-utils)
+# pebble: the ACME test server the HTTPS certificate tests issue from.
+TEST_PACKAGES=(chromium chromium-driver wrk poppler-utils pebble)
 
 missing_packages() {
     local pkg

@@ -57,6 +57,9 @@ def test_values_are_read_from_the_environment():
         ("WARREN_SANDBOX_BIND_PORTS", "8000,http"),
         ("WARREN_SANDBOX_LANDLOCK_OPTIONAL", "maybe"),
         ("WARREN_UID_LAST", "999"),  # below the uid base
+        ("WARREN_WEBAPPS_HTTPS_PORT", "8080"),  # the HTTP port's default
+        ("WARREN_WEBAPPS_HTTPS_ADDRESS", "localhost"),
+        ("WARREN_WEBAPPS_WILDCARD_CERT", "wildcard.pem"),
     ],
 )
 def test_malformed_values_fail_naming_the_variable(name, value):
