@@ -12,6 +12,8 @@ the forced command opens the session in the user's sandbox through the execution
 from __future__ import annotations
 
 import os
+import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -86,6 +88,22 @@ def ensure_host_keys(directory: Path) -> None:
         os.chmod(key, 0o600)
 
 
+def check_command_path(path: str) -> None:
+    """sshd runs an AuthorizedKeysCommand only if it and every directory above it are root's
+    and writable by no one else; say so at start rather than refuse every login later."""
+    current = Path(path)
+    while True:
+        st = os.stat(current)
+        if st.st_uid != 0 or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise ConfigError(
+                f"sshd would refuse {path}: {current} must belong to root and be writable by "
+                "no one else (put the checkout where root owns every directory, like /opt)"
+            )
+        if current == current.parent:
+            return
+        current = current.parent
+
+
 def prepare(config: GatewayConfig) -> Path:
     """Write the directory, host keys, sshd_config and gateway.json; return sshd_config."""
     directory = Path(config.directory)
@@ -94,6 +112,7 @@ def prepare(config: GatewayConfig) -> Path:
     if os.geteuid() == 0:
         os.chown(directory, 0, 0)
         PRIVSEP_DIR.mkdir(mode=0o755, exist_ok=True)
+        check_command_path(config.keys_command)
     ensure_host_keys(directory)
     write_config(config)
     path = directory / "sshd_config"
@@ -114,6 +133,8 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0] not in ("prepare", "run"):
         print("usage: python -m ssh_gateway.sshd prepare|run", file=sys.stderr)
         return 2
+    if argv[0] == "run" and (os.geteuid() != 0 or not os.path.exists("/usr/sbin/sshd")):
+        return idle("SSH access needs root and Debian's openssh-server: not started")
     try:
         config = load_config()
         path = prepare(config)
@@ -124,6 +145,14 @@ def main(argv: list[str]) -> int:
         # -D: stay in the foreground (honcho, systemd); -e: log to stderr.
         os.execv(config.sshd, [config.sshd, "-D", "-e", "-f", str(path)])  # noqa: S606
     return 0
+
+
+def idle(reason: str) -> int:
+    """Say why, then wait: under honcho, a process that exits stops every other one."""
+    print(f"ssh gateway: {reason}", file=sys.stderr, flush=True)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    while True:
+        signal.pause()
 
 
 if __name__ == "__main__":
