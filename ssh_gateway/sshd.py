@@ -2,6 +2,7 @@
 
     python -m ssh_gateway.sshd prepare   # directory, host keys (first start), sshd_config
     python -m ssh_gateway.sshd run       # prepare, then exec sshd in the foreground
+    python -m ssh_gateway.sshd run --optional   # ./bin/run: idle, saying why, if SSH can't start
 
 Everyone logs in as one account (``WARREN_SSH_LOGIN``): sshd needs a passwd entry for the
 login name, and Warren users have none on the host. The AuthorizedKeysCommand asks Warren
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -129,16 +131,38 @@ def prepare(config: GatewayConfig) -> Path:
     return path
 
 
+def port_taken(config: GatewayConfig) -> bool:
+    family = socket.AF_INET6 if ":" in config.listen else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((config.listen, config.port))
+        except OSError:
+            return True
+    return False
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 1 or argv[0] not in ("prepare", "run"):
-        print("usage: python -m ssh_gateway.sshd prepare|run", file=sys.stderr)
+    """``prepare`` | ``run`` [``--optional``]: with --optional (./bin/run's Procfile), what
+    keeps SSH from starting is said and the process idles, so the rest of Warren runs on."""
+    optional = argv[1:] == ["--optional"]
+    if not argv or argv[0] not in ("prepare", "run") or argv[1:] not in ([], ["--optional"]):
+        print("usage: python -m ssh_gateway.sshd prepare | run [--optional]", file=sys.stderr)
         return 2
     if argv[0] == "run" and (os.geteuid() != 0 or not os.path.exists("/usr/sbin/sshd")):
-        return idle("SSH access needs root and Debian's openssh-server: not started")
+        reason = "SSH access needs root and Debian's openssh-server"
+        if optional:
+            return idle(f"{reason}: not started")
+        print(f"ssh gateway: {reason}", file=sys.stderr)
+        return 2
     try:
         config = load_config()
         path = prepare(config)
+        if argv[0] == "run" and port_taken(config):
+            raise ConfigError(f"{config.listen}:{config.port} is taken (WARREN_SSH_PORT)")
     except (ConfigError, OSError, subprocess.CalledProcessError) as exc:
+        if optional:
+            return idle(f"{exc}: SSH access not started")
         print(f"ssh gateway: {exc}", file=sys.stderr)
         return 2
     if argv[0] == "run":

@@ -4,6 +4,10 @@ itself), and the authorized_keys line the key command prints."""
 import os
 import shlex
 import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +15,7 @@ from ssh_gateway.config import ConfigError, load_config, read_config
 from ssh_gateway.keys import authorized_line
 from ssh_gateway.sshd import prepare, sshd_config_text
 
+REPO = Path(__file__).resolve().parents[2]
 LIMITS = {"memory_bytes": 1 << 30, "pids_max": 64, "tmp_bytes": 1 << 20, "cpu_shares": 1024}
 
 
@@ -95,3 +100,30 @@ def test_the_written_sshd_config_is_keys_only_and_sshd_accepts_it(tmp_path):
     prepare(config)
     assert host_key.read_bytes() == first  # generated on first start only
     assert read_config(config.config_path) == config
+
+
+def start(tmp_path, port: int, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "WARREN_SSH_DIR": str(tmp_path / "ssh"), "WARREN_SSH_PORT": str(port),
+           "WARREN_SSH_LISTEN": "127.0.0.1", "WARREN_SSH_LOGIN": "nobody",
+           "WARREN_SSH_KEYS_USER": "nobody"}  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "ssh_gateway.sshd", "run", *extra],
+        cwd=REPO, env=env, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def test_under_bin_run_a_taken_port_leaves_warren_running_and_says_why(tmp_path):
+    """honcho stops every process when one exits: the gateway idles instead, saying why."""
+    if os.geteuid() != 0 or not shutil.which("sshd", path="/usr/sbin"):
+        pytest.skip("needs root and openssh-server")
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        optional = start(tmp_path, port, "--optional")
+        with pytest.raises(subprocess.TimeoutExpired):
+            optional.wait(timeout=3)  # still there
+        optional.terminate()
+        assert "is taken (WARREN_SSH_PORT)" in optional.communicate(timeout=10)[1]
+        # Under systemd it fails, and Restart= tries again.
+        strict = start(tmp_path, port)
+        assert strict.wait(timeout=30) == 2
+        assert "is taken" in strict.communicate()[1]
