@@ -15,11 +15,10 @@ import base64
 import json
 import re
 import shlex
+import socket
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
+from urllib.parse import urlsplit
 
 from fileserver_agent.signing import signature_headers
 from ssh_gateway.config import GatewayConfig, read_config
@@ -29,6 +28,11 @@ KEY_BLOB_RE = re.compile(r"^[A-Za-z0-9+/]{1,16384}={0,2}$")
 USERNAME_RE = re.compile(r"^[a-z][a-z0-9-]{2,29}$")
 LIMIT_NAMES = ("memory_bytes", "pids_max", "tmp_bytes", "cpu_shares")
 TIMEOUT_SECONDS = 10
+MAX_ANSWER_BYTES = 64 * 1024
+
+
+class LookupFailed(Exception):
+    """Warren answered something other than a key's owner or "unknown key"."""
 
 
 def lookup(config: GatewayConfig, key_type: str, key_blob: str) -> dict | None:
@@ -36,21 +40,47 @@ def lookup(config: GatewayConfig, key_type: str, key_blob: str) -> dict | None:
     with open(config.secret_file) as handle:
         secret = handle.read().strip()
     body = json.dumps({"type": key_type, "key": key_blob}).encode()
-    path = urllib.parse.urlsplit(config.lookup_url).path
+    path = urlsplit(config.lookup_url).path
     headers = signature_headers(secret, "POST", path, body, timestamp=_timestamp())
-    request = urllib.request.Request(  # noqa: S310 - config.py allows http(s) URLs only
-        config.lookup_url,
-        data=body,
-        method="POST",
-        headers={**headers, "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
-            return json.loads(response.read(65536))
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
-            return None
-        raise
+    status, answer = post(config.lookup_url, body, headers)
+    if status == 404:
+        return None
+    if status != 200:
+        raise LookupFailed(f"Warren answered HTTP {status}: {answer[:200]!r}")
+    return json.loads(answer)
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    """One HTTP/1.0 POST; (status, body). By hand: urllib and http.client take ~100 ms to
+    import (the email package), paid twice per login since sshd asks twice."""
+    parts = urlsplit(url)
+    https = parts.scheme == "https"
+    port = parts.port or (443 if https else 80)
+    lines = [
+        f"POST {parts.path} HTTP/1.0",
+        f"Host: {parts.netloc}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+    with socket.create_connection((parts.hostname, port), timeout=TIMEOUT_SECONDS) as raw:
+        connection = raw
+        if https:
+            import ssl  # only for https: another ~30 ms
+
+            connection = ssl.create_default_context().wrap_socket(
+                raw, server_hostname=parts.hostname
+            )
+        connection.sendall(request)
+        received = b""
+        while len(received) <= MAX_ANSWER_BYTES and (chunk := connection.recv(65536)):
+            received += chunk
+    head, _, answer = received.partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].split()
+    if len(status_line) < 2 or not status_line[1].isdigit():
+        raise LookupFailed(f"not an HTTP answer: {head[:100]!r}")
+    return int(status_line[1]), answer
 
 
 def _timestamp() -> str:
@@ -105,7 +135,7 @@ def main(argv: list[str]) -> int:
         if answer is None:
             return 0
         print(authorized_line(config, answer, key_type, key_blob))
-    except (OSError, ValueError, urllib.error.URLError) as exc:
+    except (OSError, ValueError, LookupFailed) as exc:
         # sshd logs the command's stderr: the operator sees why keys stopped working.
         print(f"warren ssh key lookup failed: {exc}", file=sys.stderr)
         return 1

@@ -54,7 +54,11 @@ def _read_status(fd: int) -> int:
 
 
 def relay_pty(master: int, status: int) -> int:
-    """Interactive session: raw terminal both ways, resizes forwarded, until the shell ends."""
+    """Interactive session: raw terminal both ways, resizes forwarded, until the shell ends.
+
+    Typed input waits in ``pending`` and goes to the PTY only when it can take it: a
+    blocking write there, while the program is itself blocked writing its echo to us, would
+    wedge the session for good (a big paste into anything that prints what it reads)."""
     saved = None
     if os.isatty(0):
         saved = termios.tcgetattr(0)
@@ -65,30 +69,44 @@ def relay_pty(master: int, status: int) -> int:
         fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
     signal.signal(signal.SIGWINCH, resize)
-    watched = [0, master, status]
+    os.set_blocking(master, False)
+    pending = b""
+    stdin_open = True
     code = None
     try:
         while True:
-            ready, _, _ = select.select(watched, [], [], 0.2 if code is not None else None)
-            if not ready and code is not None:
+            readable = [master] + ([status] if code is None else [])
+            if stdin_open and len(pending) < CHUNK:
+                readable.append(0)
+            writable = [master] if pending else []
+            quiet = 0.2 if code is not None else None
+            ready, can_write, _ = select.select(readable, writable, [], quiet)
+            if not ready and not can_write and code is not None:
                 break  # the shell ended and its terminal has gone quiet
+            if can_write:
+                try:
+                    pending = pending[os.write(master, pending) :]
+                except BlockingIOError:
+                    pass
+                except OSError:  # EIO: the shell's side is gone
+                    pending = b""
             if 0 in ready:
                 data = os.read(0, CHUNK)
-                if data:
-                    _write_all(master, data)
-                else:
-                    watched.remove(0)
+                pending += data
+                stdin_open = bool(data)
             if master in ready:
                 try:
                     data = os.read(master, CHUNK)
+                except BlockingIOError:
+                    data = None
                 except OSError:  # EIO: every holder of the PTY's other side is gone
                     data = b""
-                if not data:
+                if data == b"":
                     break
-                _write_all(1, data)
+                if data:
+                    _write_all(1, data)
             if status in ready:
                 code = _read_status(status)
-                watched.remove(status)
     finally:
         if saved is not None:
             termios.tcsetattr(0, termios.TCSADRAIN, saved)

@@ -63,6 +63,26 @@ def test_interactive_login_gets_a_terminal_in_the_sandbox(make_ssh_user):
     assert b"alice" in out
 
 
+def test_a_big_paste_into_a_program_that_echoes_it_does_not_wedge_the_session(make_ssh_user):
+    """Typed input and the program's output share the terminal: a relay that blocks writing
+    the paste while the program blocks writing its echo would hang both for good."""
+    alice = make_ssh_user("alice")
+    session = subprocess.Popen(
+        ["ssh", *alice.options, "-tt", "-p", str(alice.gateway.port), alice.target],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        PtyReader(session.stdout.fileno()).until(b"alice@warren:~$ ", timeout=30)
+        paste = b"".join(b"%06d %s\n" % (n, b"x" * 90) for n in range(3000))  # ~290 KB
+        # Plain cat: every pasted line comes back as the program's output too.
+        typed = b"cat\n" + paste + b"\x04" + b"echo done-$((6 * 7)); exit\n"
+        out, _ = session.communicate(typed, timeout=90)  # writes and reads at once
+    finally:
+        session.kill()
+    assert session.returncode == 0, out[-500:]
+    assert b"002999 xxx" in out and b"done-42" in out
+
+
 def test_scp_a_file_in_and_see_it_in_the_files_tab(make_ssh_user, tmp_path):
     alice = make_ssh_user("alice")
     local = tmp_path / "notes.txt"
