@@ -2,6 +2,7 @@
 itself), and the authorized_keys line the key command prints."""
 
 import os
+import select
 import shlex
 import shutil
 import socket
@@ -119,10 +120,12 @@ def test_under_bin_run_a_taken_port_leaves_warren_running_and_says_why(tmp_path)
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         optional = start(tmp_path, port, "--optional")
+        assert select.select([optional.stderr], [], [], 60)[0], "it said nothing"
+        assert "is taken (WARREN_SSH_PORT)" in optional.stderr.readline()
         with pytest.raises(subprocess.TimeoutExpired):
-            optional.wait(timeout=3)  # still there
+            optional.wait(timeout=1)  # and it is still there, idle
         optional.terminate()
-        assert "is taken (WARREN_SSH_PORT)" in optional.communicate(timeout=10)[1]
+        optional.communicate(timeout=10)
         # Under systemd it fails, and Restart= tries again.
         strict = start(tmp_path, port)
         assert strict.wait(timeout=30) == 2
