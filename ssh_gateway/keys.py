@@ -116,7 +116,8 @@ def authorized_line(config: GatewayConfig, answer: dict, key_type: str, key_blob
     # Inside command="..." a double quote would end the option: none can appear (every part
     # is a checked path, a username, digits, or urlsafe base64).
     command = f"{shlex.quote(config.session_command)} {command}"
-    assert '"' not in command and "\n" not in command
+    if '"' in command or "\n" in command:
+        raise ValueError('the session command\'s path cannot go inside command="..."')
     options.append(f'command="{command}"')
     return f"{','.join(options)} {key_type} {key_blob}"
 

@@ -20,7 +20,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ssh_gateway.config import ConfigError, GatewayConfig, load_config, write_config
+from ssh_gateway.config import (
+    SAFE_PATH_RE,
+    ConfigError,
+    GatewayConfig,
+    load_config,
+    write_config,
+)
 
 HOST_KEY_TYPES = ("ed25519", "rsa")
 # Debian's sshd is built with this privilege separation directory; it must exist.
@@ -108,6 +114,10 @@ def check_command_path(path: str) -> None:
 
 def prepare(config: GatewayConfig) -> Path:
     """Write the directory, host keys, sshd_config and gateway.json; return sshd_config."""
+    if not SAFE_PATH_RE.match(config.keys_command):
+        # It goes into sshd_config and authorized_keys lines as it is.
+        raise ConfigError(f"the checkout's path {config.keys_command} has characters sshd_config "
+                          "cannot hold: move it (spaces, quotes)")  # fmt: skip
     directory = Path(config.directory)
     directory.mkdir(mode=0o755, parents=True, exist_ok=True)
     os.chmod(directory, 0o755)  # noqa: S103 - both accounts read gateway.json in it
