@@ -13,6 +13,7 @@ window sizes to the PTY, and the exit status back to sshd.
 from __future__ import annotations
 
 import base64
+import errno
 import fcntl
 import os
 import select
@@ -115,14 +116,27 @@ def relay_pty(master: int, status: int) -> int:
 
 def _pump(source: int, target: int, close_target: bool) -> None:
     try:
-        while data := os.read(source, CHUNK):
-            _write_all(target, data)
+        _carry(source, target)
     except OSError:
         pass  # the other side went away (EPIPE): nothing more to carry
     finally:
         os.close(source)
         if close_target:
             os.close(target)
+
+
+def _carry(source: int, target: int) -> None:
+    """Copy until EOF: splice(2) between pipes (no copy through this process: scp and rsync
+    go at the pipes' pace), read and write when either end is not a pipe."""
+    try:
+        while os.splice(source, target, CHUNK):
+            pass
+        return
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+    while data := os.read(source, CHUNK):
+        _write_all(target, data)
 
 
 def relay_pipes(fds: dict[str, int]) -> int:
