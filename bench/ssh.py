@@ -100,7 +100,7 @@ def timed(argv: list[str], stdin_path: Path | None = None) -> float:
         done = subprocess.run(argv, stdin=stdin, capture_output=True, check=False)
     elapsed = (time.perf_counter() - started) * 1000
     if done.returncode != 0:
-        sys.exit(f"{argv} failed: {done.stderr.decode(errors='replace')}")
+        sys.exit(f"{argv} failed with {done.returncode}: {done.stderr.decode(errors='replace')}")
     return elapsed
 
 

@@ -105,7 +105,10 @@ def relay_pty(master: int, status: int) -> int:
                 if data == b"":
                     break
                 if data:
-                    _write_all(1, data)
+                    try:
+                        _write_all(1, data)
+                    except BrokenPipeError:  # sshd's side is gone: the client left
+                        break
             if status in ready:
                 code = _read_status(status)
     finally:
@@ -156,8 +159,9 @@ def relay_pipes(fds: dict[str, int]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    # Writes to a session the client closed must fail with EPIPE, not kill us silently.
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # Python ignores SIGPIPE: a write to a pipe nobody reads any more (the sandbox's stdin
+    # once its command has ended, sshd's once the client left) fails with EPIPE, which the
+    # relays take as the end of that stream. Default SIGPIPE would kill the session with 141.
     if len(argv) == 3 and argv[1] == "refuse":
         message = base64.urlsafe_b64decode(argv[2].encode()).decode("utf-8", "replace")
         sys.stderr.write(f"{message}\r\n")

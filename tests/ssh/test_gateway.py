@@ -43,6 +43,14 @@ def test_stdin_reaches_the_command(make_ssh_user):
     assert result.stdout.strip() == "50000"
 
 
+def test_a_command_that_stops_reading_its_input_still_exits_cleanly(make_ssh_user):
+    """The relay then writes into a pipe nobody reads: that ends the stream, not the
+    session (it used to die of SIGPIPE, and ssh reported 141 for a command that succeeded)."""
+    alice = make_ssh_user("alice")
+    result = alice.ssh("exec 0<&-; sleep 1; echo ok", stdin="x" * 1_000_000)
+    assert (result.returncode, result.stdout) == (0, "ok\n"), result.stderr
+
+
 def test_interactive_login_gets_a_terminal_in_the_sandbox(make_ssh_user):
     alice = make_ssh_user("alice")
     session = subprocess.Popen(
