@@ -525,3 +525,20 @@ CELERY_BEAT_SCHEDULE["schedules-expiry-reminders"] = {
     "task": "schedules.tasks.send_expiry_reminders",
     "schedule": crontab(minute=15),
 }
+
+# --- SSH access (ssh/, ssh_gateway/) -------------------------------------------------------
+INSTALLED_APPS.append("ssh")
+WARREN_ACCOUNT_CARDS.append("ssh.dashboard.ssh_keys_card")
+# The gateway's key lookups (ssh_gateway/keys.py) are signed with one of these; the gateway
+# reads the same secret from WARREN_SSH_SECRET_FILE. Its own secret, not WARREN_AGENT_SECRETS:
+# the account running sshd's key command can then ask whose key this is, and nothing more.
+WARREN_SSH_SECRETS = env_list("WARREN_SSH_SECRETS", [])
+if not WARREN_SSH_SECRETS:
+    if WARREN_ENV == "production":
+        raise ImproperlyConfigured("WARREN_SSH_SECRETS must be set when WARREN_ENV=production")
+    WARREN_SSH_SECRETS = [local_secret(VAR_DIR / "secrets" / "ssh_secret")]
+# What the Account tab tells users to type: ssh -p PORT LOGIN@HOST (the gateway's settings).
+WARREN_SSH_HOST = env_str("WARREN_SSH_HOST", "localhost")
+WARREN_SSH_PORT = env_int("WARREN_SSH_PORT", 2222, minimum=1)
+WARREN_SSH_LOGIN = env_str("WARREN_SSH_LOGIN", "warren-ssh")
+WARREN_SSH_MAX_KEYS = env_int("WARREN_SSH_MAX_KEYS", 20, minimum=1)

@@ -290,6 +290,39 @@ class AgentClient:
             cols=cols,
         )[1]
 
+    def ssh_session(
+        self,
+        *,
+        user: UserRef,
+        command: str | None,
+        pty: bool,
+        limits: Limits | None = None,
+        rows: int = 24,
+        cols: int = 80,
+        term: str | None = None,
+    ) -> dict[str, int]:
+        """Start an SSH session in the user's sandbox; returns its fds by name (``pty`` or
+        ``stdin``/``stdout``/``stderr``, and ``status``), the caller's to close."""
+        result, fds = self.call(
+            "ssh_session",
+            **_without_none(
+                {
+                    "user": user,
+                    "limits": limits,
+                    "command": command,
+                    "pty": pty,
+                    "rows": rows,
+                    "cols": cols,
+                    "term": term,
+                }
+            ),
+        )
+        names = result.get("fds", [])
+        if len(names) != len(fds):
+            _close_all(fds)
+            raise AgentUnavailable(f"ssh_session: {len(fds)} fds for names {names}")
+        return dict(zip(names, fds, strict=True))
+
     def console_kill(self, *, user: UserRef, console_id: str, grace: float = 2) -> dict:
         return self.call("console_kill", user=user, console_id=console_id, grace=grace)[0]
 

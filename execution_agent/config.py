@@ -87,6 +87,9 @@ class Config:
     sandbox_bind_ports: tuple[int, ...] = ()
     # Production refuses to start on a kernel without Landlock networking unless this is set.
     landlock_optional: bool = False
+    # Peers that may call ssh_session and nothing else: the SSH gateway's login account
+    # (ssh_gateway/session.py), which must reach the socket but must not spawn as anyone.
+    ssh_uids: frozenset[int] = frozenset()
 
 
 def _absolute_path(env: Mapping[str, str], name: str, default: str) -> Path:
@@ -140,6 +143,19 @@ def _allowed_uids(env: Mapping[str, str]) -> frozenset[int]:
             )
         uids.add(int(item))
     return frozenset(uids)
+
+
+def _ssh_uids(env: Mapping[str, str]) -> frozenset[int]:
+    raw = env.get("WARREN_EXEC_AGENT_SSH_UIDS")
+    if raw is None:
+        try:
+            return frozenset({pwd.getpwnam(env.get("WARREN_SSH_LOGIN", "warren-ssh")).pw_uid})
+        except KeyError:
+            return frozenset()
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    if not all(item.isdigit() for item in items):
+        raise ConfigError(f"WARREN_EXEC_AGENT_SSH_UIDS must be a comma list of uids, got {raw!r}")
+    return frozenset(int(item) for item in items)
 
 
 def _cgroup_prefix(env: Mapping[str, str]) -> str:
@@ -266,4 +282,5 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         nft_table=_nft_table(env),
         sandbox_bind_ports=_sandbox_bind_ports(env),
         landlock_optional=_bool(env, "WARREN_SANDBOX_LANDLOCK_OPTIONAL", False),
+        ssh_uids=_ssh_uids(env),
     )

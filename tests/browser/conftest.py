@@ -13,6 +13,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 from tests.live import LiveServer, find_link
+from tests.ssh.gateway import gateway_account, gateway_dir, ssh_agent  # noqa: F401 - fixtures
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
