@@ -29,6 +29,7 @@ __all__ = [
     "capture",
     "kill",
     "live_states",
+    "send_input",
     "start",
 ]
 
@@ -90,4 +91,11 @@ def capture(console, *, lines: int = 100) -> str:
     """The console's screen and ``lines`` of scrollback, as text."""
     return _agent(console).console_capture(
         user=user_ref(console.owner), console_id=console.pk, lines=lines
+    )
+
+
+def send_input(console, text: str) -> int:
+    """Type ``text`` into the console as its owner; returns how many characters were sent."""
+    return _agent(console).console_send_input(
+        user=user_ref(console.owner), console_id=console.pk, text=text
     )

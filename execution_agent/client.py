@@ -301,6 +301,12 @@ class AgentClient:
             "text"
         ]
 
+    def console_send_input(self, *, user: UserRef, console_id: str, text: str) -> int:
+        """Type ``text`` into the console (literal keys; a newline is Enter)."""
+        return self.call("console_send_input", user=user, console_id=console_id, text=text)[0][
+            "sent"
+        ]
+
     # --- scheduled tasks ---------------------------------------------------------------------
     def task_start(
         self,

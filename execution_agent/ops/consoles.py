@@ -13,6 +13,7 @@ from execution_agent.ops.processes import kill_if_wedged, kill_tagged_tree, open
 from execution_agent.validation import Args, Tag
 
 CONSOLE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+MAX_INPUT_CHARS = 4096
 LIST_FORMAT = "#{session_name}\t#{pane_dead}\t#{session_created}\t#{pane_pid}"
 
 
@@ -150,3 +151,20 @@ def console_capture(agent, args: Args) -> Reply:
     if code != 0:
         raise not_found(f"no console {console_id}: {err.strip()[:200]}")
     return Reply({"text": out})
+
+
+@op("console_send_input", fields=("user", "console_id", "text"))
+def console_send_input(agent, args: Args) -> Reply:
+    """Type ``text`` into the console, as keys (a newline is Enter); for the HTTP API."""
+    user = args.user()
+    console_id = _console_id(args)
+    text = args.str("text", max_chars=MAX_INPUT_CHARS)
+    if not agent.tmux.server_alive(user):
+        raise not_found(f"no console {console_id}")
+    # -l: literal keys, so "C-c" or "Enter" in the text are typed, not interpreted.
+    code, _, err = agent.tmux.command(
+        user, ["send-keys", "-t", f"={console_id}:", "-l", "--", text]
+    )
+    if code != 0:
+        raise not_found(f"no console {console_id}: {err.strip()[:200]}")
+    return Reply({"sent": len(text)})
