@@ -40,7 +40,7 @@ class TokenAuth(APIKeyHeader):
         token = api_token_find(token=raw, now=timezone.now())
         if token is None:
             raise ApiError(401, "This token is not valid: it is wrong, expired or revoked.")
-        retry_after = rate_limit_retry_after(token_id=token.pk, now=time.time())
+        retry_after = rate_limit_retry_after(token_digest=token.digest, now=time.time())
         if retry_after is not None:
             raise ApiError(
                 429,

@@ -9,10 +9,11 @@ from django.core.cache import cache
 WINDOW_SECONDS = 60
 
 
-def rate_limit_retry_after(*, token_id: int, now: float) -> int | None:
+def rate_limit_retry_after(*, token_digest: str, now: float) -> int | None:
     """Count one request of the token; None if allowed, else the seconds until the next window."""
     window = int(now // WINDOW_SECONDS)
-    key = f"api:rate:{token_id}:{window}"
+    # By digest, not id: an id is reused after a delete (and in tests, after each rollback).
+    key = f"api:rate:{token_digest[:32]}:{window}"
     # add() is atomic: the first request of a window creates the key with its expiry.
     if cache.add(key, 1, timeout=WINDOW_SECONDS + 5):
         count = 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import Http404
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from accounts.access import access_record
 from api.endpoints.common import Done, owner_for, responses, self_only
@@ -85,7 +85,7 @@ def console_create(request, username: str, body: ConsoleIn):
     console = services.console_start(
         owner=owner, kind=body.kind, python_version=body.python_version
     )
-    return 201, _out(console)
+    return Status(201, _out(console))
 
 
 @router.get("{username}/consoles/shared_with_you/", response=responses(200, list[ConsoleOut]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from api.endpoints.common import Done, an_id, responses, self_only
 from api.errors import ApiError
@@ -55,7 +55,7 @@ def database_create(request, username: str, body: DatabaseIn):
     """Create a database (provisioned in the background: its state says when it is ready)."""
     owner = self_only(request, username)
     database = services.database_create(user=owner, kind=body.kind, name=body.name)
-    return 201, _out(database, database.account.server.kind)
+    return Status(201, _out(database, database.account.server.kind))
 
 
 @router.post("{username}/databases/{database_id}/delete/", response=responses(200, Done))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.utils import timezone
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from accounts.access import access_record
 from api.endpoints.common import Done, an_id, owner_for, responses
@@ -69,7 +69,7 @@ def task_create(request, username: str, body: TaskIn):
         now=timezone.now(),
     )
     _record(request, task, "created the task")
-    return 201, task
+    return Status(201, task)
 
 
 @router.get("{username}/schedule/{task_id}/", response=responses(200, TaskOut))

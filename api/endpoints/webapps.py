@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from accounts.access import access_record, object_or_404
 from api.endpoints.common import Done, an_id, owner_for, responses, self_only
@@ -95,7 +95,7 @@ def webapp_create(request, username: str, body: WebAppIn):
         raise ApiError(400, form_errors(form))
     webapp, _ = services.webapp_create(user=owner, **form.cleaned_data)
     webapp.refresh_from_db()
-    return 201, webapp
+    return Status(201, webapp)
 
 
 @router.get("{username}/webapps/{domain}/", response=responses(200, WebAppOut))
@@ -139,7 +139,7 @@ def static_add(request, username: str, domain: str, body: StaticIn):
         raise ApiError(400, form_errors(form))
     mapping = services.static_mapping_add(webapp=webapp, **form.cleaned_data)
     _record(request, webapp, "added a static mapping to")
-    return 201, mapping
+    return Status(201, mapping)
 
 
 @router.delete(

@@ -1,0 +1,48 @@
+import pytest
+from django.test import Client
+
+from api.services import api_token_create
+
+
+class ApiClient:
+    """Django's test client speaking to /api/v1/user/<username>/ with a token."""
+
+    def __init__(self, token: str, username: str):
+        self.client = Client()
+        self.token = token
+        self.base = f"/api/v1/user/{username}/"
+
+    def _headers(self, extra: dict) -> dict:
+        return {"HTTP_AUTHORIZATION": f"Token {self.token}", **extra}
+
+    def get(self, path: str, **extra):
+        return self.client.get(self.base + path, **self._headers(extra))
+
+    def delete(self, path: str, **extra):
+        return self.client.delete(self.base + path, **self._headers(extra))
+
+    def post(self, path: str, data=None, content_type="application/json", **extra):
+        if data is None:
+            return self.client.post(self.base + path, **self._headers(extra))
+        return self.client.post(
+            self.base + path, data, content_type=content_type, **self._headers(extra)
+        )
+
+    def as_(self, username: str) -> "ApiClient":
+        """The same token, in another user's URLs (someone else's things)."""
+        return ApiClient(self.token, username)
+
+
+def token_for(user) -> str:
+    return api_token_create(user=user, name="test")[1]
+
+
+@pytest.fixture
+def alice_api(user):
+    return ApiClient(token_for(user), user.username)
+
+
+@pytest.fixture
+def mallory_api(outsider):
+    """mallory's token, aimed at alice's URLs: everything of alice's must be a 404."""
+    return ApiClient(token_for(outsider), "alice")
