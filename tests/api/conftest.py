@@ -3,6 +3,17 @@ from django.test import Client
 
 from api.services import api_token_create
 
+# Other rooms' fixtures the API's tests stand on (the same agents and servers as theirs).
+from tests.databases.conftest import (  # noqa: F401
+    db_servers,
+    mysql_server,
+    name_prefix,
+    postgres_server,
+    run_on_commit,
+)
+from tests.schedules.conftest import task_server  # noqa: F401
+from tests.webapps.conftest import web, web_front, web_port  # noqa: F401
+
 
 class ApiClient:
     """Django's test client speaking to /api/v1/user/<username>/ with a token."""
@@ -22,8 +33,8 @@ class ApiClient:
         return self.client.delete(self.base + path, **self._headers(extra))
 
     def post(self, path: str, data=None, content_type="application/json", **extra):
-        if data is None:
-            return self.client.post(self.base + path, **self._headers(extra))
+        if data is None:  # no body at all (Client.post would send an empty multipart one)
+            return self.client.generic("POST", self.base + path, b"", **self._headers(extra))
         return self.client.post(
             self.base + path, data, content_type=content_type, **self._headers(extra)
         )

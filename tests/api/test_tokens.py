@@ -54,7 +54,7 @@ def test_a_wrong_token_is_401(user):
 
 
 def test_an_expired_token_is_refused(user):
-    row, token = services.api_token_create(
+    _, token = services.api_token_create(
         user=user, name="old", expires_at=timezone.now() - timedelta(seconds=1)
     )
     response = ApiClient(token, "alice").get("cpu/")
@@ -145,7 +145,7 @@ def test_the_owner_revokes_a_token_from_the_account_tab(alice_client, user):
 
 
 def test_an_outsider_cannot_revoke_someone_elses_token(outsider_client, user):
-    row, token = services.api_token_create(user=user, name="mine")
+    row, _ = services.api_token_create(user=user, name="mine")
     assert outsider_client.post(f"/api/tokens/{row.pk}/revoke/").status_code == 404
     assert ApiToken.objects.filter(pk=row.pk).exists()
 
