@@ -9,10 +9,11 @@ and the body's validation problems are a 400.
 from __future__ import annotations
 
 from django.http import Http404
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from api.endpoints import consoles, cpu, databases, files, schedules, students, webapps
+from api.endpoints.common import responses
 from api.errors import ApiError, api_error_response
 from api.guard import TokenAuth
 from config.errors import AppError
@@ -66,3 +67,13 @@ def _invalid(request, exc: ValidationError):
 @api.exception_handler(HttpError)
 def _http_error(request, exc: HttpError):
     return api_error_response(exc.status_code, str(exc))
+
+
+class WhoAmI(Schema):
+    username: str
+
+
+@api.get("/v1/whoami/", response=responses(200, WhoAmI), tags=["account"])
+def whoami(request):
+    """The user the token belongs to (what the URLs' {username} is for your own things)."""
+    return {"username": request.auth.username}
