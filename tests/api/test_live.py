@@ -70,7 +70,10 @@ def test_the_warren_command_drives_files_consoles_and_tasks(alice, server, tmp_p
 
     headers = {"Authorization": f"Token {token}"}
     console = requests.post(
-        f"{server.url}/api/v1/user/alice/consoles/", json={"kind": "bash"}, headers=headers
+        f"{server.url}/api/v1/user/alice/consoles/",
+        json={"kind": "bash"},
+        headers=headers,
+        timeout=30,
     ).json()
     sent = warren(server, token, "console", "send-input", console["id"], "python3 hello.py")
     assert sent.returncode == 0, sent.stderr
@@ -86,6 +89,7 @@ def test_the_warren_command_drives_files_consoles_and_tasks(alice, server, tmp_p
         f"{server.url}/api/v1/user/alice/schedule/",
         json={"command": "python3 hello.py", "interval": "daily", "hour": 4, "minute": 5},
         headers=headers,
+        timeout=30,
     )
     assert "daily 04:05 UTC\tpython3 hello.py" in warren(server, token, "tasks", "list").stdout
 
@@ -101,6 +105,7 @@ def test_the_warren_command_reloads_a_web_app(alice, web, tmp_path):
             f"{server.url}/api/v1/user/alice/webapps/",
             json={"framework": "flask", "python_version": "3.11"},
             headers={"Authorization": f"Token {token}"},
+            timeout=60,
         )
         assert created.status_code == 201, created.text
         reloaded = warren(server, token, "webapp", "reload", "alice.localhost")
@@ -167,14 +172,30 @@ def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(alice, server
     """Every operation of the schema, with generated input, as alice with her real token:
     no 5xx, and every response's status, content type and body as the schema says."""
     token = token_for(alice)
-    Path(tmp_path / "schemathesis.toml").write_text('[parameters]\n"path.username" = "alice"\n')
+    headers = {"Authorization": f"Token {token}"}
+    base = f"{server.url}/api/v1/user/alice/"
+    console = requests.post(
+        base + "consoles/", json={"kind": "bash"}, headers=headers, timeout=30
+    ).json()
+    task = requests.post(
+        base + "schedule/",
+        json={"command": "true", "interval": "daily", "hour": 1, "minute": 1},
+        headers=headers,
+        timeout=30,
+    ).json()
+    # Read from the working directory: every {username} is alice's, and two ids are of her
+    # real console and task, so the run reaches past the 404s into her things.
+    Path(tmp_path / "schemathesis.toml").write_text(
+        "[parameters]\n"
+        '"path.username" = "alice"\n'
+        f'"path.console_id" = "{console["id"]}"\n'
+        f'"path.task_id" = {task["id"]}\n'
+    )
     result = subprocess.run(
         [
             str(Path(sys.executable).parent / "st"),
             "run",
             f"{server.url}/api/schema/",
-            "--config-file",
-            str(tmp_path / "schemathesis.toml"),
             "--header",
             f"Authorization: Token {token}",
             "--checks",
@@ -200,5 +221,12 @@ def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(alice, server
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    operations = sum(
+        len(methods)
+        for methods in requests.get(f"{server.url}/api/schema/", timeout=10)
+        .json()["paths"]
+        .values()
+    )
+    assert f"Tested: {operations}\n" in result.stdout, result.stdout[-3000:]
     # Consoles it started are alice's, within her plan: none of anyone else's.
     assert set(Console.objects.values_list("owner__username", flat=True)) <= {"alice"}
