@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from api.models import ApiToken
@@ -36,4 +37,8 @@ def sandbox_env_for(user) -> dict[str, str]:
     row = sandbox_token_row(user)
     if row is None:
         return {}
-    return {"API_TOKEN": sandbox_token(user_id=user.pk, salt=row.salt)}
+    # WARREN_URL too, so the `warren` command works in a console with nothing to configure.
+    return {
+        "API_TOKEN": sandbox_token(user_id=user.pk, salt=row.salt),
+        "WARREN_URL": settings.WARREN_SITE_URL,
+    }

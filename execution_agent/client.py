@@ -256,10 +256,12 @@ class AgentClient:
         cwd: str | None = None,
         limits: Limits | None = None,
         homes: list[UserRef] | None = None,
+        env: dict[str, str] | None = None,
     ) -> bool:
         """Ensure the console's tmux session exists; True if this call created it.
 
         ``homes``: other users whose homes the user's tmux server binds at /home/<name>.
+        ``env``: variables for the session's program (WARREN_*, API_TOKEN).
         """
         return self.call(
             "console_start",
@@ -273,6 +275,7 @@ class AgentClient:
                     "cwd": cwd,
                     "limits": limits,
                     "homes": homes or None,
+                    "env": env or None,
                 }
             ),
         )[0]["created"]
@@ -319,6 +322,7 @@ class AgentClient:
         wall_seconds: float,
         log_max_bytes: int,
         limits: Limits | None = None,
+        env: dict[str, str] | None = None,
     ) -> dict:
         """Start a run; answered at once: {"started": bool, "pid": int | None, "started_at"}."""
         return self.call(
@@ -333,6 +337,7 @@ class AgentClient:
                     "wall_seconds": wall_seconds,
                     "log_max_bytes": log_max_bytes,
                     "limits": limits,
+                    "env": env or None,
                 }
             ),
         )[0]

@@ -23,13 +23,14 @@ def _console_id(args: Args) -> str:
 
 @op(
     "console_start",
-    fields=("user", "limits", "console_id", "argv", "cwd", "rows", "cols", "homes"),
+    fields=("user", "limits", "console_id", "argv", "cwd", "rows", "cols", "homes", "env"),
 )
 def console_start(agent, args: Args) -> Reply:
     """Ensure the user's tmux server and a session running argv; idempotent per console_id.
 
     ``homes``: other users whose homes the server binds at /home/<name> (a teacher's
     students); the reply's ``homes`` says which the running server actually has.
+    ``env``: variables the new session's program gets (args.env's rules), e.g. API_TOKEN.
     """
     user = args.user()
     homes = args.homes()
@@ -39,10 +40,11 @@ def console_start(agent, args: Args) -> Reply:
     rows = args.int("rows", minimum=2, maximum=1000, default=24)
     cols = args.int("cols", minimum=2, maximum=1000, default=80)
     cwd = sandbox_cwd(agent, user, args.str("cwd", default=None))
+    env = args.env()
     with agent.tmux.lock(user):
         agent.tmux.ensure_server(user, limits, homes)
         code, _, err = agent.tmux.command(
-            user, agent.tmux.new_session_args(console_id, argv, cwd, rows, cols), limits=limits
+            user, agent.tmux.new_session_args(console_id, argv, cwd, rows, cols, env), limits=limits
         )
         bound = list(agent.tmux.bound_homes(user))
     if code != 0:

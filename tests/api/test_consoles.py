@@ -114,3 +114,22 @@ def test_input_over_the_agents_limit_is_400(alice):
     console_id = api.post("consoles/", '{"kind": "bash"}').json()["id"]
     response = api.post(f"consoles/{console_id}/send_input/", '{"input": "' + "x" * 5000 + '"}')
     assert response.status_code == 400
+
+
+def test_a_console_has_the_users_token_as_api_token_only_if_they_opted_in(alice):
+    from api.selectors import sandbox_env_for
+    from api.services import api_sandbox_token_set
+
+    api = ApiClient(token_for(alice), "alice")
+    before = api.post("consoles/", '{"kind": "bash"}').json()["id"]
+    api.post(f"consoles/{before}/send_input/", '{"input": "echo [${API_TOKEN:-none}]\\n"}')
+    assert "[none]" in output_until(api, before, "[none]")
+
+    api_sandbox_token_set(user=alice, enabled=True)
+    after = api.post("consoles/", '{"kind": "bash"}').json()["id"]
+    api.post(f"consoles/{after}/send_input/", '{"input": "echo [$API_TOKEN] [$WARREN_URL]\\n"}')
+    token = sandbox_env_for(alice)["API_TOKEN"]
+    output = output_until(api, after, f"[{token}]")
+    assert f"[{token}]" in output and "[http" in output
+    # It is a token like any other: the console's scripts reach the API with it.
+    assert ApiClient(token, "alice").get("consoles/").status_code == 200
