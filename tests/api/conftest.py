@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import pytest
 from django.test import Client
 
@@ -11,6 +15,7 @@ from tests.databases.conftest import (  # noqa: F401
     postgres_server,
     run_on_commit,
 )
+from tests.live import REPO
 from tests.schedules.conftest import task_server  # noqa: F401
 from tests.webapps.conftest import web, web_front, web_port  # noqa: F401
 
@@ -57,3 +62,22 @@ def alice_api(user):
 def mallory_api(outsider):
     """mallory's token, aimed at alice's URLs: everything of alice's must be a 404."""
     return ApiClient(token_for(outsider), "alice")
+
+
+def warren(server, token, *args, env=None, home=None):
+    """Run the `warren` command (the console script's own entry point) as a user would."""
+    environment = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home or "/nonexistent"),
+        "WARREN_URL": server.url if server else "",
+        "WARREN_API_TOKEN": token or "",
+        **(env or {}),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "warren_cli", *args],
+        cwd=REPO,
+        env={k: v for k, v in environment.items() if v},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

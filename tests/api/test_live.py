@@ -2,7 +2,6 @@
 command in a subprocess and by schemathesis over the whole schema."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +10,9 @@ import pytest
 import requests
 
 from consoles.models import Console
-from tests.api.conftest import token_for
+from tests.api.conftest import token_for, warren
 from tests.factories import person
-from tests.live import REPO, LiveServer
+from tests.live import LiveServer
 
 pytestmark = [
     pytest.mark.root,
@@ -33,25 +32,6 @@ def server(tmp_path):
     live = LiveServer(tmp_path, extra_env=FAST)
     yield live
     live.stop()
-
-
-def warren(server, token, *args, env=None, home=None):
-    """Run the `warren` command (the console script's own entry point) as a user would."""
-    environment = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(home or "/nonexistent"),
-        "WARREN_URL": server.url if server else "",
-        "WARREN_API_TOKEN": token or "",
-        **(env or {}),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "warren_cli", *args],
-        cwd=REPO,
-        env={k: v for k, v in environment.items() if v},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_the_warren_command_drives_files_consoles_and_tasks(alice, server, tmp_path, exec_agent):
