@@ -81,3 +81,15 @@ def test_the_schema_and_docs_are_served_without_a_token(client):
     html = docs.content.decode()
     # The Swagger UI comes from django-ninja's package through our static files, not a CDN.
     assert "swagger-ui-bundle.js" in html and "cdn" not in html.lower()
+
+
+def test_a_wrong_method_is_405_in_the_api_shape(alice_api):
+    response = alice_api.client.put("/api/v1/user/alice/cpu/", HTTP_AUTHORIZATION="Token x")
+    assert response.status_code == 405
+    assert response.json()["error"] == "method_not_allowed" and "GET" in response["Allow"]
+
+
+def test_an_unknown_api_url_is_a_json_404(alice_api):
+    response = alice_api.get("no-such-thing/")
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
