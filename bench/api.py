@@ -30,6 +30,9 @@ from bench.consoles import WarrenTerminal, drain, percentile
 from bench.consoles_servers import Fileserver, Warren
 from execution_agent.testing.harness import AgentHarness
 
+SEND_MS: list[float] = []  # send_input alone, for the breakdown
+POLLS: list[int] = []  # get_latest_output requests until the marker showed
+
 
 def api_round_trip(http: requests.Session, base: str, console_id: str, marker: int) -> float:
     started = time.perf_counter()
@@ -39,10 +42,14 @@ def api_round_trip(http: requests.Session, base: str, console_id: str, marker: i
         timeout=30,
     )
     sent.raise_for_status()
+    SEND_MS.append((time.perf_counter() - started) * 1000)
+    polls = 0
     while True:
         output = http.get(f"{base}consoles/{console_id}/get_latest_output/", timeout=30)
         output.raise_for_status()
+        polls += 1
         if f"R{marker}" in output.json()["output"]:
+            POLLS.append(polls)
             return (time.perf_counter() - started) * 1000
 
 
@@ -104,6 +111,11 @@ def main() -> int:
             f"send_input + get_latest_output {name}: api {mine:.1f} ms, console websocket "
             f"{anchor:.1f} ms, ratio {mine / anchor:.1f}x ({rounds} rounds)"
         )
+    print(
+        f"breakdown: send_input alone p50 {percentile(SEND_MS, 0.5):.1f} ms; "
+        f"get_latest_output requests per round p50 {percentile(POLLS, 0.5)} "
+        f"(each request runs one sandboxed tmux client on the agent)"
+    )
     metrics = {
         f"round_trip_{name}": {
             "warren": round(mine, 2),
