@@ -125,7 +125,7 @@ def parser() -> argparse.ArgumentParser:
     get = fil_actions.add_parser("get", help="print or save a file")
     get.add_argument("remote")
     get.add_argument("-o", "--output", help="save to this local file")
-    put = fil_actions.add_parser("put", help="upload a local text file")
+    put = fil_actions.add_parser("put", help="upload a local file (replaced atomically)")
     put.add_argument("local")
     put.add_argument("remote")
     rm = fil_actions.add_parser("rm", help="delete a file or folder")

@@ -28,7 +28,7 @@ def an_id():
 
 
 # Every operation can be refused for these reasons; declared so the schema tells the truth.
-ERRORS = dict.fromkeys((400, 401, 403, 404, 409, 413, 415, 429, 503), Error)
+ERRORS = dict.fromkeys((400, 401, 403, 404, 409, 413, 415, 429, 503, 507), Error)
 
 
 def responses(ok_status: int, ok_schema) -> dict:

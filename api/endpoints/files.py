@@ -33,7 +33,7 @@ BYTES_RESPONSE = {
 }
 BYTES_BODY = {
     "requestBody": {
-        "description": "The new contents (UTF-8 text, up to the editor's limit).",
+        "description": "The new contents, any bytes (up to WARREN_API_MAX_BODY_BYTES).",
         "content": {"application/octet-stream": {"schema": {"type": "string"}}},
     }
 }
@@ -74,9 +74,9 @@ def file_read(request, username: str, path: str):
     "{username}/files/path/{path:path}", response=responses(200, Done), openapi_extra=BYTES_BODY
 )
 def file_write(request, username: str, path: str):
-    """Create or replace a text file with the request's body (as the editor saves)."""
+    """Create or replace a file with the request's body (any bytes, replaced atomically)."""
     owner, location = _locate(request, username, path)
-    size = services.file_save(user=owner, location=location, content=request.body)
+    size = services.file_write(user=owner, location=location, content=request.body)
     _record(request, owner, "saved", location)
     return {"ok": True, "detail": f"Saved {location.sandbox_path} ({size} bytes)."}
 

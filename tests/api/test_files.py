@@ -93,11 +93,19 @@ def test_an_outsider_gets_404_for_the_owners_files(alice, mallory, exec_agent):
     assert (exec_agent.homes / "alice" / "notes.txt").read_text() == "alice's"
 
 
-def test_binary_content_is_refused_and_nothing_is_written(api, exec_agent):
-    response = write(api, "/home/alice/blob.bin", b"\xff\xfe\x00binary")
+def test_binary_content_is_written_byte_for_byte_and_read_back(api, exec_agent):
+    blob = bytes(range(256)) * 40
+    assert write(api, "/home/alice/blob.bin", blob).status_code == 200
+    assert (exec_agent.homes / "alice" / "blob.bin").read_bytes() == blob
+    assert api.get("files/path/home/alice/blob.bin").content == blob
+    assert [p.name for p in (exec_agent.homes / "alice").iterdir() if ".warren-" in p.name] == []
+
+
+def test_writing_over_a_folder_is_refused_and_changes_nothing(api, alice, exec_agent):
+    put(exec_agent.homes / "alice" / "site" / "app.py", "x", alice)
+    response = write(api, "/home/alice/site", b"flat")
     assert response.status_code == 400
-    assert not (exec_agent.homes / "alice" / "blob.bin").exists()
-    assert [p.name for p in (exec_agent.homes / "alice").iterdir() if ".save" in p.name] == []
+    assert (exec_agent.homes / "alice" / "site" / "app.py").read_text() == "x"
 
 
 def test_the_home_itself_cannot_be_deleted(api, exec_agent):
