@@ -111,3 +111,21 @@ def test_writing_over_a_folder_is_refused_and_changes_nothing(api, alice, exec_a
 def test_the_home_itself_cannot_be_deleted(api, exec_agent):
     assert api.delete("files/path/home/alice").status_code == 403
     assert (exec_agent.homes / "alice").is_dir()
+
+
+def test_a_teacher_writes_into_a_students_home_as_the_student_and_it_is_recorded(
+    alice, mallory, exec_agent
+):
+    from education import services as education_services
+    from education.models import TeacherAction
+
+    education_services.teacher_nominate(student=mallory, username="alice")
+    teacher = ApiClient(token_for(alice), "mallory")
+    written = write(teacher, "/home/mallory/feedback.txt", b"good work\n")
+    assert written.status_code == 200, written.content
+    saved = exec_agent.homes / "mallory" / "feedback.txt"
+    assert saved.read_text() == "good work\n" and saved.stat().st_uid == mallory.uid
+    assert TeacherAction.objects.filter(teacher=alice, student=mallory, action="saved").exists()
+    # The student's token gives nothing of the teacher's.
+    student = ApiClient(token_for(mallory), "alice")
+    assert student.get("files/tree/").status_code == 404
