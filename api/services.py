@@ -47,9 +47,15 @@ def api_token_revoke(*, token: ApiToken) -> None:
 def api_sandbox_token_set(*, user: User, enabled: bool) -> ApiToken | None:
     """Give (or stop giving) the user's new consoles and tasks a token as $API_TOKEN.
 
-    Turning it off revokes the token, so consoles already running lose their API access too.
+    Turning it off revokes the token, so consoles already running lose their API access too;
+    turning it on again when it is on keeps the token the running ones have.
     """
-    ApiToken.objects.filter(user=user, in_sandboxes=True).delete()
+    User.objects.select_for_update().filter(pk=user.pk).first()
+    current = ApiToken.objects.filter(user=user, in_sandboxes=True).first()
+    if enabled and current is not None:
+        return current
+    if current is not None:
+        current.delete()
     if not enabled:
         return None
     salt = salt_new()

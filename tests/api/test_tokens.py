@@ -109,6 +109,9 @@ def test_the_sandbox_token_is_derived_again_identically_and_works(user):
     services.api_sandbox_token_set(user=user, enabled=True)
     first, again = sandbox_env_for(user), sandbox_env_for(user)
     assert first == again and first["API_TOKEN"].startswith("wrn_")
+    # Saving the switch on again keeps the token consoles already have.
+    services.api_sandbox_token_set(user=user, enabled=True)
+    assert sandbox_env_for(user) == first
     assert ApiClient(first["API_TOKEN"], "alice").get("cpu/").status_code == 200
     services.api_sandbox_token_set(user=user, enabled=False)
     assert sandbox_env_for(user) == {}
