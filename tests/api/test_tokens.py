@@ -158,3 +158,12 @@ def test_the_sandbox_switch_on_the_account_tab(alice_client, user):
     assert "API_TOKEN" in sandbox_env_for(user)
     alice_client.post("/api/tokens/sandbox/", {})
     assert sandbox_env_for(user) == {}
+
+
+def test_staff_see_tokens_by_prefix_in_the_admin_and_never_the_digest(staff_client, user):
+    row, token = services.api_token_create(user=user, name="ci")
+    listing = staff_client.get("/admin/api/apitoken/").content.decode()
+    assert row.prefix in listing
+    page = staff_client.get(f"/admin/api/apitoken/{row.pk}/change/").content.decode()
+    assert row.digest not in page and token not in page
+    assert staff_client.get("/admin/api/apitoken/add/").status_code == 403
