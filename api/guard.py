@@ -29,6 +29,7 @@ class TokenAuth(APIKeyHeader):
     """``Authorization: Token <token>``; a token anywhere in the query string is refused."""
 
     param_name = "Authorization"
+    openapi_description = "Your token from the Account tab, as `Token <token>`."
 
     def __call__(self, request):
         _refuse_token_in_query(request)
