@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import os
 
-from django.http import HttpResponse
+from django.http import FileResponse
 from ninja import Router, Schema
 
 from accounts.access import access_record
 from accounts.home_paths import home_path_parse
 from api.endpoints.common import Done, owner_for, responses
-from config.errors import AppError
 from files import selectors, services
 from files.agent import UserFiles
 from files.paths import Location, parse_location
 
 router = Router(tags=["files"])
 
-MAX_READ_BYTES = 100 * 1024 * 1024
 BYTES_RESPONSE = {
     "responses": {
         200: {
@@ -59,15 +57,14 @@ def _record(request, owner, action: str, location: Location) -> None:
     "{username}/files/path/{path:path}", response=responses(200, None), openapi_extra=BYTES_RESPONSE
 )
 def file_read(request, username: str, path: str):
-    """A file's contents (application/octet-stream)."""
+    """A file's contents (application/octet-stream), streamed as the Files tab's download."""
     owner, location = _locate(request, username, path)
     fd, size = UserFiles(owner).open(location, "r")
-    with os.fdopen(fd, "rb") as handle:
-        if size > MAX_READ_BYTES:
-            raise AppError(f"The API reads files of up to {MAX_READ_BYTES} bytes.", status=413)
-        data = handle.read(MAX_READ_BYTES + 1)
     _record(request, owner, "downloaded", location)
-    return HttpResponse(data, content_type="application/octet-stream")
+    # Never sniffed, never inline HTML: a user's file must not run on Warren's origin.
+    response = FileResponse(os.fdopen(fd, "rb"), content_type="application/octet-stream")
+    response["Content-Length"] = str(size)
+    return response
 
 
 @router.post(

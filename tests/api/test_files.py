@@ -40,7 +40,7 @@ def test_a_script_writes_reads_lists_and_deletes_a_file(api, alice, exec_agent):
     read = api.get("files/path/home/alice/site/app.py")
     assert read.status_code == 200
     assert read["Content-Type"] == "application/octet-stream"
-    assert read.content == b"print('hi')\n"
+    assert b"".join(read.streaming_content) == b"print('hi')\n"
 
     tree = api.get("files/tree/?path=/home/alice/site").json()
     assert tree == {
@@ -97,7 +97,7 @@ def test_binary_content_is_written_byte_for_byte_and_read_back(api, exec_agent):
     blob = bytes(range(256)) * 40
     assert write(api, "/home/alice/blob.bin", blob).status_code == 200
     assert (exec_agent.homes / "alice" / "blob.bin").read_bytes() == blob
-    assert api.get("files/path/home/alice/blob.bin").content == blob
+    assert b"".join(api.get("files/path/home/alice/blob.bin").streaming_content) == blob
     assert [p.name for p in (exec_agent.homes / "alice").iterdir() if ".warren-" in p.name] == []
 
 
