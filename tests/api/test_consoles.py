@@ -63,6 +63,7 @@ def test_an_outsider_gets_404_for_every_console_url(alice, mallory):
     sent = outsider.post(f"consoles/{console_id}/send_input/", '{"input": "touch /tmp/pwned\\n"}')
     assert sent.status_code == 404
     assert outsider.delete(f"consoles/{console_id}/").status_code == 404
+    assert outsider.get("consoles/shared_with_you/").status_code == 404
     # Nor through their own list: the console is not theirs and not shared with them.
     own = ApiClient(outsider.token, "mallory")
     assert own.get(f"consoles/{console_id}/").status_code == 404
@@ -98,7 +99,14 @@ def test_a_read_write_sharee_types_into_the_console(alice, bob):
 
 @pytest.mark.parametrize(
     ("body", "status"),
-    [('{"input": ""}', 400), ('{"input": 5}', 400), ("{}", 400), ('{"kind": "rm -rf"}', 400)],
+    [
+        ('{"input": ""}', 400),
+        ('{"input": 5}', 400),
+        ("{}", 400),
+        ('{"kind": "rm -rf"}', 400),
+        ('{"kind": "custom"}', 400),
+        ('{"kind": "python", "python_version": "1.0"}', 400),
+    ],
 )
 def test_bad_input_to_consoles_is_refused(alice, body, status):
     api = ApiClient(token_for(alice), "alice")
