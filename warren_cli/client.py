@@ -46,7 +46,14 @@ class Client:
             raise ApiFailure(f"Cannot reach {self.config.url}: {error.reason}.") from None
         except TimeoutError:
             raise ApiFailure(f"{self.config.url} did not answer in time.") from None
-        return content if binary else json.loads(content or b"null")
+        if binary:
+            return content
+        try:
+            return json.loads(content or b"null")
+        except ValueError:
+            raise ApiFailure(
+                f"{url} did not answer as Warren's API does: is WARREN_URL right?"
+            ) from None
 
     def user_path(self, rest: str) -> str:
         return f"v1/user/{quote(self.username, safe='')}/{rest}"
