@@ -71,6 +71,8 @@ INSTALLED_APPS = [
     "databases",
     "billing",
     "education",
+    "ninja",  # the API's docs page and its Swagger UI files (served from the package)
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -387,7 +389,16 @@ WARREN_ACCOUNT_CARDS: list[str] = [
     "consoles.dashboard.python_preference_card",
     "billing.dashboard.billing_card",
     "education.dashboard.teacher_card",
+    "api.dashboard.tokens_card",
 ]
+
+# --- API ------------------------------------------------------------------------------------
+# Requests per token per minute (429 with Retry-After beyond), and the largest request body
+# the API takes (a file written through it: the editor's limit, plus room).
+WARREN_API_RATE_LIMIT_PER_MINUTE = env_int("WARREN_API_RATE_LIMIT_PER_MINUTE", 120, minimum=1)
+WARREN_API_MAX_BODY_BYTES = env_int(
+    "WARREN_API_MAX_BODY_BYTES", WARREN_EDITOR_MAX_BYTES + 64 * 1024, minimum=1024
+)
 
 # --- Education ------------------------------------------------------------------------------
 # Whether students may only name teachers staff have approved (the admin's Teachers list). Off,

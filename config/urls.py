@@ -28,6 +28,7 @@ urlpatterns = [
     path("billing/", include("billing.urls")),
     path("education/", include("education.urls")),
     path("ssh/", include("ssh.urls")),
+    path("api/", include("api.urls")),
 ]
 
 # Pages with the site's layout and a way back (Django's own are bare, with no link anywhere).

@@ -256,10 +256,12 @@ class AgentClient:
         cwd: str | None = None,
         limits: Limits | None = None,
         homes: list[UserRef] | None = None,
+        env: dict[str, str] | None = None,
     ) -> bool:
         """Ensure the console's tmux session exists; True if this call created it.
 
         ``homes``: other users whose homes the user's tmux server binds at /home/<name>.
+        ``env``: variables for the session's program (WARREN_*, API_TOKEN).
         """
         return self.call(
             "console_start",
@@ -273,6 +275,7 @@ class AgentClient:
                     "cwd": cwd,
                     "limits": limits,
                     "homes": homes or None,
+                    "env": env or None,
                 }
             ),
         )[0]["created"]
@@ -334,6 +337,12 @@ class AgentClient:
             "text"
         ]
 
+    def console_send_input(self, *, user: UserRef, console_id: str, text: str) -> int:
+        """Type ``text`` into the console (literal keys; a newline is Enter)."""
+        return self.call("console_send_input", user=user, console_id=console_id, text=text)[0][
+            "sent"
+        ]
+
     # --- scheduled tasks ---------------------------------------------------------------------
     def task_start(
         self,
@@ -346,6 +355,7 @@ class AgentClient:
         wall_seconds: float,
         log_max_bytes: int,
         limits: Limits | None = None,
+        env: dict[str, str] | None = None,
     ) -> dict:
         """Start a run; answered at once: {"started": bool, "pid": int | None, "started_at"}."""
         return self.call(
@@ -360,6 +370,7 @@ class AgentClient:
                     "wall_seconds": wall_seconds,
                     "log_max_bytes": log_max_bytes,
                     "limits": limits,
+                    "env": env or None,
                 }
             ),
         )[0]
