@@ -30,6 +30,7 @@ def test_ham_is_published_and_others_see_it(
     assert arguments["comment_type"] == "forum-post"
     assert arguments["comment_author"] == "alice"
     assert arguments["user_agent"] == "pytest"
+    assert arguments["is_test"] is True  # not production: Akismet must not learn from it
     page = outsider_client.get(reverse("forums:topic", args=[topic.pk]))
     assert page.status_code == 200 and "Hello there" in page.content.decode()
 
