@@ -51,7 +51,10 @@ class PostAdminBase(admin.ModelAdmin):
     search_fields = ["body", "author__username", "topic__title"]
     list_select_related = ["topic", "author"]
     raw_id_fields = ["author", "topic"]
+    # Staff judge posts here, they do not rewrite them: the text, its HTML and its place stay
+    # as the author posted them (an edit here would skip the sanitiser and the spam check).
     readonly_fields = [
+        "topic", "author", "is_opening", "body",
         "status", "held_reason", "revision", "check_attempts", "last_check_error",
         "checked_at", "author_ip", "user_agent", "created_at", "edited_at", "notified_at",
         "body_html",

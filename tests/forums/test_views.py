@@ -404,3 +404,32 @@ def test_list_pages_cost_the_same_queries_for_one_row_or_many(
         assert alice_client.get(reverse("forums:search"), {"q": "topic"}).status_code == 200
     with django_assert_num_queries(8):
         assert alice_client.get(reverse("forums:topic", args=[topics[0].pk])).status_code == 200
+
+
+# --- the admin ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("count", [1, 6])
+def test_the_admins_moderation_queue_costs_the_same_queries_for_one_post_or_many(
+    count,
+    staff_client,
+    category,
+    akismet_answers,
+    django_capture_on_commit_callbacks,
+    django_assert_num_queries,
+):
+    akismet_answers("spam")
+    for number in range(count):
+        author = UserFactory(date_joined=timezone.now() - timedelta(days=30))
+        open_topic(author, category, capture=django_capture_on_commit_callbacks, title=f"t{number}")
+    with django_assert_num_queries(7):
+        page = staff_client.get(reverse("admin:forums_heldpost_changelist"))
+    assert page.status_code == 200
+    assert page.content.decode().count("Akismet says spam") >= count
+
+
+@pytest.mark.parametrize("name", ["category", "topic", "post", "heldpost", "ban", "subscription"])
+def test_the_admin_lists_every_forums_model(name, staff_client, db):
+    url = f"/admin/forums/{name}/"
+    response = staff_client.get(url)
+    assert response.status_code == (404 if name == "subscription" else 200)
