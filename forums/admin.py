@@ -103,6 +103,8 @@ class PostAdmin(PostAdminBase):
 class HeldPostAdmin(PostAdminBase):
     """Posts nobody else sees yet: held (spam, no key) and still pending (Akismet down)."""
 
+    list_display = [*PostAdminBase.list_display, "check_attempts", "last_check_error"]
+
     def get_queryset(self, request):
         return super().get_queryset(request).exclude(status=Status.PUBLISHED)
 
