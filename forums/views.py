@@ -78,7 +78,10 @@ def topic_new(request, slug: str):
 
 def _topic_page(request, topic, reply_form: ReplyForm, status: int = 200):
     posts = selectors.posts_of(topic=topic, viewer=request.user)
-    page = Paginator(posts, settings.WARREN_FORUMS_PAGE_SIZE).get_page(request.GET.get("page"))
+    paginator = Paginator(posts, settings.WARREN_FORUMS_PAGE_SIZE)
+    number = request.GET.get("page")
+    # "last": where a new reply is, wherever the count has got to meanwhile.
+    page = paginator.get_page(paginator.num_pages if number == "last" else number)
     for post in page:
         post.editable = post.author_id == request.user.pk and services.edit_window_open(post)
     context = {
@@ -113,7 +116,7 @@ def reply(request, pk: int):
             form.add_error(error.field, error)
             return _topic_page(request, topic, form, status=error.status)
         messages.success(request, "Replied. It shows as pending until our spam check is done.")
-        return redirect(reverse("forums:topic", args=[topic.pk]) + f"#post-{post.pk}")
+        return redirect(reverse("forums:topic", args=[topic.pk]) + f"?page=last#post-{post.pk}")
     return _topic_page(request, topic, form, status=400)
 
 

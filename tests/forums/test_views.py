@@ -433,3 +433,19 @@ def test_the_admin_lists_every_forums_model(name, staff_client, db):
     url = f"/admin/forums/{name}/"
     response = staff_client.get(url)
     assert response.status_code == (404 if name == "subscription" else 200)
+
+
+def test_a_reply_lands_on_the_topics_last_page(
+    user, veteran, category, settings, akismet_answers, django_capture_on_commit_callbacks
+):
+    settings.WARREN_FORUMS_PAGE_SIZE = 5
+    topic = open_topic(user, category, capture=django_capture_on_commit_callbacks)
+    for number in range(6):
+        reply_to(topic, veteran, capture=django_capture_on_commit_callbacks, body=f"reply {number}")
+    client = Client()
+    client.force_login(veteran)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("forums:reply", args=[topic.pk]), {"body": "the newest"})
+    assert response.url.startswith(f"/forums/t/{topic.pk}/?page=last#post-")
+    page = client.get(response.url.split("#")[0]).content.decode()
+    assert "the newest" in page and "Page 2 of 2" in page
