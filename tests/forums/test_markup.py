@@ -6,7 +6,7 @@ from forums.markup import render
 
 def test_code_blocks_are_highlighted_with_classes_and_links_get_nofollow():
     html = render("```python\nprint('hi')\n```\n\n[docs](https://example.com/)")
-    assert '<div class="codehilite">' in html
+    assert '<pre class="codehilite"><code>' in html
     assert '<span class="nb">print</span>' in html
     assert 'href="https://example.com/"' in html and 'rel="nofollow noopener noreferrer"' in html
 

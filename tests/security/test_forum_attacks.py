@@ -72,18 +72,6 @@ def test_the_danger_finder_finds_dangers():
         assert dangers(payload), payload
 
 
-def test_code_blocks_are_highlighted_with_classes_and_links_get_nofollow():
-    html = render("```python\nprint('hi')\n```\n\n[docs](https://example.com/)")
-    assert '<div class="codehilite">' in html
-    assert '<span class="nb">print</span>' in html
-    assert 'href="https://example.com/"' in html and 'rel="nofollow noopener noreferrer"' in html
-
-
-def test_markdown_in_code_stays_text():
-    html = render("`<script>alert(1)</script>`")
-    assert "&lt;script&gt;" in html and "<script" not in html
-
-
 def test_reading_someone_elses_pending_post_by_its_topic_url(
     user, outsider_client, category, akismet_answers, django_capture_on_commit_callbacks
 ):
