@@ -7,7 +7,8 @@ nh3 call. For each text: the best of a few runs, both figures, and Warren / anch
 
 Hostile texts are the ones a spammer or a vandal can post: long runs of "[" and of "[a](",
 which make python-markdown's link patterns backtrack; each is measured at two sizes, so the
-growth shows (linear doubles, quadratic quadruples). Ends with one JSON line.
+growth shows (linear doubles, quadratic quadruples); and a code block in a language whose
+Pygments lexer backtracks. Ends with one JSON line.
 """
 
 from __future__ import annotations
@@ -49,7 +50,11 @@ def best_of(render, text: str, runs: int) -> float:
 
 def main() -> None:
     results = {}
-    cases = [("ordinary post", ORDINARY, 20)]
+    cases = [
+        ("ordinary post", ORDINARY, 20),
+        # Java's lexer backtracks on this; Warren shows unlisted languages plain.
+        ("java block x4000", "```java\n" + "a\n" * 2000 + "```\n", 3),
+    ]
     for name, unit in HOSTILE.items():
         for size in SIZES:
             cases.append((f"{name} x{size}", unit * (size // len(unit)), 3))
