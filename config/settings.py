@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "education",
     "ninja",  # the API's docs page and its Swagger UI files (served from the package)
     "api",
+    "forums",
 ]
 
 MIDDLEWARE = [
@@ -553,3 +554,30 @@ WARREN_SSH_HOST = env_str("WARREN_SSH_HOST", "localhost")
 WARREN_SSH_PORT = env_int("WARREN_SSH_PORT", 2222, minimum=1)
 WARREN_SSH_LOGIN = env_str("WARREN_SSH_LOGIN", "warren-ssh")
 WARREN_SSH_MAX_KEYS = env_int("WARREN_SSH_MAX_KEYS", 20, minimum=1)
+
+# --- Forums (forums/) ----------------------------------------------------------------------
+# Akismet checks every new post and edit (forums/spam.py). No key: posts wait for staff in the
+# admin's moderation queue; nothing is ever published unchecked. The site URL is the "blog"
+# Akismet's key is registered for (default: WARREN_SITE_URL).
+WARREN_AKISMET_API_KEY = env_str("WARREN_AKISMET_API_KEY")
+WARREN_AKISMET_SITE_URL = env_url("WARREN_AKISMET_SITE_URL", ("http", "https")) or WARREN_SITE_URL
+# The client class (tests swap in the akismet package's offline test clients).
+WARREN_AKISMET_CLIENT = "akismet.SyncClient"
+# While Akismet is unreachable a check is retried with exponential backoff up to this cap;
+# beat re-queues any post still unchecked after WARREN_FORUMS_RECHECK_AFTER_SECONDS.
+WARREN_AKISMET_RETRY_MAX_SECONDS = env_int("WARREN_AKISMET_RETRY_MAX_SECONDS", 1800, minimum=1)
+WARREN_FORUMS_RECHECK_AFTER_SECONDS = env_int(
+    "WARREN_FORUMS_RECHECK_AFTER_SECONDS", 600, minimum=60
+)
+WARREN_FORUMS_EDIT_WINDOW_MINUTES = env_int("WARREN_FORUMS_EDIT_WINDOW_MINUTES", 30, minimum=0)
+WARREN_FORUMS_POST_MAX_CHARS = env_int("WARREN_FORUMS_POST_MAX_CHARS", 20_000, minimum=100)
+# Accounts younger than WARREN_FORUMS_NEW_ACCOUNT_DAYS may post this many times an hour.
+WARREN_FORUMS_NEW_ACCOUNT_DAYS = env_int("WARREN_FORUMS_NEW_ACCOUNT_DAYS", 7, minimum=0)
+WARREN_FORUMS_NEW_ACCOUNT_POSTS_PER_HOUR = env_int(
+    "WARREN_FORUMS_NEW_ACCOUNT_POSTS_PER_HOUR", 5, minimum=1
+)
+WARREN_FORUMS_PAGE_SIZE = env_int("WARREN_FORUMS_PAGE_SIZE", 30, minimum=5)
+CELERY_BEAT_SCHEDULE["forums-recheck-unchecked"] = {
+    "task": "forums.tasks.posts_recheck_stale",
+    "schedule": 300.0,
+}

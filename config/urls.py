@@ -29,6 +29,7 @@ urlpatterns = [
     path("education/", include("education.urls")),
     path("ssh/", include("ssh.urls")),
     path("api/", include("api.urls")),
+    path("forums/", include("forums.urls")),
 ]
 
 # Pages with the site's layout and a way back (Django's own are bare, with no link anywhere).
