@@ -27,6 +27,7 @@ urlpatterns = [
     path("databases/", include("databases.urls")),
     path("billing/", include("billing.urls")),
     path("education/", include("education.urls")),
+    path("metrics/", include("metrics.urls")),
 ]
 
 # Pages with the site's layout and a way back (Django's own are bare, with no link anywhere).
