@@ -518,4 +518,5 @@ WARREN_METRICS_TOKEN = env_str("WARREN_METRICS_TOKEN", "")
 # counts to, so /metrics adds them up; wipe it when they all restart. Unset: per process.
 WARREN_METRICS_DIR = env_path("WARREN_METRICS_DIR", None)
 if WARREN_METRICS_DIR:
+    WARREN_METRICS_DIR.mkdir(parents=True, exist_ok=True)
     env_export("PROMETHEUS_MULTIPROC_DIR", str(WARREN_METRICS_DIR))

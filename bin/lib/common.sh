@@ -19,7 +19,9 @@ RUN_PACKAGES=(tmux bubblewrap nginx uwsgi uwsgi-plugin-python3 python3-flask pyt
     python3-django quota rsync procps util-linux acl nftables
     mariadb-client postgresql-client)
 # poppler-utils: the billing tests read invoice PDFs back (pdftotext) and render them (pdftoppm).
-TEST_PACKAGES=(chromium chromium-driver wrk poppler-utils)
+# prometheus: promtool checks deploy/prometheus/ and a real Prometheus scrapes the roles;
+# attr: the backup test sets and compares extended attributes (setfattr, getfattr).
+TEST_PACKAGES=(chromium chromium-driver wrk poppler-utils prometheus attr)
 
 missing_packages() {
     local pkg
