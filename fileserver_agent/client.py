@@ -129,6 +129,18 @@ class FileserverClient:
         body = self._request("GET", f"/v1/usage/{uid}")
         return Usage(body["used_bytes"], body["soft_bytes"], body["hard_bytes"], body["backend"])
 
+    def snapshot_list(self, username: str, *, uid: int, path: str) -> dict[str, Any]:
+        """A folder of last night's copy of a home: ``{path, entries: [...], truncated}``."""
+        body = {"uid": uid, "path": path}
+        return self._request("POST", f"/v1/homes/{username}/snapshot/list", body)
+
+    def snapshot_restore(self, username: str, *, uid: int, path: str, target: str) -> dict:
+        """Copy ``path`` of last night's copy to the new ``target`` in the home, as its owner."""
+        body = {"uid": uid, "path": path, "target": target}
+        return self._request(
+            "POST", f"/v1/homes/{username}/snapshot/restore", body, timeout=ACL_TIMEOUT_SECONDS
+        )
+
     def health(self) -> dict[str, Any]:
         """Return the agent's health report; raises FileserverServerError (503) when unhealthy."""
         return self._request("GET", "/v1/health")

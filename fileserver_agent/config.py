@@ -29,6 +29,7 @@ DEFAULTS = {
     "WARREN_QUOTA_TOOLS_PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
     "WARREN_AGENT_COMMAND_TIMEOUT": "300",
     "WARREN_AGENT_METRICS_ADDRESS": "",
+    "WARREN_SNAPSHOT_ROOT": "",
 }
 
 
@@ -52,6 +53,8 @@ class AgentConfig:
     command_timeout: float
     # host:port of the unsigned Prometheus page (fileserver_agent/metrics.py); "" = none.
     metrics_address: str = ""
+    # Last night's copy of the homes root (fileserver_agent/snapshots.py); None = none kept.
+    snapshot_root: Path | None = None
 
 
 def read_config_file(path: str) -> dict[str, str]:
@@ -94,6 +97,11 @@ def load_config(environ: Mapping[str, str] | None = None) -> AgentConfig:
         "homes_root": _existing_dir(values, "WARREN_HOMES_ROOT"),
         "quota_filesystem": _quota_filesystem(values, backend),
         "metrics_address": metrics_address(values, "WARREN_AGENT_METRICS_ADDRESS"),
+        "snapshot_root": (
+            _existing_dir(values, "WARREN_SNAPSHOT_ROOT")
+            if values["WARREN_SNAPSHOT_ROOT"].strip()
+            else None
+        ),
     }
     for name in ("WARREN_WWW_ROOT", "WARREN_AGENT_STATE_DIR"):
         _absolute(values, name)
