@@ -79,3 +79,15 @@ def home_acl(user, *, grantee_uid: int, grant: bool) -> dict:
     return client_for_user(user).home_acl(
         user.username, owner_uid=user.uid, grantee_uid=grantee_uid, grant=grant
     )
+
+
+def snapshot_list(user, *, path: str) -> dict:
+    """A folder (``path`` beneath the home) of last night's copy of ``user``'s home."""
+    return client_for_user(user).snapshot_list(user.username, uid=user.uid, path=path)
+
+
+def snapshot_restore(user, *, path: str, target: str) -> dict:
+    """Copy ``path`` of last night's copy to the new ``target`` in the home, as ``user``."""
+    return client_for_user(user).snapshot_restore(
+        user.username, uid=user.uid, path=path, target=target
+    )

@@ -85,7 +85,8 @@ def snapshot_restore(
         kind = _KINDS.get(stat.S_IFMT(os.fstat(original).st_mode))
         if kind not in ("dir", "file"):
             raise ApiError(400, "bad_request", "only files and folders can be restored, not links")
-        parent = _beneath(live_home, target[:-1], os.O_PATH | os.O_DIRECTORY, where="the home")
+        folder = os.O_PATH | os.O_DIRECTORY
+        parent = _beneath(live_home, target[:-1], folder, where="the home", missing="no_folder")
         fds.append(parent)
         name = target[-1]
         _refuse_existing(parent, name, "/".join(target))
@@ -123,13 +124,15 @@ def _home_fd(root: Path, username: str, uid: int, *, what: str) -> int:
     return fd
 
 
-def _beneath(home: int, parts: list[str], flags: int, *, where: str) -> int:
+def _beneath(
+    home: int, parts: list[str], flags: int, *, where: str, missing: str = "not_found"
+) -> int:
     try:
         return open_beneath(home, parts, flags)
     except OSError as error:
         shown = "/".join(parts)
         if error.errno in (errno.ENOENT, errno.ENOTDIR):
-            raise ApiError(404, "not_found", f"{shown} is not in {where}") from None
+            raise ApiError(404, missing, f"{shown} is not in {where}") from None
         if error.errno in (errno.EXDEV, errno.ELOOP):
             raise ApiError(
                 403, "outside", f"{shown} leads outside {where} through a link"
