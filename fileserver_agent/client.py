@@ -82,6 +82,8 @@ class Home:
 
 # Granting on a large home walks every file: longer than an ordinary request may take.
 ACL_TIMEOUT_SECONDS = 650.0
+# A move's first pass copies a whole home.
+SYNC_TIMEOUT_SECONDS = 3650.0
 
 
 class FileserverClient:
@@ -140,6 +142,12 @@ class FileserverClient:
         return self._request(
             "POST", f"/v1/homes/{username}/snapshot/restore", body, timeout=ACL_TIMEOUT_SECONDS
         )
+
+    def home_sync(self, username: str, *, uid: int, homes: str, www: str) -> float:
+        """One rsync pass of the home and web directory to another server's roots; seconds."""
+        body = {"uid": uid, "homes": homes, "www": www}
+        path = f"/v1/homes/{username}/sync"
+        return self._request("POST", path, body, timeout=SYNC_TIMEOUT_SECONDS)["seconds"]
 
     def health(self) -> dict[str, Any]:
         """Return the agent's health report; raises FileserverServerError (503) when unhealthy."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from fileserver_agent.errors import ApiError
@@ -168,3 +169,23 @@ def parse_snapshot_body(data: object, *, min_uid: int, target: bool) -> tuple[in
     uid = parse_id_value("uid", body["uid"], min_uid=min_uid)
     path = parse_relative_path("path", body["path"])
     return uid, path, parse_relative_path("target", body["target"]) if target else []
+
+
+_DAEMON_RE = re.compile(r"^rsync://[A-Za-z0-9.-]+(:[0-9]{1,5})?/[A-Za-z0-9._/-]+$")
+
+
+def parse_destination(name: str, value: object) -> str:
+    """An absolute path or an rsync daemon URL: where another server's root is reached."""
+    is_path = isinstance(value, str) and value.startswith("/") and "\0" not in value
+    if not isinstance(value, str) or not (is_path or _DAEMON_RE.match(value)):
+        raise bad_request(f"{name} must be an absolute path or rsync://host/module")
+    if ".." in value.split("/"):
+        raise bad_request(f"{name} may not contain '..'")
+    return value.rstrip("/")
+
+
+def parse_sync_body(data: object, *, min_uid: int) -> tuple[int, str, str]:
+    """(uid, homes destination, www destination) from ``{"uid", "homes", "www"}``."""
+    body = _object_with_fields(data, required={"uid", "homes", "www"}, where="the body")
+    uid = parse_id_value("uid", body["uid"], min_uid=min_uid)
+    return uid, parse_destination("homes", body["homes"]), parse_destination("www", body["www"])
