@@ -508,6 +508,9 @@ CELERY_BEAT_SCHEDULE["schedules-expiry-reminders"] = {
     "schedule": crontab(minute=15),
 }
 
+# files: the notice shown while a user's home moves to another file server.
+WARREN_DASHBOARD_CARDS.insert(1, "files.dashboard.home_move_card")
+
 # --- Metrics (metrics/) ------------------------------------------------------------------
 INSTALLED_APPS += ["metrics"]
 # First: it counts what every later middleware answers (login redirects, refusals) too.

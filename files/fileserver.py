@@ -91,3 +91,13 @@ def snapshot_restore(user, *, path: str, target: str) -> dict:
     return client_for_user(user).snapshot_restore(
         user.username, uid=user.uid, path=path, target=target
     )
+
+
+def server_health(server) -> dict:
+    """``server``'s agent health report: its roots (homes_root, www_root), backend, problems."""
+    return client_for_server(server).health()
+
+
+def home_sync(user, source, *, homes: str, www: str) -> float:
+    """One pass copying ``user``'s home and web directory from ``source`` to those roots."""
+    return client_for_server(source).home_sync(user.username, uid=user.uid, homes=homes, www=www)

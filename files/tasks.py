@@ -95,6 +95,14 @@ def storage_quotas_reapply(self, server_ids: list[int] | None = None) -> None:
         raise self.retry(kwargs={"server_ids": failed}, countdown=countdown)
 
 
+@shared_task(acks_late=True, soft_time_limit=4 * 3600, time_limit=4 * 3600 + 60)
+def home_move_run(move_id: int) -> None:
+    """Move a user's home to another file server (files/moves.py); claimed once, by one worker."""
+    from files import moves
+
+    moves.home_move_run(move_id=move_id)
+
+
 # The tasks' names before they read <noun>_<verb> like the services: messages queued under
 # them (acks_late, and retries waiting out a countdown) are handed on to the new names.
 @shared_task(name="files.tasks.create_home", acks_late=True, ignore_result=True)
