@@ -241,7 +241,11 @@ def main() -> int:
     if resumed:
         log.info("always-on: %d task(s) started again", resumed)
     if config.metrics_address:
-        port = metrics.serve(config.metrics_address).server_address[1]
+        try:
+            port = metrics.serve(config.metrics_address).server_address[1]
+        except (RuntimeError, OSError) as exc:
+            log.error("metrics: %s", exc)
+            return 2
         log.info("metrics on http://%s:%d/metrics", config.metrics_address.rpartition(":")[0], port)
     _notify_systemd("READY=1")
     try:

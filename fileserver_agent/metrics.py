@@ -15,7 +15,9 @@ from __future__ import annotations
 import threading
 
 from flask import Flask, request
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, make_wsgi_app
+
+from execution_agent.metrics import serve_wsgi
 
 QUOTA_ENDPOINTS = {"quotas.set_quota": "one", "quotas.set_quotas": "batch"}
 
@@ -91,8 +93,4 @@ def agent_metrics(app: Flask) -> AgentMetrics:
 
 def serve_metrics(app: Flask, address: str):
     """Serve ``app``'s metrics on ``host:port`` in a daemon thread; returns the HTTP server."""
-    host, _, port = address.rpartition(":")
-    server, _thread = start_http_server(
-        int(port), addr=host.strip("[]"), registry=agent_metrics(app).registry
-    )
-    return server
+    return serve_wsgi(make_wsgi_app(agent_metrics(app).registry), address)

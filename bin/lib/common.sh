@@ -15,9 +15,10 @@ is_root() { [ "$(id -u)" -eq 0 ]; }
 # Databases tab's MySQL and psql consoles.
 # uwsgi-plugin-python3 serves /usr/bin/python3.11; python3-flask/-bottle/-django make the Web
 # tab's quick-start apps importable in a vassal's sandbox without a virtualenv.
+# python3-prometheus-client: the execution agent's metrics (it runs on the system Python).
 RUN_PACKAGES=(tmux bubblewrap nginx uwsgi uwsgi-plugin-python3 python3-flask python3-bottle
     python3-django quota rsync procps util-linux acl nftables
-    mariadb-client postgresql-client)
+    mariadb-client postgresql-client python3-prometheus-client)
 # poppler-utils: the billing tests read invoice PDFs back (pdftotext) and render them (pdftoppm).
 # prometheus: promtool checks deploy/prometheus/ and a real Prometheus scrapes the roles;
 # attr: the backup test sets and compares extended attributes (setfattr, getfattr).

@@ -9,18 +9,20 @@ import requests
 
 from execution_agent.client import AgentError
 from execution_agent.config import ConfigError, load_config
-from execution_agent.testing.harness import AgentHarness, free_port
+from execution_agent.testing.harness import AgentHarness, free_port, random_uid_base
 from tests.metrics.scraping import parse, value
 
 pytestmark = pytest.mark.root
 
 
 @pytest.fixture(scope="module")
-def metered(uid_base):
+def metered():
     port = free_port()
     agent = AgentHarness(
-        uid_base=uid_base + 20_000,
+        uid_base=random_uid_base(),
         cgroup_prefix=f"warren-test-ops-metrics-{uuid.uuid4().hex[:8]}",
+        # As deploy/systemd runs it: the system Python, Debian's prometheus_client.
+        python="/usr/bin/python3",
         extra_env={"WARREN_EXEC_METRICS_ADDRESS": f"127.0.0.1:{port}"},
     )
     with agent.running():
