@@ -69,10 +69,23 @@ def home_move_start(
                 homes_destination=homes_destination,
                 www_destination=www_destination,
             )
-            transaction.on_commit(lambda: tasks.home_move_run.delay(move.pk))
+            queue = _queue_for(user)
+            transaction.on_commit(lambda: tasks.home_move_run.apply_async((move.pk,), queue=queue))
     except IntegrityError:
         raise AppError(f"{user}'s home is being moved already.") from None
     return move
+
+
+def _queue_for(user) -> str:
+    """Beside the execution agent of the user's consoles (its socket is local), else default."""
+    from consoles.models import Console
+
+    console = (
+        Console.objects.filter(owner=user, state=Console.State.RUNNING, server__isnull=False)
+        .select_related("server")
+        .first()
+    )
+    return console.server.agent_queue if console else "default"
 
 
 def home_move_run(*, move_id: int) -> HomeMove | None:
