@@ -124,3 +124,12 @@ def local_secret(path: Path) -> str:
         finally:
             tmp.unlink()
     return path.read_text().strip()
+
+
+def env_export(name: str, value: str) -> None:
+    """Put ``value`` in this process's environment for a library that reads it from there.
+
+    prometheus_client decides at import whether values live in memory or in files shared by
+    processes (``PROMETHEUS_MULTIPROC_DIR``), so settings say it before anything imports it.
+    """
+    os.environ[name] = value

@@ -18,6 +18,7 @@ from config.env import (
     database_config,
     env_bool,
     env_choice,
+    env_export,
     env_int,
     env_list,
     env_path,
@@ -581,3 +582,18 @@ CELERY_BEAT_SCHEDULE["forums-recheck-unchecked"] = {
     "task": "forums.tasks.posts_recheck_stale",
     "schedule": 300.0,
 }
+# files: the notice shown while a user's home moves to another file server.
+WARREN_DASHBOARD_CARDS.insert(1, "files.dashboard.home_move_card")
+
+# --- Metrics (metrics/) ------------------------------------------------------------------
+INSTALLED_APPS += ["metrics"]
+# First: it counts what every later middleware answers (login redirects, refusals) too.
+MIDDLEWARE.insert(0, "metrics.middleware.RequestMetricsMiddleware")
+# GET /metrics/ answers only with "Authorization: Bearer <token>"; without a token it is a 404.
+WARREN_METRICS_TOKEN = env_str("WARREN_METRICS_TOKEN", "")
+# A directory every Django process of this machine (ASGI server, Celery workers) writes its
+# counts to, so /metrics adds them up; wipe it when they all restart. Unset: per process.
+WARREN_METRICS_DIR = env_path("WARREN_METRICS_DIR", None)
+if WARREN_METRICS_DIR:
+    WARREN_METRICS_DIR.mkdir(parents=True, exist_ok=True)
+    env_export("PROMETHEUS_MULTIPROC_DIR", str(WARREN_METRICS_DIR))

@@ -30,6 +30,7 @@ urlpatterns = [
     path("ssh/", include("ssh.urls")),
     path("api/", include("api.urls")),
     path("forums/", include("forums.urls")),
+    path("metrics/", include("metrics.urls")),
 ]
 
 # Pages with the site's layout and a way back (Django's own are bare, with no link anywhere).

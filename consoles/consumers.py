@@ -32,6 +32,7 @@ from django.conf import settings
 from consoles import tmux
 from consoles.bridge import PtyBridge
 from consoles.selectors import console_access, console_group
+from metrics.instruments import websocket_sessions
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
     access = None
     watch_only = False
     recheck_task: asyncio.Task | None = None
+    counted = False
 
     async def connect(self):
         console_id = self.scope["url_route"]["kwargs"]["console_id"]
@@ -83,6 +85,8 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         self.group = console_group(console_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        self.counted = True
+        websocket_sessions.labels(consumer="console").inc()
         rows, cols = initial_size(self.scope.get("query_string", b""))
         try:
             fd = await asyncio.to_thread(
@@ -108,6 +112,9 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             self.recheck_task = asyncio.create_task(self._recheck_periodically())
 
     async def disconnect(self, code):
+        if self.counted:
+            self.counted = False
+            websocket_sessions.labels(consumer="console").dec()
         await self._release()
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)

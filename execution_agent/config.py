@@ -90,6 +90,8 @@ class Config:
     # Peers that may call ssh_session and nothing else: the SSH gateway's login account
     # (ssh_gateway/session.py), which must reach the socket but must not spawn as anyone.
     ssh_uids: frozenset[int] = frozenset()
+    # host:port of the Prometheus page (execution_agent/metrics.py); "" = none.
+    metrics_address: str = ""
 
 
 def _absolute_path(env: Mapping[str, str], name: str, default: str) -> Path:
@@ -191,6 +193,25 @@ def _optional_path(env: Mapping[str, str], name: str) -> Path | None:
     return _absolute_path(env, name, "/") if env.get(name) else None
 
 
+def _metrics_address(env: Mapping[str, str]) -> str:
+    raw = env.get("WARREN_EXEC_METRICS_ADDRESS", "").strip()
+    if not raw:
+        return ""
+    host, sep, port = raw.rpartition(":")
+    bracketed = host.startswith("[") and host.endswith("]")
+    try:
+        if ":" in host and not bracketed:
+            raise ValueError  # an IPv6 address must be bracketed to tell it from the port
+        ipaddress.ip_address(host.strip("[]"))
+        if not sep or not 0 <= int(port) <= 65535:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(
+            f"WARREN_EXEC_METRICS_ADDRESS must be an IP address and port, got {raw!r}"
+        ) from None
+    return raw
+
+
 def _sandbox_block(env: Mapping[str, str]) -> tuple[firewall.Blocked, ...]:
     try:
         return firewall.parse_block(env.get("WARREN_SANDBOX_BLOCK", firewall.DEFAULT_BLOCK))
@@ -283,4 +304,5 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         sandbox_bind_ports=_sandbox_bind_ports(env),
         landlock_optional=_bool(env, "WARREN_SANDBOX_LANDLOCK_OPTIONAL", False),
         ssh_uids=_ssh_uids(env),
+        metrics_address=_metrics_address(env),
     )

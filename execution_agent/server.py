@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 
+from execution_agent import metrics
 from execution_agent.config import ConfigError, drop_secret_variables, load_config
 from execution_agent.errors import OpError
 from execution_agent.ops import OPS, Reply
@@ -67,6 +68,14 @@ def handle_request(agent: Agent, message: object, only: frozenset[str] | None = 
     return spec.handler(agent, args)
 
 
+def _outcome_label(outcome: str) -> str:
+    """ "ok", or the error code of an outcome such as "error code=not_found"."""
+    for word in outcome.split():
+        if word.startswith("code="):
+            return word.removeprefix("code=")
+    return outcome
+
+
 def _describe_request(message: object) -> tuple[str, str]:
     """Op name and user for the log line, taken defensively from a not yet validated request."""
     if not isinstance(message, dict):
@@ -96,9 +105,12 @@ class Handler(socketserver.BaseRequestHandler):
             if uid not in config.ssh_uids:
                 self._respond_error(OpError("forbidden", f"peer uid {uid} may not use this agent"))
                 log.warning("op=- peer_uid=%d outcome=forbidden reason=peer-not-allowed", uid)
+                metrics.op_answered("unknown", "forbidden", time.monotonic() - started)
                 return
             only = SSH_PEER_OPS
         op_name, who, outcome = self._serve(connection, only)
+        op_label = op_name if op_name in OPS else "unknown"
+        metrics.op_answered(op_label, _outcome_label(outcome), time.monotonic() - started)
         log.info(
             "op=%s peer_uid=%d %s outcome=%s ms=%.1f",
             op_name,
@@ -241,6 +253,13 @@ def main() -> int:
     resumed = agent.always_on.resume()
     if resumed:
         log.info("always-on: %d task(s) started again", resumed)
+    if config.metrics_address:
+        try:
+            port = metrics.serve(config.metrics_address).server_address[1]
+        except (RuntimeError, OSError) as exc:
+            log.error("metrics: %s", exc)
+            return 2
+        log.info("metrics on http://%s:%d/metrics", config.metrics_address.rpartition(":")[0], port)
     _notify_systemd("READY=1")
     try:
         server.serve_forever(poll_interval=0.5)

@@ -79,3 +79,25 @@ def home_acl(user, *, grantee_uid: int, grant: bool) -> dict:
     return client_for_user(user).home_acl(
         user.username, owner_uid=user.uid, grantee_uid=grantee_uid, grant=grant
     )
+
+
+def snapshot_list(user, *, path: str) -> dict:
+    """A folder (``path`` beneath the home) of last night's copy of ``user``'s home."""
+    return client_for_user(user).snapshot_list(user.username, uid=user.uid, path=path)
+
+
+def snapshot_restore(user, *, path: str, target: str) -> dict:
+    """Copy ``path`` of last night's copy to the new ``target`` in the home, as ``user``."""
+    return client_for_user(user).snapshot_restore(
+        user.username, uid=user.uid, path=path, target=target
+    )
+
+
+def server_health(server) -> dict:
+    """``server``'s agent health report: its roots (homes_root, www_root), backend, problems."""
+    return client_for_server(server).health()
+
+
+def home_sync(user, source, *, homes: str, www: str) -> float:
+    """One pass copying ``user``'s home and web directory from ``source`` to those roots."""
+    return client_for_server(source).home_sync(user.username, uid=user.uid, homes=homes, www=www)

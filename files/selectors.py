@@ -14,12 +14,13 @@ from django.urls import reverse
 
 from accounts.limits import effective_limits
 from accounts.models import User
+from config.errors import AppError
 from files import fileserver
 from files.agent import UserFiles
 from files.fileserver import PAGE_TIMEOUT_SECONDS
 from files.paths import Location, is_utf8, raw_query, shown_name
 from files.units import format_bytes
-from fileserver_agent.client import FileserverError, QuotaLimits
+from fileserver_agent.client import FileserverError, FileserverResponseError, QuotaLimits
 
 logger = logging.getLogger(__name__)
 
@@ -280,3 +281,78 @@ def file_tree(*, user, location: Location, max_entries: int = 1000) -> tuple[lis
             else:
                 found.append(child.sandbox_path)
     return found, False
+
+
+# --- last night's copy (the file server's snapshot) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class SnapshotEntry:
+    """One row of a folder of last night's copy."""
+
+    location: Location  # where it was (and is named in URLs), in the home
+    shown_name: str
+    kind: str  # dir, file, symlink, other
+    size_text: str
+    modified_text: str
+    suggested_name: str  # what "Restore as" offers: beside the original, never over it
+
+    @property
+    def is_dir(self) -> bool:
+        return self.kind == "dir"
+
+    @property
+    def restorable(self) -> bool:
+        return self.kind in ("dir", "file")
+
+
+def snapshot_listing(*, user, location: Location) -> list[SnapshotEntry]:
+    """The entries of ``location``'s folder in last night's copy, folders first."""
+    try:
+        answer = fileserver.snapshot_list(user, path=location.relative)
+    except FileserverError as error:
+        raise snapshot_problem(error, location) from error
+    ordered = sorted(answer["entries"], key=lambda item: (item["type"] != "dir", item["name"]))
+    return [_snapshot_entry(location, item) for item in ordered]
+
+
+def _snapshot_entry(folder: Location, item: dict) -> SnapshotEntry:
+    modified = datetime.fromtimestamp(item["mtime"], tz=UTC)
+    stem, dot, extension = item["name"].rpartition(".")
+    restored = f"{stem} (restored).{extension}" if dot and stem else f"{item['name']} (restored)"
+    return SnapshotEntry(
+        location=folder.child(item["name"]),
+        shown_name=shown_name(item["name"]),
+        kind=item["type"],
+        size_text="" if item["type"] == "dir" else format_bytes(item["size"]),
+        modified_text=modified.strftime("%Y-%m-%d %H:%M"),
+        suggested_name=restored,
+    )
+
+
+def snapshot_problem(error: FileserverError, location: Location) -> AppError:
+    """The file server's refusal about last night's copy, in the Files tab's words."""
+    code = error.code if isinstance(error, FileserverResponseError) else "unreachable"
+    shown = location.shown_path
+    if code == "no_snapshot":
+        return AppError("There is no copy of last night's files on your file server.", status=404)
+    if code == "not_found" or code == "conflict":
+        return AppError(f"{shown} is not in last night's copy.", status=404)
+    if code == "no_folder":
+        return AppError(
+            f"The folder {location.parent.shown_path} is not there any more: restore it first.",
+            status=404,
+        )
+    if code == "exists":
+        return AppError(
+            "Something already has that name: choose another.", field="name", status=409
+        )
+    if code == "outside":
+        return AppError(f"{shown} leads outside your home through a link.", status=403)
+    if code == "copy_failed":
+        return AppError(
+            f"{shown} could not be copied whole ({error.detail}); nothing was restored.", status=422
+        )
+    if code == "bad_request":
+        return AppError(f"{shown} cannot be restored: {error.detail}.", status=400)
+    return AppError("Your file server is not answering; try again in a minute.", status=503)

@@ -22,12 +22,13 @@ from files.paths import Location, check_new_name
 from files.selectors import (
     StorageUsage,
     existing_file_is_binary,
+    snapshot_problem,
     storage_quota_for,
     storage_quotas_for_server,
     storage_usage,
 )
 from files.units import format_bytes
-from fileserver_agent.client import Home, QuotaLimits
+from fileserver_agent.client import FileserverError, Home, QuotaLimits
 
 # A batch for tens of thousands of users can take setquota a while on ext4.
 REAPPLY_TIMEOUT_SECONDS = 600
@@ -283,3 +284,23 @@ def discard(files: UserFiles, location: Location) -> None:
     """Delete a temporary file, quietly: it may never have been created."""
     with contextlib.suppress(Exception):
         files.delete(location)
+
+
+# --- last night's copy (the file server, as the user) --------------------------------------
+
+
+def snapshot_restore(*, user, location: Location, new_name: str) -> Location:
+    """Copy ``location`` from last night's copy to ``new_name`` beside where it was.
+
+    Never over anything: a name in use is refused. The whole home (the root) is restored
+    into a new folder in it.
+    """
+    if location.area != "home":
+        raise Http404("Only the home is copied each night")
+    name = check_new_name(new_name)
+    target = location.child(name) if location.is_root else location.sibling(name)
+    try:
+        fileserver.snapshot_restore(user, path=location.relative, target=target.relative)
+    except FileserverError as error:
+        raise snapshot_problem(error, location) from error
+    return target

@@ -25,6 +25,7 @@ from fileserver_agent.client import (
     FileserverServerError,
     FileserverUnreachable,
 )
+from metrics.instruments import quota_apply_failures
 from servers.models import Server
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ def storage_quota_apply(self, user_id: int) -> None:
             self,
             f"storage_quota_apply {user.username}",
             lambda: services.storage_quota_apply(user=user),
+            counted=True,
         )
 
 
@@ -91,6 +93,14 @@ def storage_quotas_reapply(self, server_ids: list[int] | None = None) -> None:
         countdown = backoff_seconds(self.request.retries)
         logger.warning("storage_quotas_reapply: retrying servers %s in %.1f s", failed, countdown)
         raise self.retry(kwargs={"server_ids": failed}, countdown=countdown)
+
+
+@shared_task(acks_late=True, soft_time_limit=4 * 3600, time_limit=4 * 3600 + 60)
+def home_move_run(move_id: int) -> None:
+    """Move a user's home to another file server (files/moves.py); claimed once, by one worker."""
+    from files import moves
+
+    moves.home_move_run(move_id=move_id)
 
 
 # The tasks' names before they read <noun>_<verb> like the services: messages queued under
@@ -123,9 +133,11 @@ def _reapply_on(servers) -> list[int]:
             count = services.storage_quotas_reapply(server=server)
         except TRANSIENT_ERRORS as error:
             logger.warning("storage_quotas_reapply: %s unavailable: %s", server, error)
+            quota_apply_failures.labels(reason=failure_reason(error)).inc()
             failed.append(server.pk)
         except FileserverRequestError as error:
             logger.error("storage_quotas_reapply: %s refused the batch: %s", server, error)
+            quota_apply_failures.labels(reason=failure_reason(error)).inc()
         else:
             logger.info("storage_quotas_reapply: %d quotas applied on %s", count, server)
     return failed
@@ -142,10 +154,27 @@ def _user(user_id: int) -> User | None:
     return user
 
 
-def _call_retrying(task, what: str, call) -> None:
+def failure_reason(error: Exception) -> str:
+    """The ``reason`` label of a quota apply the file server did not take."""
+    if isinstance(error, FileserverUnreachable):
+        return "unreachable"
+    if isinstance(error, FileserverServerError):
+        return "server_error"
+    return "refused"
+
+
+def _call_retrying(task, what: str, call, *, counted: bool = False) -> None:
+    """Run ``call``; retry on transient errors. ``counted``: failures go to /metrics."""
     try:
         call()
-    except TRANSIENT_ERRORS as error:
+    except (*TRANSIENT_ERRORS, FileserverRequestError) as error:
+        if counted:
+            quota_apply_failures.labels(reason=failure_reason(error)).inc()
+        _failed(task, what, error)
+
+
+def _failed(task, what: str, error: Exception) -> None:
+    if isinstance(error, TRANSIENT_ERRORS):
         if task.request.is_eager:
             # Eager mode (tests, a development run without a worker) has no queue to hold a
             # retry: Celery would run it again at once, for ever. The nightly batch catches up.
@@ -154,8 +183,7 @@ def _call_retrying(task, what: str, call) -> None:
         countdown = backoff_seconds(task.request.retries)
         logger.warning("%s: file server unavailable (%s); retry in %.1f s", what, error, countdown)
         raise task.retry(exc=error, countdown=countdown) from error
-    except FileserverRequestError as error:
-        logger.error("%s refused by the file server, not retried: %s", what, error)
+    logger.error("%s refused by the file server, not retried: %s", what, error)
 
 
 def backoff_seconds(retries: int) -> float:

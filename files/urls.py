@@ -33,4 +33,6 @@ urlpatterns = [
     path("new/<anypath:path>", views.create, name="create"),
     path("rename/<anypath:path>", views.rename, name="rename"),
     path("delete/<anypath:path>", views.delete, name="delete"),
+    path("last-night/<anypath:path>", views.snapshot, name="snapshot"),
+    path("last-night-restore/<anypath:path>", views.snapshot_restore, name="snapshot_restore"),
 ]

@@ -273,3 +273,48 @@ def _confirm_page(request, template: str, owner, location: Location):
         return _problem_page(request, problem, location)
     context = {"location": location, "crumbs": location.crumbs(), "entry": entry}
     return render(request, template, context)
+
+
+# --- last night's copy ----------------------------------------------------------------------
+
+
+def snapshot_url(location: Location) -> str:
+    return reverse("files:snapshot", kwargs={"path": location.url_path + "/"})
+
+
+def _locate_in_home(request, path: str):
+    owner, location = _locate(request, path)
+    if location.area != "home":
+        raise Http404("Only the home is copied each night")
+    return owner, location
+
+
+@require_GET
+def snapshot(request, path: str):
+    """A folder of last night's copy of the home, read-only, each entry with "Restore as"."""
+    owner, location = _locate_in_home(request, path)
+    try:
+        entries = selectors.snapshot_listing(user=owner, location=location)
+    except AppError as problem:
+        return _problem_page(request, problem, location)
+    _record(request, owner, "opened last night's copy of", location)
+    context = {"location": location, "crumbs": location.crumbs(), "entries": entries}
+    return render(request, "files/snapshot.html", context)
+
+
+@require_POST
+def snapshot_restore(request, path: str):
+    """Copy a file or folder of last night's copy beside where it was, under a new name."""
+    owner, location = _locate_in_home(request, path)
+    try:
+        restored = services.snapshot_restore(
+            user=owner, location=location, new_name=request.POST.get("name", "")
+        )
+    except AppError as problem:
+        return error_response(request, problem, snapshot_url(location.parent))
+    _record(request, owner, "restored from last night's copy", restored)
+    return _done(
+        request,
+        f"Restored {location.shown_name} from last night's copy as {restored.shown_path}.",
+        browse_url(restored.parent),
+    )

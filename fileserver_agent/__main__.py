@@ -15,6 +15,7 @@ from werkzeug.serving import make_server
 
 from fileserver_agent import create_app
 from fileserver_agent.config import ConfigError
+from fileserver_agent.metrics import serve_metrics
 
 DEFAULT_PORT = 8701
 
@@ -37,6 +38,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     server = make_server(args.host, args.port, app, threaded=True)
     port = server.socket.getsockname()[1]
+    config = app.extensions["warren_config"]
+    if config.metrics_address:
+        metrics_host = config.metrics_address.rpartition(":")[0]
+        metrics_port = serve_metrics(app, config.metrics_address).server_address[1]
+        # Before the listening line, which tests and the run command wait for.
+        print(f"fileserver agent metrics on http://{metrics_host}:{metrics_port}/metrics")
     backend = app.extensions["warren_quota_backend"].name
     # Tests and the run command wait for this exact line (it carries the real port).
     print(f"fileserver agent listening on http://{args.host}:{port} (backend {backend})")

@@ -29,9 +29,10 @@ def build_app(test_config: Mapping[str, str] | None = None) -> Flask:
     app.extensions["warren_quota_backend"] = make_backend(config)
     _configure_logging(app)
 
-    from fileserver_agent import api, auth, errors
+    from fileserver_agent import api, auth, errors, metrics
 
     errors.register_error_handlers(app)
+    metrics.install_metrics(app)
     auth.install_request_signing(app)
     api.register_blueprints(app)
     return app

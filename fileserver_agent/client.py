@@ -82,6 +82,8 @@ class Home:
 
 # Granting on a large home walks every file: longer than an ordinary request may take.
 ACL_TIMEOUT_SECONDS = 650.0
+# A move's first pass copies a whole home.
+SYNC_TIMEOUT_SECONDS = 3650.0
 
 
 class FileserverClient:
@@ -128,6 +130,24 @@ class FileserverClient:
         """Return the user's used bytes and limits."""
         body = self._request("GET", f"/v1/usage/{uid}")
         return Usage(body["used_bytes"], body["soft_bytes"], body["hard_bytes"], body["backend"])
+
+    def snapshot_list(self, username: str, *, uid: int, path: str) -> dict[str, Any]:
+        """A folder of last night's copy of a home: ``{path, entries: [...], truncated}``."""
+        body = {"uid": uid, "path": path}
+        return self._request("POST", f"/v1/homes/{username}/snapshot/list", body)
+
+    def snapshot_restore(self, username: str, *, uid: int, path: str, target: str) -> dict:
+        """Copy ``path`` of last night's copy to the new ``target`` in the home, as its owner."""
+        body = {"uid": uid, "path": path, "target": target}
+        return self._request(
+            "POST", f"/v1/homes/{username}/snapshot/restore", body, timeout=ACL_TIMEOUT_SECONDS
+        )
+
+    def home_sync(self, username: str, *, uid: int, homes: str, www: str) -> float:
+        """One rsync pass of the home and web directory to another server's roots; seconds."""
+        body = {"uid": uid, "homes": homes, "www": www}
+        path = f"/v1/homes/{username}/sync"
+        return self._request("POST", path, body, timeout=SYNC_TIMEOUT_SECONDS)["seconds"]
 
     def health(self) -> dict[str, Any]:
         """Return the agent's health report; raises FileserverServerError (503) when unhealthy."""

@@ -8,6 +8,7 @@ Every problem raises ConfigError with a message that names the variable.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shlex
 from collections.abc import Mapping
@@ -27,6 +28,8 @@ DEFAULTS = {
     "WARREN_QUOTA_FILESYSTEM": "",
     "WARREN_QUOTA_TOOLS_PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
     "WARREN_AGENT_COMMAND_TIMEOUT": "300",
+    "WARREN_AGENT_METRICS_ADDRESS": "",
+    "WARREN_SNAPSHOT_ROOT": "",
 }
 
 
@@ -48,6 +51,10 @@ class AgentConfig:
     quota_filesystem: Path | None
     quota_tools_path: str
     command_timeout: float
+    # host:port of the unsigned Prometheus page (fileserver_agent/metrics.py); "" = none.
+    metrics_address: str = ""
+    # Last night's copy of the homes root (fileserver_agent/snapshots.py); None = none kept.
+    snapshot_root: Path | None = None
 
 
 def read_config_file(path: str) -> dict[str, str]:
@@ -89,6 +96,12 @@ def load_config(environ: Mapping[str, str] | None = None) -> AgentConfig:
         "quota_tools_path": values["WARREN_QUOTA_TOOLS_PATH"],
         "homes_root": _existing_dir(values, "WARREN_HOMES_ROOT"),
         "quota_filesystem": _quota_filesystem(values, backend),
+        "metrics_address": metrics_address(values, "WARREN_AGENT_METRICS_ADDRESS"),
+        "snapshot_root": (
+            _existing_dir(values, "WARREN_SNAPSHOT_ROOT")
+            if values["WARREN_SNAPSHOT_ROOT"].strip()
+            else None
+        ),
     }
     for name in ("WARREN_WWW_ROOT", "WARREN_AGENT_STATE_DIR"):
         _absolute(values, name)
@@ -171,6 +184,24 @@ def _number(values: Mapping[str, str], name: str, *, minimum: float) -> float:
     if not value >= minimum:
         raise ConfigError(f"{name}={raw}: must be at least {minimum:g}")
     return value
+
+
+def metrics_address(values: Mapping[str, str], name: str) -> str:
+    """``host:port`` (IPv6 in brackets) or "" for none; shared with the execution agent."""
+    raw = values.get(name, "").strip()
+    if not raw:
+        return ""
+    host, sep, port = raw.rpartition(":")
+    if ":" in host and not (host.startswith("[") and host.endswith("]")):
+        host = "not an address"  # an IPv6 address must be bracketed to tell it from the port
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        number = int(port)
+    except ValueError:
+        number = -1
+    if not sep or not 0 <= number <= 65535:
+        raise ConfigError(f"{name}={raw!r}: must be an IP address and port, e.g. 127.0.0.1:9701")
+    return raw
 
 
 def _quota_filesystem(values: Mapping[str, str], backend: str) -> Path | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from fileserver_agent.errors import ApiError
@@ -140,3 +141,51 @@ def _byte_count(name: str, value: object, where: str) -> int:
     if value > MAX_BYTES:
         raise bad_request(f"{where}{name} is larger than {MAX_BYTES}")
     return value
+
+
+MAX_PATH_BYTES = 4096
+MAX_NAME_BYTES = 255
+
+
+def parse_relative_path(name: str, value: object) -> list[str]:
+    """A path beneath a home, as components: no "..", no empty or "." parts, no NUL."""
+    if not isinstance(value, str):
+        raise bad_request(f"{name} must be a string")
+    encoded = value.encode("utf-8", "surrogateescape")
+    if "\0" in value or len(encoded) > MAX_PATH_BYTES:
+        raise bad_request(f"{name} is not a valid path")
+    parts = [part for part in value.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise bad_request(f"{name} may not contain '..'")
+    if any(len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for part in parts):
+        raise bad_request(f"{name} has a name longer than {MAX_NAME_BYTES} bytes")
+    return parts
+
+
+def parse_snapshot_body(data: object, *, min_uid: int, target: bool) -> tuple[int, list, list]:
+    """(uid, path, target) from ``{"uid", "path"[, "target"]}`` (target [] when not asked)."""
+    fields = {"uid", "path", "target"} if target else {"uid", "path"}
+    body = _object_with_fields(data, required=fields, where="the body")
+    uid = parse_id_value("uid", body["uid"], min_uid=min_uid)
+    path = parse_relative_path("path", body["path"])
+    return uid, path, parse_relative_path("target", body["target"]) if target else []
+
+
+_DAEMON_RE = re.compile(r"^rsync://[A-Za-z0-9.-]+(:[0-9]{1,5})?/[A-Za-z0-9._/-]+$")
+
+
+def parse_destination(name: str, value: object) -> str:
+    """An absolute path or an rsync daemon URL: where another server's root is reached."""
+    is_path = isinstance(value, str) and value.startswith("/") and "\0" not in value
+    if not isinstance(value, str) or not (is_path or _DAEMON_RE.match(value)):
+        raise bad_request(f"{name} must be an absolute path or rsync://host/module")
+    if ".." in value.split("/"):
+        raise bad_request(f"{name} may not contain '..'")
+    return value.rstrip("/")
+
+
+def parse_sync_body(data: object, *, min_uid: int) -> tuple[int, str, str]:
+    """(uid, homes destination, www destination) from ``{"uid", "homes", "www"}``."""
+    body = _object_with_fields(data, required={"uid", "homes", "www"}, where="the body")
+    uid = parse_id_value("uid", body["uid"], min_uid=min_uid)
+    return uid, parse_destination("homes", body["homes"]), parse_destination("www", body["www"])

@@ -16,12 +16,14 @@ The agents never read Warren's database, so each request carries what they need
 """
 
 import logging
+import time
 
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
 from execution_agent.client import AgentClient, AgentError, AgentUnavailable, Limits, UserRef
+from metrics.instruments import agent_call_seconds
 from servers.models import Server
 from servers.selectors import cpu_shares_now, local_server
 
@@ -56,6 +58,27 @@ def sandbox_limits(user) -> Limits:
     }
 
 
+class MeasuredAgentClient(AgentClient):
+    """The execution agent's client, timing every call for ``/metrics`` (by op and outcome).
+
+    The agent's own client is stdlib only (it ships with the agent); the timing is Django's.
+    """
+
+    def call(self, op: str, /, **args):
+        started = time.monotonic()
+        outcome = "ok"
+        try:
+            return super().call(op, **args)
+        except AgentError as error:
+            outcome = error.code
+            raise
+        except AgentUnavailable:
+            outcome = "unavailable"
+            raise
+        finally:
+            agent_call_seconds.labels(op=op, outcome=outcome).observe(time.monotonic() - started)
+
+
 def execution_agent(
     server: Server | None = None, *, kind: str = Server.Kind.CONSOLE
 ) -> AgentClient:
@@ -68,7 +91,7 @@ def execution_agent(
     """
     server = server or local_server(kind=kind)
     path = server.execution_agent_socket if server and server.execution_agent_socket else None
-    return AgentClient(path or str(settings.WARREN_EXEC_AGENT_SOCKET), timeout=10)
+    return MeasuredAgentClient(path or str(settings.WARREN_EXEC_AGENT_SOCKET), timeout=10)
 
 
 AGENT_INFO_CACHE_SECONDS = 60

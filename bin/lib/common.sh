@@ -16,12 +16,15 @@ is_root() { [ "$(id -u)" -eq 0 ]; }
 # openssh-server: the SSH gateway (ssh_gateway/), its own sshd on WARREN_SSH_PORT.
 # uwsgi-plugin-python3 serves /usr/bin/python3.11; python3-flask/-bottle/-django make the Web
 # tab's quick-start apps importable in a vassal's sandbox without a virtualenv.
+# python3-prometheus-client: the execution agent's metrics (it runs on the system Python).
 RUN_PACKAGES=(tmux bubblewrap nginx uwsgi uwsgi-plugin-python3 python3-flask python3-bottle
     python3-django quota rsync procps util-linux acl nftables
-    mariadb-client postgresql-client openssh-server)
+    mariadb-client postgresql-client openssh-server python3-prometheus-client)
 # poppler-utils: the billing tests read invoice PDFs back (pdftotext) and render them (pdftoppm).
 # pebble: the ACME test server the HTTPS certificate tests issue from.
-TEST_PACKAGES=(chromium chromium-driver wrk poppler-utils pebble)
+# prometheus: promtool checks deploy/prometheus/ and a real Prometheus scrapes the roles;
+# attr: the backup test sets and compares extended attributes (setfattr, getfattr).
+TEST_PACKAGES=(chromium chromium-driver wrk poppler-utils pebble prometheus attr)
 
 missing_packages() {
     local pkg

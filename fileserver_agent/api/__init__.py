@@ -11,9 +11,9 @@ from fileserver_agent.validation import parse_json_body
 
 def register_blueprints(app: Flask) -> None:
     """Mount the v1 blueprints."""
-    from fileserver_agent.api import acls, health, homes, quotas
+    from fileserver_agent.api import acls, health, homes, moves, quotas, snapshots
 
-    for blueprint in (homes.bp, acls.bp, quotas.bp, health.bp):
+    for blueprint in (homes.bp, acls.bp, quotas.bp, health.bp, snapshots.bp, moves.bp):
         app.register_blueprint(blueprint, url_prefix="/v1")
 
 

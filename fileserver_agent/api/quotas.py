@@ -7,6 +7,7 @@ import time
 from flask import Blueprint, current_app, jsonify
 
 from fileserver_agent.api import agent_config, json_body, quota_backend
+from fileserver_agent.metrics import agent_metrics
 from fileserver_agent.validation import parse_quota_batch, parse_quota_body, parse_uid_segment
 
 bp = Blueprint("quotas", __name__)
@@ -18,6 +19,7 @@ def set_quota(uid: str):
     limits = parse_quota_body(parse_uid_segment(uid, min_uid=agent_config().min_uid), json_body())
     backend = quota_backend()
     applied = backend.set_quota(limits)
+    agent_metrics(current_app).quotas_applied.inc()
     current_app.logger.info(
         "quota uid=%d soft=%d hard=%d", applied.uid, applied.soft_bytes, applied.hard_bytes
     )
@@ -36,6 +38,7 @@ def set_quotas():
     backend = quota_backend()
     started = time.monotonic()
     applied = backend.set_quotas(batch)
+    agent_metrics(current_app).quotas_applied.inc(applied)
     current_app.logger.info(
         "batch of %d quotas applied in %.2f s", applied, time.monotonic() - started
     )
@@ -45,7 +48,11 @@ def set_quotas():
 @bp.get("/usage/<uid>")
 def usage(uid: str):
     """Return used bytes beside the user's limits."""
-    measured = quota_backend().usage(parse_uid_segment(uid, min_uid=agent_config().min_uid))
+    number = parse_uid_segment(uid, min_uid=agent_config().min_uid)
+    measured = quota_backend().usage(number)
+    agent_metrics(current_app).usage_measured(
+        number, used=measured.used_bytes, soft=measured.soft_bytes, hard=measured.hard_bytes
+    )
     return jsonify(
         used_bytes=measured.used_bytes,
         soft_bytes=measured.soft_bytes,

@@ -127,7 +127,7 @@ def test_each_pass_and_its_duration_is_logged(homes, tmp_path):
         str(log),
     )
     text = log.read_text()
-    assert "nice -n 19 ionice -c3 rsync -aXAS --delete --numeric-ids" in text
+    assert "nice -n 19 ionice -c3 rsync -aHXAS --delete --numeric-ids" in text
     assert "pass 1 started" in text
     assert "pass 1 finished in" in text and "(rsync exit 0)" in text
     assert "pass 2 finished in" in text

@@ -177,3 +177,17 @@ def test_a_missing_source_exits_2(tmp_path):
     result = migrate(tmp_path / "nowhere", tmp_path / "new", tmp_path / "journal")
     assert result.returncode == 2
     assert "no such directory" in result.stderr
+
+
+def test_a_migrated_home_keeps_its_acls_xattrs_and_hard_links(tmp_path):
+    from tests.deploy.backup_trees import differences as manifest_differences
+    from tests.deploy.backup_trees import make_rich_home, manifest
+
+    source = tmp_path / "old"
+    source.mkdir()
+    make_rich_home(source, "alice", UID_BASE + 601, other_uid=UID_BASE + 602)
+    done = migrate(source, tmp_path / "new", tmp_path / "journal")
+    assert done.returncode == 0, done.stderr
+    assert (
+        manifest_differences(manifest(source / "alice"), manifest(tmp_path / "new" / "alice")) == []
+    )

@@ -1,6 +1,9 @@
 """A fileserver agent of a test's own, on a fixed free port so it can be stopped and started
 again at the same address (what a file server rebooting looks like to Warren)."""
 
+import contextlib
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -36,3 +39,45 @@ class RestartableFileserver(AgentProcess):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"condition not met in {timeout} s; agent log:\n{self.log()}")
             time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def backed_up_fileserver(exec_agent, tmp_path):
+    """A fileserver agent keeping last night's copy of the homes (WARREN_SNAPSHOT_ROOT), with
+    ``.user(username)`` (a user with a home on it) and ``.back_up(user)`` (the backup loop's
+    pass over that home into the copy)."""
+    from files import tasks
+    from servers.models import Server
+    from tests.deploy.conftest import ETERNAL_RSYNC
+    from tests.factories import UserFactory
+
+    snapshots = tmp_path / "snapshot"
+    snapshots.mkdir()
+    agent = RestartableFileserver(homes=exec_agent.homes, www=exec_agent.www, state=tmp_path)
+    agent.env["WARREN_SNAPSHOT_ROOT"] = str(snapshots)
+    agent.start()
+    server = Server.objects.create(
+        kind=Server.Kind.FILE, hostname=f"fs-{agent.port}", fileserver_agent_url=agent.url
+    )
+    made = []
+
+    def user(username):
+        made.append(UserFactory(username=username, file_server=server))
+        tasks.home_create.apply(args=[made[-1].pk])
+        return made[-1]
+
+    def back_up(person):
+        command = [str(ETERNAL_RSYNC), "--control-dir", str(tmp_path / "ctl"), "run"]
+        command += [str(exec_agent.homes / person.username), str(snapshots / person.username)]
+        subprocess.run([*command, "--passes", "1", "--no-idle"], check=True, capture_output=True)
+
+    agent.user = user
+    agent.back_up = back_up
+    try:
+        yield agent
+    finally:
+        agent.stop()
+        exec_agent.kill_user_processes({person.uid for person in made})
+        for person in made:
+            for root in (exec_agent.homes, exec_agent.www):
+                shutil.rmtree(root / person.username, ignore_errors=True)

@@ -1,0 +1,166 @@
+"""Moving a user to another file server: staff start it in the admin, the home is copied while
+the user works, their consoles stop for the final pass and start again, the registry switches."""
+
+import shutil
+
+import pytest
+
+from files import moves
+from files.fileserver import client_for_user
+from files.models import HomeMove
+from servers.models import Server
+from tests.deploy.backup_trees import differences, manifest
+from tests.factories import UserFactory
+from tests.files.conftest import put
+from tests.files.fileservers import RestartableFileserver
+
+pytestmark = [pytest.mark.root, pytest.mark.django_db]
+
+
+class TwoFileServers:
+    """Two fileserver agents on this machine with homes roots of their own."""
+
+    def __init__(self, tmp_path, source_homes=None):
+        self.agents, self.servers = [], []
+        for name in ("a", "b"):
+            root = tmp_path / name
+            homes = source_homes if name == "a" and source_homes else root / "homes"
+            for path in (homes, root / "www"):
+                path.mkdir(parents=True, exist_ok=True)
+            agent = RestartableFileserver(homes=homes, www=root / "www", state=root)
+            agent.homes, agent.www = homes, root / "www"
+            agent.start()
+            self.agents.append(agent)
+            self.servers.append(
+                Server.objects.create(
+                    kind=Server.Kind.FILE,
+                    hostname=f"fs-{name}-{agent.port}",
+                    fileserver_agent_url=agent.url,
+                )
+            )
+
+    def stop(self):
+        for agent in self.agents:
+            agent.stop()
+
+
+@pytest.fixture
+def two(tmp_path):
+    servers = TwoFileServers(tmp_path)
+    yield servers
+    servers.stop()
+
+
+def mover(two, username="alice"):
+    from files import tasks
+
+    user = UserFactory(username=username, file_server=two.servers[0])
+    tasks.home_create.apply(args=[user.pk])
+    home = two.agents[0].homes / username
+    put(home / "thesis" / "chapter1.md", "# one\n" * 1000, user)
+    put(home / "data.bin", b"\x00\x01" * 500_000, user)
+    (two.agents[0].www / username / "wsgi.py").write_text("application = None\n")
+    return user, home
+
+
+def test_staff_move_a_user_and_everything_lands_on_the_new_server(
+    two, staff_client, django_capture_on_commit_callbacks
+):
+    alice, home = mover(two)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(
+            "/admin/files/homemove/add/", {"user": alice.pk, "target": two.servers[1].pk}
+        )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    move = HomeMove.objects.get(user=alice)
+    assert move.state == HomeMove.State.DONE, move.error
+    assert move.source == two.servers[0] and move.passes >= 2
+    assert move.downtime_seconds is not None and move.downtime_seconds > 0
+    alice.refresh_from_db()
+    assert alice.file_server == two.servers[1]
+    moved = two.agents[1].homes / "alice"
+    assert differences(manifest(home), manifest(moved)) == []
+    assert (two.agents[1].www / "alice" / "wsgi.py").exists()
+    # The new server enforces the plan's quota; the user's files are read from it now.
+    assert client_for_user(alice).get_usage(alice.uid).hard_bytes == alice.plan.disk_bytes
+    assert client_for_user(alice).get_usage(alice.uid).used_bytes > 900_000
+
+
+def test_the_user_sees_a_notice_while_their_home_moves(two, client):
+    alice, _ = mover(two)
+    client.force_login(alice)
+    assert "home-move-banner" not in client.get("/").content.decode()
+    move = moves.home_move_start(user=alice, target=two.servers[1])  # no worker yet
+    assert "Your files are moving" in client.get("/").content.decode()
+    moves.home_move_run(move_id=move.pk)
+    assert "home-move-banner" not in client.get("/").content.decode()
+
+
+def test_a_move_to_where_the_home_is_or_a_second_move_is_refused(two, staff_client):
+    alice, _ = mover(two)
+    same = staff_client.post(
+        "/admin/files/homemove/add/", {"user": alice.pk, "target": two.servers[0].pk}
+    )
+    assert same.status_code == 200 and "already" in same.content.decode()
+    moves.home_move_start(user=alice, target=two.servers[1])
+    again = staff_client.post(
+        "/admin/files/homemove/add/", {"user": alice.pk, "target": two.servers[1].pk}
+    )
+    assert again.status_code == 200 and "being moved already" in again.content.decode()
+    assert HomeMove.objects.filter(user=alice).count() == 1
+
+
+def test_users_cannot_move_anyone(two, alice_client):
+    response = alice_client.get("/admin/files/homemove/add/")
+    assert response.status_code == 302 and "login" in response["Location"]
+
+
+def test_a_failed_move_leaves_the_user_where_they_were(two, tmp_path):
+    alice, home = mover(two)
+    two.agents[1].stop()  # its roots cannot be asked for
+    move = moves.home_move_start(user=alice, target=two.servers[1])
+    moves.home_move_run(move_id=move.pk)
+    move.refresh_from_db()
+    assert move.state == HomeMove.State.FAILED and move.error
+    alice.refresh_from_db()
+    assert alice.file_server == two.servers[0]
+    assert (home / "thesis" / "chapter1.md").exists()
+
+
+def test_a_move_is_run_once_however_often_it_is_delivered(two):
+    alice, _ = mover(two)
+    move = moves.home_move_start(user=alice, target=two.servers[1])
+    assert moves.home_move_run(move_id=move.pk) is not None
+    assert moves.home_move_run(move_id=move.pk) is None  # acks_late redelivery: claimed already
+
+
+def test_consoles_stop_for_the_final_pass_and_start_again(
+    exec_agent, local_servers, tmp_path, django_capture_on_commit_callbacks
+):
+    from consoles import services, tmux
+    from consoles.models import Console
+    from servers.processes import user_processes
+
+    # The source is the file server the execution agent sees the homes of (shared, as NFS).
+    two = TwoFileServers(tmp_path, source_homes=exec_agent.homes)
+    try:
+        alice, _ = mover(two, username="mover")
+        console = services.console_start(owner=alice, kind=Console.Kind.BASH)
+        assert tmux.live_states(alice, console.server).get(console.pk) is True
+        running_before = {row.pid for row in user_processes(user=alice).rows}
+        assert running_before
+        move = moves.home_move_start(user=alice, target=two.servers[1])
+        moves.home_move_run(move_id=move.pk)
+        move.refresh_from_db()
+        assert move.state == HomeMove.State.DONE, move.error
+        console.refresh_from_db()
+        assert console.state == Console.State.RUNNING
+        assert tmux.live_states(alice, console.server).get(console.pk) is True
+        # Every process of hers was stopped for the final pass; the console's are new.
+        running_after = {row.pid for row in user_processes(user=alice).rows}
+        assert running_after and not running_after & running_before
+    finally:
+        exec_agent.kill_user_processes({alice.uid})
+        two.stop()
+        shutil.rmtree(exec_agent.homes / "mover", ignore_errors=True)
+        shutil.rmtree(exec_agent.www / "mover", ignore_errors=True)
