@@ -49,6 +49,8 @@ def test_the_owner_browses_last_nights_copy(alice_home):
     text = page.content.decode()
     assert "chapter1.md" in text and "notes.txt" in text
     assert "chapter1 (restored).md" in text  # the suggested new name
+    # The crumbs stay in the copy: its home crumb leads to the copy's home, not today's.
+    assert f'href="{url("snapshot", "home/alice/")}"' in text
 
 
 def test_a_deleted_file_is_restored_beside_where_it_was(alice_home):
