@@ -16,6 +16,8 @@ def test_without_a_configured_token_there_is_no_metrics_page(client, settings):
 @pytest.mark.parametrize(
     "authorization",
     [None, "Bearer wrong-token", f"Basic {TOKEN}", f"Bearer {TOKEN}x", "Bearer"],
+    # Fixed ids: the token is random per process, and xdist's workers must collect alike.
+    ids=["none", "wrong-token", "basic-scheme", "token-plus-one", "bearer-alone"],
 )
 def test_anyone_without_the_token_is_refused(client, scrape, authorization):
     headers = {"Authorization": authorization} if authorization else {}
