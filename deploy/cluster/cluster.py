@@ -38,7 +38,11 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # run as a script: the agents' modules are imported
-PG_BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1] if Path("/usr/lib/postgresql").exists() else None
+PG_BIN = (
+    sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+    if Path("/usr/lib/postgresql").exists()
+    else None
+)
 
 ADDRESSES = {"db": "10.77.0.2", "dash": "10.77.0.10", "web": "10.77.0.11", "file": "10.77.0.12"}
 HUB_ADDRESS = "10.77.0.1"
@@ -199,10 +203,14 @@ class Cluster:
                 socket.create_connection((ADDRESSES[node], port), timeout=0.5).close()
                 return
             time.sleep(0.1)
-        raise TimeoutError(f"{node}:{port} not up in {timeout} s\n{self.log(process) if process else ''}")
+        raise TimeoutError(
+            f"{node}:{port} not up in {timeout} s\n{self.log(process) if process else ''}"
+        )
 
     def log(self, name: str) -> str:
-        return self.processes[name].log.read_text(errors="replace") if name in self.processes else ""
+        return (
+            self.processes[name].log.read_text(errors="replace") if name in self.processes else ""
+        )
 
     # --- the whole cluster ---------------------------------------------------------------
     def up(self) -> Cluster:
@@ -214,8 +222,8 @@ class Cluster:
         for node in ADDRESSES:
             for sub in ("homes", "www", "run", "web", "var"):
                 (self.node_dir(node) / sub).mkdir(parents=True, mode=0o755)
-        os.chmod(self.base / "shared", 0o755)
-        os.chmod(self.base / "nodes", 0o755)
+        for parent in ("shared", "nodes"):
+            os.chmod(self.base / parent, 0o755)  # noqa: S103 - users' sandboxes traverse them
         self.start_db()
         self.start_dash_agent()
         self.prepare_database()
@@ -239,26 +247,60 @@ class Cluster:
         self.start(
             "postgres",
             "db",
-            [*postgres, str(PG_BIN / "postgres"), "-D", str(data), "-c", f"listen_addresses={ADDRESSES['db']}",
-             "-c", f"unix_socket_directories={data}", "-c", "max_connections=200", "-c", "fsync=off"],
+            [
+                *postgres,
+                str(PG_BIN / "postgres"),
+                "-D",
+                str(data),
+                "-c",
+                f"listen_addresses={ADDRESSES['db']}",
+                "-c",
+                f"unix_socket_directories={data}",
+                "-c",
+                "max_connections=200",
+                "-c",
+                "fsync=off",
+            ],
             {"PATH": os.environ["PATH"]},
         )
         self.start(
             "redis",
             "db",
-            ["redis-server", "--bind", ADDRESSES["db"], "--port", "6379", "--save", "",
-             "--appendonly", "no", "--protected-mode", "no", "--dir", str(self.node_dir("db"))],
+            [
+                "redis-server",
+                "--bind",
+                ADDRESSES["db"],
+                "--port",
+                "6379",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "no",
+                "--dir",
+                str(self.node_dir("db")),
+            ],
             {"PATH": os.environ["PATH"]},
         )
         self.wait_for("db", 5432, process="postgres")
         self.wait_for("db", 6379, process="redis")
-        self.run("db", [*postgres, str(PG_BIN / "createdb"), "-h", ADDRESSES["db"], "warren"], {"PATH": os.environ["PATH"]})
+        self.run(
+            "db",
+            [*postgres, str(PG_BIN / "createdb"), "-h", ADDRESSES["db"], "warren"],
+            {"PATH": os.environ["PATH"]},
+        )
 
     def start_agent(self, node: str) -> None:
-        self.start(f"agent-{node}", node, [sys.executable, "-m", "execution_agent"], self.agent_env(node))
+        self.start(
+            f"agent-{node}", node, [sys.executable, "-m", "execution_agent"], self.agent_env(node)
+        )
         deadline = time.monotonic() + 30
         while not self.socket_of(node).exists():
-            if time.monotonic() > deadline or self.processes[f"agent-{node}"].popen.poll() is not None:
+            if (
+                time.monotonic() > deadline
+                or self.processes[f"agent-{node}"].popen.poll() is not None
+            ):
                 raise RuntimeError(f"agent on {node} did not start:\n{self.log(f'agent-{node}')}")
             time.sleep(0.05)
 
@@ -271,10 +313,10 @@ class Cluster:
         register = f"""
 from servers.models import Server
 rows = [
-    ("console", "dash", {str(self.socket_of('dash'))!r}, ""),
-    ("task", "dash", {str(self.socket_of('dash'))!r}, ""),
-    ("web", "web", {str(self.socket_of('web'))!r}, ""),
-    ("file", "file", "", "http://{ADDRESSES['file']}:{FILESERVER_PORT}"),
+    ("console", "dash", {str(self.socket_of("dash"))!r}, ""),
+    ("task", "dash", {str(self.socket_of("dash"))!r}, ""),
+    ("web", "web", {str(self.socket_of("web"))!r}, ""),
+    ("file", "file", "", "http://{ADDRESSES["file"]}:{FILESERVER_PORT}"),
 ]
 for kind, host, sock, url in rows:
     Server.objects.update_or_create(kind=kind, hostname=host, defaults=dict(
@@ -294,15 +336,29 @@ for kind, host, sock, url in rows:
             "WARREN_AGENT_STATE_DIR": str(root / "state"),
             "WARREN_AGENT_MIN_UID": str(self.uid_base),
         }
-        self.start("fsagent", "file", [sys.executable, "-m", "fileserver_agent", "--host", ADDRESSES["file"],
-                                       "--port", str(FILESERVER_PORT)], env)
+        self.start(
+            "fsagent",
+            "file",
+            [
+                sys.executable,
+                "-m",
+                "fileserver_agent",
+                "--host",
+                ADDRESSES["file"],
+                "--port",
+                str(FILESERVER_PORT),
+            ],
+            env,
+        )
         self.wait_for("file", FILESERVER_PORT, process="fsagent")
 
     def start_web(self) -> None:
         env = self.agent_env("web")
         self.start_agent("web")
         self.run("web", [sys.executable, "-m", "execution_agent.web.run", "prepare"], env)
-        self.start("emperor", "web", [sys.executable, "-m", "execution_agent.web.run", "emperor"], env)
+        self.start(
+            "emperor", "web", [sys.executable, "-m", "execution_agent.web.run", "emperor"], env
+        )
         self.start("nginx", "web", [sys.executable, "-m", "execution_agent.web.run", "nginx"], env)
         self.wait_for("web", WEBAPPS_PORT, process="nginx")
         self.start_worker("web", queues=["exec.web"])
@@ -311,15 +367,32 @@ for kind, host, sock, url in rows:
         return self.start(
             name or f"worker-{node}",
             node,
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
-             "--concurrency", "2", "--hostname", f"{name or 'worker'}@{node}", "--queues", ",".join(queues)],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "2",
+                "--hostname",
+                f"{name or 'worker'}@{node}",
+                "--queues",
+                ",".join(queues),
+            ],
             self.django_env(node),
         )
 
     def asgi_command(self) -> list[str]:
         """The Procfile's web line, listening on the dash node's address."""
-        line = next(l for l in (REPO / "Procfile").read_text().splitlines() if l.startswith("web:"))
-        words = [word for word in shlex.split(line.removeprefix("web:")) if not word.startswith("$")]
+        lines = (REPO / "Procfile").read_text().splitlines()
+        line = next(line for line in lines if line.startswith("web:"))
+        words = [
+            word for word in shlex.split(line.removeprefix("web:")) if not word.startswith("$")
+        ]
         words[words.index("--host") + 1] = ADDRESSES["dash"]
         words[words.index("--port") + 1] = str(DASHBOARD_PORT)
         return [sys.executable, "-m", *words]
@@ -331,9 +404,23 @@ for kind, host, sock, url in rows:
 
     def start_dash(self) -> None:
         self.start_worker("dash", queues=["default", "exec.dash"])
-        self.start("beat", "dash", [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
-                                    "--schedule", str(self.node_dir("dash") / "var" / "beat-schedule")],
-                   self.django_env("dash"))
+        self.start(
+            "beat",
+            "dash",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(self.node_dir("dash") / "var" / "beat-schedule"),
+            ],
+            self.django_env("dash"),
+        )
         self.start_asgi()
 
     def down(self) -> None:
@@ -358,7 +445,9 @@ def kill_uid_range(first: int, end: int) -> None:
         victims = [
             pid
             for pid in all_pids()
-            if (status := read_status(pid)) and status.state != "Z" and first <= status.real_uid < end
+            if (status := read_status(pid))
+            and status.state != "Z"
+            and first <= status.real_uid < end
         ]
         if not victims:
             return
@@ -409,7 +498,10 @@ def main() -> int:
     try:
         cluster.up()
         print(f"cluster {cluster.id} up in {cluster.base}")
-        print(f"  dashboard {cluster.dashboard_url} (from: ip netns exec {cluster.namespace('hub')} ...)")
+        print(
+            f"  dashboard {cluster.dashboard_url}"
+            f" (from: ip netns exec {cluster.namespace('hub')} ...)"
+        )
         print(f"  web apps  http://{ADDRESSES['web']}:{WEBAPPS_PORT} (Host: <user>.localhost)")
         print(f"  logs      {cluster.logs}")
         signal.pause()
