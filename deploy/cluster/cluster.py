@@ -70,6 +70,7 @@ class Cluster:
         default_factory=lambda: 3_000_000 + random.SystemRandom().randrange(50_000) * UID_SPAN
     )
     processes: dict[str, Process] = field(default_factory=dict)
+    worker_queues: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         os.chmod(self.base, 0o755)  # noqa: S103 - users' sandboxes traverse it
@@ -363,7 +364,10 @@ for kind, host, sock, url in rows:
         self.wait_for("web", WEBAPPS_PORT, process="nginx")
         self.start_worker("web", queues=["exec.web"])
 
-    def start_worker(self, node: str, *, queues: list[str], name: str = "") -> Process:
+    def start_worker(
+        self, node: str, *, queues: list[str], name: str = "", nodename: str = "worker"
+    ) -> Process:
+        self.worker_queues[node] = queues
         return self.start(
             name or f"worker-{node}",
             node,
@@ -379,7 +383,7 @@ for kind, host, sock, url in rows:
                 "--concurrency",
                 "2",
                 "--hostname",
-                f"{name or 'worker'}@{node}",
+                f"{nodename}@{node}",
                 "--queues",
                 ",".join(queues),
             ],
@@ -387,7 +391,11 @@ for kind, host, sock, url in rows:
         )
 
     def asgi_command(self) -> list[str]:
-        """The Procfile's web line, listening on the dash node's address."""
+        """The Procfile's web line on the dash node's address, with two worker processes.
+
+        uvicorn's supervisor (--workers 2 or more) holds the listening socket and replaces
+        its workers one by one on SIGHUP: what deploy/upgrade's asgi step relies on.
+        """
         lines = (REPO / "Procfile").read_text().splitlines()
         line = next(line for line in lines if line.startswith("web:"))
         words = [
@@ -395,7 +403,7 @@ for kind, host, sock, url in rows:
         ]
         words[words.index("--host") + 1] = ADDRESSES["dash"]
         words[words.index("--port") + 1] = str(DASHBOARD_PORT)
-        return [sys.executable, "-m", *words]
+        return [sys.executable, "-m", *words[:-1], "--workers", "2", words[-1]]
 
     def start_asgi(self, name: str = "asgi") -> Process:
         process = self.start(name, "dash", self.asgi_command(), self.django_env("dash"))
@@ -422,6 +430,32 @@ for kind, host, sock, url in rows:
             self.django_env("dash"),
         )
         self.start_asgi()
+
+    # --- upgrades (deploy/upgrade, given the processes' pids: no systemd here) --------------
+    def upgrade(self, node: str, *arguments: str) -> str:
+        command = [str(HERE.parent / "upgrade"), *arguments]
+        return self.run(node, command, {**self.django_env(node), "PYTHON": sys.executable})
+
+    def upgrade_asgi(self) -> str:
+        return self.upgrade("dash", "--pid", f"asgi={self.processes['asgi'].popen.pid}", "asgi")
+
+    def upgrade_web(self) -> str:
+        return self.upgrade("web", "web")
+
+    def upgrade_worker(self, node: str) -> str:
+        """A new worker first, then the old one drained: the queue is never without one."""
+        old = self.processes.pop(f"worker-{node}")
+        self.processes[f"worker-{node}-old-{old.popen.pid}"] = old
+        self.start_worker(
+            node,
+            queues=self.worker_queues[node],
+            name=f"worker-{node}",
+            nodename=f"w{old.popen.pid}",
+        )
+        said = self.upgrade(node, "--pid", f"worker={old.popen.pid}", "worker")
+        old.popen.wait()
+        del self.processes[f"worker-{node}-old-{old.popen.pid}"]
+        return said
 
     def down(self) -> None:
         """Stop every process, then remove users' processes, cgroups, namespaces and files."""

@@ -15,16 +15,21 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-def load_cluster_module():
-    """deploy/cluster/cluster.py, which is a script and not in a package."""
-    if "warren_cluster" not in sys.modules:
+def load_deploy_module(name: str):
+    """deploy/cluster/<name>.py: scripts beside the deploy tools, not in a package."""
+    qualified = f"warren_cluster_{name}"
+    if qualified not in sys.modules:
         spec = importlib.util.spec_from_file_location(
-            "warren_cluster", REPO / "deploy" / "cluster" / "cluster.py"
+            qualified, REPO / "deploy" / "cluster" / f"{name}.py"
         )
         module = importlib.util.module_from_spec(spec)
-        sys.modules["warren_cluster"] = module
+        sys.modules[qualified] = module
         spec.loader.exec_module(module)
-    return sys.modules["warren_cluster"]
+    return sys.modules[qualified]
+
+
+def load_cluster_module():
+    return load_deploy_module("cluster")
 
 
 class HubClient:
@@ -43,9 +48,9 @@ class HubClient:
         self.pool.shutdown()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def cluster():
-    """Four machines and a database node, up for the module's tests and removed after."""
+    """Four machines and a database node, up for tests/cluster and removed after."""
     module = load_cluster_module()
     warren = module.Cluster()
     try:
@@ -55,7 +60,7 @@ def cluster():
         warren.down()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def hub(cluster):
     client = HubClient(cluster.namespace("hub"))
     yield client

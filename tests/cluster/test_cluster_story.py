@@ -50,22 +50,22 @@ def post_form(session, url: str, data: dict, **kwargs) -> requests.Response:
     )
 
 
-def sign_up(cluster) -> requests.Session:
+def sign_up(cluster, username: str = USERNAME) -> requests.Session:
     session = requests.Session()
     url = cluster.dashboard_url
     response = post_form(
         session,
         f"{url}/accounts/signup/",
         {
-            "username": USERNAME,
-            "email": "clara@example.com",
+            "username": username,
+            "email": f"{username}@example.com",
             "password1": PASSWORD,
             "password2": PASSWORD,
         },
     )
     assert response.status_code == 302, response.text[:2000]
     deadline = time.monotonic() + 20
-    while not (link := find_link(cluster.log("asgi"), "/accounts/confirm-email/")):
+    while not (link := find_link(confirmations(cluster, username), "/accounts/confirm-email/")):
         assert time.monotonic() < deadline, "no confirmation email in the dashboard's log"
         time.sleep(0.2)
     confirmed = post_form(session, f"{url}{link}", {})
@@ -228,3 +228,10 @@ def wait_until(condition, explain, timeout: float = 30) -> None:
     while not condition():
         assert time.monotonic() < deadline, explain()
         time.sleep(0.2)
+
+
+def confirmations(cluster, username: str) -> str:
+    """The dashboard's log from the mail to ``username`` on (the console mail backend)."""
+    log = cluster.log("asgi")
+    start = log.rfind(f"To: {username}@example.com")
+    return log[start:] if start >= 0 else ""
