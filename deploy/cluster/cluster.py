@@ -403,7 +403,11 @@ for kind, host, sock, url in rows:
         ]
         words[words.index("--host") + 1] = ADDRESSES["dash"]
         words[words.index("--port") + 1] = str(DASHBOARD_PORT)
-        return [sys.executable, "-m", *words[:-1], "--workers", "2", words[-1]]
+        # A new worker must import Django before it counts as ready: uvicorn's 5 s default
+        # is too short on a loaded machine, and it then aborts the rolling restart.
+        rolling = ["--workers", "2", "--timeout-worker-healthcheck", "60"]
+        rolling += ["--timeout-graceful-shutdown", "30"]
+        return [sys.executable, "-m", *words[:-1], *rolling, words[-1]]
 
     def start_asgi(self, name: str = "asgi") -> Process:
         process = self.start(name, "dash", self.asgi_command(), self.django_env("dash"))

@@ -90,7 +90,8 @@ class ConsoleWatcher:
                 self.connected.clear()
                 if code in FINAL_CLOSES:
                     return
-            except (TimeoutError, OSError, websockets.InvalidStatus):
+            except (TimeoutError, OSError, EOFError, websockets.InvalidHandshake):
+                # Refused, or cut during the handshake (a server going down): retry.
                 self.closes.append(1006)
                 self.connected.clear()
             await asyncio.sleep(retry)
