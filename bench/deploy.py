@@ -15,6 +15,9 @@ reconnecting after a close). Three rounds, each measured alike:
 - anchor: at 3 s, the same processes stopped and started again (what `systemctl restart`
   of each would do).
 
+All consoles are one user's (custom limits allow them): their re-attaches queue on that
+user's lock in the agent, so the pause grows with the number of consoles (see the report).
+
 Printed per round: wrk's requests and failed requests (non-2xx answers and socket errors),
 and the longest pause in any console's output (median and worst over the consoles).
 """

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.cluster.conftest import load_deploy_module
+from deploy.cluster import watch
 from tests.cluster.test_cluster_story import (
     csrf_from,
     post_form,
@@ -30,7 +30,6 @@ TICKS = "while :; do echo tick-$((6*7)); sleep 0.1; done"
 
 def watch_while(cluster, session, console_id: str, ready: threading.Event, done: threading.Event):
     """Poll the site and watch the console until ``done``, then until the console is back."""
-    watch = load_deploy_module("watch")
 
     async def main():
         stop = asyncio.Event()
