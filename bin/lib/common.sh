@@ -19,7 +19,8 @@ RUN_PACKAGES=(tmux bubblewrap nginx uwsgi uwsgi-plugin-python3 python3-flask pyt
     python3-django quota rsync procps util-linux acl nftables
     mariadb-client postgresql-client)
 # poppler-utils: the billing tests read invoice PDFs back (pdftotext) and render them (pdftoppm).
-TEST_PACKAGES=(chromium chromium-driver wrk poppler-utils)
+# postgresql, redis-server, iproute2: tests/cluster runs its own database node in a namespace.
+TEST_PACKAGES=(chromium chromium-driver wrk poppler-utils postgresql redis-server iproute2)
 
 missing_packages() {
     local pkg
