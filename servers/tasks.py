@@ -15,7 +15,14 @@ from celery import shared_task
 from django.utils import timezone
 
 from config.locks import cache_lock
-from servers.agents import AgentError, AgentUnavailable, execution_agent, user_ref
+from servers.agents import (
+    REMOTE_CALLS,
+    AgentError,
+    AgentUnavailable,
+    execution_agent,
+    local_agent,
+    user_ref,
+)
 from servers.models import Server
 from servers.selectors import execution_servers
 from servers.services import CpuReading, cpu_usage_record
@@ -66,3 +73,27 @@ def account_cpu_on(server: Server, *, now: datetime) -> None:
         except (AgentUnavailable, AgentError) as error:
             # The next run reads the weight back and sends it again.
             logger.warning("account_cpu %s: weight of %s not set: %s", server, change.user, error)
+
+
+@shared_task(acks_late=False, ignore_result=False, soft_time_limit=120, time_limit=150)
+def agent_call(server_id: int, name: str, kwargs: dict) -> dict:
+    """One call to the execution agent beside this worker, for a RemoteAgent elsewhere.
+
+    Not acks_late: the caller waits for this answer and has gone once it times out, so a
+    call is never repeated after a worker's crash (a repeated web_reload or task_start would
+    act twice). The answer is {"ok": value} or {"error": ...}: exceptions do not travel.
+    """
+    server = Server.objects.filter(pk=server_id).first()
+    if server is None or name not in REMOTE_CALLS:
+        return {"error": "agent", "code": "invalid", "message": f"no call {name} on {server_id}"}
+    try:
+        return {"ok": getattr(local_agent(server), name)(**kwargs)}
+    except AgentUnavailable as error:
+        return {"error": "unavailable", "message": str(error)}
+    except AgentError as error:
+        return {
+            "error": "agent",
+            "code": error.code,
+            "message": error.message,
+            "errno": error.errno,
+        }

@@ -45,8 +45,9 @@ def procfile_web_command(port: int) -> list[str]:
 class LiveServer:
     """uvicorn serving config.asgi on a free port; its log is kept for reading mail from."""
 
-    def __init__(self, log_dir: Path, extra_env: dict | None = None):
-        self.port = free_port()
+    def __init__(self, log_dir: Path, extra_env: dict | None = None, port: int | None = None):
+        # A given port: a restart that browsers reconnect to (the page keeps its address).
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"asgi-{self.port}.log"
         env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), **(extra_env or {})}

@@ -19,6 +19,7 @@ from execution_agent.client import AgentClient
 from execution_agent.web.render import LOG_KEEP, LOG_KINDS, LOG_MAX_BYTES
 from servers.agents import AgentError, AgentUnavailable, execution_agent, user_ref
 from servers.models import Server
+from servers.selectors import first_active_server
 from webapps.models import WebApp
 
 # Reload waits up to this long for the app, plus the agent's own work.
@@ -102,8 +103,10 @@ def log_open(webapp: WebApp, *, kind: str, rotation: int) -> tuple[int, int]:
 
 def available_pythons() -> list[str]:
     """Python versions the web server has a uWSGI plugin for (empty if it is unreachable)."""
+    # The server a new app goes to (webapp_create), not this machine's agent: the dashboard
+    # may run where no web server does.
     try:
-        return web_agent().web_info()["pythons"]
+        return web_agent(first_active_server(kind=Server.Kind.WEB)).web_info()["pythons"]
     except (AgentError, AgentUnavailable):
         return []
 

@@ -24,7 +24,9 @@ RUN_PACKAGES=(tmux bubblewrap nginx uwsgi uwsgi-plugin-python3 python3-flask pyt
 # pebble: the ACME test server the HTTPS certificate tests issue from.
 # prometheus: promtool checks deploy/prometheus/ and a real Prometheus scrapes the roles;
 # attr: the backup test sets and compares extended attributes (setfattr, getfattr).
-TEST_PACKAGES=(chromium chromium-driver wrk poppler-utils pebble prometheus attr)
+# postgresql, redis-server, iproute2: tests/cluster runs its own database node in a namespace.
+TEST_PACKAGES=(chromium chromium-driver wrk poppler-utils pebble prometheus attr
+    postgresql redis-server iproute2)
 
 missing_packages() {
     local pkg

@@ -49,3 +49,56 @@ def test_without_a_server_the_agent_on_this_machine_is_asked(local_servers, sett
     )
     assert execution_agent().socket_path == mine.execution_agent_socket
     assert execution_agent().info()["sandbox"] is True
+
+
+def another_machine(settings, socket: str):
+    """A task server registered under a hostname that is not this machine's."""
+    from servers.models import Server
+
+    return Server.objects.create(
+        kind=Server.Kind.TASK, hostname="tasks-9.example", execution_agent_socket=socket
+    )
+
+
+def test_another_machines_agent_is_called_through_its_queue(local_servers, settings, user):
+    # Celery is eager in tests: the queue's worker is this process, beside the test agent.
+    from servers.agents import RemoteAgent
+
+    server = another_machine(settings, str(settings.WARREN_EXEC_AGENT_SOCKET))
+    agent = execution_agent(server)
+    assert isinstance(agent, RemoteAgent)
+    assert agent.info()["sandbox"] is True
+    assert agent.socket_path.startswith("exec.tasks-9.example:")
+
+
+def test_another_machines_agent_errors_come_back_as_agent_errors(provisioned, settings, user):
+    from servers.agents import AgentError
+
+    provisioned(user)
+    agent = execution_agent(another_machine(settings, str(settings.WARREN_EXEC_AGENT_SOCKET)))
+    with pytest.raises(AgentError) as raised:
+        agent.fs_stat(user=user_ref(user), path="no-such-file")
+    assert raised.value.code == "not_found"
+
+
+def test_another_machine_that_does_not_answer_is_unavailable(local_servers, settings):
+    from servers.agents import AgentUnavailable
+
+    agent = execution_agent(another_machine(settings, "/nonexistent/agent.sock"))
+    with pytest.raises(AgentUnavailable):
+        agent.info()
+
+
+def test_a_file_descriptor_cannot_come_from_another_machine(local_servers, settings, user):
+    agent = execution_agent(another_machine(settings, str(settings.WARREN_EXEC_AGENT_SOCKET)))
+    with pytest.raises(AttributeError, match="another machine"):
+        agent.fs_open(user=user_ref(user), path="x", mode="r")
+
+
+def test_a_queued_call_for_an_unknown_method_is_refused(local_servers, settings):
+    # The broker is not trusted to name any method: only plain-data calls are made.
+    from servers.tasks import agent_call
+
+    server = another_machine(settings, str(settings.WARREN_EXEC_AGENT_SOCKET))
+    answer = agent_call(server.pk, "console_attach", {})
+    assert answer["error"] == "agent" and answer["code"] == "invalid"

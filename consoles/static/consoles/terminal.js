@@ -26,9 +26,16 @@
 
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const url = `${scheme}//${location.host}${config.ws_path}?rows=${term.rows}&cols=${term.cols}`;
-  const socket = new WebSocket(url);
-  socket.binaryType = "arraybuffer";
   const encoder = new TextEncoder();
+  // The server's own refusals (4403 refused, 4404 gone, 4409 access changed): final. Any
+  // other close (a deploy restarting the ASGI server sends 1012, a dropped network 1006) is
+  // followed by a reconnect: the console runs on in tmux, which redraws it on attach.
+  const FINAL_CLOSES = new Set([4403, 4404, 4409]);
+  const RETRY_FIRST_MS = 100;
+  const RETRY_MAX_MS = 5000;
+  let retryMs = RETRY_FIRST_MS;
+  let ended = false;
+  let socket = null;
   let processed = 0;
   let ackTimer = null;
 
@@ -38,7 +45,7 @@
   }
 
   function control(message) {
-    if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
   }
 
   function sendAck() {
@@ -56,38 +63,55 @@
     else if (ackTimer === null) ackTimer = setTimeout(sendAck, ACK_DELAY_MS);
   }
 
-  socket.addEventListener("message", (event) => {
-    if (typeof event.data !== "string") {
-      const bytes = new Uint8Array(event.data);
-      term.write(bytes, () => written(bytes.length));
-      return;
-    }
-    const message = JSON.parse(event.data);
-    if (message.type === "ready") {
-      document.body.dataset.consoleReady = "1";
-      if (!config.read_only) control({ type: "resize", rows: term.rows, cols: term.cols });
-      term.focus();
-    } else if (message.type === "exit") {
-      say("This console has ended. Restart it from the Consoles tab.");
-    } else if (message.type === "error") {
-      say(message.message);
-    }
-  });
+  function connect() {
+    const current = new WebSocket(url);
+    current.binaryType = "arraybuffer";
+    socket = current;
+    processed = 0;  // the server counts unacknowledged bytes per connection
 
-  socket.addEventListener("close", (event) => {
-    document.body.dataset.consoleReady = "";
-    if (!status.textContent || event.reason) {
-      say(event.reason || "Disconnected. Reload the page to reconnect: the console keeps running.");
-    }
-  });
+    current.addEventListener("message", (event) => {
+      if (typeof event.data !== "string") {
+        const bytes = new Uint8Array(event.data);
+        term.write(bytes, () => { if (socket === current) written(bytes.length); });
+        return;
+      }
+      const message = JSON.parse(event.data);
+      if (message.type === "ready") {
+        retryMs = RETRY_FIRST_MS;
+        say("");
+        document.body.dataset.consoleReady = "1";
+        if (!config.read_only) control({ type: "resize", rows: term.rows, cols: term.cols });
+        term.focus();
+      } else if (message.type === "exit") {
+        ended = true;
+        say("This console has ended. Restart it from the Consoles tab.");
+      } else if (message.type === "error") {
+        say(message.message);
+      }
+    });
+
+    current.addEventListener("close", (event) => {
+      document.body.dataset.consoleReady = "";
+      if (ended || FINAL_CLOSES.has(event.code)) {
+        if (!status.textContent || event.reason) {
+          say(event.reason || "Disconnected. Reload the page to reconnect: the console keeps running.");
+        }
+        return;
+      }
+      say(`${event.reason || "Disconnected."} Reconnecting…`);
+      setTimeout(connect, retryMs);
+      retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+    });
+  }
+  connect();
 
   if (!config.read_only) {
     term.onData((data) => {
-      if (socket.readyState === WebSocket.OPEN) socket.send(encoder.encode(data));
+      if (socket && socket.readyState === WebSocket.OPEN) socket.send(encoder.encode(data));
     });
     term.onBinary((data) => {
       const bytes = Uint8Array.from(data, (c) => c.charCodeAt(0) & 0xff);
-      if (socket.readyState === WebSocket.OPEN) socket.send(bytes);
+      if (socket && socket.readyState === WebSocket.OPEN) socket.send(bytes);
     });
     term.onResize(({ rows, cols }) => control({ type: "resize", rows, cols }));
   }
