@@ -47,6 +47,10 @@ def make_backend(config: AgentConfig):
             tools_path=config.quota_tools_path,
             timeout=config.command_timeout,
         )
+    if config.backend == "btrfs":
+        from fileserver_agent.quota.btrfs import BtrfsQuotaBackend
+
+        return BtrfsQuotaBackend(homes_root=config.homes_root, state_dir=config.state_dir)
     from fileserver_agent.quota.du import DuQuotaBackend
 
     return DuQuotaBackend(

@@ -7,7 +7,12 @@ import time
 from flask import Blueprint, current_app, jsonify
 
 from fileserver_agent.api import agent_config, json_body, quota_backend
-from fileserver_agent.validation import parse_quota_batch, parse_quota_body, parse_uid_segment
+from fileserver_agent.validation import (
+    parse_quota_batch,
+    parse_quota_body,
+    parse_uid_segment,
+    refuse_beyond_capacity,
+)
 
 bp = Blueprint("quotas", __name__)
 
@@ -17,6 +22,7 @@ def set_quota(uid: str):
     """Apply one user's soft and hard limits."""
     limits = parse_quota_body(parse_uid_segment(uid, min_uid=agent_config().min_uid), json_body())
     backend = quota_backend()
+    refuse_beyond_capacity([limits], backend.capacity_bytes())
     applied = backend.set_quota(limits)
     current_app.logger.info(
         "quota uid=%d soft=%d hard=%d", applied.uid, applied.soft_bytes, applied.hard_bytes
@@ -34,6 +40,7 @@ def set_quotas():
     """Apply a list of users' limits in one call (the nightly re-apply of every quota)."""
     batch = parse_quota_batch(json_body(), min_uid=agent_config().min_uid)
     backend = quota_backend()
+    refuse_beyond_capacity(batch, backend.capacity_bytes())
     started = time.monotonic()
     applied = backend.set_quotas(batch)
     current_app.logger.info(
