@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 BTRFS_IOC_SUBVOL_CREATE = 0x5000940E  # _IOW(14, struct btrfs_ioctl_vol_args: 4096 bytes)
 BTRFS_IOC_INO_LOOKUP = 0xD0009412  # _IOWR(18, struct btrfs_ioctl_ino_lookup_args: 4096)
 BTRFS_IOC_FS_INFO = 0x8400941F  # _IOR(31, struct btrfs_ioctl_fs_info_args: 1024)
-BTRFS_IOC_QGROUP_LIMIT = 0x8038942B  # _IOR(43, struct btrfs_ioctl_qgroup_limit_args: 56)
+BTRFS_IOC_QGROUP_LIMIT = 0x8030942B  # _IOR(43, struct btrfs_ioctl_qgroup_limit_args: 48)
 BTRFS_QGROUP_LIMIT_MAX_RFER = 1
 # The kernel's CLEAR_VALUE: "no limit" (btrfs qgroup limit none sends the same).
 NO_LIMIT = 2**64 - 1
@@ -81,7 +81,7 @@ def qgroup_limit(fd: int, max_referenced: int) -> None:
     limit = max_referenced or NO_LIMIT
     # struct btrfs_ioctl_qgroup_limit_args {qgroupid; {flags, max_rfer, max_excl, rsv_rfer,
     # rsv_excl}}; qgroupid 0 means "the subvolume the fd is in".
-    args = bytearray(struct.pack("=QQQQQQQ", 0, BTRFS_QGROUP_LIMIT_MAX_RFER, limit, 0, 0, 0, 0))
+    args = bytearray(struct.pack("=6Q", 0, BTRFS_QGROUP_LIMIT_MAX_RFER, limit, 0, 0, 0))
     fcntl.ioctl(fd, BTRFS_IOC_QGROUP_LIMIT, args)
 
 
