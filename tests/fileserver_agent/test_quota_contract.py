@@ -160,7 +160,8 @@ def test_setting_a_limit_again_replaces_it(api, driver):
 
 def test_a_limit_set_before_the_home_exists_holds_once_it_is_made(api, driver):
     username, uid = new_username(), new_uid()
-    assert api.put(f"/v1/quotas/{uid}", {"soft_bytes": MIB, "hard_bytes": 3 * MIB}).status_code == 200
+    response = api.put(f"/v1/quotas/{uid}", {"soft_bytes": MIB, "hard_bytes": 3 * MIB})
+    assert response.status_code == 200
     assert api.post(f"/v1/homes/{username}", {"uid": uid, "gid": uid}).status_code == 201
     home = Path(driver.env["WARREN_HOMES_ROOT"]) / username
     assert driver.enforced_hard(api, uid, home) == 3 * MIB
@@ -207,8 +208,9 @@ def test_a_limit_larger_than_the_filesystem_is_refused_and_nothing_changes(api, 
     body = limits if "{uid}" in path else [{"uid": uid, **limits}]
     response = api.put(path.format(uid=uid), body)
     assert response.status_code == 400
-    assert f"is larger than the filesystem holding the homes ({capacity} bytes)" in (
-        response.json["detail"]
+    assert (
+        f"is larger than the filesystem holding the homes ({capacity} bytes)"
+        in (response.json["detail"])
     )
     assert driver.enforced_hard(api, uid, home) == 2 * MIB
 
