@@ -19,7 +19,9 @@ RUN_PACKAGES=(tmux bubblewrap nginx uwsgi uwsgi-plugin-python3 python3-flask pyt
     python3-django quota rsync procps util-linux acl nftables
     mariadb-client postgresql-client)
 # poppler-utils: the billing tests read invoice PDFs back (pdftotext) and render them (pdftoppm).
-TEST_PACKAGES=(chromium chromium-driver wrk poppler-utils)
+# btrfs-progs: the btrfs quota backend's tests make and mount real images (also installed by
+# ./bin/run when WARREN_HOMES_IMAGE asks for one).
+TEST_PACKAGES=(chromium chromium-driver wrk poppler-utils btrfs-progs)
 
 missing_packages() {
     local pkg
@@ -133,4 +135,37 @@ reset_embedded_data() {
     fi
     rm -rf --one-file-system "$var_dir"
     say "deleted $var_dir; ./bin/run starts afresh"
+}
+
+# WARREN_HOMES_IMAGE=<size>: users' homes on a btrfs image under var/, loop-mounted on the
+# homes root with quotas on, so the embedded default's fileserver agent (btrfs backend) has
+# the kernel enforce every user's disk quota. The image is made once (sparse: it takes only
+# what is written) and mounted on each start; stop_homes_image unmounts it on exit.
+start_homes_image() {
+    local size=$1 image=$2 homes=$3
+    is_root || die "WARREN_HOMES_IMAGE needs root (it loop-mounts $image)"
+    ensure_os_packages btrfs-progs
+    if ! grep -q " $homes btrfs " /proc/self/mounts; then
+        if [ ! -e "$image" ]; then
+            if [ -d "$homes" ] && [ -n "$(ls -A "$homes" 2>/dev/null)" ]; then
+                die "$homes already holds homes: mounting an image over it would hide them.
+   Convert them (fileserver_agent/README.md, 'btrfs backend'), or unset WARREN_HOMES_IMAGE"
+            fi
+            say "creating a $size btrfs image for homes: $image"
+            truncate -s "$size" "$image"
+            mkfs.btrfs -q "$image"
+        fi
+        mkdir -p "$homes"
+        mount -o loop "$image" "$homes"
+    fi
+    btrfs quota enable "$homes"
+    chmod 0755 "$homes"
+    export WARREN_AGENT_BACKEND=btrfs
+}
+
+stop_homes_image() {
+    local homes=$1
+    if grep -q " $homes btrfs " /proc/self/mounts; then
+        umount "$homes" || warn "could not unmount $homes (busy?): umount it by hand"
+    fi
 }
