@@ -18,6 +18,10 @@ is_root() { [ "$(id -u)" -eq 0 ]; }
 RUN_PACKAGES=(tmux bubblewrap nginx uwsgi uwsgi-plugin-python3 python3-flask python3-bottle
     python3-django quota rsync procps util-linux acl nftables
     mariadb-client postgresql-client)
+# What users find in consoles beside Python (mail with mutt, editors, git...): the sandbox
+# shows the machine's /usr read-only, so installing them here is what puts them there.
+CONSOLE_PACKAGES=(mutt git vim nano curl sqlite3 htop less zip unzip)
+RUN_PACKAGES+=("${CONSOLE_PACKAGES[@]}")
 # poppler-utils: the billing tests read invoice PDFs back (pdftotext) and render them (pdftoppm).
 # btrfs-progs: the btrfs quota backend's tests make and mount real images (also installed by
 # ./bin/run when WARREN_HOMES_IMAGE asks for one).
@@ -168,4 +172,33 @@ stop_homes_image() {
     if grep -q " $homes btrfs " /proc/self/mounts; then
         umount "$homes" || warn "could not unmount $homes (busy?): umount it by hand"
     fi
+}
+
+# The batteries (deploy/batteries/requirements.txt): wheels of every package on the list in
+# DIR/pip-wheels, the packages installed from them into DIR/site-packages, pip's site-wide
+# config pointing at the wheels and the sitecustomize that puts the packages on python3's path.
+# The execution agent binds DIR read-only at /opt/warren in every sandbox
+# (WARREN_BATTERIES_DIR). Built with the system Python, the one sandboxes run, so compiled
+# wheels match it; redone only when the list changes.
+ensure_batteries() {
+    local list=$1 dir=$2 stamp python runner
+    stamp="$dir/.installed.sha256"
+    [ "$(cat "$stamp" 2>/dev/null)" = "$(file_sha "$list")" ] && return 0
+    say "installing the batteries ($list) into $dir"
+    python=$(venv_python)
+    runner="$dir/.pip-runner"
+    # Every step says whether it worked: callers use this in an if, where set -e is off.
+    mkdir -p "$dir" || return 1
+    [ -x "$runner/bin/pip" ] || "$python" -m venv "$runner" || return 1
+    "$runner/bin/pip" wheel --quiet --disable-pip-version-check -r "$list" \
+        -w "$dir/pip-wheels" || return 1
+    rm -rf "$dir/site-packages.new"
+    "$runner/bin/pip" install --quiet --disable-pip-version-check --no-index \
+        --find-links "$dir/pip-wheels" --target "$dir/site-packages.new" -r "$list" || return 1
+    rm -rf "$dir/site-packages" && mv "$dir/site-packages.new" "$dir/site-packages" || return 1
+    mkdir -p "$dir/xdg/pip" || return 1
+    printf '[global]\nfind-links = /opt/warren/pip-wheels\n' >"$dir/xdg/pip/pip.conf" || return 1
+    cp "$WARREN_ROOT/deploy/batteries/sitecustomize.py" "$dir/sitecustomize.py" || return 1
+    chmod -R a+rX "$dir" && chmod 0755 "$dir" || return 1
+    file_sha "$list" >"$stamp"
 }

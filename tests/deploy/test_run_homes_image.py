@@ -1,4 +1,4 @@
-"""bin/run's WARREN_HOMES_IMAGE: homes on a loop-mounted btrfs image, run for real."""
+"""bin/run's WARREN_HOMES_IMAGE (homes on a btrfs loop image) and batteries, run for real."""
 
 from __future__ import annotations
 
@@ -60,3 +60,13 @@ def test_existing_plain_homes_are_not_hidden_under_a_new_image(var_dir):
     assert result.returncode != 0
     assert "already holds homes" in result.stderr and "Convert them" in result.stderr
     assert not mounted_btrfs(homes) and not (var_dir / "homes.img").exists()
+
+
+def test_batteries_from_a_broken_list_leave_nothing_behind(tmp_path):
+    """ensure_batteries answers in an if, where set -e is off: each failing step must say so."""
+    listing = tmp_path / "list.txt"
+    listing.write_text("this is not === a requirement\n")
+    result = bash(f'if ensure_batteries "{listing}" "{tmp_path}/b"; then echo built; fi')
+    assert "built" not in result.stdout
+    assert not (tmp_path / "b" / ".installed.sha256").exists()
+    assert not (tmp_path / "b" / "site-packages").exists()
