@@ -62,3 +62,13 @@ def test_values_are_read_from_the_environment():
 def test_malformed_values_fail_naming_the_variable(name, value):
     with pytest.raises(ConfigError, match=name):
         load_config({name: value})
+
+
+def test_batteries_are_off_unless_named_and_must_exist_when_named(tmp_path):
+    assert load_config({}).batteries_dir is None
+    with pytest.raises(ConfigError, match="WARREN_BATTERIES_DIR=.*no batteries there"):
+        load_config({"WARREN_BATTERIES_DIR": str(tmp_path)})
+    with pytest.raises(ConfigError, match="WARREN_BATTERIES_DIR must be an absolute path"):
+        load_config({"WARREN_BATTERIES_DIR": "var/batteries"})
+    (tmp_path / "site-packages").mkdir()
+    assert load_config({"WARREN_BATTERIES_DIR": str(tmp_path)}).batteries_dir == tmp_path
