@@ -66,7 +66,7 @@ def test_malformed_values_fail_naming_the_variable(name, value):
 
 def test_batteries_are_off_unless_named_and_must_exist_when_named(tmp_path):
     assert load_config({}).batteries_dir is None
-    with pytest.raises(ConfigError, match="WARREN_BATTERIES_DIR=.*no batteries there"):
+    with pytest.raises(ConfigError, match=r"WARREN_BATTERIES_DIR=.*no batteries there"):
         load_config({"WARREN_BATTERIES_DIR": str(tmp_path)})
     with pytest.raises(ConfigError, match="WARREN_BATTERIES_DIR must be an absolute path"):
         load_config({"WARREN_BATTERIES_DIR": "var/batteries"})
