@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -76,6 +77,8 @@ def alice(btrfs_fileserver, exec_agent, django_capture_on_commit_callbacks):
     btrfs_fileserver.mounts.append(seen_by_sandbox)
     yield user
     exec_agent.kill_user_processes({user.uid})
+    # The web directory is on the shared www root: a later test's alice has another uid.
+    shutil.rmtree(exec_agent.www / user.username, ignore_errors=True)
 
 
 def run_in_sandbox(exec_agent, user, command: str) -> str:
