@@ -50,7 +50,12 @@ def make_backend(config: AgentConfig):
     if config.backend == "btrfs":
         from fileserver_agent.quota.btrfs import BtrfsQuotaBackend
 
-        return BtrfsQuotaBackend(homes_root=config.homes_root, state_dir=config.state_dir)
+        return BtrfsQuotaBackend(
+            homes_root=config.homes_root,
+            www_root=config.www_root,
+            state_dir=config.state_dir,
+            rescan_seconds=config.du_rescan_seconds,
+        )
     from fileserver_agent.quota.du import DuQuotaBackend
 
     return DuQuotaBackend(

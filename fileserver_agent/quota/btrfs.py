@@ -32,7 +32,7 @@ from pathlib import Path
 from fileserver_agent.config import ConfigError
 from fileserver_agent.errors import ApiError
 from fileserver_agent.quota import QuotaBackendError, QuotaLimits, Usage, filesystem_size
-from fileserver_agent.quota.du import HomeLocator, LimitsLog
+from fileserver_agent.quota.du import DuQuotaBackend, HomeLocator, LimitsLog
 
 logger = logging.getLogger(__name__)
 
@@ -90,10 +90,22 @@ class BtrfsQuotaBackend:
 
     name = "btrfs"
 
-    def __init__(self, *, homes_root: Path, state_dir: Path) -> None:
+    def __init__(
+        self, *, homes_root: Path, www_root: Path, state_dir: Path, rescan_seconds: float
+    ) -> None:
         self.homes_root = homes_root
+        self.www_root = www_root
         self.limits = LimitsLog(state_dir / "limits.log")
         self.locator = HomeLocator(homes_root, homes_root)
+        # The web directory is a plain directory, usually on another filesystem: it is
+        # measured as the du backend does, so usage shows it, but the kernel does not limit it
+        # (only this backend's measuring is used: its limits log is read, never written).
+        self.www_usage = DuQuotaBackend(
+            homes_root=homes_root,
+            www_root=www_root,
+            state_dir=state_dir,
+            rescan_seconds=rescan_seconds,
+        )
         root_fd = os.open(homes_root, _DIR_FLAGS)
         try:
             self.fsid = filesystem_uuid(root_fd)
@@ -163,10 +175,14 @@ class BtrfsQuotaBackend:
     # --- usage ----------------------------------------------------------------------------
 
     def usage(self, uid: int) -> Usage:
-        """Referenced bytes of the home's qgroup (plus data reserved for writes in flight)."""
+        """Referenced bytes of the home's qgroup (plus data reserved for writes in flight), and
+        the measured size of the web directory."""
         soft, hard = self.limits.read(uid)
         used = 0
         for home in self._subvolume_homes(uid):
+            www = self.www_root / home.name
+            if www.is_dir() and not www.is_symlink() and os.lstat(www).st_uid == uid:
+                used += self.www_usage.measure(str(www))
             counters = self._qgroup_counters(home)
             # rsv_data is what dirty, not yet committed writes have reserved: the kernel
             # charges it against the limit now, so the page should show it now too.

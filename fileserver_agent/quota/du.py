@@ -216,7 +216,7 @@ class DuQuotaBackend(PlainDirectoryHomes):
     def usage(self, uid: int) -> Usage:
         """Measure the user's home and web directory and return them with the recorded limits."""
         soft, hard = self.limits.read(uid)
-        used = sum(self._measure(directory) for directory in self.locator.directories(uid))
+        used = sum(self.measure(directory) for directory in self.locator.directories(uid))
         return Usage(used_bytes=used, soft_bytes=soft, hard_bytes=hard, backend=self.name)
 
     def check(self) -> dict[str, object]:
@@ -229,7 +229,8 @@ class DuQuotaBackend(PlainDirectoryHomes):
         """The size of the filesystem holding the homes."""
         return filesystem_size(self.homes_root)
 
-    def _measure(self, directory: str) -> int:
+    def measure(self, directory: str) -> int:
+        """Allocated bytes under ``directory``, from a cached, incrementally refreshed scan."""
         tree, lock = self._tree(directory)
         with lock:
             try:

@@ -81,6 +81,15 @@ def test_the_kernel_refuses_a_write_past_the_hard_limit_with_edquot(api, homes, 
     assert qgroup_value(image, homes / username, "referenced") >= written
 
 
+def test_the_web_directory_is_measured_into_usage_though_not_limited(api, homes, env):
+    username, uid = new_username(), new_uid()
+    api.post(f"/v1/homes/{username}", {"uid": uid, "gid": uid})
+    os.sync()
+    before = api.get(f"/v1/usage/{uid}").json["used_bytes"]
+    (Path(env["WARREN_WWW_ROOT"]) / username / "site.bin").write_bytes(os.urandom(2 * MIB))
+    assert api.get(f"/v1/usage/{uid}").json["used_bytes"] - before >= 2 * MIB
+
+
 def plain_home(homes: Path) -> tuple[int, Path]:
     """A home made the old way, with mkdir: what a du-backend server has before conversion."""
     username, uid = new_username(), new_uid()
