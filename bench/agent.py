@@ -221,7 +221,7 @@ def fill_homes(homes_root: Path, uids: list[int], files_per_home: int) -> None:
         home = homes_root / f"b{uid}"
         for index in range(files_per_home):
             path = home / f"file-{index}.txt"
-            path.write_bytes(b"x" * (4096 + 512 * index))
+            path.write_bytes(b"x" * (4096 + 512 * (index % 16)))
             os.chown(path, uid, uid)
 
 
