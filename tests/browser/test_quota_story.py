@@ -29,11 +29,13 @@ def test_a_full_home_is_explained_on_the_dashboard_and_the_files_tab(
     log = run_in_sandbox(
         exec_agent,
         alice,
-        "dd if=/dev/zero of=$HOME/reserve bs=256K count=1 2>/dev/null;"
-        "dd if=/dev/zero of=$HOME/big.bin bs=64K count=200 2>/tmp/dd.err;"
-        "rm $HOME/reserve; sync; cat /tmp/dd.err",
+        # mktemp: a /tmp file of a fixed name may be left by an earlier alice (another uid).
+        "err=$(mktemp); dd if=/dev/zero of=$HOME/reserve bs=256K count=1 2>/dev/null;"
+        "dd if=/dev/zero of=$HOME/big.bin bs=64K count=200 2>$err;"
+        "rm $HOME/reserve; sync; cat $err",
     )
     assert "Disk quota exceeded" in log
+    assert (exec_agent.homes / alice.username / "big.bin").stat().st_size >= 3 * MIB
 
     # The Dashboard warns her first thing.
     log_in_as(browser, site, alice)

@@ -119,9 +119,10 @@ def test_a_sandbox_write_past_the_plan_is_refused_and_the_files_tab_says_so(
     log = run_in_sandbox(
         exec_agent,
         alice,
-        "dd if=/dev/zero of=$HOME/reserve bs=256K count=1 2>/dev/null;"
-        "dd if=/dev/zero of=$HOME/big.bin bs=64K count=200 2>/tmp/dd.err;"
-        "rm $HOME/reserve; sync; cat /tmp/dd.err",
+        # mktemp: a /tmp file of a fixed name may be left by an earlier alice (another uid).
+        "err=$(mktemp); dd if=/dev/zero of=$HOME/reserve bs=256K count=1 2>/dev/null;"
+        "dd if=/dev/zero of=$HOME/big.bin bs=64K count=200 2>$err;"
+        "rm $HOME/reserve; sync; cat $err",
     )
     assert "Disk quota exceeded" in log
     written = (exec_agent.homes / "alice" / "big.bin").stat().st_size
