@@ -10,6 +10,13 @@ backend) on a free port with a temporary homes root, then measures:
 2. One ``PUT /v1/quotas`` batch of 10,000 users beside the same 10,000 limits sent as
    10,000 ``PUT /v1/quotas/<uid>`` calls, both through FileserverClient.
 
+3. Per quota backend (``--backend-homes``, 10,000 by default): du on a temporary directory
+   beside btrfs on a loop-mounted image (root, btrfs-progs), each behind its own agent:
+   creating the homes, reading every home's usage (``GET /v1/usage/<uid>`` through
+   FileserverClient, twice: a first and a second pass), and one ``PUT /v1/quotas`` batch for
+   all of them. du is the anchor btrfs is measured against. ext4 is not measured: this
+   kernel cannot mount ext4 with quotas, and its stand-in tools would time Python scripts.
+
 Needs wrk (apt-get install wrk). Ends with one JSON line.
 """
 
@@ -27,6 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from fileserver_agent import create_app
 from fileserver_agent.client import FileserverClient, QuotaLimits
 from fileserver_agent.signing import compute_signature
 
@@ -207,11 +215,102 @@ def measure_batch(agent_url: str, users: int) -> tuple[float, float]:
     return batch_seconds, single_seconds
 
 
+def fill_homes(homes_root: Path, uids: list[int], files_per_home: int) -> None:
+    """Give each home some files of a few KiB, owned by its user, as real homes have."""
+    for uid in uids:
+        home = homes_root / f"b{uid}"
+        for index in range(files_per_home):
+            path = home / f"file-{index}.txt"
+            path.write_bytes(b"x" * (4096 + 512 * (index % 16)))
+            os.chown(path, uid, uid)
+
+
+def measure_backend(
+    name: str, homes_root: Path, work: Path, homes: int, files_per_home: int
+) -> dict:
+    """Create ``homes`` homes on one backend's agent, read each one's usage, batch their quotas."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(REPO_ROOT),
+        "WARREN_HOMES_ROOT": str(homes_root),
+        "WARREN_WWW_ROOT": str(work / f"www-{name}"),
+        "WARREN_AGENT_STATE_DIR": str(work / f"state-{name}"),
+        "WARREN_AGENT_SECRETS": SECRET,
+        "WARREN_AGENT_BACKEND": name,
+    }
+    process, url = start([sys.executable, "-m", "fileserver_agent", "--port", "0"], env, work)
+    uids = [UID_BASE + 200_000 + index for index in range(homes)]
+    figures = {}
+    try:
+        with FileserverClient(url, SECRET, timeout=600) as client:
+            started = time.perf_counter()
+            for uid in uids:
+                client.create_home(f"b{uid}", uid=uid, gid=uid)
+            figures["create"] = time.perf_counter() - started
+            started = time.perf_counter()
+            fill_homes(homes_root, uids, files_per_home)
+            figures["fill"] = time.perf_counter() - started
+            os.sync()  # btrfs accounts written data at its next commit
+            for label in ("first", "second"):
+                started = time.perf_counter()
+                used = sum(client.get_usage(uid).used_bytes for uid in uids)
+                figures[f"usage_{label}"] = time.perf_counter() - started
+            # The backend alone, without HTTP and signing: what a read costs the file server.
+            backend = create_app(env).extensions["warren_quota_backend"]
+            started = time.perf_counter()
+            for uid in uids:
+                backend.usage(uid)
+            figures["usage_backend"] = time.perf_counter() - started
+            batch = [QuotaLimits(uid, 4 * MIB, 5 * MIB) for uid in uids]
+            started = time.perf_counter()
+            applied = client.set_quotas(batch)
+            figures["batch"] = time.perf_counter() - started
+            assert applied == homes, applied
+            assert client.get_usage(uids[-1]).hard_bytes == 5 * MIB
+    finally:
+        stop(process)
+    print(
+        f"{name:5}: {homes} homes created in {figures['create']:.1f} s, {files_per_home} files "
+        f"each in {figures['fill']:.1f} s; usage of every home over HTTP "
+        f"{figures['usage_first']:.2f} s then {figures['usage_second']:.2f} s "
+        f"({figures['usage_second'] / homes * 1000:.2f} ms a read, {used // homes} bytes "
+        f"a home); backend alone {figures['usage_backend']:.3f} s "
+        f"({figures['usage_backend'] / homes * 1e6:.0f} us a read); "
+        f"quota batch {figures['batch']:.2f} s",
+        flush=True,
+    )
+    return figures
+
+
+def measure_backends(work: Path, homes: int, files_per_home: int) -> dict[str, dict]:
+    """du on a directory beside btrfs on a loop image; btrfs skipped (and said) if impossible."""
+    from fileserver_agent.testing import BtrfsImage
+
+    results = {}
+    du_homes = work / "homes-du"
+    du_homes.mkdir()
+    results["du"] = measure_backend("du", du_homes, work, homes, files_per_home)
+    reason = BtrfsImage.unavailable()
+    if reason:
+        print(f"btrfs: not measured ({reason})")
+        return results
+    # Sparse: it holds the homes' metadata, a few hundred MiB for ten thousand.
+    with BtrfsImage(size_bytes=8 * 1024 * MIB, prefix="warren-quota-bench-") as image:
+        results["btrfs"] = measure_backend("btrfs", image.mount_point, work, homes, files_per_home)
+    print("ext4 : not measured (this kernel cannot mount ext4 with quotas)")
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=8, help="wrk duration per server (8)")
     parser.add_argument("--homes", type=int, default=700, help="homes to read usage of (700)")
     parser.add_argument("--users", type=int, default=10_000, help="quota batch size (10000)")
+    parser.add_argument(
+        "--backend-homes", type=int, default=10_000, help="homes per backend (10000; 0: skip)"
+    )
+    parser.add_argument("--files-per-home", type=int, default=20, help="files in each (20)")
+    parser.add_argument("--skip-rate", action="store_true", help="skip the wrk and batch parts")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("bench.agent needs wrk: apt-get install wrk")
@@ -227,16 +326,62 @@ def main() -> None:
             "WARREN_AGENT_SECRETS": SECRET,
             "WARREN_AGENT_BACKEND": "du",
         }
-        agent_command = [sys.executable, "-m", "fileserver_agent", "--port", "0"]
-        agent_process, agent_url = start(agent_command, env, work)
-        print(f"agent (du backend) at {agent_url}", flush=True)
-        try:
-            agent, bare = measure_request_rate(agent_url, env, work, args.homes, args.seconds)
-            batch_seconds, single_seconds = measure_batch(agent_url, args.users)
-        finally:
-            stop(agent_process)
+        metrics = {}
+        if not args.skip_rate:
+            metrics.update(measure_rate_and_batch(env, work, args))
+        if args.backend_homes:
+            results = measure_backends(work, args.backend_homes, args.files_per_home)
+            metrics.update(backend_metrics(results, args))
+    print(json.dumps({"bench": "agent", "metrics": metrics}))
+
+
+def backend_metrics(results: dict[str, dict], args) -> dict:
+    if "btrfs" not in results:
+        return {}
+    du, btrfs = results["du"], results["btrfs"]
+    for key, what in (
+        ("usage_second", "usage reads over HTTP"),
+        ("usage_backend", "usage reads in the backend"),
+        ("batch", "quota batch"),
+    ):
+        print(f"btrfs {what}: {du[key] / btrfs[key]:.1f}x du's speed")
+    homes = args.backend_homes
+    return {
+        f"usage_reads_{homes}_homes_seconds": {
+            "warren": round(btrfs["usage_second"], 3),
+            "anchor": round(du["usage_second"], 3),
+            "unit": "s",
+            "better": "lower",
+            "anchor_name": f"du backend, the same {homes} homes, second pass",
+        },
+        f"usage_reads_{homes}_homes_backend_seconds": {
+            "warren": round(btrfs["usage_backend"], 4),
+            "anchor": round(du["usage_backend"], 4),
+            "unit": "s",
+            "better": "lower",
+            "anchor_name": f"du backend's incremental scan, the same {homes} homes",
+        },
+        f"quota_batch_{homes}_homes_seconds": {
+            "warren": round(btrfs["batch"], 3),
+            "anchor": round(du["batch"], 3),
+            "unit": "s",
+            "better": "lower",
+            "anchor_name": "du backend (records limits only, enforces nothing)",
+        },
+    }
+
+
+def measure_rate_and_batch(env: dict, work: Path, args) -> dict:
+    agent_command = [sys.executable, "-m", "fileserver_agent", "--port", "0"]
+    agent_process, agent_url = start(agent_command, env, work)
+    print(f"agent (du backend) at {agent_url}", flush=True)
+    try:
+        agent, bare = measure_request_rate(agent_url, env, work, args.homes, args.seconds)
+        batch_seconds, single_seconds = measure_batch(agent_url, args.users)
+    finally:
+        stop(agent_process)
     print(f"batch is {single_seconds / batch_seconds:.0f}x faster than single calls")
-    metrics = {
+    return {
         "signed_requests_per_second": {
             "warren": round(agent["rate"], 1),
             "anchor": round(bare["rate"], 1),
@@ -252,7 +397,6 @@ def main() -> None:
             "anchor_name": f"{args.users} single PUT /v1/quotas/<uid> calls",
         },
     }
-    print(json.dumps({"bench": "agent", "metrics": metrics}))
 
 
 if __name__ == "__main__":

@@ -282,6 +282,11 @@ CELERY_BEAT_SCHEDULE["files-reapply-all-quotas"] = {
     "task": "files.tasks.storage_quotas_reapply",
     "schedule": crontab(hour=3, minute=30),
 }
+# files: staff get the list of users at or past their soft storage limit each morning.
+CELERY_BEAT_SCHEDULE["files-over-quota-report"] = {
+    "task": "files.tasks.storage_over_quota_report",
+    "schedule": crontab(hour=9, minute=0),
+}
 # servers: CPU-seconds accounting and the tarpit, from every execution server's cgroups.
 CELERY_BEAT_SCHEDULE["servers-account-cpu"] = {
     "task": "servers.tasks.account_cpu_all",
@@ -390,6 +395,8 @@ WARREN_DASHBOARD_CARDS = [
 ]
 # billing II: the late payer's banner, first of all cards.
 WARREN_DASHBOARD_CARDS.insert(0, "billing.dashboard.delinquent_card")
+# Quotas: the near/over-quota banner, right after it.
+WARREN_DASHBOARD_CARDS.insert(1, "files.dashboard.storage_banner_card")
 # Extra panels on the Account tab, after plan, security, email and identity.
 WARREN_ACCOUNT_CARDS: list[str] = [
     "consoles.dashboard.python_preference_card",

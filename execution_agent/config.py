@@ -92,6 +92,9 @@ class Config:
     ssh_uids: frozenset[int] = frozenset()
     # host:port of the Prometheus page (execution_agent/metrics.py); "" = none.
     metrics_address: str = ""
+    # The batteries (bin/lib/common.sh ensure_batteries), shown read-only at /opt/warren in
+    # every sandbox: packages on python3's path and a pip wheels directory. None: no batteries.
+    batteries_dir: Path | None = None
 
 
 def _absolute_path(env: Mapping[str, str], name: str, default: str) -> Path:
@@ -305,4 +308,17 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         landlock_optional=_bool(env, "WARREN_SANDBOX_LANDLOCK_OPTIONAL", False),
         ssh_uids=_ssh_uids(env),
         metrics_address=_metrics_address(env),
+        batteries_dir=_batteries_dir(env),
     )
+
+
+def _batteries_dir(env: Mapping[str, str]) -> Path | None:
+    if not env.get("WARREN_BATTERIES_DIR"):
+        return None
+    path = _absolute_path(env, "WARREN_BATTERIES_DIR", "")
+    if not (path / "site-packages").is_dir():
+        raise ConfigError(
+            f"WARREN_BATTERIES_DIR={path}: no batteries there (site-packages missing); build "
+            "them with bin/lib/common.sh's ensure_batteries, or unset it"
+        )
+    return path

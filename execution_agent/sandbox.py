@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import glob
 import itertools
 import json
+import logging
 import os
 import select
 import signal
@@ -34,8 +36,11 @@ from execution_agent.seccomp import build_filter
 from execution_agent.validation import Limits, Tag, UserRef
 
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
+# Where the batteries appear in a sandbox (deploy/batteries/sitecustomize.py names it too).
+BATTERIES_MOUNT = "/opt/warren"
 MS_NOSUID, MS_NODEV, MS_REMOUNT = 0x2, 0x4, 0x20
 _libc = ctypes.CDLL(None, use_errno=True)
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -90,7 +95,7 @@ class Sandbox:
         self.bwrap = bwrap
         self.setsid = setsid
         self.seccomp_program = build_filter()
-        self.system_args = _system_args()
+        self.system_args = _system_args() + _batteries_args(config.batteries_dir)
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
 
@@ -144,6 +149,10 @@ class Sandbox:
             "TERM": req.term,
             "SHELL": "/bin/bash",
         }
+        if self.config.batteries_dir is not None:
+            # pip reads <dir>/pip/pip.conf of each as its site-wide config: find-links to the
+            # wheels; the user's own pip config and PIP_* variables still override it.
+            env["XDG_CONFIG_DIRS"] = f"{BATTERIES_MOUNT}/xdg:/etc/xdg"
         env.update(req.env)
         return env
 
@@ -391,4 +400,24 @@ def _system_args() -> list[str]:
     if not resolv.startswith(("/etc/", "/usr/")) and os.path.exists(resolv):
         # e.g. systemd-resolved's stub under /run, which the sandbox otherwise lacks.
         args += ["--ro-bind", resolv, resolv]
+    return args
+
+
+def _batteries_args(batteries_dir: Path | None) -> list[str]:
+    """The batteries read-only at /opt/warren, and their sitecustomize over the system one's.
+
+    A .pth file would need a new file under the read-only /usr, and PYTHONPATH would put the
+    batteries before a virtualenv's own packages; the system Python's sitecustomize (Debian:
+    /usr/lib/python3.X/sitecustomize.py -> /etc/python3.X/sitecustomize.py) already exists to
+    be bound over, and runs at every start.
+    """
+    if batteries_dir is None:
+        return []
+    args = ["--ro-bind", str(batteries_dir), BATTERIES_MOUNT]
+    hooks = sorted({os.path.realpath(p) for p in glob.glob("/usr/lib/python3*/sitecustomize.py")})
+    for hook in hooks:
+        if os.path.isfile(hook):
+            args += ["--ro-bind", str(batteries_dir / "sitecustomize.py"), hook]
+    if not hooks:
+        logger.warning("no system sitecustomize.py to bind over: python3 will not see batteries")
     return args

@@ -36,6 +36,13 @@ UNAVAILABLE = AppError(
 )
 
 
+# The kernel refused the write (btrfs and ext4 backends): say so in the user's words.
+OVER_QUOTA_MESSAGE = (
+    "Writing failed: you are over your storage quota. Delete something (or move to a plan "
+    "with more space) and try again. Nothing was changed."
+)
+
+
 def explain(error: AgentError, location: Location) -> AppError:
     """Turn the agent's refusal into a sentence about ``location``."""
     name = location.shown_path
@@ -45,6 +52,8 @@ def explain(error: AgentError, location: Location) -> AppError:
         return AppError(f"{name} is a folder that is not empty.", status=409)
     if error.errno in ("EISDIR", "ENOTDIR"):
         return AppError(f"{name}: a file and a folder are in each other's way.", status=409)
+    if error.errno == "EDQUOT":
+        return AppError(OVER_QUOTA_MESSAGE, status=413)
     if error.code == "limit":
         return AppError("Your disk quota is full: delete something and try again.", status=413)
     if error.code == "forbidden":

@@ -74,6 +74,26 @@ class StorageUsage:
         return self.percent > 90
 
     @property
+    def over(self) -> bool:
+        """At or past the limit: the kernel (btrfs, ext4) refuses writes, uploads are refused."""
+        return bool(self.limit_bytes) and self.used_bytes >= self.limit_bytes
+
+    @property
+    def banner(self) -> str:
+        """The warning the Dashboard and the Files tab show, or "" below 90%."""
+        if self.over:
+            return (
+                f"You are over your storage quota ({self.text}): new files and bigger files "
+                "cannot be written until you delete something or move to a plan with more space."
+            )
+        if self.danger:
+            return (
+                f"Your storage is nearly full ({self.text}): writes will be refused once you "
+                "reach your quota."
+            )
+        return ""
+
+    @property
     def text(self) -> str:
         """E.g. '312 MiB used of 512 MiB (61%)'."""
         if not self.limit_bytes:
@@ -98,6 +118,40 @@ def storage_usage(*, user) -> StorageUsage | None:
     # The plan in the database is the promise; the agent's recorded limit can lag behind a
     # plan change by the length of a retry, so the page (and the upload check) follow the plan.
     return StorageUsage(used_bytes=usage.used_bytes, limit_bytes=storage_quota_for(user).hard_bytes)
+
+
+@dataclass(frozen=True)
+class OverQuota:
+    """A user at or past their soft limit, for the staff's daily list."""
+
+    user: User
+    usage: StorageUsage
+
+
+def users_over_soft_limit() -> tuple[list[OverQuota], list[str]]:
+    """Users at or past their soft limit on every file server, and the servers not answering.
+
+    One usage request per user with a limit: cheap on btrfs and ext4 (the kernel's counters),
+    a cached scan on du; run once a day.
+    """
+    over: list[OverQuota] = []
+    unreachable: dict[int | None, str] = {}
+    users = User.objects.filter(is_active=True).select_related(
+        "plan", "custom_limits", "file_server"
+    )
+    for user in users.order_by("username").iterator(chunk_size=2000):
+        soft = storage_quota_for(user).soft_bytes
+        if not soft or user.file_server_id in unreachable:
+            continue
+        try:
+            usage = fileserver.get_usage(user)
+        except FileserverError as error:
+            logger.warning("over-quota list: usage of %s unavailable: %s", user, error)
+            unreachable[user.file_server_id] = str(user.file_server or "the local file server")
+            continue
+        if usage.used_bytes >= soft:
+            over.append(OverQuota(user, StorageUsage(usage.used_bytes, soft)))
+    return over, sorted(unreachable.values())
 
 
 # --- listings ------------------------------------------------------------------------------

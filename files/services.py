@@ -8,16 +8,20 @@ the execution agent make each of their operations idempotent or atomic on their 
 from __future__ import annotations
 
 import contextlib
+import errno
+import logging
 import os
 import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.mail import send_mail
 from django.http import Http404
 
+from accounts.models import User
 from config.errors import AppError
 from files import fileserver
-from files.agent import UserFiles
+from files.agent import OVER_QUOTA_MESSAGE, UserFiles
 from files.paths import Location, check_new_name
 from files.selectors import (
     StorageUsage,
@@ -26,9 +30,12 @@ from files.selectors import (
     storage_quota_for,
     storage_quotas_for_server,
     storage_usage,
+    users_over_soft_limit,
 )
 from files.units import format_bytes
 from fileserver_agent.client import FileserverError, Home, QuotaLimits
+
+logger = logging.getLogger(__name__)
 
 # A batch for tens of thousands of users can take setquota a while on ext4.
 REAPPLY_TIMEOUT_SECONDS = 600
@@ -58,6 +65,35 @@ def storage_quotas_reapply(*, server) -> int:
     if not quotas:
         return 0
     return fileserver.set_quotas(server, quotas, timeout=REAPPLY_TIMEOUT_SECONDS)
+
+
+def storage_over_quota_notify() -> int:
+    """Mail staff the users at or past their soft limit (the seed's over-quota alerts).
+
+    Returns how many users were listed; nothing is sent when there are none.
+    """
+    over, unreachable = users_over_soft_limit()
+    if not over and not unreachable:
+        return 0
+    recipients = list(
+        User.objects.filter(is_staff=True, is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    if not recipients:
+        logger.warning("%d users are over their storage quota, and no staff to tell", len(over))
+        return len(over)
+    lines = [f"{item.user.username}: {item.usage.text}" for item in over]
+    if unreachable:
+        names = ", ".join(unreachable)
+        lines.append(f"\nFile servers not answering (their users are not listed): {names}")
+    send_mail(
+        subject=f"{settings.WARREN_SITE_NAME}: {len(over)} users at or over their storage quota",
+        message="Users at or past their soft storage limit today:\n\n" + "\n".join(lines) + "\n",
+        from_email=None,
+        recipient_list=recipients,
+    )
+    return len(over)
 
 
 # --- the user's files (the execution agent, as the user) ----------------------------------
@@ -277,6 +313,8 @@ def close_checked(fd: int) -> None:
 
 
 def _write_failed(error: OSError) -> AppError:
+    if error.errno == errno.EDQUOT:
+        return AppError(OVER_QUOTA_MESSAGE, status=413)
     return AppError(f"Writing failed: {error.strerror}. Nothing was changed.", status=507)
 
 

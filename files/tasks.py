@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 TRANSIENT_ERRORS = (FileserverUnreachable, FileserverServerError)
 # The task's name before the rename: a run of the old code and of the new share one lock.
 REAPPLY_LOCK_KEY = "files:reapply_all_quotas:lock"
+OVER_QUOTA_LOCK_KEY = "files:storage_over_quota_report:lock"
 # The lock outlives the longest run the time limit allows, so it never lapses mid-run.
 REAPPLY_SOFT_TIME_LIMIT = 1800
 REAPPLY_TIME_LIMIT = 1900
@@ -101,6 +102,17 @@ def home_move_run(move_id: int) -> None:
     from files import moves
 
     moves.home_move_run(move_id=move_id)
+
+
+@shared_task(acks_late=True)
+def storage_over_quota_report() -> None:
+    """Mail staff the users at or past their soft storage limit (beat, daily)."""
+    with cache_lock(OVER_QUOTA_LOCK_KEY, timeout=REAPPLY_LOCK_SECONDS) as held:
+        if not held:
+            logger.info("storage_over_quota_report: a run is already going; this one is skipped")
+            return
+        count = services.storage_over_quota_notify()
+    logger.info("storage_over_quota_report: %d users at or over their soft limit", count)
 
 
 # The tasks' names before they read <noun>_<verb> like the services: messages queued under

@@ -48,6 +48,15 @@ def make_backend(config: AgentConfig):
             tools_path=config.quota_tools_path,
             timeout=config.command_timeout,
         )
+    if config.backend == "btrfs":
+        from fileserver_agent.quota.btrfs import BtrfsQuotaBackend
+
+        return BtrfsQuotaBackend(
+            homes_root=config.homes_root,
+            www_root=config.www_root,
+            state_dir=config.state_dir,
+            rescan_seconds=config.du_rescan_seconds,
+        )
     from fileserver_agent.quota.du import DuQuotaBackend
 
     return DuQuotaBackend(

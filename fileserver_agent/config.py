@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-BACKENDS = ("du", "ext4")
+BACKENDS = ("du", "ext4", "btrfs")
 MIN_SECRET_LENGTH = 16
 
 DEFAULTS = {

@@ -40,7 +40,13 @@ class HomeResult:
 
 
 def ensure_home(
-    *, homes_root: Path, www_root: Path, username: str, uid: int, gid: int
+    *,
+    homes_root: Path,
+    www_root: Path,
+    username: str,
+    uid: int,
+    gid: int,
+    create_directory=None,
 ) -> HomeResult:
     """Make ``<homes_root>/<username>`` (with skeleton) and ``<www_root>/<username>`` exist.
 
@@ -48,23 +54,36 @@ def ensure_home(
     they are (a user may have changed them) unless they belong to someone else, which
     is refused with 409 rather than handed over. ``created`` reports the home only: a
     missing web directory beside an existing home is quietly made again.
+    ``create_directory(root_fd, name)`` makes the home's staging directory (the quota
+    backend's choice: a btrfs subvolume); the web directory is always a plain one.
     """
     home_created = _ensure_owned_dir(
-        homes_root, username, uid, gid, populate=lambda fd: _write_skeleton(fd, username, uid, gid)
+        homes_root,
+        username,
+        uid,
+        gid,
+        populate=lambda fd: _write_skeleton(fd, username, uid, gid),
+        create_directory=create_directory or _mkdir_private,
     )
-    _ensure_owned_dir(www_root, username, uid, gid, populate=None)
+    _ensure_owned_dir(www_root, username, uid, gid, populate=None, create_directory=_mkdir_private)
     return HomeResult(
         path=str(homes_root / username), www_path=str(www_root / username), created=home_created
     )
 
 
-def _ensure_owned_dir(root: Path, name: str, uid: int, gid: int, *, populate) -> bool:
+def _mkdir_private(root_fd: int, name: str) -> None:
+    os.mkdir(name, 0o700, dir_fd=root_fd)
+
+
+def _ensure_owned_dir(
+    root: Path, name: str, uid: int, gid: int, *, populate, create_directory
+) -> bool:
     root_fd = os.open(root, _DIR_FLAGS)
     try:
         if _check_existing(root_fd, root / name, name, uid, gid):
             return False
         staging = f"{STAGING_PREFIX}{name}-{secrets.token_hex(6)}"
-        os.mkdir(staging, 0o700, dir_fd=root_fd)
+        create_directory(root_fd, staging)
         try:
             _prepare(root_fd, staging, uid, gid, populate)
             if _rename_noreplace(root_fd, staging, name):

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -88,3 +90,75 @@ class AgentProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+class BtrfsImage:
+    """A btrfs filesystem in a sparse file, loop-mounted with quotas on; removed by ``remove``.
+
+    Everything is under one ``/tmp/warren-quota-*`` directory (the image and the mount
+    point), so a run that dies leaves something an operator can recognise and clean up.
+    """
+
+    def __init__(self, size_bytes: int = 256 * 1024 * 1024, *, prefix: str = "warren-quota-"):
+        self.size_bytes = size_bytes
+        self.base = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+        os.chmod(self.base, 0o755)  # noqa: S103 - users' sandboxes traverse the mount under it
+        self.image = self.base / "homes.img"
+        self.mount_point = self.base / "mnt"
+        self.mounted = False
+
+    @staticmethod
+    def unavailable() -> str | None:
+        """Why a loop-mounted btrfs cannot be made here, or None when it can."""
+        if os.geteuid() != 0:
+            return "mounting a loop image needs root"
+        for tool in ("mkfs.btrfs", "btrfs", "losetup"):
+            if shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin") is None:
+                return f"{tool} is missing (apt-get install btrfs-progs)"
+        if "btrfs" not in Path("/proc/filesystems").read_text():
+            return "this kernel has no btrfs"
+        return None
+
+    def create(self) -> BtrfsImage:
+        """mkfs, mount -o loop, quota enable; anything half-done is undone on failure."""
+        try:
+            with open(self.image, "wb") as image:
+                image.truncate(self.size_bytes)
+            _run(["mkfs.btrfs", "-q", str(self.image)])
+            self.mount_point.mkdir(mode=0o755)
+            _run(["mount", "-o", "loop", str(self.image), str(self.mount_point)])
+            self.mounted = True
+            _run(["btrfs", "quota", "enable", str(self.mount_point)])
+            os.chmod(self.mount_point, 0o755)  # noqa: S103 - a homes root users traverse
+        except BaseException:
+            self.remove()
+            raise
+        return self
+
+    def remove(self) -> None:
+        """Unmount (the loop device goes with it: mount -o loop sets autoclear) and delete."""
+        if self.mounted:
+            subprocess.run(["umount", str(self.mount_point)], check=False, capture_output=True)
+            if _is_mount_point(self.mount_point):
+                subprocess.run(["umount", "-l", str(self.mount_point)], check=False)
+            self.mounted = False
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    def __enter__(self) -> BtrfsImage:
+        return self.create()
+
+    def __exit__(self, *exc_info) -> None:
+        self.remove()
+
+
+def _run(argv: list[str]) -> None:
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited {result.returncode}: {result.stderr}")
+
+
+def _is_mount_point(path: Path) -> bool:
+    return any(
+        line.split()[4] == str(path)
+        for line in Path("/proc/self/mountinfo").read_text().splitlines()
+    )

@@ -112,6 +112,17 @@ def parse_quota_batch(data: object, *, min_uid: int) -> list[QuotaLimits]:
     return batch
 
 
+def refuse_beyond_capacity(batch: list[QuotaLimits], capacity_bytes: int) -> None:
+    """Refuse a hard limit larger than the filesystem: the disk would fill first, for everyone."""
+    for index, limits in enumerate(batch):
+        if limits.hard_bytes > capacity_bytes:
+            where = f"entry {index}: " if len(batch) > 1 else ""
+            raise bad_request(
+                f"{where}hard_bytes ({limits.hard_bytes}) is larger than the filesystem "
+                f"holding the homes ({capacity_bytes} bytes)"
+            )
+
+
 def _object_with_fields(data: object, *, required: set[str], where: str) -> dict:
     if not isinstance(data, dict):
         raise bad_request(f"{where} must be a JSON object with {', '.join(sorted(required))}")

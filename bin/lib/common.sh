@@ -20,13 +20,19 @@ is_root() { [ "$(id -u)" -eq 0 ]; }
 RUN_PACKAGES=(tmux bubblewrap nginx uwsgi uwsgi-plugin-python3 python3-flask python3-bottle
     python3-django quota rsync procps util-linux acl nftables
     mariadb-client postgresql-client openssh-server python3-prometheus-client)
+# What users find in consoles beside Python (mail with mutt, editors, git...): the sandbox
+# shows the machine's /usr read-only, so installing them here is what puts them there.
+CONSOLE_PACKAGES=(mutt git vim nano curl sqlite3 htop less zip unzip)
+RUN_PACKAGES+=("${CONSOLE_PACKAGES[@]}")
 # poppler-utils: the billing tests read invoice PDFs back (pdftotext) and render them (pdftoppm).
 # pebble: the ACME test server the HTTPS certificate tests issue from.
 # prometheus: promtool checks deploy/prometheus/ and a real Prometheus scrapes the roles;
 # attr: the backup test sets and compares extended attributes (setfattr, getfattr).
 # postgresql, redis-server, iproute2: tests/cluster runs its own database node in a namespace.
+# btrfs-progs: the btrfs quota backend's tests make and mount real images (also installed by
+# ./bin/run when WARREN_HOMES_IMAGE asks for one).
 TEST_PACKAGES=(chromium chromium-driver wrk poppler-utils pebble prometheus attr
-    postgresql redis-server iproute2)
+    postgresql redis-server iproute2 btrfs-progs)
 
 missing_packages() {
     local pkg
@@ -140,4 +146,66 @@ reset_embedded_data() {
     fi
     rm -rf --one-file-system "$var_dir"
     say "deleted $var_dir; ./bin/run starts afresh"
+}
+
+# WARREN_HOMES_IMAGE=<size>: users' homes on a btrfs image under var/, loop-mounted on the
+# homes root with quotas on, so the embedded default's fileserver agent (btrfs backend) has
+# the kernel enforce every user's disk quota. The image is made once (sparse: it takes only
+# what is written) and mounted on each start; stop_homes_image unmounts it on exit.
+start_homes_image() {
+    local size=$1 image=$2 homes=$3
+    is_root || die "WARREN_HOMES_IMAGE needs root (it loop-mounts $image)"
+    ensure_os_packages btrfs-progs
+    if ! grep -q " $homes btrfs " /proc/self/mounts; then
+        if [ ! -e "$image" ]; then
+            if [ -d "$homes" ] && [ -n "$(ls -A "$homes" 2>/dev/null)" ]; then
+                die "$homes already holds homes: mounting an image over it would hide them.
+   Convert them (fileserver_agent/README.md, 'btrfs backend'), or unset WARREN_HOMES_IMAGE"
+            fi
+            say "creating a $size btrfs image for homes: $image"
+            truncate -s "$size" "$image"
+            mkfs.btrfs -q "$image"
+        fi
+        mkdir -p "$homes"
+        mount -o loop "$image" "$homes"
+    fi
+    btrfs quota enable "$homes"
+    chmod 0755 "$homes"
+    export WARREN_AGENT_BACKEND=btrfs
+}
+
+stop_homes_image() {
+    local homes=$1
+    if grep -q " $homes btrfs " /proc/self/mounts; then
+        umount "$homes" || warn "could not unmount $homes (busy?): umount it by hand"
+    fi
+}
+
+# The batteries (deploy/batteries/requirements.txt): wheels of every package on the list in
+# DIR/pip-wheels, the packages installed from them into DIR/site-packages, pip's site-wide
+# config pointing at the wheels and the sitecustomize that puts the packages on python3's path.
+# The execution agent binds DIR read-only at /opt/warren in every sandbox
+# (WARREN_BATTERIES_DIR). Built with the system Python, the one sandboxes run, so compiled
+# wheels match it; redone only when the list changes.
+ensure_batteries() {
+    local list=$1 dir=$2 stamp python runner
+    stamp="$dir/.installed.sha256"
+    [ "$(cat "$stamp" 2>/dev/null)" = "$(file_sha "$list")" ] && return 0
+    say "installing the batteries ($list) into $dir"
+    python=$(venv_python)
+    runner="$dir/.pip-runner"
+    # Every step says whether it worked: callers use this in an if, where set -e is off.
+    mkdir -p "$dir" || return 1
+    [ -x "$runner/bin/pip" ] || "$python" -m venv "$runner" || return 1
+    "$runner/bin/pip" wheel --quiet --disable-pip-version-check -r "$list" \
+        -w "$dir/pip-wheels" || return 1
+    rm -rf "$dir/site-packages.new"
+    "$runner/bin/pip" install --quiet --disable-pip-version-check --no-index \
+        --find-links "$dir/pip-wheels" --target "$dir/site-packages.new" -r "$list" || return 1
+    rm -rf "$dir/site-packages" && mv "$dir/site-packages.new" "$dir/site-packages" || return 1
+    mkdir -p "$dir/xdg/pip" || return 1
+    printf '[global]\nfind-links = /opt/warren/pip-wheels\n' >"$dir/xdg/pip/pip.conf" || return 1
+    cp "$WARREN_ROOT/deploy/batteries/sitecustomize.py" "$dir/sitecustomize.py" || return 1
+    chmod -R a+rX "$dir" && chmod 0755 "$dir" || return 1
+    file_sha "$list" >"$stamp"
 }

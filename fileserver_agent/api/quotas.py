@@ -8,7 +8,12 @@ from flask import Blueprint, current_app, jsonify
 
 from fileserver_agent.api import agent_config, json_body, quota_backend
 from fileserver_agent.metrics import agent_metrics
-from fileserver_agent.validation import parse_quota_batch, parse_quota_body, parse_uid_segment
+from fileserver_agent.validation import (
+    parse_quota_batch,
+    parse_quota_body,
+    parse_uid_segment,
+    refuse_beyond_capacity,
+)
 
 bp = Blueprint("quotas", __name__)
 
@@ -18,6 +23,7 @@ def set_quota(uid: str):
     """Apply one user's soft and hard limits."""
     limits = parse_quota_body(parse_uid_segment(uid, min_uid=agent_config().min_uid), json_body())
     backend = quota_backend()
+    refuse_beyond_capacity([limits], backend.capacity_bytes())
     applied = backend.set_quota(limits)
     agent_metrics(current_app).quotas_applied.inc()
     current_app.logger.info(
@@ -36,6 +42,7 @@ def set_quotas():
     """Apply a list of users' limits in one call (the nightly re-apply of every quota)."""
     batch = parse_quota_batch(json_body(), min_uid=agent_config().min_uid)
     backend = quota_backend()
+    refuse_beyond_capacity(batch, backend.capacity_bytes())
     started = time.monotonic()
     applied = backend.set_quotas(batch)
     agent_metrics(current_app).quotas_applied.inc(applied)

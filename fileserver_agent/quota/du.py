@@ -22,7 +22,13 @@ from collections import OrderedDict
 from pathlib import Path
 
 from fileserver_agent.identities import USERNAME_RE
-from fileserver_agent.quota import QuotaBackendError, QuotaLimits, Usage
+from fileserver_agent.quota import (
+    PlainDirectoryHomes,
+    QuotaBackendError,
+    QuotaLimits,
+    Usage,
+    filesystem_size,
+)
 from fileserver_agent.quota.du_scan import TreeUsage
 
 MAX_CACHED_TREES = 2000
@@ -130,14 +136,32 @@ class HomeLocator:
 
     def directories(self, uid: int) -> list[str]:
         """Return the existing directories owned by ``uid`` that count towards its usage."""
+        names = self._names(uid)
+        found = [str(self.homes_root / name) for name in names]
+        found += [str(self.www_root / n) for n in names if self._owned(self.www_root, n, uid)]
+        return found
+
+    def homes(self, uid: int) -> list[str]:
+        """Return the homes owned by ``uid`` (one, unless an operator copied one by hand)."""
+        return [str(self.homes_root / name) for name in self._names(uid)]
+
+    def all_homes(self) -> dict[int, list[str]]:
+        """Every uid's homes from one fresh listing (for batches: no listing per missing uid)."""
+        with self._lock:
+            self._rebuild()
+            names_by_uid = dict(self._names_by_uid)
+        return {
+            uid: [str(self.homes_root / name) for name in names]
+            for uid, names in names_by_uid.items()
+        }
+
+    def _names(self, uid: int) -> list[str]:
         with self._lock:
             names = self._names_by_uid.get(uid)
             if names is None or not all(self._owned(self.homes_root, n, uid) for n in names):
                 self._rebuild()
                 names = self._names_by_uid.get(uid, [])
-        found = [str(self.homes_root / name) for name in names]
-        found += [str(self.www_root / n) for n in names if self._owned(self.www_root, n, uid)]
-        return found
+        return names
 
     def _rebuild(self) -> None:
         names_by_uid: dict[int, list[str]] = {}
@@ -162,7 +186,7 @@ class HomeLocator:
         return stat.S_ISDIR(st.st_mode) and st.st_uid == uid
 
 
-class DuQuotaBackend:
+class DuQuotaBackend(PlainDirectoryHomes):
     """Records limits and measures usage by summing allocated blocks, incrementally."""
 
     name = "du"
@@ -170,6 +194,7 @@ class DuQuotaBackend:
     def __init__(
         self, *, homes_root: Path, www_root: Path, state_dir: Path, rescan_seconds: float
     ) -> None:
+        self.homes_root = homes_root
         self.limits = LimitsLog(state_dir / "limits.log")
         self.locator = HomeLocator(homes_root, www_root)
         self.rescan_seconds = rescan_seconds
@@ -191,7 +216,7 @@ class DuQuotaBackend:
     def usage(self, uid: int) -> Usage:
         """Measure the user's home and web directory and return them with the recorded limits."""
         soft, hard = self.limits.read(uid)
-        used = sum(self._measure(directory) for directory in self.locator.directories(uid))
+        used = sum(self.measure(directory) for directory in self.locator.directories(uid))
         return Usage(used_bytes=used, soft_bytes=soft, hard_bytes=hard, backend=self.name)
 
     def check(self) -> dict[str, object]:
@@ -200,7 +225,12 @@ class DuQuotaBackend:
             pass
         return {"limits_log": str(self.limits.path), "cached_trees": len(self._trees)}
 
-    def _measure(self, directory: str) -> int:
+    def capacity_bytes(self) -> int:
+        """The size of the filesystem holding the homes."""
+        return filesystem_size(self.homes_root)
+
+    def measure(self, directory: str) -> int:
+        """Allocated bytes under ``directory``, from a cached, incrementally refreshed scan."""
         tree, lock = self._tree(directory)
         with lock:
             try:

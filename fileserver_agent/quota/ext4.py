@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fileserver_agent.commands import CommandFailed, check_command, find_tool, run_command
 from fileserver_agent.config import ConfigError
-from fileserver_agent.quota import QuotaLimits, Usage
+from fileserver_agent.quota import PlainDirectoryHomes, QuotaLimits, Usage, filesystem_size
 from fileserver_agent.quota.ext4_output import QuotaOutputError, parse_quota, parse_repquota
 
 KIB = 1024
@@ -72,7 +72,7 @@ def repquota_command(repquota: str, filesystem: str) -> list[str]:
     return [repquota, "-u", "-n", "-p", filesystem]
 
 
-class Ext4QuotaBackend:
+class Ext4QuotaBackend(PlainDirectoryHomes):
     """Applies limits with setquota and reads usage with quota; the kernel enforces them."""
 
     name = "ext4"
@@ -113,6 +113,10 @@ class Ext4QuotaBackend:
             hard_bytes=line.hard_kib * KIB,
             backend=self.name,
         )
+
+    def capacity_bytes(self) -> int:
+        """The size of the quota filesystem."""
+        return filesystem_size(self.filesystem)
 
     def check(self) -> dict[str, object]:
         """Prove quotas are on with ``repquota`` (after an unclean reboot they may not be)."""

@@ -74,3 +74,13 @@ def test_ssh_peers_are_the_gateway_login_by_default_or_as_listed():
     nobody = pwd.getpwnam("nobody").pw_uid
     assert load_config({"WARREN_SSH_LOGIN": "nobody"}).ssh_uids == frozenset({nobody})
     assert load_config({"WARREN_EXEC_AGENT_SSH_UIDS": "997, 996"}).ssh_uids == {997, 996}
+
+
+def test_batteries_are_off_unless_named_and_must_exist_when_named(tmp_path):
+    assert load_config({}).batteries_dir is None
+    with pytest.raises(ConfigError, match=r"WARREN_BATTERIES_DIR=.*no batteries there"):
+        load_config({"WARREN_BATTERIES_DIR": str(tmp_path)})
+    with pytest.raises(ConfigError, match="WARREN_BATTERIES_DIR must be an absolute path"):
+        load_config({"WARREN_BATTERIES_DIR": "var/batteries"})
+    (tmp_path / "site-packages").mkdir()
+    assert load_config({"WARREN_BATTERIES_DIR": str(tmp_path)}).batteries_dir == tmp_path

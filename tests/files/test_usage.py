@@ -71,3 +71,38 @@ def test_an_unreachable_file_server_is_said_not_an_error(alice, alice_client):
         response = alice_client.get(page_url)
         assert response.status_code == 200
         assert "the file server is not answering" in response.content.decode()
+
+
+def test_the_banner_warns_past_ninety_percent_and_says_over_at_the_quota():
+    assert StorageUsage(used_bytes=400 * MIB, limit_bytes=512 * MIB).banner == ""
+    nearly = StorageUsage(used_bytes=470 * MIB, limit_bytes=512 * MIB)
+    assert nearly.banner.startswith("Your storage is nearly full (470 MiB used of 512 MiB")
+    assert not nearly.over
+    over = StorageUsage(used_bytes=600 * MIB, limit_bytes=512 * MIB)
+    assert over.over and over.banner.startswith("You are over your storage quota (600 MiB")
+    assert StorageUsage(used_bytes=600 * MIB, limit_bytes=0).banner == ""  # no limit
+
+
+@pytest.mark.root
+def test_the_dashboard_and_files_tab_show_the_banner_only_past_ninety_percent(
+    alice, alice_client, home
+):
+    from accounts.services import custom_limits_set
+
+    custom_limits_set(user=alice, **with_disk(alice, 4 * MIB))
+    for page in ("/", url("browse", "home/alice/")):
+        assert 'id="quota-banner"' not in alice_client.get(page).content.decode()
+    put(home / "data.bin", b"x" * 5 * MIB, alice)  # a console can: du enforces nothing
+    for page in ("/", url("browse", "home/alice/")):
+        text = alice_client.get(page).content.decode()
+        assert 'id="quota-banner"' in text and "You are over your storage quota" in text
+
+
+@pytest.mark.root
+def test_an_outsider_never_sees_anothers_banner(alice, mallory, outsider_client, home):
+    from accounts.services import custom_limits_set
+
+    custom_limits_set(user=alice, **with_disk(alice, 4 * MIB))
+    put(home / "data.bin", b"x" * 5 * MIB, alice)
+    assert outsider_client.get(url("browse", "home/alice/")).status_code == 404
+    assert 'id="quota-banner"' not in outsider_client.get("/").content.decode()
