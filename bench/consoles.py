@@ -7,11 +7,16 @@ Procfile's ASGI server (uvicorn) serving config.asgi with a throw-away SQLite da
 browser's side played by a websocket client that acknowledges every frame as xterm.js does.
 terminado's path: its TermSocket with a UniqueTermManager running bash in a PTY, in its own
 tornado process, bash unsandboxed. Measured for both: keystroke echo round trip, bulk output (a
-command printing 50 MB, timed until its end marker reaches the client), resident memory per idle
-console and the time to open one (Warren: the Bash button's POST, the redirect and the websocket
-until the first prompt byte; terminado: the websocket until the first prompt byte). Then Warren
-alone: 200 idle consoles open at once, and the dashboard's response time meanwhile, beside the
-dashboard's response time before any console was opened."""
+command printing 50 MB, timed until its end marker reaches the client), `yes` then Ctrl-C until
+a new command answers, memory per idle console (RSS, and PSS: shared pages split among their
+users, what the machine pays) and the time to open one (Warren: the Bash button's POST, the
+websocket until the first prompt byte; terminado: the websocket until the first prompt byte).
+Then Warren alone: 200 idle consoles open at once, and the dashboard's response time meanwhile,
+beside the dashboard's response time before any console was opened.
+
+The budget line says where Warren's milliseconds go: the same console read by an attach client
+in this process (tmux alone, no web server), each agent op called directly, and one sandboxed
+`true` (bubblewrap and the cgroup join) beside the open's phases."""
 
 from __future__ import annotations
 
@@ -124,6 +129,9 @@ class AttachedPty:
     async def send(self, text: str) -> None:
         os.write(self.fd, text.encode())
 
+    async def until(self, marker: bytes) -> None:
+        await until(self, marker)
+
     def close(self) -> None:
         asyncio.get_running_loop().remove_reader(self.fd)
         os.close(self.fd)
@@ -154,17 +162,44 @@ async def bulk_throughput(terminal) -> float:
     return BULK_BYTES / 1e6 / (time.perf_counter() - started)
 
 
-POST_TIMES: list[float] = []  # the Bash button's POST alone, for the breakdown
+async def yes_then_ctrl_c(terminal, flood: float = 1.0) -> float:
+    """Seconds from Ctrl-C, after ``flood`` seconds of ``yes``, until a new command's answer."""
+    await terminal.send("yes\r")
+    until_ = time.perf_counter() + flood
+    while time.perf_counter() < until_:
+        await terminal.next_output()
+    started = time.perf_counter()
+    await terminal.send("\x03")
+    await terminal.send("echo back-$((40+2))\r")
+    await terminal.until(b"back-42")
+    return time.perf_counter() - started
+
+
+# Opening a Warren console, phase by phase (ms), for the budget: the Bash button's POST, the
+# websocket handshake, the agent's attach until the "ready" frame, then the first prompt byte.
+OPEN_PHASES: dict[str, list[float]] = {"post": [], "handshake": [], "ready": [], "prompt": []}
 
 
 async def open_warren_console(warren: Warren) -> tuple[float, object, str]:
     started = time.perf_counter()
     console_id = await asyncio.to_thread(warren.start_console)
-    POST_TIMES.append((time.perf_counter() - started) * 1000)
+    posted = time.perf_counter()
     socket = await warren.connect(console_id)
+    shaken = time.perf_counter()
+    while not isinstance(frame := await socket.recv(), str) or '"ready"' not in frame:
+        pass
+    ready = time.perf_counter()
     terminal = WarrenTerminal(socket)
     await terminal.until(PROMPT)
-    return (time.perf_counter() - started) * 1000, terminal, console_id
+    done = time.perf_counter()
+    for name, since, until_ in (
+        ("post", started, posted),
+        ("handshake", posted, shaken),
+        ("ready", shaken, ready),
+        ("prompt", ready, done),
+    ):
+        OPEN_PHASES[name].append((until_ - since) * 1000)
+    return (done - started) * 1000, terminal, console_id
 
 
 async def warren_memory_and_idle(warren: Warren, idle: int) -> dict:
@@ -184,7 +219,7 @@ async def warren_memory_and_idle(warren: Warren, idle: int) -> dict:
         if index + 1 == 20:
             await asyncio.sleep(1)
             grown = {field: (footprint(field) - before[field]) / 20 for field in before}
-            results["rss"] = grown["Rss"]
+            results["rss"], results["pss"] = grown["Rss"], grown["Pss"]
             print(
                 f"warren: RSS per idle console (tmux session + bash + attach client in its "
                 f"bubblewrap sandbox + the ASGI server's share) {grown['Rss'] / 2**20:.2f} MiB; "
@@ -229,23 +264,69 @@ async def open_terminado(port: int) -> tuple[float, TerminadoTerminal]:
     return (time.perf_counter() - started) * 1000, terminal
 
 
-async def terminado_memory(port: int, pid: int) -> float:
-    """RSS per idle terminal: 20 new bash processes plus what the server grew by."""
-    server_before, children_before = rss_bytes(pid), set(descendants(pid))
+async def terminado_memory(port: int, pid: int) -> dict:
+    """RSS and PSS per idle terminal: 20 new bash processes plus what the server grew by."""
+    before = {field: rss_bytes(pid, field) for field in ("Rss", "Pss")}
+    children_before = set(descendants(pid))
     sockets = [(await open_terminado(port))[1].socket for _ in range(20)]
     await asyncio.sleep(1)
     shells = [child for child in descendants(pid) if child not in children_before]
-    grown = sum(rss_bytes(child) for child in shells) + rss_bytes(pid) - server_before
-    print(f"terminado: RSS per idle terminal (bash + server's share) {grown / 20 / 2**20:.2f} MiB")
+    grown = {
+        field: (sum(rss_bytes(child, field) for child in shells) + rss_bytes(pid, field) - old) / 20
+        for field, old in before.items()
+    }
+    print(
+        f"terminado: per idle terminal (bash + server's share) RSS {grown['Rss'] / 2**20:.2f} "
+        f"MiB, PSS {grown['Pss'] / 2**20:.2f} MiB"
+    )
     for opened in sockets:
         await opened.close()
-    return grown / 20
+    return {"rss": grown["Rss"], "pss": grown["Pss"]}
+
+
+def agent_budget(warren: Warren, rounds: int = 10) -> dict[str, float]:
+    """The execution agent's share of opening a console, op by op, called directly (ms p50).
+
+    ``launch``: one sandboxed command (bubblewrap, cgroup join) through the agent, `true`;
+    ``start``: op console_start in a running tmux server (a sandboxed ``tmux new-session``);
+    ``attach``: op console_attach (the sandboxed attach client on a new PTY, fd passed back).
+    """
+    client = warren.harness.client()
+    user = {"uid": warren.user.uid, "username": warren.user.username}
+    samples: dict[str, list[float]] = {"info": [], "launch": [], "start": [], "attach": []}
+
+    def timed(name: str, call):
+        started = time.perf_counter()
+        result = call()
+        samples[name].append((time.perf_counter() - started) * 1000)
+        return result
+
+    for index in range(rounds):
+        console_id = f"budget{index:04d}{uuid.uuid4().hex[:6]}"
+        timed("info", client.info)
+        timed("launch", lambda: client.run(user=user, argv=["true"]))
+        timed(
+            "start",
+            lambda cid=console_id: client.console_start(
+                user=user, console_id=cid, argv=["bash"], rows=24, cols=80
+            ),
+        )
+        fd = timed(
+            "attach",
+            lambda cid=console_id: client.console_attach(
+                user=user, console_id=cid, read_only=False, rows=24, cols=80
+            ),
+        )
+        os.close(fd)
+        client.console_kill(user=user, console_id=console_id)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 async def measure(warren: Warren, port: int, pid: int, rounds: int, idle: int) -> dict:
     """Both servers, interleaved sample by sample, so a busy machine hurts them alike."""
-    mine: dict = {"open": [], "echo": [], "bulk": [], "echo_without_web": []}
-    theirs: dict = {"open": [], "echo": [], "bulk": []}
+    mine: dict = {"open": [], "echo": [], "bulk": [], "echo_without_web": [], "ctrl_c": []}
+    mine |= {"bulk_without_web": [], "ctrl_c_without_web": []}
+    theirs: dict = {"open": [], "echo": [], "bulk": [], "ctrl_c": []}
     # Warm up: caches, connections, the file server's first du scan of the homes.
     await asyncio.to_thread(warren.dashboard_ms, 30)
     for _ in range(10):
@@ -256,14 +337,24 @@ async def measure(warren: Warren, port: int, pid: int, rounds: int, idle: int) -
         elapsed, terminal = await open_terminado(port)
         theirs["open"].append(elapsed)
         await terminal.socket.close()
+    mine["agent"] = await asyncio.to_thread(agent_budget, warren)
+    phases = {name: statistics.median(values) for name, values in OPEN_PHASES.items()}
+    mine["open_phases"] = phases
     print(
         f"open a console p50: warren {statistics.median(mine['open']):.1f} ms, "
-        f"terminado {statistics.median(theirs['open']):.1f} ms (Warren's POST alone, which creates "
-        f"the tmux session through the agent: p50 {statistics.median(POST_TIMES):.1f} ms)"
+        f"terminado {statistics.median(theirs['open']):.1f} ms"
+    )
+    agent = mine["agent"]
+    print(
+        f"  warren's open, phase by phase (p50 ms): POST {phases['post']:.1f} "
+        f"[agent console_start {agent['start']:.1f}], websocket handshake "
+        f"{phases['handshake']:.1f}, attach until ready {phases['ready']:.1f} [agent "
+        f"console_attach {agent['attach']:.1f}], first prompt byte {phases['prompt']:.1f}; "
+        f"one sandboxed `true` through the agent {agent['launch']:.1f}, an agent round trip "
+        f"(info) {agent['info']:.2f}"
     )
     _, warren_terminal, console_id = await open_warren_console(warren)
     _, terminado_terminal = await open_terminado(port)
-    pairs = ((mine, warren_terminal), (theirs, terminado_terminal))
     # A second tmux client on the same console, read right here: what tmux alone costs.
     direct = AttachedPty(
         warren.harness.client().console_attach(
@@ -283,27 +374,60 @@ async def measure(warren: Warren, port: int, pid: int, rounds: int, idle: int) -
             results[name].append(await echo_once(terminal, "a" if index % 2 == 0 else "\x7f"))
             for _, _, other in series:  # both tmux clients see every key; drain all
                 await drain(other, quiet=0.01)
-    direct.close()
     print(
         f"echo p50: warren {statistics.median(mine['echo']):.2f} ms, "
         f"terminado {statistics.median(theirs['echo']):.2f} ms; "
         "tmux attach read in-process, without the ASGI server "
         f"{statistics.median(mine['echo_without_web']):.2f} ms"
     )
+    # Bulk output and Ctrl-C: one tmux client at a time (the other is closed), so the
+    # in-process figure is tmux alone and the websocket one is not slowed by a second client.
+    direct.close()
+    await warren_terminal.socket.close()
     for _ in range(3):
-        for results, terminal in pairs:
+        fd = await asyncio.to_thread(
+            warren.harness.client().console_attach,
+            user={"uid": warren.user.uid, "username": warren.user.username},
+            console_id=console_id,
+            read_only=False,
+            rows=24,
+            cols=80,
+        )
+        direct = AttachedPty(fd)
+        await drain(direct)
+        mine["bulk_without_web"].append(await bulk_throughput(direct))
+        await drain(direct)
+        mine["ctrl_c_without_web"].append(await yes_then_ctrl_c(direct))
+        await drain(direct)
+        direct.close()
+        socket = await warren.connect(console_id)
+        warren_terminal = WarrenTerminal(socket)
+        await drain(warren_terminal)
+        for results, terminal in ((mine, warren_terminal), (theirs, terminado_terminal)):
             results["bulk"].append(await bulk_throughput(terminal))
             await drain(terminal)
+            results["ctrl_c"].append(await yes_then_ctrl_c(terminal))
+            await drain(terminal)
+        await socket.close()
     print(
         "bulk output runs (MB/s): warren "
         + ", ".join(f"{value:.1f}" for value in mine["bulk"])
         + "; terminado "
         + ", ".join(f"{value:.1f}" for value in theirs["bulk"])
+        + "; tmux attach read in-process "
+        + ", ".join(f"{value:.1f}" for value in mine["bulk_without_web"])
     )
-    await warren_terminal.socket.close()
+    print(
+        "yes, then Ctrl-C until back at a prompt (s): warren "
+        + ", ".join(f"{value:.2f}" for value in mine["ctrl_c"])
+        + "; terminado "
+        + ", ".join(f"{value:.2f}" for value in theirs["ctrl_c"])
+        + "; tmux attach read in-process "
+        + ", ".join(f"{value:.2f}" for value in mine["ctrl_c_without_web"])
+    )
     await terminado_terminal.socket.close()
     await asyncio.to_thread(warren.kill_console, console_id)
-    theirs["rss"] = await terminado_memory(port, pid)
+    theirs |= await terminado_memory(port, pid)
     mine.update(await warren_memory_and_idle(warren, idle))
     return {"warren": mine, "terminado": theirs}
 
@@ -364,17 +488,30 @@ def main() -> int:
     mib = 2**20
     busy = percentile(mine["dashboard_busy"], 0.95)
     alone = percentile(mine["dashboard_alone"], 0.95)
+    echo = {name: percentile(mine[name], 0.5) for name in ("echo", "echo_without_web")}
     print(
         f"echo p50/p95: warren {percentile(mine['echo'], 0.5):.2f}/"
         f"{percentile(mine['echo'], 0.95):.2f} ms, terminado {percentile(theirs['echo'], 0.5):.2f}/"
         f"{percentile(theirs['echo'], 0.95):.2f} ms; bulk (median of 3): warren "
         f"{statistics.median(mine['bulk']):.1f} MB/s, terminado "
-        f"{statistics.median(theirs['bulk']):.1f} MB/s (aims: no worse than terminado)"
+        f"{statistics.median(theirs['bulk']):.1f} MB/s; yes then Ctrl-C (max of 3): warren "
+        f"{max(mine['ctrl_c']):.2f} s, terminado {max(theirs['ctrl_c']):.2f} s (aim < 0.5 s)"
     )
     print(
-        f"idle console: warren {mine['rss'] / mib:.2f} MiB (aim < 10 MiB), terminado "
-        f"{theirs['rss'] / mib:.2f} MiB; dashboard p95 with {idle} consoles {busy:.1f} ms "
-        f"(aim < 200 ms), without {alone:.1f} ms"
+        f"idle console: warren RSS {mine['rss'] / mib:.2f} MiB, PSS {mine['pss'] / mib:.2f} MiB; "
+        f"terminado RSS {theirs['rss'] / mib:.2f} MiB, PSS {theirs['pss'] / mib:.2f} MiB; "
+        f"dashboard p95 with {idle} consoles {busy:.1f} ms (aim < 200 ms), without {alone:.1f} ms"
+    )
+    phases, agent = mine["open_phases"], mine["agent"]
+    print(
+        "budget (p50): echo = tmux (attach client, server, pane and back) "
+        f"{echo['echo_without_web']:.2f} ms + ASGI server and bridge "
+        f"{echo['echo'] - echo['echo_without_web']:.2f} ms; open = POST {phases['post']:.1f} ms "
+        f"(agent {agent['start']:.1f}, of which sandbox {agent['launch']:.1f}; Django the rest) "
+        f"+ handshake {phases['handshake']:.1f} + attach {phases['ready']:.1f} ms (agent "
+        f"{agent['attach']:.1f}) + the shell's first prompt {phases['prompt']:.1f} ms; bulk = "
+        f"tmux alone {statistics.median(mine['bulk_without_web']):.1f} MB/s, through the web "
+        f"{statistics.median(mine['bulk']):.1f} MB/s"
     )
     metrics = {
         "echo_p50": metric(
@@ -386,7 +523,9 @@ def main() -> int:
         "bulk_output": metric(
             statistics.median(mine["bulk"]), statistics.median(theirs["bulk"]), "MB/s", "higher"
         ),
+        "yes_then_ctrl_c_max": metric(max(mine["ctrl_c"]), max(theirs["ctrl_c"]), "s", "lower"),
         "rss_per_idle_console": metric(mine["rss"] / mib, theirs["rss"] / mib, "MiB", "lower"),
+        "pss_per_idle_console": metric(mine["pss"] / mib, theirs["pss"] / mib, "MiB", "lower"),
         "open_console_p50": metric(
             percentile(mine["open"], 0.5), percentile(theirs["open"], 0.5), "ms", "lower"
         ),
@@ -394,6 +533,9 @@ def main() -> int:
             busy, alone, "ms", "lower", anchor_name="dashboard with no console open"
         ),
     }
+    for name, figure in metrics.items():
+        ratio = figure["warren"] / figure["anchor"] if figure["anchor"] else float("nan")
+        print(f"  {name}: warren / {figure['anchor_name']} = {ratio:.2f}")
     print(json.dumps({"bench": "consoles", "metrics": metrics}))
     return 0
 
