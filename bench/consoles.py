@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import os
+import select
 import shutil
 import signal
 import statistics
@@ -72,23 +73,58 @@ async def until(terminal, marker: bytes) -> None:
 
 
 class WarrenTerminal:
-    """The browser's side of /ws/consoles/<id>/: binary frames, acks for every frame."""
+    """The browser's side of /ws/consoles/<id>/: binary frames, acknowledged as terminal.js does.
+
+    terminal.js acknowledges what xterm.js has written once 32 KiB have added up, or 10 ms
+    after a trickle: never before the bytes are on the screen, so the ack is off the echo's
+    path, and one keystroke's echo costs the server no ack frame of its own.
+    """
+
+    ACK_BYTES = 32 * 1024
+    ACK_DELAY = 0.010
 
     def __init__(self, socket) -> None:
         self.socket = socket
+        self.unacked = 0
+        self.timer: asyncio.TimerHandle | None = None
+        self.pending_ack: asyncio.Task | None = None
 
     async def next_output(self) -> bytes:
         while True:
             frame = await self.socket.recv()
             if isinstance(frame, bytes):
-                await self.socket.send(json.dumps({"type": "ack", "bytes": len(frame)}))
+                self.unacked += len(frame)
+                if self.unacked >= self.ACK_BYTES:
+                    await self.ack()
+                elif self.timer is None:
+                    self.timer = asyncio.get_running_loop().call_later(
+                        self.ACK_DELAY, self._ack_later
+                    )
                 return frame
+
+    def _ack_later(self) -> None:
+        self.timer = None
+        self.pending_ack = asyncio.get_running_loop().create_task(self.ack())
+
+    async def ack(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.unacked:
+            count, self.unacked = self.unacked, 0
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await self.socket.send(json.dumps({"type": "ack", "bytes": count}))
 
     async def send(self, text: str) -> None:
         await self.socket.send(text.encode())
 
     async def until(self, marker: bytes) -> None:
         await until(self, marker)
+
+    async def close(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        await self.socket.close()
 
 
 class TerminadoTerminal:
@@ -214,7 +250,7 @@ async def warren_memory_and_idle(warren: Warren, idle: int) -> dict:
     sockets, console_ids = [], []
     for index in range(idle):
         _, terminal, console_id = await open_warren_console(warren)
-        sockets.append(terminal.socket)
+        sockets.append(terminal)
         console_ids.append(console_id)
         if index + 1 == 20:
             await asyncio.sleep(1)
@@ -284,6 +320,57 @@ async def terminado_memory(port: int, pid: int) -> dict:
     return {"rss": grown["Rss"], "pss": grown["Pss"]}
 
 
+def tmux_ceiling(base: Path) -> float:
+    """MB/s a tmux server parses BULK_COMMAND's output with no client attached, unsandboxed.
+
+    Whatever carries a console's bytes out of tmux, tmux itself reads and interprets every
+    byte into its screen first: this is the fastest a tmux-backed console can print.
+    """
+    socket_path, conf = str(base / "ceiling.sock"), base / "ceiling.conf"
+    conf.write_text("set -g status off\nset -g history-limit 50000\n")
+    tmux = ["tmux", "-S", socket_path]
+    env = {**os.environ, "PS1": "$ "}
+    subprocess.run(
+        [*tmux, "-f", str(conf), "new-session", "-d", "-x", "80", "-y", "24", "-s", "c", "bash"],
+        check=True,
+        env=env,
+    )
+    try:
+        runs = []
+        for _ in range(3):
+            command = BULK_COMMAND.replace("echo END-$((40+2))", f"tmux -S {socket_path} wait -S d")
+            started = time.perf_counter()
+            subprocess.run([*tmux, "send-keys", "-t", "c", command, "Enter"], check=True)
+            subprocess.run([*tmux, "wait-for", "d"], check=True, timeout=120)
+            runs.append(BULK_BYTES / 1e6 / (time.perf_counter() - started))
+        return statistics.median(runs)
+    finally:
+        subprocess.run([*tmux, "kill-server"], check=False)
+
+
+def bare_pty_echo(rounds: int) -> float:
+    """Echo p50 (ms) of bash on a PTY read in this process: no tmux, no web server."""
+    pid, fd = os.forkpty()
+    if pid == 0:
+        os.environ["PS1"] = "$ "
+        os.execvp("bash", ["bash", "--norc", "--noprofile"])  # noqa: S606 - the anchor's shell
+    try:
+        samples = []
+        time.sleep(0.3)
+        for index in range(rounds + 1):
+            while select.select([fd], [], [], 0.01)[0]:
+                os.read(fd, 65536)
+            started = time.perf_counter()
+            os.write(fd, b"a" if index % 2 == 0 else b"\x7f")
+            os.read(fd, 65536)
+            samples.append((time.perf_counter() - started) * 1000)
+        return statistics.median(samples[1:])
+    finally:
+        os.close(fd)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+
 def agent_budget(warren: Warren, rounds: int = 10) -> dict[str, float]:
     """The execution agent's share of opening a console, op by op, called directly (ms p50).
 
@@ -332,7 +419,7 @@ async def measure(warren: Warren, port: int, pid: int, rounds: int, idle: int) -
     for _ in range(10):
         elapsed, terminal, console_id = await open_warren_console(warren)
         mine["open"].append(elapsed)
-        await terminal.socket.close()
+        await terminal.close()
         await asyncio.to_thread(warren.kill_console, console_id)
         elapsed, terminal = await open_terminado(port)
         theirs["open"].append(elapsed)
@@ -355,60 +442,58 @@ async def measure(warren: Warren, port: int, pid: int, rounds: int, idle: int) -
     )
     _, warren_terminal, console_id = await open_warren_console(warren)
     _, terminado_terminal = await open_terminado(port)
-    # A second tmux client on the same console, read right here: what tmux alone costs.
-    direct = AttachedPty(
-        warren.harness.client().console_attach(
-            user={"uid": warren.user.uid, "username": warren.user.username},
+    user = {"uid": warren.user.uid, "username": warren.user.username}
+
+    async def attached_here() -> AttachedPty:
+        """Another tmux client on the console, read in this process: tmux without the web."""
+        fd = await asyncio.to_thread(
+            warren.harness.client().console_attach,
+            user=user,
             console_id=console_id,
             read_only=False,
             rows=24,
             cols=80,
         )
-    )
-    series = ((mine, "echo", warren_terminal), (theirs, "echo", terminado_terminal))
-    series += ((mine, "echo_without_web", direct),)
-    for _, _, terminal in series:
-        await drain(terminal)
-    for index in range(rounds):
-        for results, name, terminal in series:
-            results[name].append(await echo_once(terminal, "a" if index % 2 == 0 else "\x7f"))
-            for _, _, other in series:  # both tmux clients see every key; drain all
-                await drain(other, quiet=0.01)
+        return AttachedPty(fd)
+
+    async def echo_rounds(series) -> None:
+        for _, _, terminal in series:
+            await drain(terminal)
+        for index in range(rounds):
+            for results, name, terminal in series:
+                key = "a" if index % 2 == 0 else "\x7f"
+                results[name].append(await echo_once(terminal, key))
+                for _, _, other in series:
+                    await drain(other, quiet=0.01)
+
+    # One tmux client at a time: a second one attached would make tmux draw every key twice.
+    await echo_rounds(((mine, "echo", warren_terminal), (theirs, "echo", terminado_terminal)))
+    await warren_terminal.close()
+    direct = await attached_here()
+    await echo_rounds(((mine, "echo_without_web", direct),))
+    direct.close()
     print(
         f"echo p50: warren {statistics.median(mine['echo']):.2f} ms, "
         f"terminado {statistics.median(theirs['echo']):.2f} ms; "
         "tmux attach read in-process, without the ASGI server "
         f"{statistics.median(mine['echo_without_web']):.2f} ms"
     )
-    # Bulk output and Ctrl-C: one tmux client at a time (the other is closed), so the
-    # in-process figure is tmux alone and the websocket one is not slowed by a second client.
-    direct.close()
-    await warren_terminal.socket.close()
     for _ in range(3):
-        fd = await asyncio.to_thread(
-            warren.harness.client().console_attach,
-            user={"uid": warren.user.uid, "username": warren.user.username},
-            console_id=console_id,
-            read_only=False,
-            rows=24,
-            cols=80,
-        )
-        direct = AttachedPty(fd)
+        direct = await attached_here()
         await drain(direct)
         mine["bulk_without_web"].append(await bulk_throughput(direct))
         await drain(direct)
         mine["ctrl_c_without_web"].append(await yes_then_ctrl_c(direct))
         await drain(direct)
         direct.close()
-        socket = await warren.connect(console_id)
-        warren_terminal = WarrenTerminal(socket)
+        warren_terminal = WarrenTerminal(await warren.connect(console_id))
         await drain(warren_terminal)
         for results, terminal in ((mine, warren_terminal), (theirs, terminado_terminal)):
             results["bulk"].append(await bulk_throughput(terminal))
             await drain(terminal)
             results["ctrl_c"].append(await yes_then_ctrl_c(terminal))
             await drain(terminal)
-        await socket.close()
+        await warren_terminal.close()
     print(
         "bulk output runs (MB/s): warren "
         + ", ".join(f"{value:.1f}" for value in mine["bulk"])
@@ -427,6 +512,13 @@ async def measure(warren: Warren, port: int, pid: int, rounds: int, idle: int) -
     )
     await terminado_terminal.socket.close()
     await asyncio.to_thread(warren.kill_console, console_id)
+    mine["tmux_ceiling"] = await asyncio.to_thread(tmux_ceiling, warren.base)
+    mine["bare_echo"] = await asyncio.to_thread(bare_pty_echo, rounds)
+    print(
+        f"tmux alone, parsing the bulk output with no client attached (unsandboxed): "
+        f"{mine['tmux_ceiling']:.1f} MB/s; bash on a bare PTY read in-process, echo p50 "
+        f"{mine['bare_echo']:.2f} ms"
+    )
     theirs |= await terminado_memory(port, pid)
     mine.update(await warren_memory_and_idle(warren, idle))
     return {"warren": mine, "terminado": theirs}
@@ -504,14 +596,17 @@ def main() -> int:
     )
     phases, agent = mine["open_phases"], mine["agent"]
     print(
-        "budget (p50): echo = tmux (attach client, server, pane and back) "
-        f"{echo['echo_without_web']:.2f} ms + ASGI server and bridge "
-        f"{echo['echo'] - echo['echo_without_web']:.2f} ms; open = POST {phases['post']:.1f} ms "
+        f"budget (p50): echo = bash on a PTY {mine['bare_echo']:.2f} ms + tmux "
+        f"{echo['echo_without_web'] - mine['bare_echo']:.2f} ms + ASGI server and bridge "
+        f"{echo['echo'] - echo['echo_without_web']:.2f} ms (terminado: bash on a PTY + its web "
+        f"layer {percentile(theirs['echo'], 0.5) - mine['bare_echo']:.2f} ms); "
+        f"open = POST {phases['post']:.1f} ms "
         f"(agent {agent['start']:.1f}, of which sandbox {agent['launch']:.1f}; Django the rest) "
         f"+ handshake {phases['handshake']:.1f} + attach {phases['ready']:.1f} ms (agent "
         f"{agent['attach']:.1f}) + the shell's first prompt {phases['prompt']:.1f} ms; bulk = "
-        f"tmux alone {statistics.median(mine['bulk_without_web']):.1f} MB/s, through the web "
-        f"{statistics.median(mine['bulk']):.1f} MB/s"
+        f"tmux parsing with no client {mine['tmux_ceiling']:.1f} MB/s (the ceiling), one tmux "
+        f"client read in-process {statistics.median(mine['bulk_without_web']):.1f} MB/s, "
+        f"through the web {statistics.median(mine['bulk']):.1f} MB/s"
     )
     metrics = {
         "echo_p50": metric(
