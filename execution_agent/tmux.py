@@ -8,11 +8,16 @@ whatever answers on it is user-controlled, and a tmux client obeys a server's MS
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import fcntl
+import logging
 import os
 import shlex
 import socket
 import stat
+import struct
 import subprocess
+import termios
 import threading
 import time
 from collections import defaultdict
@@ -23,6 +28,8 @@ from execution_agent.errors import OpError
 from execution_agent.output import collect_output
 from execution_agent.sandbox import Launch
 from execution_agent.validation import Limits, Tag, UserRef
+
+logger = logging.getLogger(__name__)
 
 SANDBOX_DIR = "/run/warren/tmux"
 SANDBOX_CONF = "/run/warren/tmux.conf"
@@ -42,8 +49,34 @@ set -g remain-on-exit on
 """
 
 
+# A console just started is attached by its page's websocket a few milliseconds later: its
+# attach client is started beside the start op's reply (off both ops' path) and handed over
+# then. One not taken within WARM_SECONDS is closed; at most WARM_MAX wait at once.
+WARM_SECONDS = 30
+WARM_MAX = 64
+
+
 class TmuxError(OpError):
     pass
+
+
+@dataclasses.dataclass
+class Attached:
+    """A tmux attach client on a new PTY: the master fd and the client's bubblewrap."""
+
+    master: int
+    process: subprocess.Popen
+
+
+@dataclasses.dataclass
+class _Warm:
+    ready: threading.Event
+    attached: Attached | None = None
+    timer: threading.Timer | None = None
+
+
+def set_winsize(fd: int, rows: int, cols: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
 class Tmux:
@@ -58,6 +91,7 @@ class Tmux:
         # teacher's students). Mounts cannot be added to a running sandbox: a changed set
         # takes effect when the server starts again.
         self._homes: dict[int, tuple[str, ...]] = {}
+        self._warm: dict[tuple[int, str], _Warm] = {}
 
     def lock(self, user: UserRef) -> threading.Lock:
         """Serialises server start and session creation per user."""
@@ -219,6 +253,86 @@ class Tmux:
             tag=Tag("console", console_id),
             as_pid_1=True,  # one client per open browser tab: each process saved counts
         )
+
+    def attach(
+        self, user: UserRef, console_id: str, *, read_only: bool, rows: int, cols: int
+    ) -> Attached:
+        """Start a sandboxed attach client on a new PTY (its controlling terminal)."""
+        master, slave = os.openpty()
+        try:
+            os.set_inheritable(master, False)
+            set_winsize(master, rows, cols)
+            launched = self.agent.sandbox.launch(
+                self.attach_launch(user, console_id, read_only, slave)
+            )
+        except BaseException:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)
+        # When the master is closed, the client gets a hangup and exits; reap it then.
+        self.agent.reaper.watch(launched.process)
+        return Attached(master, launched.process)
+
+    def prepare_attach(self, user: UserRef, console_id: str, rows: int, cols: int) -> None:
+        """Start, in a thread, the read-write attach client the console's page will ask for."""
+        key = (user.uid, console_id)
+        with self._guard:
+            if key in self._warm or len(self._warm) >= WARM_MAX:
+                return
+            warm = self._warm[key] = _Warm(threading.Event())
+        threading.Thread(
+            target=self._warm_up,
+            args=(key, warm, user, rows, cols),
+            name="tmux-warm-attach",
+            daemon=True,
+        ).start()
+
+    def _warm_up(self, key, warm: _Warm, user: UserRef, rows: int, cols: int) -> None:
+        try:
+            warm.attached = self.attach(user, key[1], read_only=False, rows=rows, cols=cols)
+        except Exception as exc:  # the websocket's attach then starts its own, and says why
+            logger.info("no attach client prepared for %s: %s", key[1], exc)
+        finally:
+            warm.ready.set()
+        warm.timer = threading.Timer(WARM_SECONDS, self._discard, args=(key, warm))
+        warm.timer.daemon = True
+        warm.timer.start()
+
+    def take_attach(self, user: UserRef, console_id: str, rows: int, cols: int) -> Attached | None:
+        """The prepared attach client of the console, resized, if it is still attached."""
+        with self._guard:
+            warm = self._warm.pop((user.uid, console_id), None)
+        if warm is None or not warm.ready.wait(10):
+            return None
+        if warm.timer is not None:
+            warm.timer.cancel()
+        attached = warm.attached
+        if attached is None:
+            return None
+        if attached.process.poll() is not None:  # the session ended meanwhile
+            os.close(attached.master)
+            return None
+        set_winsize(attached.master, rows, cols)  # the client hears SIGWINCH and tells tmux
+        return attached
+
+    def discard_attach(self, user: UserRef, console_id: str) -> None:
+        """Close the console's prepared attach client, if any (the console is being killed)."""
+        with self._guard:
+            warm = self._warm.get((user.uid, console_id))
+        if warm is not None:
+            warm.ready.wait(10)
+            self._discard((user.uid, console_id), warm)
+
+    def _discard(self, key, warm: _Warm) -> None:
+        with self._guard:
+            if self._warm.get(key) is not warm:
+                return  # taken meanwhile
+            del self._warm[key]
+        if warm.timer is not None:
+            warm.timer.cancel()
+        if warm.attached is not None:
+            os.close(warm.attached.master)
 
     def new_session_args(
         self, console_id: str, argv: list[str], cwd: str, rows: int, cols: int
