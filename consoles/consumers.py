@@ -88,9 +88,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         listener = None
         if self.channel_layer is not None:
             self.channel_name = await self.channel_layer.new_channel()
-            self.channel_receive = functools.partial(
-                self.channel_layer.receive, self.channel_name
-            )
+            self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
             listener = asyncio.create_task(self._listen_to_group())
         try:
             while True:
