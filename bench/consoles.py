@@ -246,7 +246,26 @@ async def warren_memory_and_idle(warren: Warren, idle: int) -> dict:
         mine = sum(rss_bytes(pid, field) for pid in pids_of_uid(warren.user.uid))
         return mine + rss_bytes(warren.process.pid, field)
 
+    def pss_by_part() -> dict[str, int]:
+        """PSS of the user's processes by what they are, and the ASGI server's."""
+        parts = {"ASGI server": rss_bytes(warren.process.pid, "Pss")}
+        for pid in pids_of_uid(warren.user.uid):
+            try:
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            name = os.path.basename(argv[0]).decode(errors="replace")
+            if not name:
+                continue  # exiting meanwhile
+            if name == "tmux":
+                name = "tmux server" if b"-D" in argv else "tmux attach clients"
+            elif name == "bwrap":
+                name = "bubblewrap (outside each sandbox)"
+            parts[name] = parts.get(name, 0) + rss_bytes(pid, "Pss")
+        return parts
+
     before = {field: footprint(field) for field in ("Rss", "Pss")}
+    parts_before = pss_by_part()
     sockets, console_ids = [], []
     for index in range(idle):
         _, terminal, console_id = await open_warren_console(warren)
@@ -261,6 +280,14 @@ async def warren_memory_and_idle(warren: Warren, idle: int) -> dict:
                 f"bubblewrap sandbox + the ASGI server's share) {grown['Rss'] / 2**20:.2f} MiB; "
                 f"PSS "
                 f"(shared pages split among their users) {grown['Pss'] / 2**20:.2f} MiB"
+            )
+            parts = pss_by_part()
+            print(
+                "warren: PSS per idle console by part: "
+                + ", ".join(
+                    f"{name} {(size - parts_before.get(name, 0)) / 20 / 2**20:.2f} MiB"
+                    for name, size in sorted(parts.items(), key=lambda item: -item[1])
+                )
             )
         if (index + 1) % 50 == 0:
             print(f"warren: {index + 1} consoles open")
