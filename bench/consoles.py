@@ -403,11 +403,13 @@ def agent_budget(warren: Warren, rounds: int = 10) -> dict[str, float]:
 
     ``launch``: one sandboxed command (bubblewrap, cgroup join) through the agent, `true`;
     ``start``: op console_start in a running tmux server (a sandboxed ``tmux new-session``);
-    ``attach``: op console_attach (the sandboxed attach client on a new PTY, fd passed back).
+    ``attach``: op console_attach right after (the client console_start prepared, handed over);
+    ``reattach``: another attach (a viewer, a reload: a new client, launched beside has-session).
     """
     client = warren.harness.client()
     user = {"uid": warren.user.uid, "username": warren.user.username}
-    samples: dict[str, list[float]] = {"info": [], "launch": [], "start": [], "attach": []}
+    samples: dict[str, list[float]] = {name: [] for name in ("info", "launch", "start")}
+    samples |= {"attach": [], "reattach": []}
 
     def timed(name: str, call):
         started = time.perf_counter()
@@ -429,6 +431,13 @@ def agent_budget(warren: Warren, rounds: int = 10) -> dict[str, float]:
             "attach",
             lambda cid=console_id: client.console_attach(
                 user=user, console_id=cid, read_only=False, rows=24, cols=80
+            ),
+        )
+        os.close(fd)
+        fd = timed(
+            "reattach",
+            lambda cid=console_id: client.console_attach(
+                user=user, console_id=cid, read_only=True, rows=24, cols=80
             ),
         )
         os.close(fd)
@@ -463,7 +472,8 @@ async def measure(warren: Warren, port: int, pid: int, rounds: int, idle: int) -
         f"  warren's open, phase by phase (p50 ms): POST {phases['post']:.1f} "
         f"[agent console_start {agent['start']:.1f}], websocket handshake "
         f"{phases['handshake']:.1f}, attach until ready {phases['ready']:.1f} [agent "
-        f"console_attach {agent['attach']:.1f}], first prompt byte {phases['prompt']:.1f}; "
+        f"console_attach {agent['attach']:.1f}; a later one {agent['reattach']:.1f}], first "
+        f"prompt byte {phases['prompt']:.1f}; "
         f"one sandboxed `true` through the agent {agent['launch']:.1f}, an agent round trip "
         f"(info) {agent['info']:.2f}"
     )

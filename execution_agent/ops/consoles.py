@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 
 from execution_agent import procs
 from execution_agent.errors import OpError, not_found
@@ -66,11 +68,36 @@ def console_attach(agent, args: Args) -> Reply:
     if attached is None:
         if not agent.tmux.server_alive(user):
             raise not_found(f"no console {console_id}")
-        code, _, _ = agent.tmux.command(user, ["has-session", "-t", f"={console_id}"])
-        if code != 0:
-            raise not_found(f"no console {console_id}")
-        attached = agent.tmux.attach(user, console_id, read_only=read_only, rows=rows, cols=cols)
+        attached = _attach_if_session(agent, user, console_id, read_only, rows, cols)
     return Reply({"client_pid": attached.process.pid}, fds=[("pty", attached.master)])
+
+
+def _attach_if_session(agent, user, console_id: str, read_only: bool, rows: int, cols: int):
+    """Attach a new client, checking that the session exists at the same time.
+
+    The check (a sandboxed ``has-session``) and the client's launch run side by side: two
+    sandbox launches in the time of one. A client of a missing session is closed again.
+    """
+    checked: dict = {}
+
+    def check() -> None:
+        try:
+            checked["code"] = agent.tmux.command(user, ["has-session", "-t", f"={console_id}"])[0]
+        except BaseException as exc:  # re-raised in the op's thread below
+            checked["error"] = exc
+
+    checker = threading.Thread(target=check, name="tmux-has-session", daemon=True)
+    checker.start()
+    try:
+        attached = agent.tmux.attach(user, console_id, read_only=read_only, rows=rows, cols=cols)
+    finally:
+        checker.join()
+    if checked.get("code") != 0:
+        os.close(attached.master)  # the client hangs up and exits; the reaper reaps it
+        if "error" in checked:
+            raise checked["error"]
+        raise not_found(f"no console {console_id}")
+    return attached
 
 
 @op("console_kill", fields=("user", "console_id", "grace"))

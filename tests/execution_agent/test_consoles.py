@@ -219,6 +219,11 @@ def test_killing_a_console_closes_its_prepared_client(client, alice, console):
     assert wait_for(lambda: attach_client_pids(client, alice, console))
     client.console_kill(user=alice, console_id=console, grace=0.3)
     assert wait_for(lambda: not attach_client_pids(client, alice, console))
-    with pytest.raises(AgentError) as error:
-        client.console_attach(user=alice, console_id=console, read_only=False, rows=24, cols=80)
-    assert error.value.code == "not_found"
+    for read_only in (False, True):
+        with pytest.raises(AgentError) as error:
+            client.console_attach(
+                user=alice, console_id=console, read_only=read_only, rows=24, cols=80
+            )
+        assert error.value.code == "not_found"
+    # The client started beside the session check is closed again, not left attached to nothing.
+    assert wait_for(lambda: not attach_client_pids(client, alice, console))
