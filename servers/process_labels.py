@@ -32,7 +32,10 @@ FALLBACKS: dict[str, str] = {
     "task": "Scheduled task",
     "always_on": "Always-on task",
 }
-KNOWN_TAGS: dict[Tag, str] = {("other", "tmux-server"): "tmux server (holds your consoles)"}
+KNOWN_TAGS: dict[Tag, str] = {
+    ("other", "tmux-server"): "tmux server (holds your consoles)",
+    ("other", "tmux-runner"): "tmux commands for Warren (starts and lists your consoles)",
+}
 
 
 @dataclass(frozen=True)

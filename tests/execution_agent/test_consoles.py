@@ -227,3 +227,35 @@ def test_killing_a_console_closes_its_prepared_client(client, alice, console):
         assert error.value.code == "not_found"
     # The client started beside the session check is closed again, not left attached to nothing.
     assert wait_for(lambda: not attach_client_pids(client, alice, console))
+
+
+def runner_pids(client, user) -> list[int]:
+    """The user's tmux runner (bash, inside its bubblewrap): the sandbox tmux commands run in."""
+    return [
+        p["pid"]
+        for p in client.processes(user=user)
+        if p["tag_id"] == "tmux-runner" and p["cmdline"][:1] == ["bash"]
+    ]
+
+
+def test_tmux_commands_share_one_sandboxed_runner_per_user(client, alice, console):
+    for _ in range(3):
+        client.console_list(user=alice)
+        capture(client, alice, console)
+    assert len(runner_pids(client, alice)) == 1
+
+
+def test_a_command_with_quotes_newlines_and_dollars_reaches_the_console_as_typed(client, alice):
+    console_id = f"q{os.urandom(6).hex()}"
+    script = "printf '%s|' \"a  b\" '$HOME' 'x\\\\y'\necho; echo \"done-$((6*7))\""
+    client.console_start(user=alice, console_id=console_id, argv=["bash", "-c", script])
+    screen = wait_for(lambda: (s := capture(client, alice, console_id)) and "done-42" in s and s)
+    assert "a  b|$HOME|x\\\\y|" in screen
+
+
+def test_a_dead_runner_is_replaced_and_the_command_still_runs(client, alice, console):
+    (first,) = wait_for(lambda: runner_pids(client, alice))
+    os.kill(first, 9)
+    wait_for(lambda: first not in runner_pids(client, alice))
+    assert "@warren:~$" in capture(client, alice, console)
+    assert wait_for(lambda: runner_pids(client, alice)) != [first]
