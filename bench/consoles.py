@@ -63,13 +63,22 @@ def percentile(samples: list[float], fraction: float) -> float:
 # --- the two clients ------------------------------------------------------------------------
 
 
-async def until(terminal, marker: bytes) -> None:
-    """Read until marker; only a tail is kept, so 50 MB of output costs no quadratic search."""
-    tail = b""
-    while True:
-        tail = tail[-len(marker) :] + await terminal.next_output()
-        if marker in tail:
-            return
+async def until(terminal, marker: bytes, timeout: float = 300) -> None:
+    """Read until marker; only a tail is kept, so 50 MB of output costs no quadratic search.
+
+    A marker that never comes fails the run after ``timeout`` rather than hanging it."""
+
+    async def read() -> None:
+        tail = b""
+        while True:
+            tail = tail[-len(marker) :] + await terminal.next_output()
+            if marker in tail:
+                return
+
+    try:
+        await asyncio.wait_for(read(), timeout)
+    except TimeoutError:
+        raise RuntimeError(f"{marker!r} did not arrive within {timeout} s") from None
 
 
 class WarrenTerminal:
