@@ -125,6 +125,7 @@ class Tmux:
         self._homes: dict[int, tuple[str, ...]] = {}
         self._warm: dict[tuple[int, str], _Warm] = {}
         self._runners: dict[int, _Runner] = {}
+        self._runner_spawns: dict[int, threading.Lock] = defaultdict(threading.Lock)
 
     def lock(self, user: UserRef) -> threading.Lock:
         """Serialises server start and session creation per user."""
@@ -257,9 +258,15 @@ class Tmux:
 
     def _runner(self, user: UserRef) -> _Runner:
         with self._guard:
-            runner = self._runners.get(user.uid)
-        if runner is not None and runner.process.poll() is None:
-            return runner
+            spawning = self._runner_spawns[user.uid]
+        with spawning:  # two commands at once must not each start a runner
+            with self._guard:
+                runner = self._runners.get(user.uid)
+            if runner is not None and runner.process.poll() is None:
+                return runner
+            return self._start_runner(user)
+
+    def _start_runner(self, user: UserRef) -> _Runner:
         req = Launch(
             user=user,
             limits=None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -259,3 +260,13 @@ def test_a_dead_runner_is_replaced_and_the_command_still_runs(client, alice, con
     wait_for(lambda: first not in runner_pids(client, alice))
     assert "@warren:~$" in capture(client, alice, console)
     assert wait_for(lambda: runner_pids(client, alice)) != [first]
+
+
+def test_commands_at_once_start_a_single_runner(harness, alice, console):
+    for pid in runner_pids(harness.client(), alice):
+        os.kill(pid, 9)
+    assert wait_for(lambda: not runner_pids(harness.client(), alice))
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda _: harness.client().console_list(user=alice), range(6)))
+    assert all(console in [c["console_id"] for c in answer] for answer in answers)
+    assert len(runner_pids(harness.client(), alice)) == 1
