@@ -123,6 +123,7 @@ class PlanAdmin(admin.ModelAdmin):
         "max_always_on_tasks",
         "postgres_allowed",
         "custom_domains_allowed",
+        "ssh_allowed",
         "is_public",
     ]
     list_filter = ["is_public", "postgres_allowed", "custom_domains_allowed"]

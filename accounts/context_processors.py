@@ -9,6 +9,7 @@ TABS = (
     ("Web", "webapps:index", "webapps"),
     ("Tasks", "schedules:index", "schedules"),
     ("Databases", "databases:index", "databases"),
+    ("Forums", "forums:index", "forums"),
     ("Account", "account", "account"),
 )
 

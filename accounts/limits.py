@@ -14,6 +14,7 @@ LIMIT_FIELDS = (
     "max_always_on_tasks",
     "postgres_allowed",
     "custom_domains_allowed",
+    "ssh_allowed",
 )
 
 
@@ -30,6 +31,7 @@ class Limits:
     max_always_on_tasks: int
     postgres_allowed: bool
     custom_domains_allowed: bool
+    ssh_allowed: bool
 
     def allows(self, field: str, count: int) -> bool:
         """Whether having ``count`` of the thing limited by ``field`` is within the limit."""

@@ -24,6 +24,8 @@ class LimitFields(models.Model):
     max_always_on_tasks = models.PositiveIntegerField(default=0)
     postgres_allowed = models.BooleanField(default=False)
     custom_domains_allowed = models.BooleanField(default=False)
+    # SSH logins into the sandbox (the ssh app's keys, ssh_gateway): paid plans only.
+    ssh_allowed = models.BooleanField(default=False)
 
     class Meta:
         abstract = True

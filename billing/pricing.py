@@ -47,6 +47,8 @@ class CustomChoice:
             "max_always_on_tasks": 0,
             "postgres_allowed": self.postgres_allowed,
             "custom_domains_allowed": self.custom_domains_allowed,
+            # Every paid plan has SSH (the public ones too): a built plan is a paid plan.
+            "ssh_allowed": True,
         }
 
     def describe(self) -> str:

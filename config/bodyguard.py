@@ -9,8 +9,9 @@ has crossed the wire. This layer runs first, on the headers alone:
 - a body whose Content-Length is over the limit gets 413, unread;
 - a chunked (or lying) body is counted as it streams, and cut with 413 at the limit.
 
-The limit is WARREN_REQUEST_MAX_BYTES for a logged-in user and WARREN_ANONYMOUS_REQUEST_MAX_BYTES
-(login, sign-up and reset forms) for anyone else. It relies on a server with flow control
+The limit is WARREN_REQUEST_MAX_BYTES for a logged-in user, WARREN_API_MAX_BODY_BYTES for a valid
+API token on /api/, and WARREN_ANONYMOUS_REQUEST_MAX_BYTES (login, sign-up and reset forms) for
+anyone else. It relies on a server with flow control
 (uvicorn stops reading the socket while the application is not consuming), so a body nobody
 reads stays in the kernel's buffers, not in the process.
 """
@@ -55,6 +56,8 @@ class BodyGuard:
             if authenticated
             else settings.WARREN_ANONYMOUS_REQUEST_MAX_BYTES
         )
+        if await _has_api_token(scope, headers):
+            limit = settings.WARREN_API_MAX_BODY_BYTES
         if declared is not None and not chunked:
             if not declared.isdigit():
                 return await _respond(send, headers, 400, "The request's length is not a number.")
@@ -113,6 +116,28 @@ def _session_is_authenticated(session_key: str) -> bool:
         close_old_connections()
 
 
+async def _has_api_token(scope, headers: dict[str, str]) -> bool:
+    # The API's scripts show a token, not a session: a valid one earns the API's body limit.
+    if not scope["path"].startswith("/api/"):
+        return False
+    scheme, _, token = headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() != "token" or not token:
+        return False
+    return await sync_to_async(_token_is_valid, thread_sensitive=True)(token.strip())
+
+
+def _token_is_valid(token: str) -> bool:
+    from django.utils import timezone
+
+    from api.selectors import api_token_find
+
+    close_old_connections()
+    try:
+        return api_token_find(token=token, now=timezone.now()) is not None
+    finally:
+        close_old_connections()
+
+
 def _needs_login(scope) -> bool:
     # LoginRequiredMiddleware's own rule: every view needs a login unless marked otherwise.
     path = scope["path"].removeprefix(scope.get("root_path", "")) or "/"
@@ -131,7 +156,11 @@ def _too_large(limit: int) -> str:
 
 
 async def _respond(send, headers: dict[str, str], status: int, message: str) -> None:
-    if "application/json" in headers.get("accept", ""):
+    if headers.get("authorization", "").lower().startswith("token "):
+        # The API's one error shape (api.errors).
+        error = {"error": "too_large" if status == 413 else "bad_request", "detail": message}
+        body, content_type = json.dumps(error), "application/json"
+    elif "application/json" in headers.get("accept", ""):
         body, content_type = json.dumps({"ok": False, "message": message}), "application/json"
     else:
         body, content_type = message + "\n", "text/plain; charset=utf-8"

@@ -71,6 +71,9 @@ INSTALLED_APPS = [
     "databases",
     "billing",
     "education",
+    "ninja",  # the API's docs page and its Swagger UI files (served from the package)
+    "api",
+    "forums",
 ]
 
 MIDDLEWARE = [
@@ -289,6 +292,11 @@ CELERY_BEAT_SCHEDULE["billing-send-reminders"] = {
     "task": "billing.tasks.send_reminders",
     "schedule": crontab(hour=7, minute=0),
 }
+# webapps: renew ACME certificates 30 days before expiry, retry failed ones after their backoff.
+CELERY_BEAT_SCHEDULE["webapps-renew-certificates"] = {
+    "task": "webapps.tasks.certificates_renew_due",
+    "schedule": 3600.0,
+}
 # billing II: every gateway subscription against the VAT on its next invoice date, nightly.
 CELERY_BEAT_SCHEDULE["billing-late-payers"] = {
     "task": "billing.tasks.process_late_payers",
@@ -326,6 +334,20 @@ WARREN_WEBAPPS_DOMAIN = env_str("WARREN_WEBAPPS_DOMAIN", "localhost")
 WARREN_DNS_SERVERS = env_list("WARREN_DNS_SERVERS", [])
 WARREN_DNS_TIMEOUT_SECONDS = env_int("WARREN_DNS_TIMEOUT_SECONDS", 5, minimum=1)
 WARREN_WEBAPPS_PORT = env_int("WARREN_WEBAPPS_PORT", 8080, minimum=1)
+# HTTPS for users' sites (webapps/https.py): the web servers' HTTPS port (their agents read the
+# same variable), and ACME for custom domains' certificates: the directory (Let's Encrypt), the
+# installation's one account key (a private file, made on first use), a contact address, the
+# CA bundle that verifies the ACME server's own HTTPS (empty: the system's), renewal margin.
+WARREN_WEBAPPS_HTTPS_PORT = env_int("WARREN_WEBAPPS_HTTPS_PORT", 8443, minimum=1)
+WARREN_ACME_DIRECTORY_URL = env_url("WARREN_ACME_DIRECTORY_URL", ("https", "http")) or (
+    "https://acme-v02.api.letsencrypt.org/directory"
+)
+WARREN_ACME_ACCOUNT_KEY = env_path(
+    "WARREN_ACME_ACCOUNT_KEY", VAR_DIR / "secrets" / "acme_account_key.pem"
+)
+WARREN_ACME_EMAIL = env_str("WARREN_ACME_EMAIL", "")
+WARREN_ACME_CA_BUNDLE = env_str("WARREN_ACME_CA_BUNDLE", "")
+WARREN_ACME_RENEW_DAYS = env_int("WARREN_ACME_RENEW_DAYS", 30, minimum=1)
 WARREN_UPLOAD_MAX_BYTES = env_int("WARREN_UPLOAD_MAX_BYTES", 100 * 1024 * 1024, minimum=1)
 # Whole request bodies, checked on the headers before a byte is read (config.bodyguard): a
 # logged-in user's (one upload of WARREN_UPLOAD_MAX_BYTES plus the multipart framing) and an
@@ -368,7 +390,16 @@ WARREN_ACCOUNT_CARDS: list[str] = [
     "consoles.dashboard.python_preference_card",
     "billing.dashboard.billing_card",
     "education.dashboard.teacher_card",
+    "api.dashboard.tokens_card",
 ]
+
+# --- API ------------------------------------------------------------------------------------
+# Requests per token per minute (429 with Retry-After beyond), and the largest request body
+# the API takes (a file written through it: the editor's limit, plus room).
+WARREN_API_RATE_LIMIT_PER_MINUTE = env_int("WARREN_API_RATE_LIMIT_PER_MINUTE", 120, minimum=1)
+WARREN_API_MAX_BODY_BYTES = env_int(
+    "WARREN_API_MAX_BODY_BYTES", WARREN_EDITOR_MAX_BYTES + 64 * 1024, minimum=1024
+)
 
 # --- Education ------------------------------------------------------------------------------
 # Whether students may only name teachers staff have approved (the admin's Teachers list). Off,
@@ -505,4 +536,48 @@ CELERY_BEAT_SCHEDULE["schedules-collect-results"] = {
 CELERY_BEAT_SCHEDULE["schedules-expiry-reminders"] = {
     "task": "schedules.tasks.send_expiry_reminders",
     "schedule": crontab(minute=15),
+}
+
+# --- SSH access (ssh/, ssh_gateway/) -------------------------------------------------------
+INSTALLED_APPS.append("ssh")
+WARREN_ACCOUNT_CARDS.append("ssh.dashboard.ssh_keys_card")
+# The gateway's key lookups (ssh_gateway/keys.py) are signed with one of these; the gateway
+# reads the same secret from WARREN_SSH_SECRET_FILE. Its own secret, not WARREN_AGENT_SECRETS:
+# the account running sshd's key command can then ask whose key this is, and nothing more.
+WARREN_SSH_SECRETS = env_list("WARREN_SSH_SECRETS", [])
+if not WARREN_SSH_SECRETS:
+    if WARREN_ENV == "production":
+        raise ImproperlyConfigured("WARREN_SSH_SECRETS must be set when WARREN_ENV=production")
+    WARREN_SSH_SECRETS = [local_secret(VAR_DIR / "secrets" / "ssh_secret")]
+# What the Account tab tells users to type: ssh -p PORT LOGIN@HOST (the gateway's settings).
+WARREN_SSH_HOST = env_str("WARREN_SSH_HOST", "localhost")
+WARREN_SSH_PORT = env_int("WARREN_SSH_PORT", 2222, minimum=1)
+WARREN_SSH_LOGIN = env_str("WARREN_SSH_LOGIN", "warren-ssh")
+WARREN_SSH_MAX_KEYS = env_int("WARREN_SSH_MAX_KEYS", 20, minimum=1)
+
+# --- Forums (forums/) ----------------------------------------------------------------------
+# Akismet checks every new post and edit (forums/spam.py). No key: posts wait for staff in the
+# admin's moderation queue; nothing is ever published unchecked. The site URL is the "blog"
+# Akismet's key is registered for (default: WARREN_SITE_URL).
+WARREN_AKISMET_API_KEY = env_str("WARREN_AKISMET_API_KEY")
+WARREN_AKISMET_SITE_URL = env_url("WARREN_AKISMET_SITE_URL", ("http", "https")) or WARREN_SITE_URL
+# The client class (tests swap in the akismet package's offline test clients).
+WARREN_AKISMET_CLIENT = "akismet.SyncClient"
+# While Akismet is unreachable a check is retried with exponential backoff up to this cap;
+# beat re-queues any post still unchecked after WARREN_FORUMS_RECHECK_AFTER_SECONDS.
+WARREN_AKISMET_RETRY_MAX_SECONDS = env_int("WARREN_AKISMET_RETRY_MAX_SECONDS", 1800, minimum=1)
+WARREN_FORUMS_RECHECK_AFTER_SECONDS = env_int(
+    "WARREN_FORUMS_RECHECK_AFTER_SECONDS", 600, minimum=60
+)
+WARREN_FORUMS_EDIT_WINDOW_MINUTES = env_int("WARREN_FORUMS_EDIT_WINDOW_MINUTES", 30, minimum=0)
+WARREN_FORUMS_POST_MAX_CHARS = env_int("WARREN_FORUMS_POST_MAX_CHARS", 20_000, minimum=100)
+# Accounts younger than WARREN_FORUMS_NEW_ACCOUNT_DAYS may post this many times an hour.
+WARREN_FORUMS_NEW_ACCOUNT_DAYS = env_int("WARREN_FORUMS_NEW_ACCOUNT_DAYS", 7, minimum=0)
+WARREN_FORUMS_NEW_ACCOUNT_POSTS_PER_HOUR = env_int(
+    "WARREN_FORUMS_NEW_ACCOUNT_POSTS_PER_HOUR", 5, minimum=1
+)
+WARREN_FORUMS_PAGE_SIZE = env_int("WARREN_FORUMS_PAGE_SIZE", 30, minimum=5)
+CELERY_BEAT_SCHEDULE["forums-recheck-unchecked"] = {
+    "task": "forums.tasks.posts_recheck_stale",
+    "schedule": 300.0,
 }

@@ -27,6 +27,9 @@ urlpatterns = [
     path("databases/", include("databases.urls")),
     path("billing/", include("billing.urls")),
     path("education/", include("education.urls")),
+    path("ssh/", include("ssh.urls")),
+    path("api/", include("api.urls")),
+    path("forums/", include("forums.urls")),
 ]
 
 # Pages with the site's layout and a way back (Django's own are bare, with no link anywhere).

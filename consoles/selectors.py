@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 
 from accounts.access import may_act_on
+from config.errors import AppError
 from consoles import tmux
 from consoles.models import Console, Launcher, Preferences, Share
 from education.selectors import class_share_reaches
@@ -101,3 +102,15 @@ def default_python_for(user) -> str:
     if chosen and chosen in pythons:
         return chosen
     return pythons[-1] if pythons else ""
+
+
+def console_latest_output(console: Console, *, lines: int = 100) -> str:
+    """The console's screen and ``lines`` of scrollback as text (the API's get_latest_output)."""
+    try:
+        return tmux.capture(console, lines=lines)
+    except tmux.AgentUnavailable:
+        raise AppError("The console server is not answering. Try again.", status=503) from None
+    except tmux.AgentError as exc:
+        if exc.code == "not_found":
+            raise AppError("This console has no output: it is not running.", status=409) from None
+        raise AppError(f"Could not read the console: {exc.message}", status=503) from None

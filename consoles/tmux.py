@@ -29,6 +29,7 @@ __all__ = [
     "capture",
     "kill",
     "live_states",
+    "send_input",
     "start",
 ]
 
@@ -48,8 +49,10 @@ def agent_facts(server=None) -> dict:
 def start(console, *, rows: int = 24, cols: int = 80) -> bool:
     """Create the console's tmux session (no-op if it exists); True if created.
 
-    A teacher's tmux server binds each current student's home at /home/<student>.
+    A teacher's tmux server binds each current student's home at /home/<student>; a user
+    who opted in gets their API token as $API_TOKEN (api.selectors.sandbox_env_for).
     """
+    from api.selectors import sandbox_env_for
     from education.selectors import student_homes_of
 
     return _agent(console).console_start(
@@ -61,6 +64,7 @@ def start(console, *, rows: int = 24, cols: int = 80) -> bool:
         cols=cols,
         limits=sandbox_limits(console.owner),
         homes=[user_ref(student) for student in student_homes_of(teacher=console.owner)],
+        env=sandbox_env_for(console.owner),
     )
 
 
@@ -90,4 +94,11 @@ def capture(console, *, lines: int = 100) -> str:
     """The console's screen and ``lines`` of scrollback, as text."""
     return _agent(console).console_capture(
         user=user_ref(console.owner), console_id=console.pk, lines=lines
+    )
+
+
+def send_input(console, text: str) -> int:
+    """Type ``text`` into the console as its owner; returns how many characters were sent."""
+    return _agent(console).console_send_input(
+        user=user_ref(console.owner), console_id=console.pk, text=text
     )

@@ -256,10 +256,12 @@ class AgentClient:
         cwd: str | None = None,
         limits: Limits | None = None,
         homes: list[UserRef] | None = None,
+        env: dict[str, str] | None = None,
     ) -> bool:
         """Ensure the console's tmux session exists; True if this call created it.
 
         ``homes``: other users whose homes the user's tmux server binds at /home/<name>.
+        ``env``: variables for the session's program (WARREN_*, API_TOKEN).
         """
         return self.call(
             "console_start",
@@ -273,6 +275,7 @@ class AgentClient:
                     "cwd": cwd,
                     "limits": limits,
                     "homes": homes or None,
+                    "env": env or None,
                 }
             ),
         )[0]["created"]
@@ -290,6 +293,39 @@ class AgentClient:
             cols=cols,
         )[1]
 
+    def ssh_session(
+        self,
+        *,
+        user: UserRef,
+        command: str | None,
+        pty: bool,
+        limits: Limits | None = None,
+        rows: int = 24,
+        cols: int = 80,
+        term: str | None = None,
+    ) -> dict[str, int]:
+        """Start an SSH session in the user's sandbox; returns its fds by name (``pty`` or
+        ``stdin``/``stdout``/``stderr``, and ``status``), the caller's to close."""
+        result, fds = self.call(
+            "ssh_session",
+            **_without_none(
+                {
+                    "user": user,
+                    "limits": limits,
+                    "command": command,
+                    "pty": pty,
+                    "rows": rows,
+                    "cols": cols,
+                    "term": term,
+                }
+            ),
+        )
+        names = result.get("fds", [])
+        if len(names) != len(fds):
+            _close_all(fds)
+            raise AgentUnavailable(f"ssh_session: {len(fds)} fds for names {names}")
+        return dict(zip(names, fds, strict=True))
+
     def console_kill(self, *, user: UserRef, console_id: str, grace: float = 2) -> dict:
         return self.call("console_kill", user=user, console_id=console_id, grace=grace)[0]
 
@@ -299,6 +335,12 @@ class AgentClient:
     def console_capture(self, *, user: UserRef, console_id: str, lines: int = 100) -> str:
         return self.call("console_capture", user=user, console_id=console_id, lines=lines)[0][
             "text"
+        ]
+
+    def console_send_input(self, *, user: UserRef, console_id: str, text: str) -> int:
+        """Type ``text`` into the console (literal keys; a newline is Enter)."""
+        return self.call("console_send_input", user=user, console_id=console_id, text=text)[0][
+            "sent"
         ]
 
     # --- scheduled tasks ---------------------------------------------------------------------
@@ -313,6 +355,7 @@ class AgentClient:
         wall_seconds: float,
         log_max_bytes: int,
         limits: Limits | None = None,
+        env: dict[str, str] | None = None,
     ) -> dict:
         """Start a run; answered at once: {"started": bool, "pid": int | None, "started_at"}."""
         return self.call(
@@ -327,6 +370,7 @@ class AgentClient:
                     "wall_seconds": wall_seconds,
                     "log_max_bytes": log_max_bytes,
                     "limits": limits,
+                    "env": env or None,
                 }
             ),
         )[0]
@@ -376,7 +420,8 @@ class AgentClient:
     # --- web apps ----------------------------------------------------------------------------
     # `app` is the structured settings web_apply/web_reload accept (execution_agent/web/spec.py):
     # domain, enabled, python, processes, working_dir, virtualenv, static [{url, directory,
-    # dotfiles}], auth {username, password_hash} | None, force_https, wsgi_template | None.
+    # dotfiles}], auth {username, password_hash} | None, force_https, wsgi_template | None,
+    # tls {wildcard} | {certificate, key, hsts_max_age} | None.
     def web_info(self) -> dict:
         """{"pythons": ["3.11"], "port": int, "nginx_running": bool, "emperor_running": bool}"""
         return self.call("web_info")[0]
@@ -391,6 +436,14 @@ class AgentClient:
 
     def web_remove(self, *, user: UserRef, domain: str) -> dict:
         return self.call("web_remove", user=user, domain=domain)[0]
+
+    def web_acme_challenge_set(self, *, domain: str, token: str, key_authorization: str) -> dict:
+        """Serve an ACME HTTP-01 answer at http://<domain>/.well-known/acme-challenge/<token>."""
+        args = {"domain": domain, "token": token, "key_authorization": key_authorization}
+        return self.call("web_acme_challenge_set", **args)[0]
+
+    def web_acme_challenge_clear(self, *, domain: str, token: str) -> dict:
+        return self.call("web_acme_challenge_clear", domain=domain, token=token)[0]
 
     def web_log(
         self,

@@ -63,6 +63,12 @@ class Config:
     web_dir: Path = Path("/var/lib/warren-web")
     webapps_port: int = 8080
     webapps_address: str = "127.0.0.1"
+    # HTTPS for users' sites (execution_agent/web/tls.py): nginx listens here too, and the
+    # platform's own <user>.<domain> sites use the operator's wildcard certificate (optional).
+    webapps_https_port: int = 8443
+    webapps_https_address: str = "127.0.0.1"
+    wildcard_certificate: Path | None = None
+    wildcard_key: Path | None = None
     # The most processes a user may have once their web app's vassal is running (RLIMIT_NPROC,
     # set by the vassal wrapper): a fork bomb in a web app stops there.
     web_nproc: int = 512
@@ -81,6 +87,9 @@ class Config:
     sandbox_bind_ports: tuple[int, ...] = ()
     # Production refuses to start on a kernel without Landlock networking unless this is set.
     landlock_optional: bool = False
+    # Peers that may call ssh_session and nothing else: the SSH gateway's login account
+    # (ssh_gateway/session.py), which must reach the socket but must not spawn as anyone.
+    ssh_uids: frozenset[int] = frozenset()
 
 
 def _absolute_path(env: Mapping[str, str], name: str, default: str) -> Path:
@@ -136,6 +145,19 @@ def _allowed_uids(env: Mapping[str, str]) -> frozenset[int]:
     return frozenset(uids)
 
 
+def _ssh_uids(env: Mapping[str, str]) -> frozenset[int]:
+    raw = env.get("WARREN_EXEC_AGENT_SSH_UIDS")
+    if raw is None:
+        try:
+            return frozenset({pwd.getpwnam(env.get("WARREN_SSH_LOGIN", "warren-ssh")).pw_uid})
+        except KeyError:
+            return frozenset()
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    if not all(item.isdigit() for item in items):
+        raise ConfigError(f"WARREN_EXEC_AGENT_SSH_UIDS must be a comma list of uids, got {raw!r}")
+    return frozenset(int(item) for item in items)
+
+
 def _cgroup_prefix(env: Mapping[str, str]) -> str:
     value = env.get("WARREN_CGROUP_PREFIX", "warren")
     if not CGROUP_PREFIX_RE.match(value) or ".." in value.split("/"):
@@ -154,13 +176,19 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be a boolean (1/0, true/false), got {raw!r}")
 
 
-def _address(env: Mapping[str, str]) -> str:
-    value = env.get("WARREN_WEBAPPS_ADDRESS", "127.0.0.1")
+def _address(
+    env: Mapping[str, str], name: str = "WARREN_WEBAPPS_ADDRESS", default: str = "127.0.0.1"
+) -> str:
+    value = env.get(name, default)
     try:
         ipaddress.ip_address(value)
     except ValueError:
-        raise ConfigError(f"WARREN_WEBAPPS_ADDRESS must be an IP address, got {value!r}") from None
+        raise ConfigError(f"{name} must be an IP address, got {value!r}") from None
     return value
+
+
+def _optional_path(env: Mapping[str, str], name: str) -> Path | None:
+    return _absolute_path(env, name, "/") if env.get(name) else None
 
 
 def _sandbox_block(env: Mapping[str, str]) -> tuple[firewall.Blocked, ...]:
@@ -187,12 +215,16 @@ def _sandbox_database_ports(env: Mapping[str, str]) -> tuple[int, ...]:
         raise ConfigError(str(exc).replace("BIND_PORTS", "DATABASE_PORTS")) from None
 
 
-def _sandbox_allow(env: Mapping[str, str], webapps_port: int) -> tuple[firewall.Blocked, ...]:
+def _sandbox_allow(
+    env: Mapping[str, str], webapps_port: int, https_port: int
+) -> tuple[firewall.Blocked, ...]:
     raw = env.get("WARREN_SANDBOX_ALLOW")
     if raw is None:
         # WARREN_SANDBOX_DATABASE_PORTS shapes only the default: ./bin/run leaves out a local
         # MariaDB whose root takes no password, which would make every sandbox its root.
-        raw = firewall.default_allow(webapps_port, database_ports=_sandbox_database_ports(env))
+        raw = firewall.default_allow(
+            webapps_port, database_ports=_sandbox_database_ports(env), https_port=https_port
+        )
     try:
         return firewall.parse_allow(raw)
     except firewall.FirewallError as exc:
@@ -217,6 +249,10 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     """Read and validate every WARREN_* variable the agent uses."""
     env = os.environ if env is None else env
     webapps_port = _int(env, "WARREN_WEBAPPS_PORT", 8080, 1, 65535)
+    https_port = _int(env, "WARREN_WEBAPPS_HTTPS_PORT", 8443, 1, 65535)
+    if https_port == webapps_port:
+        raise ConfigError("WARREN_WEBAPPS_HTTPS_PORT must differ from WARREN_WEBAPPS_PORT")
+    address = _address(env)
     uid_base = _int(env, "WARREN_UID_BASE", 1_000_000, 1000, 2**31)
     return Config(
         socket_path=_absolute_path(
@@ -234,12 +270,17 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         cgroup_favor_dynmods=_bool(env, "WARREN_CGROUP_FAVOR_DYNMODS", False),
         web_dir=_absolute_path(env, "WARREN_WEB_DIR", "/var/lib/warren-web"),
         webapps_port=webapps_port,
-        webapps_address=_address(env),
+        webapps_address=address,
+        webapps_https_port=https_port,
+        webapps_https_address=_address(env, "WARREN_WEBAPPS_HTTPS_ADDRESS", address),
+        wildcard_certificate=_optional_path(env, "WARREN_WEBAPPS_WILDCARD_CERT"),
+        wildcard_key=_optional_path(env, "WARREN_WEBAPPS_WILDCARD_KEY"),
         web_nproc=_int(env, "WARREN_WEB_NPROC", 512, 16, 1 << 22),
         web_worker_rss_mb=_int(env, "WARREN_WEB_WORKER_RSS_MB", 1024, 32, 1 << 20),
         sandbox_block=_sandbox_block(env),
-        sandbox_allow=_sandbox_allow(env, webapps_port),
+        sandbox_allow=_sandbox_allow(env, webapps_port, https_port),
         nft_table=_nft_table(env),
         sandbox_bind_ports=_sandbox_bind_ports(env),
         landlock_optional=_bool(env, "WARREN_SANDBOX_LANDLOCK_OPTIONAL", False),
+        ssh_uids=_ssh_uids(env),
     )

@@ -86,11 +86,14 @@ def default_allow(
     webapps_port: int,
     resolv_conf: str = "/etc/resolv.conf",
     database_ports: tuple[int, ...] = USERS_DATABASE_PORTS,
+    https_port: int | None = None,
 ) -> str:
     """What users reach by default: the web apps' nginx on this machine (to curl their own
     site), the users' database servers' ports on this machine, and port 53 of a resolver on
     this machine if resolv.conf names one."""
     entries = [f"local:{webapps_port}", *(f"local:{port}" for port in database_ports)]
+    if https_port is not None:
+        entries.insert(1, f"local:{https_port}")
     for address in local_nameservers(resolv_conf):
         entries.append(f"[{address}]:53" if ":" in address else f"{address}:53")
     return ",".join(entries)

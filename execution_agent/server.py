@@ -30,6 +30,9 @@ from execution_agent.validation import USERNAME_RE, Args
 log = logging.getLogger("execution_agent")
 REQUEST_READ_TIMEOUT = 10.0
 REPLY_TIMEOUT = 330.0
+# What a peer listed in WARREN_EXEC_AGENT_SSH_UIDS may call: the SSH gateway's forced command
+# opens sessions and nothing else, so that account cannot spawn, read files or kill as anyone.
+SSH_PEER_OPS = frozenset({"ssh_session"})
 _PEERCRED = struct.Struct("3i")
 
 
@@ -39,8 +42,10 @@ def peer_uid(connection: socket.socket) -> int:
     return uid
 
 
-def handle_request(agent: Agent, message: object) -> Reply:
-    """Validate the envelope, then run the named op (raises OpError on any refusal)."""
+def handle_request(agent: Agent, message: object, only: frozenset[str] | None = None) -> Reply:
+    """Validate the envelope, then run the named op (raises OpError on any refusal).
+
+    ``only``: the ops this peer may call (None: every op)."""
     if not isinstance(message, dict):
         raise OpError("bad_request", "request must be a JSON object")
     unknown = sorted(set(message) - {"v", "op", "args"})
@@ -56,6 +61,8 @@ def handle_request(agent: Agent, message: object) -> Reply:
     spec = OPS.get(name)
     if spec is None:
         raise OpError("unknown_op", f"op: unknown operation {name[:64]!r}")
+    if only is not None and name not in only:
+        raise OpError("forbidden", f"op: this peer may not call {name}")
     args = Args(message.get("args", {}), spec.fields, agent.config.uid_base)
     return spec.handler(agent, args)
 
@@ -83,11 +90,15 @@ class Handler(socketserver.BaseRequestHandler):
         connection: socket.socket = self.request
         started = time.monotonic()
         uid = peer_uid(connection)
-        if uid not in self.server.agent.config.allowed_uids:
-            self._respond_error(OpError("forbidden", f"peer uid {uid} may not use this agent"))
-            log.warning("op=- peer_uid=%d outcome=forbidden reason=peer-not-allowed", uid)
-            return
-        op_name, who, outcome = self._serve(connection)
+        config = self.server.agent.config
+        only = None
+        if uid not in config.allowed_uids:
+            if uid not in config.ssh_uids:
+                self._respond_error(OpError("forbidden", f"peer uid {uid} may not use this agent"))
+                log.warning("op=- peer_uid=%d outcome=forbidden reason=peer-not-allowed", uid)
+                return
+            only = SSH_PEER_OPS
+        op_name, who, outcome = self._serve(connection, only)
         log.info(
             "op=%s peer_uid=%d %s outcome=%s ms=%.1f",
             op_name,
@@ -97,7 +108,9 @@ class Handler(socketserver.BaseRequestHandler):
             (time.monotonic() - started) * 1000,
         )
 
-    def _serve(self, connection: socket.socket) -> tuple[str, str, str]:
+    def _serve(
+        self, connection: socket.socket, only: frozenset[str] | None
+    ) -> tuple[str, str, str]:
         """Read, run and answer one request; return (op, who, outcome) for the log line."""
         connection.settimeout(REQUEST_READ_TIMEOUT)
         try:
@@ -114,7 +127,7 @@ class Handler(socketserver.BaseRequestHandler):
         connection.settimeout(REPLY_TIMEOUT)
         fds: list[int] = []
         try:
-            reply = handle_request(self.server.agent, message)
+            reply = handle_request(self.server.agent, message, only)
             fds = [fd for _, fd in reply.fds]
             send_frame(connection, {"ok": True, "result": reply.wire_result()}, fds)
             return op_name, who, "ok"

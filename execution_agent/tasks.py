@@ -19,7 +19,7 @@ import select
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,6 +44,7 @@ class TaskRunRequest:
     log_parts: list[str]  # the log file, relative to the home
     wall_seconds: float
     log_max_bytes: int
+    env: dict[str, str] = field(default_factory=dict)  # args.env's rules (API_TOKEN)
 
     @property
     def run_group(self) -> str:
@@ -127,6 +128,7 @@ class TaskRunner:
                     stdout=log_fd,
                     stderr=log_fd,
                     run_group=req.run_group,
+                    env=req.env,
                 )
             )
         except BaseException as exc:

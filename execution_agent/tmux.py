@@ -485,7 +485,13 @@ class Tmux:
             os.close(warm.attached.master)
 
     def new_session_args(
-        self, console_id: str, argv: list[str], cwd: str, rows: int, cols: int
+        self,
+        console_id: str,
+        argv: list[str],
+        cwd: str,
+        rows: int,
+        cols: int,
+        env: dict[str, str] | None = None,
     ) -> list[str]:
         # tmux runs a single argument through `sh -c`; quoting keeps argv semantics.
         command = [shlex.quote(argv[0])] if len(argv) == 1 else argv
@@ -504,6 +510,7 @@ class Tmux:
             "WARREN_TAG_KIND=console",
             "-e",
             f"WARREN_TAG_ID={console_id}",
+            *[word for name, value in (env or {}).items() for word in ("-e", f"{name}={value}")],
             "--",
             *command,
         ]

@@ -205,8 +205,11 @@ class Args:
         if not isinstance(value, dict):
             raise bad_request("args.env: must be an object")
         for key, item in value.items():
-            if not (ENV_KEY_RE.match(key) or key in ("TERM", "LANG")):
-                raise bad_request(f"args.env.{key}: only WARREN_*, TERM and LANG may be set")
+            # API_TOKEN: the user's own Warren API token, when they opted in (the Account tab).
+            if not (ENV_KEY_RE.match(key) or key in ("TERM", "LANG", "API_TOKEN")):
+                raise bad_request(
+                    f"args.env.{key}: only WARREN_*, TERM, LANG and API_TOKEN may be set"
+                )
             if key.startswith("WARREN_TAG_"):
                 raise bad_request(f"args.env.{key}: set by the tag argument, not env")
             if not isinstance(item, str) or "\0" in item or len(item) > 4096:

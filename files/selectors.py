@@ -260,3 +260,23 @@ def existing_file_is_binary(*, files: UserFiles, location: Location) -> bool:
     fd, _ = files.open(location, "r")
     with os.fdopen(fd, "rb") as handle:
         return is_binary(handle.read(BINARY_SNIFF_BYTES), complete=False)
+
+
+def file_tree(*, user, location: Location, max_entries: int = 1000) -> tuple[list[str], bool]:
+    """Every path beneath ``location`` (folders end in "/"), breadth first, and whether the
+    walk stopped at ``max_entries``. Links are listed, not followed (no loops, no escapes)."""
+    files = UserFiles(user)
+    found: list[str] = []
+    folders = [location]
+    while folders:
+        folder = folders.pop(0)
+        for item in sorted(files.list(folder), key=lambda item: item["name"]):
+            child = folder.child(item["name"])
+            if len(found) >= max_entries:
+                return found, True
+            if item["type"] == "dir":
+                found.append(child.sandbox_path + "/")
+                folders.append(child)
+            else:
+                found.append(child.sandbox_path)
+    return found, False

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from api.selectors import sandbox_env_for
 from schedules.models import AlwaysOnTask, ScheduledTask, TaskRun
 from schedules.selectors import tasks_expire_for
 from servers.agents import (
@@ -49,6 +50,7 @@ def start(run: TaskRun) -> dict:
         wall_seconds=wall_seconds_for(task),
         log_max_bytes=settings.WARREN_TASK_LOG_MAX_BYTES,
         limits=sandbox_limits(task.owner),
+        env=sandbox_env_for(task.owner),
     )
 
 

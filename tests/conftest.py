@@ -1,5 +1,6 @@
 import os
 import shutil
+import time
 
 import pytest
 from django.test import Client
@@ -129,8 +130,20 @@ def provisioned(local_servers, exec_agent, fileserver, django_capture_on_commit_
         return user
 
     yield provision
-    # Usernames repeat across tests (alice, mallory) with new uids: leave nothing behind.
-    exec_agent.kill_user_processes({user.uid for user in made})
-    for user in made:
-        for root in (exec_agent.homes, exec_agent.www):
-            shutil.rmtree(root / user.username, ignore_errors=True)
+    # Usernames repeat across tests (alice, mallory) with new uids: leave nothing behind. A
+    # writer can outlive the kill by a moment (an always-on supervisor told to stop notes the
+    # exit in the task's log after its process dies), and rmtree then loses the race with a
+    # file appearing in a directory it is emptying; so repeat until the trees are gone.
+    uids = {user.uid for user in made}
+    leftovers = [
+        root / user.username for user in made for root in (exec_agent.homes, exec_agent.www)
+    ]
+    deadline = time.monotonic() + 10
+    while True:
+        exec_agent.kill_user_processes(uids)
+        for path in leftovers:
+            shutil.rmtree(path, ignore_errors=True)
+        if not any(path.exists() for path in leftovers) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert not any(path.exists() for path in leftovers), f"left behind: {leftovers}"

@@ -23,11 +23,16 @@ if _worker.startswith("gw") and os.environ.get("WARREN_TEST_UID_WORKER") != _wor
     os.environ["WARREN_TEST_UID_WORKER"] = _worker
 os.environ.setdefault("WARREN_CELERY_EAGER", "1")
 os.environ.setdefault("WARREN_LOGIN_RATE_LIMIT", "10/m/ip,5/5m/key")
+# Forums: a key, so posts are checked; the client below never leaves the machine.
+os.environ.setdefault("WARREN_AKISMET_API_KEY", "offline-test-key")
 
 from config.settings import *  # noqa: E402, F403
 
 # Hashing strength is not under test here; speed is welcome.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Akismet answers from the akismet package's offline test clients (tests/fakes/akismet.py).
+WARREN_AKISMET_CLIENT = "tests.fakes.akismet.ConventionClient"
 
 # Test processes may share one Redis (xdist workers, CI beside a developer's run): give each
 # process its own key space so rate limits and channel groups never leak between them.

@@ -61,6 +61,22 @@ def reload(webapp: WebApp, *, app: dict) -> dict:
     return web_agent(webapp.server).web_reload(user=user_ref(webapp.user), app=app)
 
 
+def apply(webapp: WebApp, *, app: dict) -> dict:
+    """Install ``app`` on the app's web server without reloading the app (a new certificate)."""
+    return web_agent(webapp.server).web_apply(user=user_ref(webapp.user), app=app)
+
+
+def acme_publish(webapp: WebApp, *, domain: str, token: str, answer: str) -> None:
+    """Serve an ACME HTTP-01 answer for domain from the app's web server."""
+    web_agent(webapp.server).web_acme_challenge_set(
+        domain=domain, token=token, key_authorization=answer
+    )
+
+
+def acme_withdraw(webapp: WebApp, *, domain: str, token: str) -> None:
+    web_agent(webapp.server).web_acme_challenge_clear(domain=domain, token=token)
+
+
 def remove(webapp: WebApp, *, domain: str | None = None) -> None:
     """Take ``domain`` (the app's own unless given) off the app's web server."""
     web_agent(webapp.server).web_remove(user=user_ref(webapp.user), domain=domain or webapp.domain)
@@ -124,7 +140,23 @@ def app_settings(webapp: WebApp, *, with_template: bool = True) -> dict:
         "auth": auth,
         "force_https": webapp.force_https,
         "wsgi_template": template,
+        "tls": tls_settings(webapp),
     }
+
+
+def tls_settings(webapp: WebApp, *, certificate=None) -> dict | None:
+    """HTTPS for the app: the operator's wildcard for <user>.<WARREN_WEBAPPS_DOMAIN>, the
+    app's own certificate (``certificate``: a Certificate or CheckedCertificate to use
+    instead of the stored one), or none."""
+    hsts = {"hsts_max_age": webapp.hsts_max_age}
+    if webapp.own_address:
+        return {"wildcard": True, **hsts}
+    if certificate is None:
+        stored = getattr(webapp, "certificate", None)  # the reverse one-to-one, or None
+        certificate = stored if stored is not None and stored.serving else None
+    if certificate is None:
+        return None
+    return {"certificate": certificate.chain_pem, "key": certificate.key_pem, **hsts}
 
 
 def check_directory(user, path: str, *, what: str) -> None:

@@ -4,6 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from webapps import agent
+from webapps.certificates import MAX_PEM_BYTES
 from webapps.models import WebApp
 from webapps.validation import (
     clean_auth_username,
@@ -130,3 +131,43 @@ class StaticMappingForm(forms.Form):
         path = clean_home_path(user, self.cleaned_data["directory"], what="directory")
         agent.check_directory(user, path, what="directory")
         return path
+
+
+class CertificateUploadForm(forms.Form):
+    """A chain and key, pasted or as files (a file wins); webapps/certificates.py checks them."""
+
+    certificate = forms.CharField(
+        label="Certificate chain (PEM, yours first)", required=False, widget=forms.Textarea
+    )
+    key = forms.CharField(label="Private key (PEM)", required=False, widget=forms.Textarea)
+    certificate_file = forms.FileField(label="or the chain's file", required=False)
+    key_file = forms.FileField(label="or the key's file", required=False)
+
+    def _pick(self, name: str, what: str) -> bytes:
+        upload = self.cleaned_data.get(f"{name}_file")
+        if upload is not None:
+            if upload.size > MAX_PEM_BYTES:
+                raise ValidationError(
+                    f"The {what} file is {upload.size // 1024} KiB: more than the "
+                    f"{MAX_PEM_BYTES // 1024} KiB a PEM file of it could need."
+                )
+            return upload.read()
+        text = self.cleaned_data.get(name) or ""
+        if not text.strip():
+            raise ValidationError(f"Paste the {what} or choose its file.")
+        return text.encode("utf-8", "replace")
+
+    def clean(self):
+        cleaned = super().clean()
+        for name, what in (("certificate", "certificate chain"), ("key", "private key")):
+            try:
+                cleaned[f"{name}_bytes"] = self._pick(name, what)
+            except ValidationError as exc:
+                self.add_error(name, exc)
+        return cleaned
+
+
+class HstsForm(forms.Form):
+    hsts_max_age = forms.IntegerField(
+        label="HSTS max-age (seconds; 0 sends no header)", min_value=0, max_value=63072000
+    )

@@ -38,6 +38,8 @@ class WebApp(models.Model):
     workers = models.PositiveSmallIntegerField(default=1)
     enabled = models.BooleanField(default=True)
     force_https = models.BooleanField(default=False)
+    # Strict-Transport-Security max-age sent over HTTPS; 0 sends none.
+    hsts_max_age = models.PositiveIntegerField(default=0)
     auth_username = models.CharField(max_length=64, blank=True)
     # A crypt(3) SHA-512 hash for nginx's htpasswd; the password itself is never stored.
     auth_password_hash = models.CharField(max_length=300, blank=True)
@@ -97,10 +99,17 @@ class WebApp(models.Model):
 
     @property
     def url(self) -> str:
+        if self.force_https:
+            return self.https_url
         port = settings.WARREN_WEBAPPS_PORT
-        suffix = "" if port in (80, 443) else f":{port}"
-        scheme = "https" if self.force_https else "http"
-        return f"{scheme}://{self.domain}{suffix}/"
+        suffix = "" if port == 80 else f":{port}"
+        return f"http://{self.domain}{suffix}/"
+
+    @property
+    def https_url(self) -> str:
+        port = settings.WARREN_WEBAPPS_HTTPS_PORT
+        suffix = "" if port == 443 else f":{port}"
+        return f"https://{self.domain}{suffix}/"
 
 
 class StaticMapping(models.Model):
@@ -126,3 +135,58 @@ class StaticMapping(models.Model):
     def covers_home(self) -> bool:
         """The whole home is published: every file in it, not only a site's assets."""
         return self.directory.rstrip("/") == self.webapp.user.home_path.rstrip("/")
+
+
+class Certificate(models.Model):
+    """A custom domain's HTTPS certificate: uploaded by its owner or issued over ACME.
+
+    chain_pem and key_pem are what the web server serves (empty until one is issued); state
+    says how the latest issuance or renewal went, so a failed renewal keeps serving the old
+    certificate until it expires.
+    """
+
+    class Source(models.TextChoices):
+        ACME = "acme", "Issued automatically (ACME)"
+        UPLOADED = "uploaded", "Uploaded"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ISSUED = "issued", "Issued"
+        FAILED = "failed", "Failed"
+
+    webapp = models.OneToOneField(WebApp, on_delete=models.CASCADE, related_name="certificate")
+    # The name it was issued for: after a domain change the certificate is replaced.
+    domain = models.CharField(max_length=253)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    failure_reason = models.TextField(blank=True)
+    issuer = models.CharField(max_length=500, blank=True)
+    names = models.JSONField(default=list, blank=True)
+    not_after = models.DateTimeField(null=True, blank=True)
+    renew_after = models.DateTimeField(null=True, blank=True)
+    chain_pem = models.TextField(blank=True)
+    key_pem = models.TextField(blank=True)
+    # Failed ACME attempts in a row, and when the next one may run (backoff).
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Renewal failures are emailed once per failed renewal, not once per retry.
+    failure_notified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["source", "renew_after"], name="certificate_renew_due")]
+
+    def __str__(self):
+        return f"{self.domain} ({self.get_source_display()}, {self.state_label})"
+
+    @property
+    def state_label(self) -> str:
+        if self.state == self.State.FAILED:
+            return f"failed: {self.failure_reason}"
+        return self.state
+
+    @property
+    def serving(self) -> bool:
+        """The web server has a certificate for the domain (whatever the latest attempt)."""
+        return bool(self.chain_pem and self.key_pem and self.domain == self.webapp.domain)

@@ -4,7 +4,7 @@ from accounts.access import object_or_404
 from accounts.selectors import cheapest_plan_allowing
 from webapps import agent
 from webapps.agent import AgentError, AgentUnavailable, virtualenv_python
-from webapps.models import WebApp
+from webapps.models import Certificate, WebApp
 
 
 def webapps_of(user):
@@ -16,6 +16,11 @@ def webapp_of(user, pk: int) -> WebApp:
     or their teacher: accounts.access), else 404 (also for none at all)."""
     queryset = WebApp.objects.prefetch_related("static_mappings")
     return object_or_404(queryset, actor=user, owner="user", pk=pk)
+
+
+def certificate_of(webapp: WebApp) -> Certificate | None:
+    """The app's own HTTPS certificate row (an ACME one may be pending or failed)."""
+    return Certificate.objects.filter(webapp=webapp).first()
 
 
 def plan_for_more_webapps(count: int):

@@ -16,8 +16,8 @@ from accounts.selectors import cheapest_plan_allowing
 from config.errors import AppError
 from servers.models import Server
 from servers.selectors import first_active_server
-from webapps import agent, dns, quickstart
-from webapps.agent import AgentError, AgentUnavailable, app_settings
+from webapps import agent, dns, https, quickstart
+from webapps.agent import AgentError, AgentUnavailable
 from webapps.models import StaticMapping, WebApp
 from webapps.validation import clean_domain, default_domain, hash_password
 
@@ -74,14 +74,25 @@ def webapp_create(
 @transaction.atomic
 def webapp_update(*, webapp: WebApp, **changes) -> WebApp:
     """Save already validated settings; they reach the web server on the next Reload."""
-    unknown = set(changes) - set(SETTING_FIELDS) - {"force_https"}
+    unknown = set(changes) - set(SETTING_FIELDS) - {"force_https", "hsts_max_age"}
     if unknown:
         raise TypeError(f"webapp_update: cannot set {sorted(unknown)}")
+    if changes.get("force_https") and not webapp.own_address and not _serves_certificate(webapp):
+        raise AppError(
+            "Force HTTPS needs a certificate for the domain first: get one automatically or "
+            "upload your own below.",
+            field="force_https",
+        )
     for name, value in changes.items():
         setattr(webapp, name, value)
     webapp.changed_at = timezone.now()
     webapp.save(update_fields=[*changes, "changed_at", "updated_at"])
     return webapp
+
+
+def _serves_certificate(webapp: WebApp) -> bool:
+    certificate = getattr(webapp, "certificate", None)
+    return certificate is not None and certificate.serving
 
 
 def webapp_set_password(*, webapp: WebApp, username: str, password: str) -> WebApp:
@@ -148,6 +159,7 @@ def webapp_set_domain(*, webapp: WebApp, domain: str) -> ReloadResult:
     # the app is deleted.
     with contextlib.suppress(AgentError, AgentUnavailable):
         agent.remove(webapp, domain=old)
+    https.certificate_follow_domain(webapp=webapp)
     return webapp_reload(webapp=webapp)
 
 
@@ -174,6 +186,7 @@ def webapp_verify_domain(*, webapp: WebApp) -> ReloadResult:
         raise AppError(f"{name} has {seen}, not {token}. Check the record's value and try again.")
     webapp.verified_domain = webapp.domain
     webapp.save(update_fields=["verified_domain", "updated_at"])
+    https.certificate_issue_when_ready(webapp=webapp)
     return webapp_reload(webapp=webapp)
 
 
@@ -182,10 +195,7 @@ def webapp_reload(*, webapp: WebApp) -> ReloadResult:
     if not webapp.domain_verified:
         return _withhold_unverified(webapp)
     started = timezone.now()
-    settings_sent = app_settings(webapp)
-    limit = effective_limits(webapp.user).max_web_workers_per_app
-    # A plan that shrank since the setting was saved still bounds what runs.
-    settings_sent["processes"] = max(1, min(webapp.workers, limit))
+    settings_sent = https.served_settings(webapp)
     try:
         answer = agent.reload(webapp, app=settings_sent)
         result = ReloadResult(

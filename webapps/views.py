@@ -12,8 +12,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.access import access_record
 from accounts.limits import effective_limits
 from config.errors import AppError, error_response
-from webapps import agent, selectors, services
-from webapps.forms import PasswordForm, SettingForm, StaticMappingForm, WizardForm
+from webapps import agent, https, selectors, services
+from webapps.forms import (
+    CertificateUploadForm,
+    HstsForm,
+    PasswordForm,
+    SettingForm,
+    StaticMappingForm,
+    WizardForm,
+)
 from webapps.models import StaticMapping
 from webapps.validation import default_domain
 
@@ -99,6 +106,9 @@ def _detail_context(request, webapp, **extra) -> dict:
         "wsgi_editor_url": editor_url(webapp.wsgi_file),
         "static_form": StaticMappingForm(webapp=webapp),
         "password_form": PasswordForm(initial={"username": webapp.auth_username}),
+        "certificate": selectors.certificate_of(webapp),
+        "certificate_form": CertificateUploadForm(),
+        "hsts_form": HstsForm(initial={"hsts_max_age": webapp.hsts_max_age}),
         "log_kinds": agent.LOG_KINDS,
         **extra,
     }
@@ -206,9 +216,71 @@ def enabled(request, pk: int):
 def force_https(request, pk: int):
     webapp = selectors.webapp_of(request.user, pk)
     _record(request, webapp, "changed HTTPS of")
-    services.webapp_update(webapp=webapp, force_https=request.POST.get("force_https") == "on")
+    try:
+        services.webapp_update(webapp=webapp, force_https=request.POST.get("force_https") == "on")
+    except AppError as exc:
+        return error_response(request, exc, "webapps:detail", webapp.pk)
     messages.success(request, "HTTPS setting saved: press Reload to apply it.")
     return redirect("webapps:detail", pk=webapp.pk)
+
+
+@require_POST
+def hsts(request, pk: int):
+    webapp = selectors.webapp_of(request.user, pk)
+    form = HstsForm(request.POST)
+    if not form.is_valid():
+        context = _detail_context(request, webapp, hsts_form=form)
+        return render(request, "webapps/detail.html", context, status=400)
+    _record(request, webapp, "changed HSTS of")
+    services.webapp_update(webapp=webapp, hsts_max_age=form.cleaned_data["hsts_max_age"])
+    messages.success(request, "HSTS setting saved: press Reload to apply it.")
+    return redirect("webapps:detail", pk=webapp.pk)
+
+
+@require_POST
+def certificate_upload(request, pk: int):
+    """Upload your own: checked, served at once, or refused with the site unchanged."""
+    webapp = selectors.webapp_of(request.user, pk)
+    form = CertificateUploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            https.certificate_upload(
+                webapp=webapp,
+                certificate=form.cleaned_data["certificate_bytes"],
+                key=form.cleaned_data["key_bytes"],
+            )
+        except AppError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc)
+    if not form.is_valid():
+        context = _detail_context(request, webapp, certificate_form=form)
+        return render(request, "webapps/detail.html", context, status=400)
+    _record(request, webapp, "uploaded a certificate for")
+    messages.success(request, f"{webapp.domain} is now served over HTTPS with your certificate.")
+    return redirect(reverse("webapps:detail", args=[webapp.pk]) + "#https")
+
+
+@require_POST
+def certificate_request(request, pk: int):
+    """Get a certificate automatically (ACME): a task on the web server's queue does it."""
+    webapp = selectors.webapp_of(request.user, pk)
+    try:
+        https.certificate_request(webapp=webapp)
+    except AppError as exc:
+        return error_response(request, exc, "webapps:detail", webapp.pk)
+    _record(request, webapp, "asked for a certificate for")
+    messages.success(
+        request, f"Asking for a certificate for {webapp.domain}: this page says how it went."
+    )
+    return redirect(reverse("webapps:detail", args=[webapp.pk]) + "#https")
+
+
+@require_POST
+def certificate_remove(request, pk: int):
+    webapp = selectors.webapp_of(request.user, pk)
+    _record(request, webapp, "removed the certificate of")
+    https.certificate_remove(webapp=webapp)
+    messages.success(request, f"{webapp.domain} is served over plain HTTP only again.")
+    return redirect(reverse("webapps:detail", args=[webapp.pk]) + "#https")
 
 
 @require_POST

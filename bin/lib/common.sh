@@ -13,13 +13,15 @@ is_root() { [ "$(id -u)" -eq 0 ]; }
 
 # Debian packages Warren runs with; tests add a browser. The database clients are the
 # Databases tab's MySQL and psql consoles.
+# openssh-server: the SSH gateway (ssh_gateway/), its own sshd on WARREN_SSH_PORT.
 # uwsgi-plugin-python3 serves /usr/bin/python3.11; python3-flask/-bottle/-django make the Web
 # tab's quick-start apps importable in a vassal's sandbox without a virtualenv.
 RUN_PACKAGES=(tmux bubblewrap nginx uwsgi uwsgi-plugin-python3 python3-flask python3-bottle
     python3-django quota rsync procps util-linux acl nftables
-    mariadb-client postgresql-client)
+    mariadb-client postgresql-client openssh-server)
 # poppler-utils: the billing tests read invoice PDFs back (pdftotext) and render them (pdftoppm).
-TEST_PACKAGES=(chromium chromium-driver wrk poppler-utils)
+# pebble: the ACME test server the HTTPS certificate tests issue from.
+TEST_PACKAGES=(chromium chromium-driver wrk poppler-utils pebble)
 
 missing_packages() {
     local pkg

@@ -13,6 +13,7 @@ The services are re-exported here, so views call ``services.console_start`` and 
 from consoles.services.consoles import (
     console_kill,
     console_restart,
+    console_send_input,
     console_start,
     console_states_sync,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "console_kill",
     "console_restart",
     "console_run_file",
+    "console_send_input",
     "console_share",
     "console_start",
     "console_states_sync",

@@ -25,6 +25,9 @@ from servers.selectors import first_active_server
 
 logger = logging.getLogger(__name__)
 
+# The execution agent's limit for one console_send_input.
+MAX_INPUT_CHARS = 4096
+
 
 # --- helpers ------------------------------------------------------------------------------
 
@@ -181,6 +184,22 @@ def console_restart(*, console: Console) -> Console:
     console.state = Console.State.RUNNING
     console.save(update_fields=["state"])
     return console
+
+
+def console_send_input(*, console: Console, text: str) -> int:
+    """Type ``text`` into a running console (the API's send_input); a newline is Enter."""
+    if not text:
+        raise AppError("Send at least one character.", field="input")
+    if len(text) > MAX_INPUT_CHARS:
+        raise AppError(f"Send at most {MAX_INPUT_CHARS} characters at a time.", field="input")
+    if "\0" in text:
+        raise AppError("The input may not contain NUL characters.", field="input")
+    try:
+        return tmux.send_input(console, text)
+    except (tmux.AgentError, tmux.AgentUnavailable) as exc:
+        if isinstance(exc, tmux.AgentError) and exc.code == "not_found":
+            raise AppError("This console is not running: restart it first.", status=409) from exc
+        raise agent_failure("type into the console", exc) from exc
 
 
 def console_states_sync(*, owner: User) -> list[Console]:

@@ -54,6 +54,7 @@ from execution_agent.ops import (  # noqa: E402, F401
     core,
     files,
     processes,
+    ssh,
     tasks,
     web,
 )

@@ -14,6 +14,7 @@ from execution_agent.ops.processes import kill_if_wedged, kill_tagged_tree
 from execution_agent.validation import Args, Tag
 
 CONSOLE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+MAX_INPUT_CHARS = 4096
 LIST_FORMAT = "#{session_name}\t#{pane_dead}\t#{session_created}\t#{pane_pid}"
 
 
@@ -23,13 +24,14 @@ def _console_id(args: Args) -> str:
 
 @op(
     "console_start",
-    fields=("user", "limits", "console_id", "argv", "cwd", "rows", "cols", "homes"),
+    fields=("user", "limits", "console_id", "argv", "cwd", "rows", "cols", "homes", "env"),
 )
 def console_start(agent, args: Args) -> Reply:
     """Ensure the user's tmux server and a session running argv; idempotent per console_id.
 
     ``homes``: other users whose homes the server binds at /home/<name> (a teacher's
     students); the reply's ``homes`` says which the running server actually has.
+    ``env``: variables the new session's program gets (args.env's rules), e.g. API_TOKEN.
     """
     user = args.user()
     homes = args.homes()
@@ -39,10 +41,11 @@ def console_start(agent, args: Args) -> Reply:
     rows = args.int("rows", minimum=2, maximum=1000, default=24)
     cols = args.int("cols", minimum=2, maximum=1000, default=80)
     cwd = sandbox_cwd(agent, user, args.str("cwd", default=None))
+    env = args.env()
     with agent.tmux.lock(user):
         agent.tmux.ensure_server(user, limits, homes)
         code, _, err = agent.tmux.command(
-            user, agent.tmux.new_session_args(console_id, argv, cwd, rows, cols), limits=limits
+            user, agent.tmux.new_session_args(console_id, argv, cwd, rows, cols, env), limits=limits
         )
         bound = list(agent.tmux.bound_homes(user))
     if code != 0:
@@ -172,3 +175,20 @@ def console_capture(agent, args: Args) -> Reply:
     if code != 0:
         raise not_found(f"no console {console_id}: {err.strip()[:200]}")
     return Reply({"text": out})
+
+
+@op("console_send_input", fields=("user", "console_id", "text"))
+def console_send_input(agent, args: Args) -> Reply:
+    """Type ``text`` into the console, as keys (a newline is Enter); for the HTTP API."""
+    user = args.user()
+    console_id = _console_id(args)
+    text = args.str("text", max_chars=MAX_INPUT_CHARS)
+    if not agent.tmux.server_alive(user):
+        raise not_found(f"no console {console_id}")
+    # -l: literal keys, so "C-c" or "Enter" in the text are typed, not interpreted.
+    code, _, err = agent.tmux.command(
+        user, ["send-keys", "-t", f"={console_id}:", "-l", "--", text]
+    )
+    if code != 0:
+        raise not_found(f"no console {console_id}: {err.strip()[:200]}")
+    return Reply({"sent": len(text)})

@@ -28,6 +28,7 @@ RUN_ID_RE = re.compile(r"^[a-z0-9]{8,40}$")
         "log",
         "wall_seconds",
         "log_max_bytes",
+        "env",
     ),
 )
 def task_start(agent, args: Args) -> Reply:
@@ -44,6 +45,7 @@ def task_start(agent, args: Args) -> Reply:
         log_parts=log_parts,
         wall_seconds=args.number("wall_seconds", minimum=1, maximum=MAX_WALL_SECONDS),
         log_max_bytes=args.int("log_max_bytes", minimum=1024, maximum=1 << 34),
+        env=args.env(),
     )
     return Reply(agent.tasks.start(req))
 

@@ -34,6 +34,8 @@ def web_info(agent, args: Args) -> Reply:
         {
             "pythons": uwsgi_pythons(),
             "port": agent.config.webapps_port,
+            "https_port": agent.config.webapps_https_port,
+            "wildcard_certificate": server.certificates.wildcard_configured(),
             **server.status(),
         }
     )
@@ -59,6 +61,24 @@ def web_remove(agent, args: Args) -> Reply:
     """Take an app off this web server (its WSGI file and logs are kept)."""
     user = args.user()
     return Reply(agent.web.remove(user, domain_slug(_domain(args))))
+
+
+@op("web_acme_challenge_set", fields=("domain", "token", "key_authorization"))
+def web_acme_challenge_set(agent, args: Args) -> Reply:
+    """Answer an ACME HTTP-01 challenge for the domain (served by its site block)."""
+    slug = domain_slug(_domain(args))
+    agent.web.certificates.challenge_set(
+        slug, args.str("token", max_chars=128), args.str("key_authorization", max_chars=256)
+    )
+    return Reply({})
+
+
+@op("web_acme_challenge_clear", fields=("domain", "token"))
+def web_acme_challenge_clear(agent, args: Args) -> Reply:
+    """Stop answering a challenge once the ACME server has validated it (or gave up)."""
+    slug = domain_slug(_domain(args))
+    removed = agent.web.certificates.challenge_clear(slug, args.str("token", max_chars=128))
+    return Reply({"removed": removed})
 
 
 def _log_file(args: Args) -> tuple[str, str]:

@@ -65,6 +65,7 @@ class AgentHarness:
         # Web apps: nginx and the Emperor of this harness (execution_agent.testing.web).
         self.web_dir = self.base / "web"
         self.web_port = free_port()
+        self.web_https_port = free_port()
         for path in (self.homes, self.www):
             path.mkdir(mode=0o755)
         self.process: subprocess.Popen | None = None
@@ -98,6 +99,7 @@ class AgentHarness:
             "WARREN_RUN_DIR": str(self.run_dir),
             "WARREN_WEB_DIR": str(self.web_dir),
             "WARREN_WEBAPPS_PORT": str(self.web_port),
+            "WARREN_WEBAPPS_HTTPS_PORT": str(self.web_https_port),
             # Each harness its own table, removed at clean-up (harnesses run side by side).
             "WARREN_SANDBOX_NFT_TABLE": self.nft_table,
             **self.extra_env,

@@ -11,6 +11,8 @@ Layout under WARREN_WEB_DIR (no sandbox binds any of it except a user's own sock
     logs/<uid>/         0700 user   <domain>.{error,server}.log (at /var/log/webapps)
     access-logs/<uid>/  0711 root   <domain>.access.log, written by nginx
     nginx/              0755 root   nginx.conf (0600), sites/<slug>.conf, htpasswd/, pages/
+    nginx/certs/<slug>/ 0700 root   <sha256>.crt and .key (0600): what nginx's master loads
+    acme-challenge/<slug>/ 0755 root  HTTP-01 token files (0644), served to the ACME server
 """
 
 from __future__ import annotations
@@ -144,8 +146,11 @@ class WebLayout:
         self.sites = self.nginx / "sites"
         self.htpasswd_dir = self.nginx / "htpasswd"
         self.pages = self.nginx / "pages"
+        self.certs = self.nginx / "certs"
+        self.acme_challenges = self.root / "acme-challenge"
         self.uwsgi_params = self.nginx / "uwsgi_params"
         self.probe_secret_file = self.nginx / "probe-secret"
+        self.ticket_key = self.nginx / "ticket.key"
         self.seccomp = self.specs / "seccomp.bpf"
         self.emperor_pid = self.root / "emperor.pid"
         self.lock_file = self.root / "lock"
@@ -239,6 +244,9 @@ class WebLayout:
             (self.nginx, 0o755),
             (self.sites, 0o700),
             (self.pages, 0o755),
+            # Only nginx's master (root) reads keys, when it loads its configuration.
+            (self.certs, 0o700),
+            (self.acme_challenges, 0o755),
             (self.nginx / "tmp", 0o700),
         ):
             _owned_dir(path, mode)
@@ -247,6 +255,8 @@ class WebLayout:
         _owned_dir(self.htpasswd_dir, 0o750, 0 if worker else -1, worker[1] if worker else -1)
 
     def _prepare_files(self) -> None:
+        # TLS session ticket key (80 bytes: AES-256 and HMAC keys), for nginx's master only.
+        write_atomically(self.ticket_key, secrets.token_bytes(80), mode=0o600)
         if not self.probe_secret_file.exists():
             write_atomically(self.probe_secret_file, secrets.token_hex(24).encode(), mode=0o600)
         owner = 0 if self.root_user else os.geteuid()
@@ -272,6 +282,8 @@ class WebLayout:
             web_dir=str(self.root),
             address=self.config.webapps_address,
             port=self.config.webapps_port,
+            https_address=self.config.webapps_https_address,
+            https_port=self.config.webapps_https_port,
             probe_secret=self.probe_secret(),
             user_line=user_line,
         )

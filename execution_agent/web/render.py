@@ -6,6 +6,7 @@ configuration), so the templates can be plain text with no quoting of their own.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import resources
 from string import Template
 
@@ -76,6 +77,15 @@ def render_vassal(spec: AppSpec) -> str:
     )
 
 
+@dataclass(frozen=True)
+class SiteTls:
+    """Where the site's certificate and key are (root's files), and the HSTS max-age."""
+
+    certificate: str
+    key: str
+    hsts_max_age: int = 0
+
+
 def render_site(
     spec: AppSpec,
     *,
@@ -85,14 +95,22 @@ def render_site(
     socket: str,
     htpasswd: str,
     uwsgi_params: str,
+    acme_dir: str,
+    https_address: str = "",
+    https_port: int = 443,
+    tls: SiteTls | None = None,
 ) -> str:
-    """One nginx server block: the app's host name in front of its vassal's socket."""
+    """The site's nginx server blocks: HTTP, and HTTPS when it has a certificate, both in
+    front of its vassal's socket; ACME's HTTP-01 challenges answered from root's directory."""
     redirect = ""
     if spec.force_https:
+        # Inside `location /`, not at server level: ACME's challenges must answer over HTTP.
+        suffix = "" if https_port == 443 else f":{https_port}"
         redirect = (
-            "    if ($warren_https = 0) {\n        return 301 https://$host$request_uri;\n    }"
+            "        if ($warren_https = 0) {\n"
+            f"            return 301 https://$host{suffix}$request_uri;\n        }}"
         )
-    hidden = [
+    hidden = "\n".join(
         # Any path segment under the mapping that starts with a dot (nginx matches the
         # decoded, normalised URI, so %2e and /./ are caught too). A regex location wins
         # over `location /`, before uWSGI's static-map sees the request.
@@ -100,21 +118,49 @@ def render_site(
         "        return 404;\n    }"
         for mapping in spec.static
         if not mapping.dotfiles
-    ]
+    )
     auth = ""
     if spec.auth is not None:
         auth = f"        auth_basic $warren_auth_realm;\n        auth_basic_user_file {htpasswd};"
+    acme = (
+        # ^~: no regex location (hidden dotfiles) takes /.well-known/ first; no password.
+        "    location ^~ /.well-known/acme-challenge/ {\n"
+        f"        alias {acme_dir}/;\n"
+        "        default_type text/plain;\n    }"
+    )
+    common = {
+        "domain": spec.domain,
+        "socket": socket,
+        "uwsgi_params": uwsgi_params,
+        "access_log": access_log,
+        "hidden_dotfiles": hidden,
+        "auth": auth,
+        "acme": acme,
+    }
+    https_server = ""
+    if tls is not None:
+        hsts = ""
+        if tls.hsts_max_age:
+            hsts = f'    add_header Strict-Transport-Security "max-age={tls.hsts_max_age}" always;'
+        https_server = _template("site-https.conf").substitute(
+            **common,
+            https_address=_listen_address(https_address),
+            https_port=https_port,
+            certificate=tls.certificate,
+            key=tls.key,
+            hsts=hsts,
+        )
     return _template("site.conf").substitute(
-        domain=spec.domain,
+        **common,
         address=address,
         port=port,
-        socket=socket,
-        uwsgi_params=uwsgi_params,
-        access_log=access_log,
         https_redirect=redirect,
-        hidden_dotfiles="\n".join(hidden),
-        auth=auth,
+        https_server=https_server,
     )
+
+
+def _listen_address(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
 
 
 def _regex_literal(text: str) -> str:
@@ -141,12 +187,21 @@ def render_wsgi_file(spec: AppSpec) -> str:
 
 
 def render_nginx_main(
-    *, web_dir: str, address: str, port: int, probe_secret: str, user_line: str
+    *,
+    web_dir: str,
+    address: str,
+    port: int,
+    https_address: str,
+    https_port: int,
+    probe_secret: str,
+    user_line: str,
 ) -> str:
     return _template("nginx.conf").substitute(
         web_dir=web_dir,
         address=address,
         port=port,
+        https_address=_listen_address(https_address),
+        https_port=https_port,
         probe_secret=probe_secret,
         user_line=user_line,
     )

@@ -39,6 +39,7 @@ from execution_agent.web.render import (
     SANDBOX_CONF_DIR,
     SANDBOX_LOG_DIR,
     SANDBOX_VASSAL_INI,
+    SiteTls,
     log_name,
     render_htpasswd,
     render_site,
@@ -47,6 +48,7 @@ from execution_agent.web.render import (
 )
 from execution_agent.web.run import UWSGI
 from execution_agent.web.spec import AppSpec
+from execution_agent.web.tls import SiteCertificates
 
 PROBE_TIMEOUT = 25.0
 
@@ -58,6 +60,7 @@ class WebServer:
         self.agent = agent
         self.layout = WebLayout(agent.config)
         self.nginx = NginxSites(self.layout)
+        self.certificates = SiteCertificates(self.layout, agent.config)
         self.logs = AppLogs(self.layout, self._as_user)
         address = (agent.config.webapps_address, agent.config.webapps_port)
         self.check = ReloadCheck(self.logs, address, self.layout.probe_secret)
@@ -278,7 +281,8 @@ class WebServer:
             gid=gid if self.layout.root_user else -1,
         )
 
-    def site_text(self, spec: AppSpec) -> str:
+    def site_text(self, spec: AppSpec, tls: SiteTls | None = None) -> str:
+        config = self.agent.config
         return render_site(
             spec,
             access_log=str(self.layout.access_logs_of(spec.user) / log_name(spec.domain, "access")),
@@ -287,6 +291,10 @@ class WebServer:
             socket=str(self.layout.socket(spec)),
             htpasswd=str(self.layout.htpasswd(spec.slug)),
             uwsgi_params=str(self.layout.uwsgi_params),
+            acme_dir=str(self.certificates.challenge_dir(spec.slug)),
+            https_address=config.webapps_https_address,
+            https_port=config.webapps_https_port,
+            tls=tls,
         )
 
     # --- the operations -----------------------------------------------------------------
@@ -301,7 +309,12 @@ class WebServer:
             self.layout.prepare_user(spec, self.owner_uid(spec.user))
             wsgi_created = self.install_wsgi_file(spec)
             self.install_htpasswd(spec)
-            site_changed = self.nginx.install_site(spec.slug, self.site_text(spec))
+            tls = self.certificates.install(spec)
+            try:
+                site_changed = self.nginx.install_site(spec.slug, self.site_text(spec, tls))
+            finally:
+                # Refused or not, only what the live block names stays.
+                self.certificates.prune(spec.slug)
             vassal_changed = self.install_vassal(spec)
         if vassal_changed:
             self.wake_emperor()
@@ -309,6 +322,7 @@ class WebServer:
             "wsgi_created": wsgi_created,
             "vassal_changed": vassal_changed,
             "site_changed": site_changed,
+            "https": tls is not None,
             **self.status(),
         }
 
@@ -335,6 +349,8 @@ class WebServer:
     def _take_down(self, slug: str) -> tuple[bool, bool]:
         """Remove the domain's nginx block, vassal and password file; (site, vassal) changed."""
         site_changed = self.nginx.install_site(slug, None)
+        self.certificates.prune(slug)
+        shutil.rmtree(self.certificates.challenge_dir(slug), ignore_errors=True)
         vassal_changed = self.remove_vassal(slug)
         self.layout.htpasswd(slug).unlink(missing_ok=True)
         if vassal_changed:

@@ -27,6 +27,13 @@ PYTHON_RE = re.compile(r"^3\.\d{1,2}$")
 FRAMEWORKS = ("flask", "bottle", "django", "manual")
 MAX_PROCESSES = 16
 MAX_STATIC_MAPPINGS = 20
+# PEM blocks only (what nginx reads): no other text can reach the files nginx's master loads.
+PEM_RE = re.compile(
+    r"^(-----BEGIN [A-Z0-9 ]{1,40}-----\n[A-Za-z0-9+/=\n]{1,65536}"
+    r"-----END [A-Z0-9 ]{1,40}-----\n)+\Z"
+)
+MAX_PEM_CHARS = 64 * 1024
+MAX_HSTS_SECONDS = 2 * 365 * 24 * 3600
 
 
 def check_domain(value: object, field_name: str = "args.app.domain") -> str:
@@ -75,6 +82,16 @@ class BasicAuth:
 
 
 @dataclass(frozen=True)
+class Tls:
+    """HTTPS for the site: the operator's wildcard certificate, or the site's own PEMs."""
+
+    wildcard: bool = False
+    certificate: str = ""  # the chain, leaf first
+    key: str = ""
+    hsts_max_age: int = 0  # seconds; 0 sends no Strict-Transport-Security header
+
+
+@dataclass(frozen=True)
 class WsgiTemplate:
     framework: str
     project_dir: str  # inside the sandbox, under the home
@@ -96,6 +113,7 @@ class AppSpec:
     auth: BasicAuth | None = None
     force_https: bool = False
     wsgi_template: WsgiTemplate | None = field(default=None, compare=False)
+    tls: Tls | None = None
 
     @property
     def slug(self) -> str:
@@ -122,6 +140,7 @@ APP_FIELDS = {
     "auth",
     "force_https",
     "wsgi_template",
+    "tls",
 }
 
 
@@ -156,7 +175,32 @@ def parse_app(args: Args, pythons: list[str]) -> AppSpec:
         auth=_parse_auth(app.raw.get("auth"), args.uid_base),
         force_https=app.bool("force_https", default=False),
         wsgi_template=_parse_template(app.raw.get("wsgi_template"), user, args.uid_base, domain),
+        tls=_parse_tls(app.raw.get("tls"), args.uid_base),
     )
+
+
+def _parse_tls(value: object, uid_base: int) -> Tls | None:
+    if value is None:
+        return None
+    fields = {"wildcard", "certificate", "key", "hsts_max_age"}
+    tls = _sub(value, "args.app.tls", fields, uid_base)
+    hsts = tls.int("hsts_max_age", minimum=0, maximum=MAX_HSTS_SECONDS, default=0)
+    if tls.bool("wildcard", default=False):
+        if tls.has("certificate") or tls.has("key"):
+            raise bad_request("args.app.tls: wildcard takes no certificate or key")
+        return Tls(wildcard=True, hsts_max_age=hsts)
+    certificate = _pem(tls, "certificate")
+    key = _pem(tls, "key")
+    if "PRIVATE KEY-----" not in key or "PRIVATE KEY" in certificate:
+        raise bad_request("args.app.tls: the key must be a private key, the certificate none")
+    return Tls(certificate=certificate, key=key, hsts_max_age=hsts)
+
+
+def _pem(tls: Args, name: str) -> str:
+    value = tls.raw.get(name)
+    if not isinstance(value, str) or len(value) > MAX_PEM_CHARS or not PEM_RE.match(value):
+        raise bad_request(f"args.app.tls.{name}: must be PEM text of at most {MAX_PEM_CHARS}")
+    return value
 
 
 def _parse_static(value: object, user: UserRef) -> tuple[StaticMapping, ...]:

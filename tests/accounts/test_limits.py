@@ -62,6 +62,7 @@ def test_custom_limits_win_over_the_plan_until_cleared(user):
         max_always_on_tasks=3,
         postgres_allowed=True,
         custom_domains_allowed=True,
+        ssh_allowed=True,
     )
     user.refresh_from_db()
     limits = effective_limits(user)
@@ -72,6 +73,7 @@ def test_custom_limits_win_over_the_plan_until_cleared(user):
         20 * GIB,
     )
     assert not limits.allows("max_consoles", 6)
+    assert limits.ssh_allowed  # the Beginner plan has no SSH; these limits do
 
     custom_limits_clear(user=user)
     user.refresh_from_db()

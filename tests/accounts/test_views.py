@@ -37,14 +37,28 @@ def test_the_dashboard_shows_every_tab_with_the_current_one_marked(alice_client)
     response = alice_client.get(reverse("dashboard"))
     html = response.content.decode()
     labels = [tab["label"] for tab in response.context["tabs"]]
-    assert labels == ["Dashboard", "Consoles", "Files", "Web", "Tasks", "Databases", "Account"]
+    assert labels == [
+        "Dashboard",
+        "Consoles",
+        "Files",
+        "Web",
+        "Tasks",
+        "Databases",
+        "Forums",
+        "Account",
+    ]
     assert [tab["label"] for tab in response.context["tabs"] if tab["active"]] == ["Dashboard"]
     assert 'aria-current="page">Dashboard<' in html
 
 
 @pytest.mark.parametrize(
     "name, label",
-    [("consoles:index", "Consoles"), ("schedules:index", "Tasks"), ("account", "Account")],
+    [
+        ("consoles:index", "Consoles"),
+        ("schedules:index", "Tasks"),
+        ("forums:index", "Forums"),
+        ("account", "Account"),
+    ],
 )
 def test_each_tab_page_marks_itself_active(alice_client, name, label):
     response = alice_client.get(reverse(name))

@@ -13,6 +13,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 from tests.live import LiveServer, find_link
+from tests.ssh.gateway import gateway_account, gateway_dir, ssh_agent  # noqa: F401 - fixtures
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -50,7 +51,13 @@ def site(transactional_db, django_db_serialized_rollback, tmp_path):
 
 
 @pytest.fixture
-def browser(tmp_path):
+def browser_flags() -> tuple[str, ...]:
+    """More Chromium flags for a story (override in its module): name mappings, trusted keys."""
+    return ()
+
+
+@pytest.fixture
+def browser(tmp_path, browser_flags):
     if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
         pytest.fail("Chromium is missing: apt-get install chromium chromium-driver")
     options = webdriver.ChromeOptions()
@@ -66,6 +73,7 @@ def browser(tmp_path):
         "--no-first-run",
         "--window-size=1280,900",
         f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        *browser_flags,
     ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)

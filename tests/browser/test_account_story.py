@@ -36,7 +36,16 @@ def test_sign_up_confirm_log_in_see_the_tabs_open_account_log_out(site, browser)
     # She lands on her dashboard with every tab.
     wait_for_text(browser, f"Welcome, {username}")
     tabs = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "nav.tabs a")]
-    assert tabs == ["Dashboard", "Consoles", "Files", "Web", "Tasks", "Databases", "Account"]
+    assert tabs == [
+        "Dashboard",
+        "Consoles",
+        "Files",
+        "Web",
+        "Tasks",
+        "Databases",
+        "Forums",
+        "Account",
+    ]
 
     # On the Account tab she sees her plan and turns on two-factor authentication.
     browser.find_element(By.LINK_TEXT, "Account").click()

@@ -48,9 +48,27 @@ def socket_gid(uid_base) -> int:
 
 
 @pytest.fixture(scope="session")
-def harness(uid_base, django_uid, socket_gid):
+def wildcard_tls(tmp_path_factory):
+    """The operator's wildcard certificate for *.sites.test (root's files, 0600)."""
+    from tests.certs import TestCA
+
+    ca = TestCA("Operator CA")
+    leaf = ca.leaf("*.sites.test")
+    directory = tmp_path_factory.mktemp("wildcard-tls")
+    os.chmod(directory, 0o700)
+    certificate, key = directory / "wildcard.crt", directory / "wildcard.key"
+    certificate.write_text(ca.chain_pem(leaf))
+    key.write_text(leaf.key_pem)
+    for path in (certificate, key):
+        os.chmod(path, 0o600)
+    return ca, leaf, certificate, key
+
+
+@pytest.fixture(scope="session")
+def harness(uid_base, django_uid, socket_gid, wildcard_tls):
     if not ROOT:
         pytest.skip("needs root")
+    _, _, wildcard_certificate, wildcard_key = wildcard_tls
     agent = AgentHarness(
         uid_base=uid_base,
         cgroup_prefix=f"warren-test-{uuid.uuid4().hex[:10]}",
@@ -60,6 +78,8 @@ def harness(uid_base, django_uid, socket_gid):
         extra_env={
             "WARREN_WEB_NPROC": str(WEB_NPROC),
             "WARREN_WEB_WORKER_RSS_MB": str(WEB_WORKER_RSS_MB),
+            "WARREN_WEBAPPS_WILDCARD_CERT": str(wildcard_certificate),
+            "WARREN_WEBAPPS_WILDCARD_KEY": str(wildcard_key),
         },
     )
     with agent.running():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pwd
 from pathlib import Path
 
 import pytest
@@ -57,8 +58,19 @@ def test_values_are_read_from_the_environment():
         ("WARREN_SANDBOX_BIND_PORTS", "8000,http"),
         ("WARREN_SANDBOX_LANDLOCK_OPTIONAL", "maybe"),
         ("WARREN_UID_LAST", "999"),  # below the uid base
+        ("WARREN_WEBAPPS_HTTPS_PORT", "8080"),  # the HTTP port's default
+        ("WARREN_WEBAPPS_HTTPS_ADDRESS", "localhost"),
+        ("WARREN_WEBAPPS_WILDCARD_CERT", "wildcard.pem"),
+        ("WARREN_EXEC_AGENT_SSH_UIDS", "warren-ssh"),
     ],
 )
 def test_malformed_values_fail_naming_the_variable(name, value):
     with pytest.raises(ConfigError, match=name):
         load_config({name: value})
+
+
+def test_ssh_peers_are_the_gateway_login_by_default_or_as_listed():
+    assert load_config({"WARREN_SSH_LOGIN": "no-such-account-here"}).ssh_uids == frozenset()
+    nobody = pwd.getpwnam("nobody").pw_uid
+    assert load_config({"WARREN_SSH_LOGIN": "nobody"}).ssh_uids == frozenset({nobody})
+    assert load_config({"WARREN_EXEC_AGENT_SSH_UIDS": "997, 996"}).ssh_uids == {997, 996}

@@ -19,6 +19,9 @@ ENTRY_POINTS = [
     "execution_agent.teardown",
     "fileserver_agent.__main__",
     "fileserver_agent.app",
+    "ssh_gateway.sshd",
+    "ssh_gateway.keys",
+    "ssh_gateway.session",
 ]
 SCAFFOLDING = ("execution_agent.testing", "fileserver_agent.testing")
 

@@ -221,7 +221,8 @@ def test_password_protection_and_https_redirect(harness, web, alice):
     assert client.web_reload(user=alice, app=settings_for(alice, force_https=True))["ok"]
     status, headers, _ = http_get(harness.web_port, host, "/page?x=1")
     assert status == 301
-    assert headers["location"] == f"https://{host}/page?x=1"
+    # To the HTTPS port nginx listens on (a free port in tests, 443 in production).
+    assert headers["location"] == f"https://{host}:{harness.web_https_port}/page?x=1"
 
 
 def test_disabled_and_unknown_hosts_get_the_warren_page(harness, web, alice):

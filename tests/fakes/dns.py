@@ -1,9 +1,10 @@
 """A DNS server for tests: the outside world's DNS, answering TXT queries from a dict.
 
 It listens on UDP and TCP on 127.0.0.1 (one free port), so webapps.dns is tested as it runs:
-names in ``records`` answer their TXT strings, names in ``silent`` never answer (a timeout),
-anything else is NXDOMAIN. A UDP answer past 512 bytes is sent truncated, as real servers do,
-so the resolver must retry over TCP.
+names in ``records`` answer their TXT strings, names in ``addresses`` their IPv4 address (A;
+an empty answer for other types: pebble's ACME server resolves test domains here), names in
+``silent`` never answer (a timeout), anything else is NXDOMAIN. A UDP answer past 512 bytes
+is sent truncated, as real servers do, so the resolver must retry over TCP.
 """
 
 import socket
@@ -15,6 +16,7 @@ import threading
 class FakeDns:
     def __init__(self):
         self.records: dict[str, list[str]] = {}
+        self.addresses: dict[str, str] = {}
         self.silent: set[str] = set()
         self.queries: list[str] = []
         self._udp, self._tcp = self._bind_both()
@@ -52,10 +54,17 @@ class FakeDns:
             labels.append(query[offset + 1 : offset + 1 + query[offset]].decode())
             offset += 1 + query[offset]
         question = query[12 : offset + 5]
+        (qtype,) = struct.unpack("!H", query[offset + 1 : offset + 3])
         name = ".".join(labels).lower()
         self.queries.append(name)
         if name in self.silent:
             return None
+        if name in self.addresses:
+            if qtype != 1:  # A only: no AAAA, CAA, ... (NOERROR, no answer)
+                return struct.pack("!HHHHHH", query_id, 0x8180, 1, 0, 0, 0) + question
+            rdata = socket.inet_aton(self.addresses[name])
+            answer = struct.pack("!HHHIH", 0xC00C, 1, 1, 60, len(rdata)) + rdata
+            return struct.pack("!HHHHHH", query_id, 0x8180, 1, 1, 0, 0) + question + answer
         if name not in self.records:
             return struct.pack("!HHHHHH", query_id, 0x8183, 1, 0, 0, 0) + question
         answers = b""
@@ -102,14 +111,21 @@ class FakeDns:
 _server: FakeDns | None = None
 
 
-def use_fake_dns(settings) -> FakeDns:
-    """Point webapps.dns at the fake (pytest-django's settings undo it) and empty it."""
+def shared_fake_dns() -> FakeDns:
+    """The test process's one fake DNS server (started on first use, gone with the process)."""
     global _server
     if _server is None:
-        _server = FakeDns().start()  # one per test process, gone with it (daemon threads)
-    _server.records.clear()
-    _server.silent.clear()
-    _server.queries.clear()
-    settings.WARREN_DNS_SERVERS = [_server.address]
-    settings.WARREN_DNS_TIMEOUT_SECONDS = 1
+        _server = FakeDns().start()  # daemon threads
     return _server
+
+
+def use_fake_dns(settings) -> FakeDns:
+    """Point webapps.dns at the fake (pytest-django's settings undo it) and empty it."""
+    server = shared_fake_dns()
+    server.records.clear()
+    server.addresses.clear()
+    server.silent.clear()
+    server.queries.clear()
+    settings.WARREN_DNS_SERVERS = [server.address]
+    settings.WARREN_DNS_TIMEOUT_SECONDS = 1
+    return server

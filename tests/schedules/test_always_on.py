@@ -69,6 +69,7 @@ def test_custom_limits_without_always_on_tasks_are_refused(user, task_server):
         "max_always_on_tasks": 0,
         "postgres_allowed": False,
         "custom_domains_allowed": False,
+        "ssh_allowed": False,
     }
     custom_limits_set(user=user, **limits)
     with pytest.raises(AppError):

@@ -9,3 +9,6 @@ from tests.databases.conftest import (  # noqa: F401
     run_on_commit,
     stranger,
 )
+
+# The forums' fixtures (a category, Akismet's offline answers), for the forum attacks.
+from tests.forums.conftest import akismet_answers, category  # noqa: F401

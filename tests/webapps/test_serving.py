@@ -110,13 +110,15 @@ def test_password_protection_gives_401_without_credentials(web, alice_home, alic
     assert (status, body) == (200, b"Hello from Flask!")
 
 
-def test_force_https_redirects_plain_http(web, alice_home, alice_client, web_port):
+def test_force_https_redirects_plain_http(web, alice_home, alice_client, web_port, settings):
     webapp = create_app(alice_client)
     alice_client.post(reverse("webapps:force_https", args=[webapp.pk]), {"force_https": "on"})
     reload(alice_client, webapp)
     status, headers, _ = http_get(web_port, "alice.localhost", "/hello")
     assert status == 301
-    assert headers["location"] == "https://alice.localhost/hello"
+    # To the port nginx's HTTPS listener is on (443 in production: no port in the URL).
+    https_port = settings.WARREN_WEBAPPS_HTTPS_PORT
+    assert headers["location"] == f"https://alice.localhost:{https_port}/hello"
 
 
 def test_code_change_shows_after_reload_and_after_touching_the_wsgi_file(

@@ -1,0 +1,5 @@
+import sys
+
+from warren_cli.main import main
+
+sys.exit(main())
