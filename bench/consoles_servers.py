@@ -81,10 +81,11 @@ class Fileserver(AgentProcess):
 
 
 class Warren:
-    """A Django database, a user and a daphne process, all under one temporary directory."""
+    """A Django database, a user and the ASGI server, all under one temporary directory."""
 
     def __init__(self, harness: AgentHarness, base: Path, fileserver: Fileserver) -> None:
         self.harness = harness
+        self.base = base
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings",

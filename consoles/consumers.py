@@ -21,12 +21,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from consoles import tmux
@@ -71,6 +74,47 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
     watch_only = False
     recheck_task: asyncio.Task | None = None
     counted = False
+
+    async def __call__(self, scope, receive, send):
+        """Channels' loop, on a straighter path for keystrokes.
+
+        Channels waits on the browser and the channel layer together, making a task and an
+        ``asyncio.wait`` for every frame. Here the browser's frames are awaited directly and the
+        channel layer's group messages (kills, share changes) in a task beside; a lock keeps
+        handlers one at a time, as Channels does.
+        """
+        self.scope = scope
+        self.base_send = send
+        self._handling = asyncio.Lock()
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        listener = None
+        if self.channel_layer is not None:
+            self.channel_name = await self.channel_layer.new_channel()
+            self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+            listener = asyncio.create_task(self._listen_to_group())
+        try:
+            while True:
+                message = await receive()
+                async with self._handling:
+                    await self.dispatch(message)
+        except StopConsumer:
+            pass
+        finally:
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
+
+    async def _listen_to_group(self) -> None:
+        while True:
+            message = await self.channel_receive()
+            try:
+                async with self._handling:
+                    await self.dispatch(message)
+            except StopConsumer:
+                return
+            except Exception:
+                logger.exception("console group message %s failed", message.get("type"))
 
     async def connect(self):
         console_id = self.scope["url_route"]["kwargs"]["console_id"]

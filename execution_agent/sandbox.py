@@ -107,25 +107,35 @@ class Sandbox:
         """The uid that must own the user's home: theirs, or ours when running without root."""
         return user.uid if self.root else os.geteuid()
 
-    def launch(self, req: Launch) -> Launched:
-        """Start req's command in the user's sandbox; raises OpError on refusal or failure."""
-        home = identity.check_home(self.config, req.user, self.owner_uid(req.user))
-        limits = req.limits or Limits()
+    def prepare(self, user: UserRef, limits: Limits | None) -> tuple[Path, Path | None]:
+        """What every launch does first: the home checked, the cgroup made or given ``limits``
+        (None keeps the cgroup's), pids.max checked, passwd and /tmp ready. Returns (home, tmp).
+
+        Also called alone before a command run in an already sandboxed process (the tmux
+        runner), so that it applies and refuses exactly as a launch would."""
+        home = identity.check_home(self.config, user, self.owner_uid(user))
+        effective = limits or Limits()
         if self.cgroups_active:
-            if req.limits is None:
-                self.cgroups.ensure_user(req.user.username, None, None)
+            if limits is None:
+                self.cgroups.ensure_user(user.username, None, None)
             else:
                 new = self.cgroups.ensure_user(
-                    req.user.username, limits.memory_bytes, limits.pids_max
+                    user.username, effective.memory_bytes, effective.pids_max
                 )
                 # Only a new group takes the spawn's weight (a cgroup made again after a reboot
                 # must not escape the tarpit); an existing one keeps what accounting last set,
                 # which a spawn racing an accounting run must not overwrite.
-                if new and limits.cpu_shares is not None:
-                    self.cgroups.set_cpu_shares(req.user.username, limits.cpu_shares)
-            if self.cgroups.pids_exhausted(req.user.username):
-                raise OpError("limit", f"{req.user.username} has reached pids.max")
-        tmp = self._prepare_user(req.user, limits.tmp_bytes, resize=req.limits is not None)
+                if new and effective.cpu_shares is not None:
+                    self.cgroups.set_cpu_shares(user.username, effective.cpu_shares)
+            if self.cgroups.pids_exhausted(user.username):
+                raise OpError("limit", f"{user.username} has reached pids.max")
+        tmp = self._prepare_user(user, effective.tmp_bytes, resize=limits is not None)
+        return home, tmp
+
+    def launch(self, req: Launch) -> Launched:
+        """Start req's command in the user's sandbox; raises OpError on refusal or failure."""
+        home, tmp = self.prepare(req.user, req.limits)
+        limits = req.limits or Limits()
         env = self._environment(req)
         if self.bwrap is None:
             return self._launch_unsandboxed(req, home, env)

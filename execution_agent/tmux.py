@@ -8,11 +8,19 @@ whatever answers on it is user-controlled, and a tmux client obeys a server's MS
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import fcntl
+import logging
 import os
+import re
+import secrets
+import selectors
 import shlex
 import socket
 import stat
+import struct
 import subprocess
+import termios
 import threading
 import time
 from collections import defaultdict
@@ -20,9 +28,11 @@ from pathlib import Path
 
 from execution_agent import creds, identity, procs
 from execution_agent.errors import OpError
-from execution_agent.output import collect_output
+from execution_agent.output import OUTPUT_CAP, collect_output
 from execution_agent.sandbox import Launch
 from execution_agent.validation import Limits, Tag, UserRef
+
+logger = logging.getLogger(__name__)
 
 SANDBOX_DIR = "/run/warren/tmux"
 SANDBOX_CONF = "/run/warren/tmux.conf"
@@ -42,8 +52,63 @@ set -g remain-on-exit on
 """
 
 
+# A console just started is attached by its page's websocket a few milliseconds later: its
+# attach client is started beside the start op's reply (off both ops' path) and handed over
+# then. One not taken within WARM_SECONDS is closed; at most WARM_MAX wait at once.
+WARM_SECONDS = 30
+WARM_MAX = 64
+
+# tmux commands (new-session, has-session, list-panes, kill-session...) run through one
+# sandboxed shell per user, the runner, instead of a bubblewrap launch each (~6-10 ms): the
+# agent writes a command's arguments, NUL-separated, on its stdin; it runs the tmux client
+# in its sandbox (a tmux client obeys its server's MSG_EXEC, so it never runs outside one) and
+# ends each stream with a random marker the tmux server cannot know. It exits when idle.
+RUNNER_TAG = Tag(kind="other", id="tmux-runner")
+RUNNER_IDLE_SECONDS = 300
+RUNNER_SCRIPT = r"""
+while IFS= read -r -d '' -t "$2" marker; do
+  IFS= read -r -d '' count || exit
+  args=()
+  for ((i = 0; i < count; i++)); do IFS= read -r -d '' arg || exit; args+=("$arg"); done
+  tmux -S "$1" "${args[@]}" </dev/null
+  code=$?
+  printf '\n%s %d\n' "$marker" "$code"
+  printf '\n%s\n' "$marker" >&2
+done
+"""
+
+
 class TmuxError(OpError):
     pass
+
+
+class RunnerFailed(Exception):
+    """The runner died or broke its framing: the command is run by a launch of its own."""
+
+
+@dataclasses.dataclass
+class _Runner:
+    process: subprocess.Popen
+    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+
+
+@dataclasses.dataclass
+class Attached:
+    """A tmux attach client on a new PTY: the master fd and the client's bubblewrap."""
+
+    master: int
+    process: subprocess.Popen
+
+
+@dataclasses.dataclass
+class _Warm:
+    ready: threading.Event
+    attached: Attached | None = None
+    timer: threading.Timer | None = None
+
+
+def set_winsize(fd: int, rows: int, cols: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
 class Tmux:
@@ -58,6 +123,9 @@ class Tmux:
         # teacher's students). Mounts cannot be added to a running sandbox: a changed set
         # takes effect when the server starts again.
         self._homes: dict[int, tuple[str, ...]] = {}
+        self._warm: dict[tuple[int, str], _Warm] = {}
+        self._runners: dict[int, _Runner] = {}
+        self._runner_spawns: dict[int, threading.Lock] = defaultdict(threading.Lock)
 
     def lock(self, user: UserRef) -> threading.Lock:
         """Serialises server start and session creation per user."""
@@ -180,7 +248,123 @@ class Tmux:
     def command(
         self, user: UserRef, args: list[str], *, timeout: float = 10, limits: Limits | None = None
     ) -> tuple[int, str, str]:
-        """Run one tmux client command in the user's sandbox."""
+        """Run one tmux client command in the user's sandbox (through the user's runner)."""
+        self.agent.sandbox.prepare(user, limits)  # the limits and refusals of a launch
+        try:
+            return self._run_in_runner(user, args, timeout)
+        except RunnerFailed as exc:
+            logger.info("tmux runner of uid %s: %s; launching the command alone", user.uid, exc)
+        return self._command_launched(user, args, timeout=timeout, limits=limits)
+
+    def _runner(self, user: UserRef) -> _Runner:
+        with self._guard:
+            spawning = self._runner_spawns[user.uid]
+        with spawning:  # two commands at once must not each start a runner
+            with self._guard:
+                runner = self._runners.get(user.uid)
+            if runner is not None and runner.process.poll() is None:
+                return runner
+            return self._start_runner(user)
+
+    def _start_runner(self, user: UserRef) -> _Runner:
+        req = Launch(
+            user=user,
+            limits=None,
+            cwd=f"/home/{user.username}",
+            argv=[
+                "bash",
+                "--norc",
+                "--noprofile",
+                "-c",
+                RUNNER_SCRIPT,
+                "tmux-runner",
+                self.socket_path(user),
+                str(RUNNER_IDLE_SECONDS),
+            ],
+            extra_binds=self._binds(user),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            die_with_parent=True,
+            tag=RUNNER_TAG,
+        )
+        launched = self.agent.sandbox.launch(req)
+        self.agent.reaper.watch(launched.process)
+        runner = _Runner(launched.process)
+        with self._guard:
+            self._runners[user.uid] = runner
+        return runner
+
+    def _drop_runner(self, user: UserRef, runner: _Runner) -> None:
+        with self._guard:
+            if self._runners.get(user.uid) is runner:
+                del self._runners[user.uid]
+        with contextlib.suppress(OSError):
+            runner.process.kill()  # --die-with-parent: the sandbox goes with bwrap
+        for stream in (runner.process.stdin, runner.process.stdout, runner.process.stderr):
+            with contextlib.suppress(OSError):
+                stream.close()
+
+    def _run_in_runner(self, user: UserRef, args: list[str], timeout: float):
+        if any("\0" in arg for arg in args):
+            raise RunnerFailed("an argument holds a NUL byte")
+        runner = self._runner(user)
+        with runner.lock:
+            if runner.process.poll() is not None:
+                raise RunnerFailed("it exited")
+            marker = secrets.token_hex(16).encode()
+            request = b"\0".join([marker, str(len(args)).encode(), *map(os.fsencode, args)])
+            try:
+                runner.process.stdin.write(request + b"\0")
+                runner.process.stdin.flush()
+                out, err, code = self._runner_answer(runner, marker, timeout, args[0])
+            except (OSError, ValueError) as exc:
+                self._drop_runner(user, runner)
+                raise RunnerFailed(str(exc)) from None
+            except (RunnerFailed, OpError):
+                self._drop_runner(user, runner)  # its framing can no longer be trusted
+                raise
+        return code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+    @staticmethod
+    def _runner_answer(runner: _Runner, marker: bytes, timeout: float, name: str):
+        """Read both streams up to the marker; (stdout, stderr, exit code)."""
+        ends = {
+            runner.process.stdout.fileno(): re.compile(b"\n" + marker + rb" (\d{1,3})\n\Z"),
+            runner.process.stderr.fileno(): re.compile(b"\n" + marker + rb"\n\Z"),
+        }
+        buffers = {fd: bytearray() for fd in ends}
+        found: dict[int, re.Match] = {}
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as selector:
+            for fd in ends:
+                selector.register(fd, selectors.EVENT_READ)
+            while len(found) < len(ends):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise OpError("failed", f"tmux {name} timed out")
+                for key, _ in selector.select(remaining):
+                    chunk = os.read(key.fd, 65536)
+                    if not chunk:
+                        raise RunnerFailed("it closed its output")
+                    buffer = buffers[key.fd]
+                    buffer += chunk
+                    # Over the cap, keep only a tail: enough to find the marker in.
+                    if len(buffer) > 2 * OUTPUT_CAP:
+                        del buffer[OUTPUT_CAP : len(buffer) - 256]
+                    match = ends[key.fd].search(buffer)
+                    if match:
+                        found[key.fd] = match
+                        selector.unregister(key.fd)
+        out_fd, err_fd = runner.process.stdout.fileno(), runner.process.stderr.fileno()
+        out = bytes(buffers[out_fd][: found[out_fd].start()][:OUTPUT_CAP])
+        err = bytes(buffers[err_fd][: found[err_fd].start()][:OUTPUT_CAP])
+        return out, err, int(found[out_fd][1])
+
+    def _command_launched(
+        self, user: UserRef, args: list[str], *, timeout: float = 10, limits: Limits | None = None
+    ) -> tuple[int, str, str]:
+        """Run one tmux client command in a sandbox of its own."""
         req = Launch(
             user=user,
             limits=limits,
@@ -219,6 +403,86 @@ class Tmux:
             tag=Tag("console", console_id),
             as_pid_1=True,  # one client per open browser tab: each process saved counts
         )
+
+    def attach(
+        self, user: UserRef, console_id: str, *, read_only: bool, rows: int, cols: int
+    ) -> Attached:
+        """Start a sandboxed attach client on a new PTY (its controlling terminal)."""
+        master, slave = os.openpty()
+        try:
+            os.set_inheritable(master, False)
+            set_winsize(master, rows, cols)
+            launched = self.agent.sandbox.launch(
+                self.attach_launch(user, console_id, read_only, slave)
+            )
+        except BaseException:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)
+        # When the master is closed, the client gets a hangup and exits; reap it then.
+        self.agent.reaper.watch(launched.process)
+        return Attached(master, launched.process)
+
+    def prepare_attach(self, user: UserRef, console_id: str, rows: int, cols: int) -> None:
+        """Start, in a thread, the read-write attach client the console's page will ask for."""
+        key = (user.uid, console_id)
+        with self._guard:
+            if key in self._warm or len(self._warm) >= WARM_MAX:
+                return
+            warm = self._warm[key] = _Warm(threading.Event())
+        threading.Thread(
+            target=self._warm_up,
+            args=(key, warm, user, rows, cols),
+            name="tmux-warm-attach",
+            daemon=True,
+        ).start()
+
+    def _warm_up(self, key, warm: _Warm, user: UserRef, rows: int, cols: int) -> None:
+        try:
+            warm.attached = self.attach(user, key[1], read_only=False, rows=rows, cols=cols)
+        except Exception as exc:  # the websocket's attach then starts its own, and says why
+            logger.info("no attach client prepared for %s: %s", key[1], exc)
+        finally:
+            warm.ready.set()
+        warm.timer = threading.Timer(WARM_SECONDS, self._discard, args=(key, warm))
+        warm.timer.daemon = True
+        warm.timer.start()
+
+    def take_attach(self, user: UserRef, console_id: str, rows: int, cols: int) -> Attached | None:
+        """The prepared attach client of the console, resized, if it is still attached."""
+        with self._guard:
+            warm = self._warm.pop((user.uid, console_id), None)
+        if warm is None or not warm.ready.wait(10):
+            return None
+        if warm.timer is not None:
+            warm.timer.cancel()
+        attached = warm.attached
+        if attached is None:
+            return None
+        if attached.process.poll() is not None:  # the session ended meanwhile
+            os.close(attached.master)
+            return None
+        set_winsize(attached.master, rows, cols)  # the client hears SIGWINCH and tells tmux
+        return attached
+
+    def discard_attach(self, user: UserRef, console_id: str) -> None:
+        """Close the console's prepared attach client, if any (the console is being killed)."""
+        with self._guard:
+            warm = self._warm.get((user.uid, console_id))
+        if warm is not None:
+            warm.ready.wait(10)
+            self._discard((user.uid, console_id), warm)
+
+    def _discard(self, key, warm: _Warm) -> None:
+        with self._guard:
+            if self._warm.get(key) is not warm:
+                return  # taken meanwhile
+            del self._warm[key]
+        if warm.timer is not None:
+            warm.timer.cancel()
+        if warm.attached is not None:
+            os.close(warm.attached.master)
 
     def new_session_args(
         self,

@@ -34,6 +34,7 @@ FALLBACKS: dict[str, str] = {
 }
 KNOWN_TAGS: dict[Tag, str] = {
     ("other", "tmux-server"): "tmux server (holds your consoles)",
+    ("other", "tmux-runner"): "tmux commands for Warren (starts and lists your consoles)",
     ("other", "ssh"): "SSH session",  # execution_agent/ops/ssh.py tags every session
 }
 

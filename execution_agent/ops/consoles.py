@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 
 from execution_agent import procs
 from execution_agent.errors import OpError, not_found
 from execution_agent.homefs import sandbox_cwd
 from execution_agent.ops import Reply, op
-from execution_agent.ops.processes import kill_if_wedged, kill_tagged_tree, open_pty
+from execution_agent.ops.processes import kill_if_wedged, kill_tagged_tree
 from execution_agent.validation import Args, Tag
 
 CONSOLE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -51,6 +52,8 @@ def console_start(agent, args: Args) -> Reply:
         if "duplicate session" in err:
             return Reply({"created": False, "homes": bound})
         raise OpError("failed", f"tmux new-session: {err.strip()[:500]}")
+    # The page opens its websocket next: its attach client starts now, off the reply's path.
+    agent.tmux.prepare_attach(user, console_id, rows, cols)
     return Reply({"created": True, "homes": bound})
 
 
@@ -62,24 +65,42 @@ def console_attach(agent, args: Args) -> Reply:
     read_only = args.bool("read_only", default=False)
     rows = args.int("rows", minimum=1, maximum=1000, default=24)
     cols = args.int("cols", minimum=1, maximum=1000, default=80)
-    if not agent.tmux.server_alive(user):
-        raise not_found(f"no console {console_id}")
-    code, _, _ = agent.tmux.command(user, ["has-session", "-t", f"={console_id}"])
-    if code != 0:
-        raise not_found(f"no console {console_id}")
-    master, slave = open_pty(rows, cols)
+    # The first read-write attach after console_start takes the client prepared then: a live
+    # client attached to the session is also the proof that the session exists.
+    attached = None if read_only else agent.tmux.take_attach(user, console_id, rows, cols)
+    if attached is None:
+        if not agent.tmux.server_alive(user):
+            raise not_found(f"no console {console_id}")
+        attached = _attach_if_session(agent, user, console_id, read_only, rows, cols)
+    return Reply({"client_pid": attached.process.pid}, fds=[("pty", attached.master)])
+
+
+def _attach_if_session(agent, user, console_id: str, read_only: bool, rows: int, cols: int):
+    """Attach a new client, checking that the session exists at the same time.
+
+    The check (a sandboxed ``has-session``) and the client's launch run side by side: two
+    sandbox launches in the time of one. A client of a missing session is closed again.
+    """
+    checked: dict = {}
+
+    def check() -> None:
+        try:
+            checked["code"] = agent.tmux.command(user, ["has-session", "-t", f"={console_id}"])[0]
+        except BaseException as exc:  # re-raised in the op's thread below
+            checked["error"] = exc
+
+    checker = threading.Thread(target=check, name="tmux-has-session", daemon=True)
+    checker.start()
     try:
-        launched = agent.sandbox.launch(
-            agent.tmux.attach_launch(user, console_id, read_only, slave)
-        )
-    except BaseException:
-        os.close(master)
-        raise
+        attached = agent.tmux.attach(user, console_id, read_only=read_only, rows=rows, cols=cols)
     finally:
-        os.close(slave)
-    # When Django closes the master, the client gets a hangup and exits; reap it then.
-    agent.reaper.watch(launched.process)
-    return Reply({"client_pid": launched.process.pid}, fds=[("pty", master)])
+        checker.join()
+    if checked.get("code") != 0:
+        os.close(attached.master)  # the client hangs up and exits; the reaper reaps it
+        if "error" in checked:
+            raise checked["error"]
+        raise not_found(f"no console {console_id}")
+    return attached
 
 
 @op("console_kill", fields=("user", "console_id", "grace"))
@@ -88,6 +109,7 @@ def console_kill(agent, args: Args) -> Reply:
     user = args.user()
     console_id = _console_id(args)
     grace = args.number("grace", minimum=0, maximum=30, default=2)
+    agent.tmux.discard_attach(user, console_id)
     wedged = kill_if_wedged(agent, user)
     if wedged is not None:
         return Reply({"existed": True, "pids": wedged})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -107,13 +108,17 @@ def test_killing_a_console_ends_processes_that_ignore_sighup(client, alice):
     stubborn = "(trap '' HUP TERM; exec sleep 1000) & exec sleep 1001"
     client.console_start(user=alice, console_id=console_id, argv=["bash", "-c", stubborn])
 
-    def tagged() -> list[int]:
-        return [p["pid"] for p in client.processes(user=alice) if p["tag_id"] == console_id]
+    def tagged(program: str = "sleep") -> list[int]:
+        # The console's own processes; its page's prepared attach client is tagged too.
+        processes = client.processes(user=alice)
+        return [
+            p["pid"] for p in processes if p["tag_id"] == console_id and p["cmdline"][0] == program
+        ]
 
     assert wait_for(lambda: len(tagged()) == 2)
     result = client.console_kill(user=alice, console_id=console_id, grace=0.3)
     assert result["existed"] is True
-    assert wait_for(lambda: not tagged())
+    assert wait_for(lambda: not tagged() and not attach_client_pids(client, alice, console_id))
     assert console_id not in [c["console_id"] for c in client.console_list(user=alice)]
 
 
@@ -169,3 +174,99 @@ def test_consoles_survive_a_restart_of_the_agent(harness, alice, console):
     (entry,) = [c for c in client.console_list(user=alice) if c["console_id"] == console]
     assert entry["alive"] is True and entry["pane_pid"] is not None
     assert "kept-25" in capture(client, alice, console)
+
+
+def attach_client_pids(client, user, console_id: str) -> list[int]:
+    return [
+        p["pid"]
+        for p in client.processes(user=user)
+        if "attach-session" in p["cmdline"] and p["tag_id"] == console_id
+    ]
+
+
+def test_the_first_attach_takes_the_client_prepared_at_start(client, alice, console):
+    # console_start prepared the page's attach client: the attach hands over that one.
+    (prepared,) = wait_for(lambda: attach_client_pids(client, alice, console))
+    master = client.console_attach(
+        user=alice, console_id=console, read_only=False, rows=30, cols=100
+    )
+    try:
+        assert attach_client_pids(client, alice, console) == [prepared]
+        os.write(master, b"stty size; echo taken-$((6*7))\r")
+        assert b"30 100" in read_until(master, b"taken-42")
+        # The next attach is a client of its own.
+        second = client.console_attach(
+            user=alice, console_id=console, read_only=False, rows=30, cols=100
+        )
+        os.close(second)
+    finally:
+        os.close(master)
+    assert wait_for(lambda: not attach_client_pids(client, alice, console))
+
+
+def test_a_read_only_attach_never_gets_the_prepared_read_write_client(client, alice, console):
+    assert wait_for(lambda: attach_client_pids(client, alice, console))
+    viewer = client.console_attach(user=alice, console_id=console, read_only=True, rows=24, cols=80)
+    try:
+        os.write(viewer, b"echo viewer-$((1+1))\r")
+        time.sleep(0.5)
+        assert "viewer-2" not in capture(client, alice, console)
+        assert len(attach_client_pids(client, alice, console)) == 2  # prepared one + viewer
+    finally:
+        os.close(viewer)
+
+
+def test_killing_a_console_closes_its_prepared_client(client, alice, console):
+    assert wait_for(lambda: attach_client_pids(client, alice, console))
+    client.console_kill(user=alice, console_id=console, grace=0.3)
+    assert wait_for(lambda: not attach_client_pids(client, alice, console))
+    for read_only in (False, True):
+        with pytest.raises(AgentError) as error:
+            client.console_attach(
+                user=alice, console_id=console, read_only=read_only, rows=24, cols=80
+            )
+        assert error.value.code == "not_found"
+    # The client started beside the session check is closed again, not left attached to nothing.
+    assert wait_for(lambda: not attach_client_pids(client, alice, console))
+
+
+def runner_pids(client, user) -> list[int]:
+    """The user's tmux runner (bash, inside its bubblewrap): the sandbox tmux commands run in."""
+    return [
+        p["pid"]
+        for p in client.processes(user=user)
+        if p["tag_id"] == "tmux-runner" and p["cmdline"][:1] == ["bash"]
+    ]
+
+
+def test_tmux_commands_share_one_sandboxed_runner_per_user(client, alice, console):
+    for _ in range(3):
+        client.console_list(user=alice)
+        capture(client, alice, console)
+    assert len(runner_pids(client, alice)) == 1
+
+
+def test_a_command_with_quotes_newlines_and_dollars_reaches_the_console_as_typed(client, alice):
+    console_id = f"q{os.urandom(6).hex()}"
+    script = "printf '%s|' \"a  b\" '$HOME' 'x\\\\y'\necho; echo \"done-$((6*7))\""
+    client.console_start(user=alice, console_id=console_id, argv=["bash", "-c", script])
+    screen = wait_for(lambda: (s := capture(client, alice, console_id)) and "done-42" in s and s)
+    assert "a  b|$HOME|x\\\\y|" in screen
+
+
+def test_a_dead_runner_is_replaced_and_the_command_still_runs(client, alice, console):
+    (first,) = wait_for(lambda: runner_pids(client, alice))
+    os.kill(first, 9)
+    wait_for(lambda: first not in runner_pids(client, alice))
+    assert "@warren:~$" in capture(client, alice, console)
+    assert wait_for(lambda: runner_pids(client, alice)) != [first]
+
+
+def test_commands_at_once_start_a_single_runner(harness, alice, console):
+    for pid in runner_pids(harness.client(), alice):
+        os.kill(pid, 9)
+    assert wait_for(lambda: not runner_pids(harness.client(), alice))
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda _: harness.client().console_list(user=alice), range(6)))
+    assert all(console in [c["console_id"] for c in answer] for answer in answers)
+    assert len(runner_pids(harness.client(), alice)) == 1
