@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from webapps.models import StaticMapping, WebApp
+from webapps.models import Certificate, StaticMapping, WebApp
 
 
 class StaticMappingInline(admin.TabularInline):
@@ -35,3 +35,15 @@ class StaticMappingAdmin(admin.ModelAdmin):
     search_fields = ["url", "directory", "webapp__domain", "webapp__user__username"]
     list_select_related = ["webapp"]
     list_filter = ["webapp__enabled", "dotfiles"]
+
+
+@admin.register(Certificate)
+class CertificateAdmin(admin.ModelAdmin):
+    list_display = ["domain", "webapp", "source", "state", "issuer", "not_after", "renew_after"]
+    list_filter = ["source", "state"]
+    search_fields = ["domain", "webapp__domain", "webapp__user__username"]
+    list_select_related = ["webapp", "webapp__user"]
+    raw_id_fields = ["webapp"]
+    # The site's private key never reaches a page, staff's included.
+    exclude = ["key_pem"]
+    readonly_fields = ["created_at", "updated_at", "failure_notified_at"]

@@ -9,11 +9,35 @@ from tests.factories import ServerFactory
 
 pytestmark = pytest.mark.django_db
 
-WARREN_APPS = {"accounts", "servers", "files", "consoles", "webapps", "schedules", "databases"}
+WARREN_APPS = {
+    "accounts",
+    "servers",
+    "files",
+    "consoles",
+    "webapps",
+    "schedules",
+    "databases",
+    "billing",
+    "education",
+    "ssh",
+    "api",
+    "forums",
+}
+
+
+# Left out of the admin on purpose, each for a reason.
+NOT_IN_ADMIN = {
+    "billing.InvoiceCounter",  # the gapless sequence: only billing/invoicing.py may move it
+    "forums.Subscription",  # a reader's own choice, changed from the topic page
+}
 
 
 def warren_models():
-    return [m for m in apps.get_models() if m._meta.app_label in WARREN_APPS]
+    return [
+        m
+        for m in apps.get_models()
+        if m._meta.app_label in WARREN_APPS and m._meta.label not in NOT_IN_ADMIN
+    ]
 
 
 def test_every_warren_model_is_registered_in_the_admin():
@@ -22,14 +46,18 @@ def test_every_warren_model_is_registered_in_the_admin():
 
 
 @pytest.mark.parametrize("model", warren_models(), ids=lambda m: m._meta.label)
-def test_staff_can_list_search_and_add_every_model(staff_client, user, model):
+def test_staff_can_list_search_and_add_every_model(staff_client, staff_user, user, model, rf):
     ServerFactory()
     opts = model._meta
     changelist = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
     assert staff_client.get(changelist).status_code == 200
     assert staff_client.get(changelist, {"q": "alice"}).status_code == 200
     add = reverse(f"admin:{opts.app_label}_{opts.model_name}_add")
-    assert staff_client.get(add).status_code == 200
+    # Records (invoices, payments, tokens, posts) are made by their services, never by hand.
+    can_add = admin.site.get_model_admin(model).has_add_permission(
+        staff_client.request().wsgi_request
+    )
+    assert staff_client.get(add).status_code == (200 if can_add else 403)
 
 
 def test_the_user_list_shows_uid_and_plan(staff_client, user):
@@ -78,3 +106,15 @@ def test_a_users_admin_page_leads_to_their_things_for_support(
     assert [c.owner for c in listed.context["cl"].result_list] == [alice]
     for link in re.findall(r'<li><a href="([^"]+)">', html):
         assert staff_client.get(link.replace("&amp;", "&")).status_code == 200, link
+
+
+def test_a_sites_private_key_never_reaches_the_admin(staff_client, user):
+    from webapps.models import Certificate, WebApp
+
+    webapp = WebApp.objects.create(user=user, domain="www.example.com", framework="flask")
+    certificate = Certificate.objects.create(
+        webapp=webapp, domain=webapp.domain, source="uploaded", key_pem="PRIVATE-KEY-7f3a"
+    )
+    page = staff_client.get(reverse("admin:webapps_certificate_change", args=[certificate.pk]))
+    assert page.status_code == 200
+    assert "PRIVATE-KEY-7f3a" not in page.content.decode()

@@ -2,6 +2,7 @@
 one policy at every owner-only URL: the owner and their teacher get in, outsiders get 404."""
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
@@ -151,9 +152,11 @@ def test_the_student_page_links_each_console_and_web_app(student, teacher):
     console = Console.objects.create(
         owner=student, kind="bash", title="Bash", argv=["bash"], cwd="/"
     )
+    # The student's own address: Force HTTPS on a custom domain waits for its certificate.
+    domain = f"sam.{settings.WARREN_WEBAPPS_DOMAIN}"
     webapp = WebApp.objects.create(
         user=student,
-        domain="sam.example.com",
+        domain=domain,
         framework="flask",
         python_version="3.11",
         working_dir="/home/sam",
@@ -232,9 +235,11 @@ def test_console_access_ends_with_the_link(student, teacher):
 def test_the_teacher_opens_and_changes_a_student_web_app_but_cannot_delete_it(
     student, teacher, outsider
 ):
+    # The student's own address: Force HTTPS on a custom domain waits for its certificate.
+    domain = f"sam.{settings.WARREN_WEBAPPS_DOMAIN}"
     webapp = WebApp.objects.create(
         user=student,
-        domain="sam.example.com",
+        domain=domain,
         framework="flask",
         python_version="3.11",
         working_dir="/home/sam",
@@ -249,8 +254,8 @@ def test_the_teacher_opens_and_changes_a_student_web_app_but_cannot_delete_it(
     assert WebApp.objects.filter(pk=webapp.pk).exists()
     actions = list(TeacherAction.objects.order_by("pk").values_list("action", "target"))
     assert actions == [
-        ("opened the web app", "sam.example.com"),
-        ("changed HTTPS of", "sam.example.com"),
+        ("opened the web app", domain),
+        ("changed HTTPS of", domain),
     ]
     for name, args in [
         ("webapps:detail", [webapp.pk]),

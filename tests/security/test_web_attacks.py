@@ -27,6 +27,7 @@ from tests.execution_agent.test_web import settings_for, write_wsgi
 uid_base = agent_fixtures.uid_base
 django_uid = agent_fixtures.django_uid
 socket_gid = agent_fixtures.socket_gid
+wildcard_tls = agent_fixtures.wildcard_tls
 harness = agent_fixtures.harness
 make_user = agent_fixtures.make_user
 alice = agent_fixtures.alice
