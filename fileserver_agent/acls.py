@@ -9,13 +9,12 @@ what anyone creates there later inherit the grant.
 
 from __future__ import annotations
 
-import os
-import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from fileserver_agent.errors import ApiError
+from fileserver_agent.homes import owned_dir_stat
 
 TOOLS_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 STDERR_EXCERPT_CHARS = 600
@@ -40,12 +39,7 @@ def home_acl_change(
     if grantee_uid == owner_uid:
         raise ApiError(400, "bad_request", "a home's owner needs no ACL on it")
     home = homes_root / username
-    try:
-        st = os.lstat(home)
-    except FileNotFoundError:
-        raise ApiError(404, "not_found", f"no home for {username}") from None
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != owner_uid:
-        raise ApiError(409, "conflict", f"the home of {username} is not owned by uid {owner_uid}")
+    st = owned_dir_stat(home, owner_uid, what="home")
     if grant:
         spec = ["-m", f"u:{grantee_uid}:rwX,d:u:{grantee_uid}:rwX"]
     else:

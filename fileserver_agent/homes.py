@@ -152,3 +152,14 @@ def _rename_noreplace(dir_fd: int, source: str, target: str) -> bool:
     if error == errno.EEXIST:
         return False
     raise OSError(error, os.strerror(error), target)
+
+
+def owned_dir_stat(path: Path, uid: int, *, what: str) -> os.stat_result:
+    """``path``'s lstat, refused unless it is a directory (not a link) owned by ``uid``."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        raise ApiError(404, "not_found", f"no {what} at {path}") from None
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid:
+        raise ApiError(409, "conflict", f"the {what} {path} is not owned by uid {uid}")
+    return st

@@ -12,13 +12,12 @@ server's roots mounted here; two agents on one machine in the tests and the benc
 
 from __future__ import annotations
 
-import os
-import stat
 import subprocess
 import time
 from pathlib import Path
 
 from fileserver_agent.errors import ApiError
+from fileserver_agent.homes import owned_dir_stat
 
 RSYNC_OPTIONS = ["-aHXAS", "--delete", "--numeric-ids"]
 # 24: files vanished while being copied, normal for a live home: the next pass catches up.
@@ -38,25 +37,16 @@ def home_sync(
 ) -> float:
     """One pass over the home and the web directory; the seconds it took."""
     home = homes_root / username
-    _check_owned(home, uid, what="home")
+    owned_dir_stat(home, uid, what="home")
     if homes_destination.rstrip("/") == str(homes_root).rstrip("/"):
         raise ApiError(400, "bad_request", "the destination is this server's own homes root")
     started = time.monotonic()
     _rsync(home, f"{homes_destination}/{username}", timeout=timeout)
     www = www_root / username
     if www.is_dir():
-        _check_owned(www, uid, what="web directory")
+        owned_dir_stat(www, uid, what="web directory")
         _rsync(www, f"{www_destination}/{username}", timeout=timeout)
     return time.monotonic() - started
-
-
-def _check_owned(path: Path, uid: int, *, what: str) -> None:
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        raise ApiError(404, "not_found", f"no {what} at {path}") from None
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid:
-        raise ApiError(409, "conflict", f"the {what} {path} is not owned by uid {uid}")
 
 
 def _rsync(source: Path, destination: str, *, timeout: float) -> None:
