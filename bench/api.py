@@ -114,7 +114,7 @@ def main() -> int:
     print(
         f"breakdown: send_input alone p50 {percentile(SEND_MS, 0.5):.1f} ms; "
         f"get_latest_output requests per round p50 {percentile(POLLS, 0.5)} "
-        f"(each request runs one sandboxed tmux client on the agent)"
+        f"(each request is one tmux command through the user's runner on the agent)"
     )
     metrics = {
         f"round_trip_{name}": {
