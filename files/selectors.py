@@ -360,14 +360,32 @@ class SnapshotEntry:
         return self.kind in ("dir", "file")
 
 
-def snapshot_listing(*, user, location: Location) -> list[SnapshotEntry]:
+@dataclass(frozen=True)
+class SnapshotFolder:
+    """A folder of last night's copy, and when the copy was taken (None: not recorded)."""
+
+    entries: list[SnapshotEntry]
+    taken: datetime | None
+    since: datetime | None  # every change made before this is in the copy
+
+
+def snapshot_listing(*, user, location: Location) -> SnapshotFolder:
     """The entries of ``location``'s folder in last night's copy, folders first."""
     try:
         answer = fileserver.snapshot_list(user, path=location.relative)
     except FileserverError as error:
         raise snapshot_problem(error, location) from error
     ordered = sorted(answer["entries"], key=lambda item: (item["type"] != "dir", item["name"]))
-    return [_snapshot_entry(location, item) for item in ordered]
+    stamp = answer.get("copy") or {}
+    return SnapshotFolder(
+        entries=[_snapshot_entry(location, item) for item in ordered],
+        taken=_moment(stamp.get("taken")),
+        since=_moment(stamp.get("since")),
+    )
+
+
+def _moment(value) -> datetime | None:
+    return datetime.fromtimestamp(value, tz=UTC) if isinstance(value, int | float) else None
 
 
 def _snapshot_entry(folder: Location, item: dict) -> SnapshotEntry:

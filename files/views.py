@@ -294,11 +294,16 @@ def snapshot(request, path: str):
     """A folder of last night's copy of the home, read-only, each entry with "Restore as"."""
     owner, location = _locate_in_home(request, path)
     try:
-        entries = selectors.snapshot_listing(user=owner, location=location)
+        folder = selectors.snapshot_listing(user=owner, location=location)
     except AppError as problem:
         return _problem_page(request, problem, location)
     _record(request, owner, "opened last night's copy of", location)
-    context = {"location": location, "crumbs": location.crumbs(), "entries": entries}
+    context = {
+        "location": location,
+        "crumbs": location.crumbs(),
+        "entries": folder.entries,
+        "copy": folder,
+    }
     return render(request, "files/snapshot.html", context)
 
 

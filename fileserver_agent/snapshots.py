@@ -14,6 +14,7 @@ a failed copy leaves nothing behind, and an existing name is never overwritten.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import secrets
 import stat
@@ -26,6 +27,9 @@ from fileserver_agent.errors import ApiError
 from fileserver_agent.homes import _rename_noreplace
 
 TOOLS_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+# Written by eternal-rsync at the copy's top as it pauses for the snapshot: when it was taken.
+COPY_STAMP = ".warren-copy.json"
+MAX_STAMP_BYTES = 4096
 STAGING_PREFIX = ".warren-restore-"
 MAX_ENTRIES = 5000
 STDERR_EXCERPT_CHARS = 600
@@ -99,6 +103,38 @@ def snapshot_restore(
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def copy_stamp(snapshot_root: Path | None) -> dict | None:
+    """When the copy was taken, as eternal-rsync stamped it: ``{taken, since}`` (Unix times,
+    ``since`` may be None), or None when there is no readable stamp (an older copy)."""
+    if snapshot_root is None:
+        return None
+    try:
+        fd = os.open(snapshot_root / COPY_STAMP, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        # Root's own file (users cannot write the copy), still read with bounds: it is a courtesy.
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        data = os.read(fd, MAX_STAMP_BYTES)
+    finally:
+        os.close(fd)
+    try:
+        record = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(record, dict):
+        return None
+    taken, since = record.get("taken"), record.get("since")
+    if not _a_time(taken) or not (since is None or _a_time(since)):
+        return None
+    return {"taken": float(taken), "since": None if since is None else float(since)}
+
+
+def _a_time(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 2**33
 
 
 def _snapshot_root(root: Path | None) -> Path:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 
 from fileserver_agent.api import agent_config, json_body
-from fileserver_agent.snapshots import snapshot_list, snapshot_restore
+from fileserver_agent.snapshots import copy_stamp, snapshot_list, snapshot_restore
 from fileserver_agent.validation import parse_snapshot_body, parse_username
 
 bp = Blueprint("snapshots", __name__)
@@ -17,14 +17,19 @@ bp = Blueprint("snapshots", __name__)
 
 @bp.post("/homes/<username>/snapshot/list")
 def listing(username: str):
-    """The entries of a folder of the copy: name, type, size, mtime."""
+    """The entries of a folder of the copy (name, type, size, mtime) and when it was taken."""
     config = agent_config()
     username = parse_username(username)
     uid, path, _ = parse_snapshot_body(json_body(), min_uid=config.min_uid, target=False)
     entries, truncated = snapshot_list(
         snapshot_root=config.snapshot_root, username=username, uid=uid, parts=path
     )
-    return jsonify(path="/".join(path), entries=entries, truncated=truncated)
+    return jsonify(
+        path="/".join(path),
+        entries=entries,
+        truncated=truncated,
+        copy=copy_stamp(config.snapshot_root),
+    )
 
 
 @bp.post("/homes/<username>/snapshot/restore")

@@ -186,6 +186,41 @@ def test_pause_wait_returns_once_no_rsync_runs_and_resume_carries_on(
     assert state(control)["state"] == "stopped"
 
 
+def stamp(target: Path) -> dict:
+    return json.loads((target / ".warren-copy.json").read_text())
+
+
+def test_a_paused_copy_says_when_it_was_taken_and_since_when_it_is_whole(
+    homes, tmp_path, stop_afterwards
+):
+    control, target, log = tmp_path / "ctl", tmp_path / "backup", tmp_path / "loop.log"
+    (homes / "alice" / "big.bin").write_bytes(os.urandom(4_000_000))
+    loop = start_loop(control, homes, target, log, "--rsync-option=--bwlimit=200")
+    stop_afterwards(loop)
+    wait_for(lambda: rsync_processes_under(loop.pid), message="the pass to start")
+    before = time.time()
+    assert tool(control, "pause", "--wait", "--timeout", "30").returncode == 0
+    # The first pass was cut short: the copy is stamped, but whole since no moment.
+    first = stamp(target)
+    assert before - 1 <= first["taken"] <= time.time() + 1
+    assert first["since"] is None
+    (homes / "alice" / "big.bin").unlink()
+    tool(control, "resume")
+    wait_for(lambda: "pass 1 finished in" in log.read_text(), message="a whole pass")
+    assert (target / ".warren-copy.json").exists(), "--delete left the stamp alone"
+    assert tool(control, "pause", "--wait", "--timeout", "30").returncode == 0
+    second = stamp(target)
+    assert first["taken"] < second["since"] <= second["taken"]
+    assert differences(homes, target) == []
+    assert not (homes / ".warren-copy.json").exists()
+    # A restore of the whole root leaves the stamp in the copy.
+    restored = tmp_path / "restored"
+    assert tool(control, "restore", str(target), str(restored)).returncode == 0
+    assert not (restored / ".warren-copy.json").exists()
+    loop.send_signal(signal.SIGTERM)
+    assert loop.wait(timeout=30) == 0
+
+
 def test_a_pause_requested_before_the_loop_starts_holds_it_before_any_pass(
     homes, tmp_path, stop_afterwards
 ):
@@ -194,7 +229,7 @@ def test_a_pause_requested_before_the_loop_starts_holds_it_before_any_pass(
     loop = start_loop(control, homes, target, tmp_path / "loop.log")
     stop_afterwards(loop)
     wait_for(lambda: state(control).get("state") == "paused", message="the loop to hold")
-    assert not target.exists() or os.listdir(target) == []
+    assert not target.exists()
     tool(control, "resume")
     wait_for(lambda: (target / "alice").exists(), message="the first pass")
     loop.send_signal(signal.SIGTERM)

@@ -73,6 +73,7 @@ def backed_up_fileserver(exec_agent, tmp_path):
 
     agent.user = user
     agent.back_up = back_up
+    agent.snapshot_root = snapshots
     try:
         yield agent
     finally:

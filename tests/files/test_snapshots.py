@@ -1,10 +1,13 @@
 """Restoring from last night's copy in the Files tab: the copy made by the real backup loop,
 read through the real fileserver agent, restored beside the original under a new name."""
 
+import json
 import os
+from datetime import UTC, datetime
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from tests.files.conftest import put, url
 from tests.files.fileservers import backed_up_fileserver
@@ -51,6 +54,26 @@ def test_the_owner_browses_last_nights_copy(alice_home):
     assert "chapter1 (restored).md" in text  # the suggested new name
     # The crumbs stay in the copy: its home crumb leads to the copy's home, not today's.
     assert f'href="{url("snapshot", "home/alice/")}"' in text
+
+
+def test_the_page_says_when_the_copy_was_taken(alice_home, backed_up):
+    alice, _ = alice_home
+    client = logged_in(alice)
+    page = client.get(url("snapshot", "home/alice/")).content.decode()
+    assert "When this copy was taken is not recorded." in page
+    # What eternal-rsync writes at the copy's top as it pauses for the snapshot.
+    stamp = backed_up.snapshot_root / ".warren-copy.json"
+    taken = datetime(2026, 12, 4, 2, 30, tzinfo=UTC)
+    since = datetime(2026, 12, 4, 1, 55, tzinfo=UTC)
+    stamp.write_text(json.dumps({"taken": taken.timestamp(), "since": since.timestamp()}))
+    with timezone.override("UTC"):
+        page = client.get(url("snapshot", "home/alice/thesis/")).content.decode()
+    assert 'datetime="2026-12-04T02:30:00+00:00"' in page
+    assert "Taken <time" in page and ">Fri 4 Dec 2026, 02:30 UTC</time>" in page
+    assert "every change you made before 01:55 UTC, and none after it was taken" in page
+    stamp.write_text(json.dumps({"taken": taken.timestamp(), "since": None}))
+    page = client.get(url("snapshot", "home/alice/")).content.decode()
+    assert "part-way through a copy" in page
 
 
 def test_a_deleted_file_is_restored_beside_where_it_was(alice_home):

@@ -3,6 +3,7 @@ and everything that must be refused (traversal, links out, existing names, someo
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
@@ -174,3 +175,33 @@ def test_without_a_snapshot_root_there_is_nothing_to_restore(tmp_path):
     response = signed.post("/v1/homes/alice/snapshot/list", {"uid": 5000, "path": ""})
     assert response.status_code == 404
     assert response.get_json()["error"] == "no_snapshot"
+
+
+def test_the_listing_says_when_the_copy_was_taken(signed, alice, tmp_path):
+    assert listing(signed, alice).get_json()["copy"] is None, "a copy without a stamp"
+    stamp = tmp_path / "snapshot" / ".warren-copy.json"
+    stamp.write_text(json.dumps({"taken": 1764900000.5, "since": 1764896400.25}))
+    assert listing(signed, alice, "site").get_json()["copy"] == {
+        "taken": 1764900000.5,
+        "since": 1764896400.25,
+    }
+    stamp.write_text(json.dumps({"taken": 1764900000, "since": None}))
+    assert listing(signed, alice).get_json()["copy"] == {"taken": 1764900000.0, "since": None}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["not json", "[1, 2]", '{"taken": "yesterday"}', '{"taken": true}', '{"since": 5}', "{}"],
+)
+def test_a_stamp_that_makes_no_sense_is_ignored(signed, alice, tmp_path, text):
+    (tmp_path / "snapshot" / ".warren-copy.json").write_text(text)
+    response = listing(signed, alice)
+    assert response.status_code == 200
+    assert response.get_json()["copy"] is None
+
+
+def test_a_stamp_that_is_a_link_is_not_followed(signed, alice, tmp_path):
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text(json.dumps({"taken": 1764900000}))
+    os.symlink(elsewhere, tmp_path / "snapshot" / ".warren-copy.json")
+    assert listing(signed, alice).get_json()["copy"] is None
