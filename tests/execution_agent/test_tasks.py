@@ -71,7 +71,13 @@ def test_a_run_past_its_wall_limit_is_killed_and_the_log_says_so(client, harness
 
 def test_cpu_used_by_a_run_is_reported_and_counted_in_the_users_cgroup(client, alice):
     before = client.cpu_usage()["users"].get(alice["username"], {}).get("cpu_usec", 0)
-    run_id, _ = start(client, alice, "timeout 1 sh -c 'while :; do :; done'; true")
+    # Half a second of CPU, however long a loaded machine takes to give it (a wall-clock loop
+    # got 0.2 s of CPU in CI).
+    burn = (
+        "import time; t = time.process_time(); "
+        "any(iter(lambda: time.process_time() - t > 0.5, True))"
+    )
+    run_id, _ = start(client, alice, f"python3 -c '{burn}'")
     result = finished(client, run_id)
     assert result["cpu_seconds"] > 0.3
     after = client.cpu_usage()["users"][alice["username"]]["cpu_usec"]
