@@ -375,3 +375,47 @@ def test_parking_something_that_is_not_an_attach_client_is_refused(client, alice
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_an_op_that_takes_no_fds_refuses_a_request_carrying_one(client):
+    read_end, write_end = os.pipe()
+    try:
+        with pytest.raises(AgentError) as error:
+            client.call_with_fds("info", [read_end])
+        assert error.value.code == "bad_request"
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+def test_concurrent_attaches_share_the_session_check_and_each_get_their_console(
+    client, alice, console
+):
+    other = f"c{os.urandom(6).hex()}"
+    client.console_start(user=alice, console_id=other, argv=["bash"])
+    prepared = attach(client, alice, console)  # takes the prepared clients out of the way
+    prepared_other = attach(client, alice, other)
+    missing = f"c{os.urandom(6).hex()}"
+
+    def one(console_id: str):
+        try:
+            return attach(client, alice, console_id)
+        except AgentError as exc:
+            return exc.code
+
+    wanted = [console, other, missing] * 4
+    with ThreadPoolExecutor(len(wanted)) as pool:
+        results = list(pool.map(one, wanted))
+    try:
+        for console_id, result in zip(wanted, results, strict=True):
+            if console_id == missing:
+                assert result == "not_found"
+            else:
+                assert isinstance(result, int), result
+                os.write(result, b"echo $WARREN_TAG_ID\r")
+                read_until(result, console_id.encode())
+    finally:
+        for fd in [prepared, prepared_other, *results]:
+            if isinstance(fd, int):
+                os.close(fd)
+        client.console_kill(user=alice, console_id=other, grace=0.3)
