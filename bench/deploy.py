@@ -10,13 +10,15 @@ reconnecting after a close). Three rounds, each measured alike:
 
 - idle: no upgrade (the noise floor);
 - warren: at 3 s, deploy/upgrade on the web node (nginx HUP, vassals touched, worker drained
-  after its successor started) then on the dash node (uvicorn's rolling SIGHUP restart,
-  worker drained);
+  after its successor started) then on the dash node (config.serve's warm-first SIGHUP
+  restart: the old workers park their consoles' attach clients in the agent, the pages
+  reconnect at once and take them; worker drained);
 - anchor: at 3 s, the same processes stopped and started again (what `systemctl restart`
   of each would do).
 
-All consoles are one user's (custom limits allow them): their re-attaches queue on that
-user's lock in the agent, so the pause grows with the number of consoles (see the report).
+All consoles are one user's (custom limits allow them): re-attaches that had to check the
+session and start a client each would queue on that user's tmux runner, so the pause would
+grow with the number of consoles; parked clients and a shared list-sessions keep it flat.
 
 Printed per round: wrk's requests and failed requests (non-2xx answers and socket errors),
 and the longest pause in any console's output (median and worst over the consoles).

@@ -11,6 +11,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402 - needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from config import lifespan  # noqa: E402
 from config.bodyguard import BodyGuard  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 
@@ -23,5 +24,7 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),
+        # uvicorn --lifespan on: warm-up before serving, hooks before shutting down.
+        "lifespan": lifespan.application,
     }
 )

@@ -160,6 +160,27 @@ class PtyBridge:
         fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
     # --- the end ---------------------------------------------------------------------------
+    async def detach(self) -> tuple[int, bytes] | None:
+        """Stop both directions but keep the master open: (fd, output read but not sent).
+
+        For handing the attach client back to the agent (consoles.consumers' park); the fd
+        is the caller's from here on. None if already closed.
+        """
+        if self._closed:
+            return None
+        self._closed = True
+        self._pause_reading()
+        if self._writing:
+            self._loop.remove_writer(self.fd)
+            self._writing = False
+        if self._pump is not None and self._pump is not asyncio.current_task():
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._pump
+        unsent = b"".join(self._chunks)
+        self._chunks.clear()
+        return self.fd, unsent
+
     async def close(self) -> None:
         """Stop both directions and close the master: the attach client hangs up and exits."""
         if self._closed:

@@ -24,6 +24,8 @@ import dataclasses
 import functools
 import json
 import logging
+import os
+import weakref
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -32,6 +34,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from config import lifespan
 from consoles import tmux
 from consoles.bridge import PtyBridge
 from consoles.selectors import console_access, console_group
@@ -46,6 +49,7 @@ CLOSE_REFUSED = 4403
 CLOSE_GONE = 4404
 CLOSE_ACCESS_CHANGED = 4409
 CLOSE_UNAVAILABLE = 4503
+CLOSE_SERVICE_RESTART = 1012
 
 
 def _size(value, default: int) -> int:
@@ -151,6 +155,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             return
         self.bridge = PtyBridge(fd, send_output=self._send_output, on_eof=self._pty_ended)
         self.bridge.start()
+        _attached.add(self)  # parked if this process shuts down (see the end of this module)
         await self._control({"type": "ready", "read_only": self.access.read_only})
         if not self.access.is_owner:
             self.recheck_task = asyncio.create_task(self._recheck_periodically())
@@ -159,6 +164,8 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         if self.counted:
             self.counted = False
             websocket_sessions.labels(consumer="console").dec()
+        if code == CLOSE_SERVICE_RESTART:
+            await self.park()  # uvicorn closed the socket first: park what is left
         await self._release()
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
@@ -174,6 +181,30 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
     async def _shutdown(self, code: int, reason: str) -> None:
         await self._release()
         await self.close(code=code, reason=reason)
+
+    # --- parking (this process shutting down; see the end of this module) ------------------
+    async def park(self) -> None:
+        """Hand the attach client back to the agent, sending what was read of it first."""
+        detached = await self.bridge.detach() if self.bridge is not None else None
+        if detached is None:
+            return
+        fd, unsent = detached
+        try:
+            if unsent:
+                with contextlib.suppress(Exception):  # the socket may be closed already
+                    await self._send_output(unsent)
+            await asyncio.to_thread(tmux.park, self.access.console, fd)
+        except Exception as exc:  # the page re-attaches with a new client then
+            logger.info("console %s: could not park its client: %s", self.access.console.pk, exc)
+        finally:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    async def park_and_close(self) -> None:
+        async with self._handling:
+            await self.park()
+            with contextlib.suppress(Exception):
+                await self.close(code=CLOSE_SERVICE_RESTART)
 
     # --- frames from the browser -----------------------------------------------------------
     async def dispatch(self, message):
@@ -271,3 +302,22 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             raise
         except Exception:
             logger.exception("console access re-check failed")
+
+
+# --- parking: a deploy restarts this process ------------------------------------------------
+# When the ASGI process shuts down (config.serve's rolling restart), every console socket hands
+# its tmux attach client back to the agent (console_park) before closing with 1012: the page
+# reconnects to the new process at once and its console_attach takes that client instead of
+# starting one, so the console only pauses for the reconnect.
+_attached: weakref.WeakSet[ConsoleConsumer] = weakref.WeakSet()
+
+
+async def park_all() -> None:
+    """Park every attached console's client and close its socket with 1012 (restarting)."""
+    consumers = list(_attached)
+    if consumers:
+        await asyncio.gather(*(consumer.park_and_close() for consumer in consumers))
+        logger.info("parked %d console clients before shutting down", len(consumers))
+
+
+lifespan.before_shutdown(park_all)

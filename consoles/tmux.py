@@ -29,6 +29,7 @@ __all__ = [
     "capture",
     "kill",
     "live_states",
+    "park",
     "send_input",
     "start",
 ]
@@ -87,6 +88,17 @@ def attach(console, *, read_only: bool, rows: int, cols: int) -> int:
         read_only=read_only,
         rows=rows,
         cols=cols,
+    )
+
+
+def park(console, fd: int) -> bool:
+    """Hand the attach client on ``fd`` (from attach) back to the agent for the next attach.
+
+    The agent keeps it 30 s for the page reconnecting to another dashboard process (a
+    deploy); ``fd`` stays the caller's to close. True if the agent kept it.
+    """
+    return _agent(console).console_park(
+        user=user_ref(console.owner), console_id=console.pk, master=fd
     )
 
 

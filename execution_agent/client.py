@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+from collections.abc import Sequence
 from typing import Any, Literal, TypedDict
 
 from execution_agent.protocol import (
@@ -71,6 +72,12 @@ class AgentClient:
 
     def call(self, op: str, /, **args: Any) -> tuple[dict, list[int]]:
         """Send one request; return (result, fds). Raises AgentError or AgentUnavailable."""
+        return self.call_with_fds(op, (), **args)
+
+    def call_with_fds(
+        self, op: str, send_fds: Sequence[int], /, **args: Any
+    ) -> tuple[dict, list[int]]:
+        """``call``, passing ``send_fds`` along with the request (they stay the caller's)."""
         # A `run` may legitimately take its whole timeout before answering.
         timeout = self.timeout + float(args.get("timeout", 0) if op == "run" else 0)
         try:
@@ -79,7 +86,9 @@ class AgentClient:
                 connection.connect(self.socket_path)
                 # A refused peer is answered (and hung up on) before its request is read.
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    send_frame(connection, {"v": PROTOCOL_VERSION, "op": op, "args": args})
+                    send_frame(
+                        connection, {"v": PROTOCOL_VERSION, "op": op, "args": args}, send_fds
+                    )
                 response, fds = recv_frame(connection, MAX_RESPONSE_BYTES)
         except (OSError, FrameError) as exc:
             raise AgentUnavailable(f"execution agent at {self.socket_path}: {exc}") from exc
@@ -292,6 +301,14 @@ class AgentClient:
             rows=rows,
             cols=cols,
         )[1]
+
+    def console_park(
+        self, *, user: UserRef, console_id: str, master: int, seconds: float | None = None
+    ) -> bool:
+        """Hand an attach client (its PTY master, from console_attach) back to the agent for
+        the console's next attach; True if kept. ``master`` stays the caller's to close."""
+        args = _without_none({"user": user, "console_id": console_id, "seconds": seconds})
+        return self.call_with_fds("console_park", [master], **args)[0]["parked"]
 
     def ssh_session(
         self,

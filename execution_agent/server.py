@@ -43,10 +43,16 @@ def peer_uid(connection: socket.socket) -> int:
     return uid
 
 
-def handle_request(agent: Agent, message: object, only: frozenset[str] | None = None) -> Reply:
+def handle_request(
+    agent: Agent,
+    message: object,
+    only: frozenset[str] | None = None,
+    received: list[int] | None = None,
+) -> Reply:
     """Validate the envelope, then run the named op (raises OpError on any refusal).
 
-    ``only``: the ops this peer may call (None: every op)."""
+    ``only``: the ops this peer may call (None: every op). ``received``: the request's fds;
+    an op registered with ``fds`` takes them from this list, the caller closes the rest."""
     if not isinstance(message, dict):
         raise OpError("bad_request", "request must be a JSON object")
     unknown = sorted(set(message) - {"v", "op", "args"})
@@ -64,7 +70,10 @@ def handle_request(agent: Agent, message: object, only: frozenset[str] | None = 
         raise OpError("unknown_op", f"op: unknown operation {name[:64]!r}")
     if only is not None and name not in only:
         raise OpError("forbidden", f"op: this peer may not call {name}")
-    args = Args(message.get("args", {}), spec.fields, agent.config.uid_base)
+    received = received if received is not None else []
+    if len(received) > spec.fds:
+        raise OpError("bad_request", f"{name} takes at most {spec.fds} file descriptors")
+    args = Args(message.get("args", {}), spec.fields, agent.config.uid_base, received)
     return spec.handler(agent, args)
 
 
@@ -132,14 +141,13 @@ class Handler(socketserver.BaseRequestHandler):
         except (FrameError, TimeoutError) as exc:
             self._respond_error(OpError("bad_request", f"malformed frame: {exc}"))
             return "-", "uid=- user=-", "error code=bad_request"
-        for fd in received:  # requests never carry fds; keep none a peer sends
-            os.close(fd)
         op_name, who = _describe_request(message)
         # Long enough for any op (run: 300 s) and for a slow reader of a large answer.
         connection.settimeout(REPLY_TIMEOUT)
         fds: list[int] = []
         try:
-            reply = handle_request(self.server.agent, message, only)
+            # Only an op registered with fds= takes any; whatever is left is closed below.
+            reply = handle_request(self.server.agent, message, only, received)
             fds = [fd for _, fd in reply.fds]
             send_frame(connection, {"ok": True, "result": reply.wire_result()}, fds)
             return op_name, who, "ok"
@@ -151,7 +159,7 @@ class Handler(socketserver.BaseRequestHandler):
             self._respond_error(OpError("failed", "internal error in the agent (see its log)"))
             return op_name, who, "error code=failed"
         finally:
-            for fd in fds:
+            for fd in fds + received:
                 os.close(fd)
 
     def finish(self) -> None:

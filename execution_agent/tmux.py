@@ -57,6 +57,15 @@ set -g remain-on-exit on
 # then. One not taken within WARM_SECONDS is closed; at most WARM_MAX wait at once.
 WARM_SECONDS = 30
 WARM_MAX = 64
+# A dashboard process going away (a deploy) parks its consoles' attach clients here
+# (console_park) for the reconnecting pages, which land on its successor: the same handover as
+# above, keyed by read-only-ness too. Each client is one process and one fd of the agent's.
+PARKED_MAX = 4096
+
+# Concurrent re-attaches of one user's consoles (every page reconnecting after a deploy) share
+# one list-sessions instead of a has-session each through the user's single runner; a list is
+# reused this long for sessions it names (a session just created is looked for afresh).
+SESSION_NAMES_SECONDS = 1.0
 
 # tmux commands (new-session, has-session, list-panes, kill-session...) run through one
 # sandboxed shell per user, the runner, instead of a bubblewrap launch each (~6-10 ms): the
@@ -107,6 +116,35 @@ class _Warm:
     timer: threading.Timer | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class _HandedOut:
+    """What an attach client the agent started is: whose, which console, read-only or not."""
+
+    uid: int
+    console_id: str
+    read_only: bool
+    process: subprocess.Popen
+
+
+@dataclasses.dataclass
+class _Names:
+    """One list-sessions of a user, in flight or done (see SESSION_NAMES_SECONDS)."""
+
+    done: threading.Event
+    started: float
+    names: frozenset[str] = frozenset()
+    error: BaseException | None = None
+
+
+# _IOR('T', 0x30, unsigned int): Python's termios does not name it.
+TIOCGPTN = getattr(termios, "TIOCGPTN", 0x80045430)
+
+
+def pty_number(fd: int) -> int:
+    """The number of the PTY whose master ``fd`` is (TIOCGPTN); OSError if it is none."""
+    return struct.unpack("I", fcntl.ioctl(fd, TIOCGPTN, b"\0" * 4))[0]
+
+
 def set_winsize(fd: int, rows: int, cols: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
@@ -124,6 +162,11 @@ class Tmux:
         # takes effect when the server starts again.
         self._homes: dict[int, tuple[str, ...]] = {}
         self._warm: dict[tuple[int, str], _Warm] = {}
+        # (uid, console id, read_only) -> parked clients, oldest first.
+        self._parked: dict[tuple[int, str, bool], list[_Warm]] = {}
+        # PTY number -> the attach client on it, so a parked fd is known to be one of ours.
+        self._handed: dict[int, _HandedOut] = {}
+        self._names: dict[int, _Names] = {}
         self._runners: dict[int, _Runner] = {}
         self._runner_spawns: dict[int, threading.Lock] = defaultdict(threading.Lock)
 
@@ -422,7 +465,19 @@ class Tmux:
             os.close(slave)
         # When the master is closed, the client gets a hangup and exits; reap it then.
         self.agent.reaper.watch(launched.process)
+        self._remember(master, user, console_id, read_only, launched.process)
         return Attached(master, launched.process)
+
+    def _remember(self, master: int, user, console_id: str, read_only: bool, process) -> None:
+        try:
+            number = pty_number(master)
+        except OSError:
+            return  # not parkable then; nothing else depends on it
+        with self._guard:
+            if len(self._handed) >= 2 * PARKED_MAX:
+                # Forget the clients that have exited (their PTY numbers may be reused).
+                self._handed = {n: h for n, h in self._handed.items() if h.process.poll() is None}
+            self._handed[number] = _HandedOut(user.uid, console_id, read_only, process)
 
     def prepare_attach(self, user: UserRef, console_id: str, rows: int, cols: int) -> None:
         """Start, in a thread, the read-write attach client the console's page will ask for."""
@@ -449,12 +504,35 @@ class Tmux:
         warm.timer.daemon = True
         warm.timer.start()
 
-    def take_attach(self, user: UserRef, console_id: str, rows: int, cols: int) -> Attached | None:
-        """The prepared attach client of the console, resized, if it is still attached."""
+    def take_attach(
+        self, user: UserRef, console_id: str, rows: int, cols: int, read_only: bool = False
+    ) -> Attached | None:
+        """A parked client of the console (or, read-write, the one prepared at start), resized.
+
+        A read-only attach only ever gets a read-only client, and a read-write one a
+        read-write client: the key says which.
+        """
+        while True:
+            with self._guard:
+                parked = self._parked.get((user.uid, console_id, read_only))
+                warm = parked.pop(0) if parked else None
+                if parked == []:
+                    del self._parked[(user.uid, console_id, read_only)]
+            if warm is None:
+                break
+            attached = self._taken(warm, rows, cols)
+            if attached is not None:
+                return attached
+        if read_only:
+            return None
         with self._guard:
             warm = self._warm.pop((user.uid, console_id), None)
         if warm is None or not warm.ready.wait(10):
             return None
+        return self._taken(warm, rows, cols)
+
+    @staticmethod
+    def _taken(warm: _Warm, rows: int, cols: int) -> Attached | None:
         if warm.timer is not None:
             warm.timer.cancel()
         attached = warm.attached
@@ -466,8 +544,64 @@ class Tmux:
         set_winsize(attached.master, rows, cols)  # the client hears SIGWINCH and tells tmux
         return attached
 
+    def park(self, user: UserRef, console_id: str, master: int, seconds: float) -> bool:
+        """Keep an attach client handed back (its PTY master) for the console's next attach.
+
+        Takes ``master`` (closed on refusal too). Only a live client this agent started for
+        this user's console is taken back, with the read-only-ness it was started with.
+        """
+        try:
+            try:
+                number = pty_number(master)
+            except OSError:
+                raise OpError("bad_request", "pty: not a terminal's master") from None
+            with self._guard:
+                handed = self._handed.get(number)
+            if (
+                handed is None
+                or handed.uid != user.uid
+                or handed.console_id != console_id
+                or handed.process.poll() is not None
+            ):
+                raise OpError("not_found", f"pty: no attach client of console {console_id}")
+            key = (user.uid, console_id, handed.read_only)
+            warm = _Warm(threading.Event(), Attached(master, handed.process))
+            warm.ready.set()
+            with self._guard:
+                if sum(len(clients) for clients in self._parked.values()) >= PARKED_MAX:
+                    os.close(master)
+                    return False
+                self._parked.setdefault(key, []).append(warm)
+                warm.timer = threading.Timer(seconds, self._unpark, args=(key, warm))
+                warm.timer.daemon = True
+                warm.timer.start()
+            return True
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.close(master)
+            raise
+
+    def _unpark(self, key, warm: _Warm) -> None:
+        with self._guard:
+            clients = self._parked.get(key)
+            if not clients or warm not in clients:
+                return  # taken meanwhile
+            clients.remove(warm)
+            if not clients:
+                del self._parked[key]
+        if warm.timer is not None:
+            warm.timer.cancel()
+        os.close(warm.attached.master)  # the client hangs up and exits; the reaper reaps it
+
     def discard_attach(self, user: UserRef, console_id: str) -> None:
-        """Close the console's prepared attach client, if any (the console is being killed)."""
+        """Close the console's prepared and parked attach clients (it is being killed)."""
+        self.forget_session_names(user)
+        for read_only in (False, True):
+            key = (user.uid, console_id, read_only)
+            with self._guard:
+                parked = list(self._parked.get(key, ()))
+            for client in parked:
+                self._unpark(key, client)
         with self._guard:
             warm = self._warm.get((user.uid, console_id))
         if warm is not None:
@@ -483,6 +617,55 @@ class Tmux:
             warm.timer.cancel()
         if warm.attached is not None:
             os.close(warm.attached.master)
+
+    def session_exists(self, user: UserRef, console_id: str) -> bool:
+        """Whether the user's tmux server has the session, from a shared list-sessions.
+
+        A name missing from a list that another caller started is looked for again in a list
+        of this caller's own: the session may have been created since that one began.
+        """
+        names, own = self.session_names(user)
+        if console_id in names:
+            return True
+        if not own:
+            self.forget_session_names(user)
+            names, _ = self.session_names(user)
+        return console_id in names
+
+    def session_names(self, user: UserRef) -> tuple[frozenset[str], bool]:
+        """The user's session names and whether this call listed them (False: shared)."""
+        now = time.monotonic()
+        with self._guard:
+            entry = self._names.get(user.uid)
+            fresh = entry is not None and (
+                not entry.done.is_set() or now - entry.started < SESSION_NAMES_SECONDS
+            )
+            if not fresh:
+                entry = self._names[user.uid] = _Names(threading.Event(), now)
+        if fresh:
+            if not entry.done.wait(15):
+                raise OpError("failed", "tmux list-sessions timed out")
+            if entry.error is not None:
+                raise entry.error
+            return entry.names, False
+        try:
+            code, out, err = self.command(user, ["list-sessions", "-F", "#{session_name}"])
+            if code != 0 and not ("no server" in err or "no sessions" in err):
+                raise OpError("failed", f"tmux list-sessions: {err.strip()[:500]}")
+            entry.names = frozenset(out.split()) if code == 0 else frozenset()
+        except BaseException as exc:
+            entry.error = exc
+            self.forget_session_names(user, entry)
+            raise
+        finally:
+            entry.done.set()
+        return entry.names, True
+
+    def forget_session_names(self, user: UserRef, entry: _Names | None = None) -> None:
+        """Drop the user's shared list (a session was created or killed)."""
+        with self._guard:
+            if entry is None or self._names.get(user.uid) is entry:
+                self._names.pop(user.uid, None)
 
     def new_session_args(
         self,

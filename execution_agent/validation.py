@@ -61,7 +61,9 @@ _MISSING = object()
 class Args:
     """The `args` object of a request, read field by field with validation."""
 
-    def __init__(self, raw: object, allowed: frozenset[str], uid_base: int) -> None:
+    def __init__(
+        self, raw: object, allowed: frozenset[str], uid_base: int, fds: list[int] | None = None
+    ) -> None:
         if not isinstance(raw, dict):
             raise bad_request("args: must be an object")
         unknown = sorted(set(raw) - allowed)
@@ -69,6 +71,14 @@ class Args:
             raise bad_request(f"args.{unknown[0]}: unknown argument")
         self.raw = raw
         self.uid_base = uid_base
+        # The request's fds (ops registered with fds=); the server closes those not taken.
+        self.fds = fds if fds is not None else []
+
+    def take_fd(self) -> int:
+        """The request's next fd, now the caller's to close; bad_request if none came."""
+        if not self.fds:
+            raise bad_request("this operation needs a file descriptor (SCM_RIGHTS)")
+        return self.fds.pop(0)
 
     def has(self, name: str) -> bool:
         return name in self.raw

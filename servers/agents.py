@@ -73,11 +73,11 @@ class MeasuredAgentClient(AgentClient):
     The agent's own client is stdlib only (it ships with the agent); the timing is Django's.
     """
 
-    def call(self, op: str, /, **args):
+    def call_with_fds(self, op: str, send_fds, /, **args):
         started = time.monotonic()
         outcome = "ok"
         try:
-            return super().call(op, **args)
+            return super().call_with_fds(op, send_fds, **args)
         except AgentError as error:
             outcome = error.code
             raise

@@ -14,6 +14,7 @@ from consoles.services.consoles import (
     console_kill,
     console_restart,
     console_send_input,
+    console_server_here,
     console_start,
     console_states_sync,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "console_restart",
     "console_run_file",
     "console_send_input",
+    "console_server_here",
     "console_share",
     "console_start",
     "console_states_sync",

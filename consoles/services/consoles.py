@@ -21,7 +21,7 @@ from consoles import tmux
 from consoles.models import Console, Launcher
 from consoles.selectors import console_group, running_console_count
 from servers.models import Server
-from servers.selectors import first_active_server
+from servers.selectors import first_active_server, local_server
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +30,16 @@ MAX_INPUT_CHARS = 4096
 
 
 # --- helpers ------------------------------------------------------------------------------
+
+
+def console_server_here() -> Server | None:
+    """The console server new consoles go to: this machine's, else the first active one.
+
+    A console's page attaches through the agent of its server, over that agent's Unix
+    socket: one on this machine is one this dashboard process can attach to (and, after a
+    deploy, take its parked client from).
+    """
+    return local_server(kind=Server.Kind.CONSOLE) or first_active_server(kind=Server.Kind.CONSOLE)
 
 
 def notify_sockets(console_id: str, event: str) -> None:
@@ -98,7 +108,7 @@ def create_console(
         cwd=cwd,
         launcher=launcher,
         script_path=script_path,
-        server=first_active_server(kind=Server.Kind.CONSOLE),
+        server=console_server_here(),
     )
     try:
         tmux.start(console)
@@ -121,7 +131,7 @@ def _launch_plan(owner: User, kind: str, python_version: str, launcher: Launcher
     home = owner.home_path
     if kind == Console.Kind.BASH:
         return {"title": "Bash", "argv": ["bash"], "cwd": home}
-    facts = tmux.agent_facts(first_active_server(kind=Server.Kind.CONSOLE))
+    facts = tmux.agent_facts(console_server_here())
     if kind == Console.Kind.PYTHON:
         if python_version not in facts["pythons"]:
             raise AppError(f"Python {python_version or '(none)'} is not installed here.")

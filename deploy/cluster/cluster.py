@@ -391,23 +391,25 @@ for kind, host, sock, url in rows:
         )
 
     def asgi_command(self) -> list[str]:
-        """The Procfile's web line on the dash node's address, with two worker processes.
+        """The Procfile's web line on the dash node's address, under config.serve, 2 workers.
 
-        uvicorn's supervisor (--workers 2 or more) holds the listening socket and replaces
-        its workers one by one on SIGHUP: what deploy/upgrade's asgi step relies on.
+        config.serve holds the listening socket and on SIGHUP starts new workers, waits until
+        they are warm (lifespan startup), then stops the old ones, whose consoles park their
+        attach clients first: what deploy/upgrade's asgi step relies on.
         """
         lines = (REPO / "Procfile").read_text().splitlines()
         line = next(line for line in lines if line.startswith("web:"))
         words = [
             word for word in shlex.split(line.removeprefix("web:")) if not word.startswith("$")
         ]
+        assert words[0] == "uvicorn", words
         words[words.index("--host") + 1] = ADDRESSES["dash"]
         words[words.index("--port") + 1] = str(DASHBOARD_PORT)
-        # A new worker must import Django before it counts as ready: uvicorn's 5 s default
-        # is too short on a loaded machine, and it then aborts the rolling restart.
+        words[words.index("--lifespan") + 1] = "on"  # the warm-up config.serve waits for
+        # A new worker must import Django before it counts as ready: 60 s on a loaded machine.
         rolling = ["--workers", "2", "--timeout-worker-healthcheck", "60"]
         rolling += ["--timeout-graceful-shutdown", "30"]
-        return [sys.executable, "-m", *words[:-1], *rolling, words[-1]]
+        return [sys.executable, "-m", "config.serve", *words[1:-1], *rolling, words[-1]]
 
     def start_asgi(self, name: str = "asgi") -> Process:
         process = self.start(name, "dash", self.asgi_command(), self.django_env("dash"))

@@ -7,8 +7,8 @@ Used by tests/cluster and bench/deploy.py, from a thread inside the cluster's hu
   that are not 200 and connections that fail.
 - ``ConsoleWatcher``: a console's websocket, acknowledging bytes like xterm.js and
   reconnecting after any close but the server's refusals, as consoles/static/consoles/
-  terminal.js does (100 ms, doubling). It records when bytes arrived: the longest gap is the
-  pause a user saw.
+  terminal.js does (at once after 0-100 ms of jitter, then from 100 ms, doubling). It
+  records when bytes arrived: the longest gap is the pause a user saw.
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import random
 import time
 from dataclasses import dataclass, field
 
 import websockets
 
 FINAL_CLOSES = {4403, 4404, 4409}  # the consumer's refusals: terminal.js stops there too
+RETRY_JITTER = 0.1  # the first retry: at once, after a random 0-100 ms
 RETRY_FIRST = 0.1
 RETRY_MAX = 5.0
 
@@ -73,7 +75,7 @@ class ConsoleWatcher:
     connected: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self, stop: asyncio.Event) -> None:
-        retry = RETRY_FIRST
+        retry = 0.0
         command = self.command
         while not stop.is_set():
             try:
@@ -94,8 +96,8 @@ class ConsoleWatcher:
                 # Refused, or cut during the handshake (a server going down): retry.
                 self.closes.append(1006)
                 self.connected.clear()
-            await asyncio.sleep(retry)
-            retry = min(retry * 2, RETRY_MAX)
+            await asyncio.sleep(retry or random.uniform(0, RETRY_JITTER))  # noqa: S311
+            retry = min(retry * 2, RETRY_MAX) if retry else RETRY_FIRST
 
     async def _read(self, ws, stop: asyncio.Event, retry: float) -> float:
         while not stop.is_set():
@@ -109,7 +111,7 @@ class ConsoleWatcher:
                 await ws.send(json.dumps({"type": "ack", "bytes": len(frame)}))
             elif json.loads(frame).get("type") == "ready":
                 self.connected.set()
-                retry = RETRY_FIRST
+                retry = 0.0
         return retry
 
     def longest_pause(self, start: float, end: float) -> float:

@@ -29,18 +29,20 @@ class OpSpec:
     name: str
     handler: Callable
     fields: frozenset[str]
+    fds: int = 0
 
 
 OPS: dict[str, OpSpec] = {}
 
 
-def op(name: str, *, fields: tuple[str, ...] = ()) -> Callable[[Callable], Callable]:
-    """Register the decorated function as operation `name` accepting `fields`."""
+def op(name: str, *, fields: tuple[str, ...] = (), fds: int = 0) -> Callable[[Callable], Callable]:
+    """Register the decorated function as operation `name` accepting `fields` (and up to
+    `fds` file descriptors on the request, which it takes with `args.take_fd()`)."""
 
     def register(handler: Callable) -> Callable:
         if name in OPS:
             raise RuntimeError(f"operation {name} registered twice")
-        OPS[name] = OpSpec(name=name, handler=handler, fields=frozenset(fields))
+        OPS[name] = OpSpec(name=name, handler=handler, fields=frozenset(fields), fds=fds)
         return handler
 
     return register

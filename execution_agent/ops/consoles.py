@@ -48,6 +48,7 @@ def console_start(agent, args: Args) -> Reply:
             user, agent.tmux.new_session_args(console_id, argv, cwd, rows, cols, env), limits=limits
         )
         bound = list(agent.tmux.bound_homes(user))
+    agent.tmux.forget_session_names(user)  # a list made before this session lacks it
     if code != 0:
         if "duplicate session" in err:
             return Reply({"created": False, "homes": bound})
@@ -65,9 +66,10 @@ def console_attach(agent, args: Args) -> Reply:
     read_only = args.bool("read_only", default=False)
     rows = args.int("rows", minimum=1, maximum=1000, default=24)
     cols = args.int("cols", minimum=1, maximum=1000, default=80)
-    # The first read-write attach after console_start takes the client prepared then: a live
-    # client attached to the session is also the proof that the session exists.
-    attached = None if read_only else agent.tmux.take_attach(user, console_id, rows, cols)
+    # A client parked by a dashboard process that went away (console_park), or the one
+    # prepared by console_start: a live client attached to the session is also the proof that
+    # the session exists.
+    attached = agent.tmux.take_attach(user, console_id, rows, cols, read_only)
     if attached is None:
         if not agent.tmux.server_alive(user):
             raise not_found(f"no console {console_id}")
@@ -78,18 +80,20 @@ def console_attach(agent, args: Args) -> Reply:
 def _attach_if_session(agent, user, console_id: str, read_only: bool, rows: int, cols: int):
     """Attach a new client, checking that the session exists at the same time.
 
-    The check (a sandboxed ``has-session``) and the client's launch run side by side: two
-    sandbox launches in the time of one. A client of a missing session is closed again.
+    The check and the client's launch run side by side. The check is one ``list-sessions``
+    shared by the user's concurrent attaches (Tmux.session_exists): after a deploy every page
+    re-attaches at once, and a ``has-session`` each would queue on the user's one runner. A
+    client of a missing session is closed again.
     """
     checked: dict = {}
 
     def check() -> None:
         try:
-            checked["code"] = agent.tmux.command(user, ["has-session", "-t", f"={console_id}"])[0]
+            checked["code"] = 0 if agent.tmux.session_exists(user, console_id) else 1
         except BaseException as exc:  # re-raised in the op's thread below
             checked["error"] = exc
 
-    checker = threading.Thread(target=check, name="tmux-has-session", daemon=True)
+    checker = threading.Thread(target=check, name="tmux-session-check", daemon=True)
     checker.start()
     try:
         attached = agent.tmux.attach(user, console_id, read_only=read_only, rows=rows, cols=cols)
@@ -101,6 +105,20 @@ def _attach_if_session(agent, user, console_id: str, read_only: bool, rows: int,
             raise checked["error"]
         raise not_found(f"no console {console_id}")
     return attached
+
+
+@op("console_park", fields=("user", "console_id", "seconds"), fds=1)
+def console_park(agent, args: Args) -> Reply:
+    """Take back an attach client (its PTY master, fd ``pty``) for the console's next attach."""
+    user = args.user()
+    master = args.take_fd()  # ours from here on: closed on any refusal below too
+    try:
+        console_id = _console_id(args)
+        seconds = args.number("seconds", minimum=0.1, maximum=30, default=30)
+    except BaseException:
+        os.close(master)
+        raise
+    return Reply({"parked": agent.tmux.park(user, console_id, master, seconds)})
 
 
 @op("console_kill", fields=("user", "console_id", "grace"))

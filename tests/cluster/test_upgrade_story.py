@@ -1,8 +1,8 @@
 """A node upgrade (deploy/upgrade) while a user works: no request fails, the console comes back.
 
 The web node's nginx and vassals reload gracefully and its worker is drained; the dashboard's
-uvicorn replaces its worker processes one by one (the console's websocket closes with 1012
-and reconnects, as terminal.js does, to the console tmux kept) and its worker is drained.
+config.serve replaces its uvicorn workers, warm ones first (the console's websocket closes with
+1012 and reconnects, as terminal.js does, to the console tmux kept) and its worker is drained.
 How long the pauses are is bench/deploy.py's question, not this test's.
 """
 

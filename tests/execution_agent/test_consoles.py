@@ -270,3 +270,152 @@ def test_commands_at_once_start_a_single_runner(harness, alice, console):
         answers = list(pool.map(lambda _: harness.client().console_list(user=alice), range(6)))
     assert all(console in [c["console_id"] for c in answer] for answer in answers)
     assert len(runner_pids(harness.client(), alice)) == 1
+
+
+# --- console_park: a dashboard process going away hands its attach clients back ------------
+
+
+def attach(client, user, console_id: str, read_only: bool = False) -> int:
+    return client.console_attach(
+        user=user, console_id=console_id, read_only=read_only, rows=24, cols=80
+    )
+
+
+def test_a_parked_client_is_taken_by_the_next_attach(client, alice, console):
+    master = attach(client, alice, console)
+    (pid,) = wait_for(lambda: attach_client_pids(client, alice, console))
+    assert client.console_park(user=alice, console_id=console, master=master) is True
+    os.close(master)  # the agent holds its own copy now: the client stays attached
+    time.sleep(0.3)
+    assert attach_client_pids(client, alice, console) == [pid]
+    again = attach(client, alice, console)
+    try:
+        assert attach_client_pids(client, alice, console) == [pid]
+        os.write(again, b"echo parked-$((40+2))\r")
+        read_until(again, b"parked-42")
+    finally:
+        os.close(again)
+    assert wait_for(lambda: not attach_client_pids(client, alice, console))
+
+
+def test_a_parked_client_nobody_takes_is_closed(client, alice, console):
+    master = attach(client, alice, console)
+    assert client.console_park(user=alice, console_id=console, master=master, seconds=0.5)
+    os.close(master)
+    assert wait_for(lambda: not attach_client_pids(client, alice, console), timeout=5)
+
+
+def test_read_only_and_read_write_attaches_never_take_each_others_parked_client(
+    client, alice, console
+):
+    writer = attach(client, alice, console)
+    (writer_pid,) = wait_for(lambda: attach_client_pids(client, alice, console))
+    client.console_park(user=alice, console_id=console, master=writer)
+    os.close(writer)
+    viewer = attach(client, alice, console, read_only=True)
+    try:
+        pids = wait_for(lambda: len(attach_client_pids(client, alice, console)) == 2)
+        assert pids, "the viewer got a client of its own"
+        os.write(viewer, b"echo viewer-$((1+1))\r")
+        time.sleep(0.5)
+        assert "viewer-2" not in capture(client, alice, console)
+        (viewer_pid,) = set(attach_client_pids(client, alice, console)) - {writer_pid}
+        # The viewer's client parked: a read-write attach leaves it and takes the writer's.
+        client.console_park(user=alice, console_id=console, master=viewer)
+        os.close(viewer)
+        viewer = None
+        writer = attach(client, alice, console)
+        try:
+            assert sorted(attach_client_pids(client, alice, console)) == sorted(
+                [writer_pid, viewer_pid]
+            )
+            os.write(writer, b"echo writer-$((2+2))\r")
+            read_until(writer, b"writer-4")
+            viewer = attach(client, alice, console, read_only=True)  # takes the parked viewer
+            assert sorted(attach_client_pids(client, alice, console)) == sorted(
+                [writer_pid, viewer_pid]
+            )
+        finally:
+            os.close(writer)
+    finally:
+        if viewer is not None:
+            os.close(viewer)
+    assert wait_for(lambda: not attach_client_pids(client, alice, console))
+
+
+def test_another_user_can_neither_park_nor_take_a_client(client, alice, bob, console):
+    master = attach(client, alice, console)
+    try:
+        with pytest.raises(AgentError) as error:
+            client.console_park(user=bob, console_id=console, master=master)
+        assert error.value.code == "not_found"
+        client.console_park(user=alice, console_id=console, master=master)
+    finally:
+        os.close(master)
+    with pytest.raises(AgentError) as error:
+        attach(client, bob, console)
+    assert error.value.code == "not_found"
+    assert len(attach_client_pids(client, alice, console)) == 1  # still parked for alice
+
+
+def test_parking_something_that_is_not_an_attach_client_is_refused(client, alice, console):
+    read_end, write_end = os.pipe()
+    try:
+        with pytest.raises(AgentError) as error:
+            client.console_park(user=alice, console_id=console, master=read_end)
+        assert error.value.code == "bad_request"
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    master, slave = os.openpty()  # a terminal, but none the agent attached
+    try:
+        with pytest.raises(AgentError) as error:
+            client.console_park(user=alice, console_id=console, master=master)
+        assert error.value.code == "not_found"
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_an_op_that_takes_no_fds_refuses_a_request_carrying_one(client):
+    read_end, write_end = os.pipe()
+    try:
+        with pytest.raises(AgentError) as error:
+            client.call_with_fds("info", [read_end])
+        assert error.value.code == "bad_request"
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+def test_concurrent_attaches_share_the_session_check_and_each_get_their_console(
+    client, alice, console
+):
+    other = f"c{os.urandom(6).hex()}"
+    client.console_start(user=alice, console_id=other, argv=["bash"])
+    prepared = attach(client, alice, console)  # takes the prepared clients out of the way
+    prepared_other = attach(client, alice, other)
+    missing = f"c{os.urandom(6).hex()}"
+
+    def one(console_id: str):
+        try:
+            return attach(client, alice, console_id)
+        except AgentError as exc:
+            return exc.code
+
+    wanted = [console, other, missing] * 4
+    with ThreadPoolExecutor(len(wanted)) as pool:
+        results = list(pool.map(one, wanted))
+    try:
+        for console_id, result in zip(wanted, results, strict=True):
+            if console_id == missing:
+                assert result == "not_found"
+            else:
+                assert isinstance(result, int), result
+                os.write(result, b"echo $WARREN_TAG_ID\r")
+                read_until(result, console_id.encode())
+    finally:
+        for fd in [prepared, prepared_other, *results]:
+            if isinstance(fd, int):
+                os.close(fd)
+        client.console_kill(user=alice, console_id=other, grace=0.3)

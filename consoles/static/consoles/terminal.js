@@ -31,9 +31,13 @@
   // other close (a deploy restarting the ASGI server sends 1012, a dropped network 1006) is
   // followed by a reconnect: the console runs on in tmux, which redraws it on attach.
   const FINAL_CLOSES = new Set([4403, 4404, 4409]);
+  // The first retry goes at once (a deploy's new server is already listening), after a random
+  // 0-100 ms so that every page of a restarted server does not arrive in the same instant;
+  // later ones back off from 100 ms, doubling.
+  const RETRY_JITTER_MS = 100;
   const RETRY_FIRST_MS = 100;
   const RETRY_MAX_MS = 5000;
-  let retryMs = RETRY_FIRST_MS;
+  let retryMs = 0;
   let ended = false;
   let socket = null;
   let processed = 0;
@@ -77,7 +81,7 @@
       }
       const message = JSON.parse(event.data);
       if (message.type === "ready") {
-        retryMs = RETRY_FIRST_MS;
+        retryMs = 0;
         say("");
         document.body.dataset.consoleReady = "1";
         if (!config.read_only) control({ type: "resize", rows: term.rows, cols: term.cols });
@@ -99,8 +103,8 @@
         return;
       }
       say(`${event.reason || "Disconnected."} Reconnecting…`);
-      setTimeout(connect, retryMs);
-      retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+      setTimeout(connect, retryMs === 0 ? Math.random() * RETRY_JITTER_MS : retryMs);
+      retryMs = retryMs === 0 ? RETRY_FIRST_MS : Math.min(retryMs * 2, RETRY_MAX_MS);
     });
   }
   connect();
