@@ -53,6 +53,7 @@ from execution_agent.ops import (  # noqa: E402, F401
     consoles,
     core,
     files,
+    home_mounts,
     processes,
     ssh,
     tasks,
