@@ -11,8 +11,10 @@ first passes run (the user keeps working), until the move stops their processes.
 Warren: files.moves.home_move_run, as the worker runs it: copy passes while the user works,
 then the downtime (stop the consoles and processes, final pass, registry switch, quota applied
 on the new server, consoles started again), as the move records it in
-``HomeMove.downtime_seconds``. (The consoles start again on the execution agent's view of the
-homes: here the first server's roots, which the bench does not remount.)
+``HomeMove.downtime_seconds``. The execution agent sees the homes as with several file servers
+(``WARREN_FILESERVER_MOUNTS``): each server's homes root is its "mount", and the user's home on
+the execution server a bind of it, switched by the move (op ``home_mount_set``) before the
+consoles start again; the bench checks the home there is the second server's copy after.
 
 Anchor, in the same run: what a move without passes costs the user, one full
 ``rsync -aHXAS --delete --numeric-ids`` of the same home to an empty place (stop, copy
@@ -121,8 +123,15 @@ def main() -> int:
     harness = AgentHarness(
         uid_base=UID_BASE, cgroup_prefix=f"warren-bench-move-{os.getpid()}", allowed_uids=(0,)
     )
-    # The first file server's roots are what the execution agent sees (NFS, on one machine).
-    harness.homes, harness.www = base / "a" / "homes", base / "a" / "www"
+    # Each file server's homes root stands for its NFS mount on the execution server; the
+    # agent's homes root holds one bind per user (WARREN_FILESERVER_MOUNTS).
+    harness.homes, harness.www = base / "exec-homes", base / "a" / "www"
+    harness.fileserver_mounts = {"fs-1": base / "a" / "homes", "fs-2": base / "b" / "homes"}
+    for path in (harness.homes, *harness.fileserver_mounts.values()):
+        path.mkdir(parents=True, exist_ok=True)
+    os.environ["WARREN_FILESERVER_MOUNTS"] = ",".join(
+        f"{name}={path}" for name, path in harness.fileserver_mounts.items()
+    )
     agents = []
     try:
         harness.start()
@@ -138,12 +147,12 @@ def main() -> int:
 
         servers_register_local()
         agents = [
-            start_agent(base / "a", harness.homes, harness.www),
+            start_agent(base / "a", base / "a" / "homes", harness.www),
             start_agent(base / "b", base / "b" / "homes", base / "b" / "www"),
         ]
         servers = [
             Server.objects.create(kind="file", hostname=f"fs-{n}", fileserver_agent_url=a.url)
-            for n, a in zip("ab", agents, strict=True)
+            for n, a in zip("12", agents, strict=True)
         ]
         user = User.objects.create(
             username="mover", email="m@example.com", plan=Plan.objects.order_by("-pk").first()
@@ -205,6 +214,8 @@ def main() -> int:
         assert not [x for x in check.stdout.splitlines() if not x.startswith(".d..t")], (
             check.stdout[:500]
         )
+        seen, moved = (harness.homes / "mover").stat(), (base / "b" / "homes" / "mover").stat()
+        assert (seen.st_dev, seen.st_ino) == (moved.st_dev, moved.st_ino), "home not switched"
         result = {
             "home_bytes": size,
             "files": files,
@@ -231,6 +242,7 @@ def main() -> int:
         for agent in agents:
             agent.stop()
         harness.cleanup()
+        subprocess.run(["umount", "-l", str(harness.homes / "mover")], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
 
 

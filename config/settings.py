@@ -27,6 +27,7 @@ from config.env import (
     local_secret,
 )
 from config.proxies import parse_networks
+from execution_agent.home_mounts import MountsError, parse_fileserver_mounts
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = env_path("WARREN_VAR_DIR", BASE_DIR / "var")
@@ -330,6 +331,13 @@ WARREN_EXEC_AGENT_SOCKET = env_path(
 WARREN_FILESERVER_URL = env_url("WARREN_FILESERVER_URL", ("http", "https")) or (
     "http://127.0.0.1:8701"
 )
+# Where each file server's homes are mounted on execution servers ("fs-1=/srv/homes/fs-1,..."):
+# each home is then a bind of its server's mount, switched when the user moves (files/mounts.py).
+# Unset: one file server, mounted at WARREN_HOMES_ROOT itself.
+try:
+    WARREN_FILESERVER_MOUNTS = parse_fileserver_mounts(env_str("WARREN_FILESERVER_MOUNTS"))
+except MountsError as error:
+    raise ImproperlyConfigured(str(error)) from None
 WARREN_AGENT_SECRETS = env_list("WARREN_AGENT_SECRETS", [])
 if not WARREN_AGENT_SECRETS:
     if PRODUCTION:

@@ -454,6 +454,15 @@ class AgentClient:
     def web_remove(self, *, user: UserRef, domain: str) -> dict:
         return self.call("web_remove", user=user, domain=domain)[0]
 
+    def web_stop(self, *, user: UserRef) -> dict:
+        """Stop the user's vassals here (a home move's final pass); web_reload starts them."""
+        return self.call("web_stop", user=user)[0]
+
+    # --- homes from several file servers (execution_agent/home_mounts.py) -------------------
+    def home_mount_set(self, *, user: UserRef, source: str) -> dict:
+        """Show ``source`` (<a file server's mount>/<username>) as the user's home here."""
+        return self.call("home_mount_set", user=user, source=source)[0]
+
     def web_acme_challenge_set(self, *, domain: str, token: str, key_authorization: str) -> dict:
         """Serve an ACME HTTP-01 answer at http://<domain>/.well-known/acme-challenge/<token>."""
         args = {"domain": domain, "token": token, "key_authorization": key_authorization}

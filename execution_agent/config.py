@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from execution_agent import firewall, landlock
+from execution_agent import firewall, home_mounts, landlock
 from execution_agent.validation import MAX_UID
 
 CGROUP_PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
@@ -75,6 +75,9 @@ class Config:
     # The agent kills a web worker whose resident memory passes this, in MiB, and its master
     # starts a new one: vassals join no memory cgroup, so this is their memory limit.
     web_worker_rss_mb: int = 1024
+    # Each file server's homes, mounted on this server (execution_agent/home_mounts.py):
+    # (hostname, path) pairs; empty: one file server, mounted at homes_root itself.
+    fileserver_mounts: tuple[tuple[str, str], ...] = ()
     # The firewall between sandboxes and Warren's own services (execution_agent/firewall.py).
     sandbox_block: tuple[firewall.Blocked, ...] = ()
     # What users reach despite sandbox_block (accepted first).
@@ -309,7 +312,15 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         ssh_uids=_ssh_uids(env),
         metrics_address=_metrics_address(env),
         batteries_dir=_batteries_dir(env),
+        fileserver_mounts=_fileserver_mounts(env),
     )
+
+
+def _fileserver_mounts(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    try:
+        return tuple(home_mounts.parse_fileserver_mounts(env.get(home_mounts.VARIABLE)).items())
+    except home_mounts.MountsError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _batteries_dir(env: Mapping[str, str]) -> Path | None:

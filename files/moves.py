@@ -11,9 +11,11 @@ A failure before the switch leaves the user where they were (their processes are
 again); the copy on the target is left for the next attempt, which then sends little. The old
 home is left on the source for the operator to delete once satisfied.
 
-The execution servers must see the new server's copy at the same path after the switch:
-production mounts each user's home from the server the registry names (an automount map
-following the registry); README "Moving a user" says how.
+The execution servers must see the new server's copy at the same path after the switch. With
+several file servers (``WARREN_FILESERVER_MOUNTS``) each home there is a bind of its server's
+mount, switched on every console, task and web server after the final pass, all or nothing:
+a server that cannot switch fails the move, the others are switched back, and the user stays
+on the old server (files/mounts.py, op home_mount_set).
 """
 
 from __future__ import annotations
@@ -21,14 +23,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.errors import AppError
-from files import fileserver
+from files import fileserver, mounts
 from files.models import HomeMove
 from fileserver_agent.client import FileserverError
+from servers.agents import AgentError
 from servers.models import Server
 
 logger = logging.getLogger(__name__)
@@ -136,6 +140,14 @@ def _pass(move: HomeMove, homes: str, www: str) -> float:
     return seconds
 
 
+@dataclass
+class _Stopped:
+    """What the final pass stopped, to start again whatever happens."""
+
+    consoles: list = field(default_factory=list)
+    always_on_servers: list[int] = field(default_factory=list)
+
+
 def _switch(move: HomeMove, homes: str, www: str) -> float:
     """Stop, final pass, switch, start again; the seconds the user was without their files."""
     from files import services
@@ -143,9 +155,13 @@ def _switch(move: HomeMove, homes: str, www: str) -> float:
     move.state = HomeMove.State.SWITCHING
     move.save(update_fields=["state"])
     started = time.monotonic()
-    stopped = _stop_processes(move.user)
+    stopped = _Stopped()
     try:
+        _stop_processes(move.user, stopped)
         _pass(move, homes, www)
+        if mounts.configured():
+            # Raises (every server switched back) before the registry changes: the user stays.
+            services.home_mounts_switch(user=move.user, source=move.source, target=move.target)
         type(move.user).objects.filter(pk=move.user.pk).update(file_server=move.target)
         move.user.file_server = move.target
         try:
@@ -158,39 +174,64 @@ def _switch(move: HomeMove, homes: str, www: str) -> float:
     return time.monotonic() - started
 
 
-def _stop_processes(user) -> list:
-    """End the user's consoles and every other process of theirs; the consoles to restart."""
+def _stop_processes(user, stopped: _Stopped) -> None:
+    """End the user's consoles, always-on tasks, web apps and every other process of theirs."""
     from consoles import tmux
     from consoles.models import Console
+    from schedules import agent as schedules_agent
+    from schedules.models import AlwaysOnTask
     from servers.agents import AgentUnavailable
     from servers.processes import process_kill, user_processes
+    from webapps import agent as webapps_agent
+    from webapps.models import WebApp
 
-    consoles = list(
+    stopped.consoles = list(
         Console.objects.filter(owner=user, state=Console.State.RUNNING).select_related("server")
     )
-    for console in consoles:
+    for console in stopped.consoles:
         try:
             tmux.kill(console)
         except (tmux.AgentError, tmux.AgentUnavailable) as error:
             logger.warning("home move: could not stop console %s: %s", console.pk, error)
-    Console.objects.filter(pk__in=[c.pk for c in consoles]).update(state=Console.State.DEAD)
+    Console.objects.filter(pk__in=[c.pk for c in stopped.consoles]).update(state=Console.State.DEAD)
+    # Always-on tasks and web apps would be started again by their supervisor and Emperor,
+    # writing to the old copy: they are taken off until the switch is done.
+    servers = AlwaysOnTask.objects.filter(owner=user, enabled=True).values_list("server", flat=True)
+    for server in Server.objects.filter(pk__in=set(servers)):
+        stopped.always_on_servers.append(server.pk)
+        try:
+            schedules_agent.always_on_set(server, user, [])
+        except (AgentError, AgentUnavailable) as error:
+            raise AppError(f"Could not stop the always-on tasks on {server}: {error}") from error
+    web_servers = WebApp.objects.filter(user=user, enabled=True).values_list("server", flat=True)
+    for server in Server.objects.filter(pk__in=set(web_servers)):
+        try:
+            webapps_agent.stop_user(server, user)
+        except (AgentError, AgentUnavailable) as error:
+            raise AppError(f"Could not stop the web apps on {server}: {error}") from error
     for row in user_processes(user=user).rows:
         # Gone already (it was a console's), or its server is down: nothing to stop there.
         with contextlib.suppress(AppError, AgentUnavailable):
             process_kill(user=user, server_id=row.server_id, pid=row.pid)
-    return consoles
 
 
-def _start_again(user, consoles: list) -> None:
+def _start_again(user, stopped: _Stopped) -> None:
     from consoles.services import console_restart
+    from schedules.services import always_on_push
+    from servers.agents import AgentUnavailable
     from webapps.models import WebApp
     from webapps.services import webapp_reload
 
-    for console in consoles:
+    for console in stopped.consoles:
         try:
             console_restart(console=console)
         except AppError as error:
             logger.warning("home move: console %s not restarted: %s", console.pk, error)
+    for server_id in stopped.always_on_servers:
+        try:
+            always_on_push(owner_id=user.pk, server_id=server_id)
+        except (AgentError, AgentUnavailable) as error:
+            logger.warning("home move: always-on tasks not restarted on %s: %s", server_id, error)
     for webapp in WebApp.objects.filter(user=user, enabled=True):
         try:
             webapp_reload(webapp=webapp)

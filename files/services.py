@@ -20,7 +20,7 @@ from django.http import Http404
 
 from accounts.models import User
 from config.errors import AppError
-from files import fileserver
+from files import fileserver, mounts
 from files.agent import OVER_QUOTA_MESSAGE, UserFiles
 from files.paths import Location, check_new_name
 from files.selectors import (
@@ -50,7 +50,46 @@ def home_create(*, user) -> Home:
     """Create (or confirm) the user's home and web directory, then apply their disk quota."""
     home = fileserver.create_home(user)
     storage_quota_apply(user=user)
+    for failure in home_mounts_sync(user=user):
+        logger.warning("home_create %s: %s", user.username, failure)
     return home
+
+
+def home_mounts_sync(*, user) -> list[str]:
+    """Bind the user's home from their file server on every execution server (several file
+    servers only; safe to repeat: a bind already right is left alone); failures, as text."""
+    if not mounts.configured() or user.file_server_id is None:
+        return []
+    failures = []
+    for server in mounts.home_servers():
+        try:
+            mounts.home_mount_set(server, user, user.file_server)
+        except (mounts.AgentError, mounts.AgentUnavailable, AppError) as error:
+            failures.append(f"{server}: {getattr(error, 'message', error)}")
+    return failures
+
+
+def home_mounts_switch(*, user, source, target) -> int:
+    """Show ``target``'s copy of the home on every execution server instead of ``source``'s.
+
+    All or nothing: on a failure the servers switched already are switched back and AppError
+    says where it failed. Returns how many servers were switched.
+    """
+    done = []
+    for server in mounts.home_servers():
+        try:
+            mounts.home_mount_set(server, user, target)
+        except (mounts.AgentError, mounts.AgentUnavailable, AppError) as error:
+            for switched in reversed(done):
+                try:
+                    mounts.home_mount_set(switched, user, source)
+                except (mounts.AgentError, mounts.AgentUnavailable, AppError) as undo:
+                    logger.error("home of %s not switched back on %s: %s", user, switched, undo)
+            raise AppError(
+                f"The home could not be switched on {server}: {getattr(error, 'message', error)}"
+            ) from error
+        done.append(server)
+    return len(done)
 
 
 def storage_quota_apply(*, user) -> QuotaLimits:

@@ -138,6 +138,8 @@ REMOTE_CALLS = frozenset(
         "web_reload",
         "web_remove",
         "web_log",
+        "web_stop",
+        "home_mount_set",
     }
 )
 

@@ -62,6 +62,12 @@ def reload(webapp: WebApp, *, app: dict) -> dict:
     return web_agent(webapp.server).web_reload(user=user_ref(webapp.user), app=app)
 
 
+def stop_user(server: Server, user) -> dict:
+    """Stop every web app vassal of ``user`` on ``server`` until its next reload (a home move's
+    final pass: no worker may write to the old copy)."""
+    return web_agent(server).web_stop(user=user_ref(user))
+
+
 def apply(webapp: WebApp, *, app: dict) -> dict:
     """Install ``app`` on the app's web server without reloading the app (a new certificate)."""
     return web_agent(webapp.server).web_apply(user=user_ref(webapp.user), app=app)

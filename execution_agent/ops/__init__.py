@@ -55,6 +55,7 @@ from execution_agent.ops import (  # noqa: E402, F401
     consoles,
     core,
     files,
+    home_mounts,
     processes,
     ssh,
     tasks,

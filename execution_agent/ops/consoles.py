@@ -10,7 +10,7 @@ from execution_agent import procs
 from execution_agent.errors import OpError, not_found
 from execution_agent.homefs import sandbox_cwd
 from execution_agent.ops import Reply, op
-from execution_agent.ops.processes import kill_if_wedged, kill_tagged_tree
+from execution_agent.ops.processes import finish_pending_kills, kill_if_wedged, kill_tagged_tree
 from execution_agent.validation import Args, Tag
 
 CONSOLE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -42,6 +42,8 @@ def console_start(agent, args: Args) -> Reply:
     cols = args.int("cols", minimum=2, maximum=1000, default=80)
     cwd = sandbox_cwd(agent, user, args.str("cwd", default=None))
     env = args.env()
+    # A kill of this console id still pending (a restart) must not reach the new session.
+    finish_pending_kills(agent, user, Tag("console", console_id))
     with agent.tmux.lock(user):
         agent.tmux.ensure_server(user, limits, homes)
         code, _, err = agent.tmux.command(

@@ -9,6 +9,7 @@ import signal
 import struct
 import subprocess
 import termios
+import threading
 import time
 
 from execution_agent import procs
@@ -173,18 +174,66 @@ def signal_tagged(agent, user: UserRef, tag: Tag, signum: int) -> list[int]:
     return reached
 
 
+class _Sweep:
+    """A pending KILL of a tag's processes; ``finish_pending_kills`` runs it early."""
+
+    def __init__(self) -> None:
+        self.cancelled = False
+        self.running = threading.Lock()
+
+
+# (uid, kind, id) -> sweeps not yet run: a console started again under the same id (a
+# restart) must not have its new processes killed by the old session's sweep.
+_pending_sweeps: dict[tuple[int, str, str], list[_Sweep]] = {}
+_pending_lock = threading.Lock()
+
+
+def _kill_until_gone(agent, user: UserRef, tag: Tag) -> None:
+    for _ in range(20):
+        if not signal_tagged(agent, user, tag, signal.SIGKILL):
+            return
+        time.sleep(0.05)
+
+
 def kill_tagged_tree(agent, user: UserRef, tag: Tag, grace: float) -> list[int]:
     """TERM the tagged processes now; after grace, KILL until none is left (forks included)."""
     reached = signal_tagged(agent, user, tag, signal.SIGTERM)
+    key = (user.uid, tag.kind, tag.id)
+    pending = _Sweep()
+    with _pending_lock:
+        _pending_sweeps.setdefault(key, []).append(pending)
 
     def sweep() -> None:
-        for _ in range(20):
-            if not signal_tagged(agent, user, tag, signal.SIGKILL):
-                return
-            time.sleep(0.05)
+        with pending.running:
+            with _pending_lock:
+                sweeps = _pending_sweeps.get(key, [])
+                if pending in sweeps:
+                    sweeps.remove(pending)
+                if not sweeps:
+                    _pending_sweeps.pop(key, None)
+            if not pending.cancelled:
+                _kill_until_gone(agent, user, tag)
 
     procs.terminate_later([], grace, rescan=sweep)
     return reached
+
+
+def finish_pending_kills(agent, user: UserRef, tag: Tag) -> None:
+    """KILL now what a pending kill of ``tag`` would KILL later, and cancel that kill.
+
+    Called before processes are started under a tag that was just killed (console_start
+    after console_kill: a restart, a move's final pass), so the old sweep cannot reach them.
+    """
+    with _pending_lock:
+        sweeps = _pending_sweeps.pop((user.uid, tag.kind, tag.id), [])
+    if not sweeps:
+        return
+    for pending in sweeps:
+        pending.cancelled = True
+    for pending in sweeps:
+        with pending.running:  # one already killing finishes before anything new starts
+            pass
+    _kill_until_gone(agent, user, tag)
 
 
 def kill_if_wedged(agent, user: UserRef) -> list[int] | None:

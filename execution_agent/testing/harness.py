@@ -66,8 +66,13 @@ class AgentHarness:
         self.web_dir = self.base / "web"
         self.web_port = free_port()
         self.web_https_port = free_port()
-        for path in (self.homes, self.www):
-            path.mkdir(mode=0o755)
+        # Two file servers' homes as an execution server mounts them (WARREN_FILESERVER_MOUNTS):
+        # a home bound from one of them at homes/<username> (op home_mount_set).
+        self.fileserver_mounts = {
+            name: self.base / "fileservers" / name for name in ("fs-1", "fs-2")
+        }
+        for path in (self.homes, self.www, *self.fileserver_mounts.values()):
+            path.mkdir(mode=0o755, parents=True)
         self.process: subprocess.Popen | None = None
         self.pythonpath = REPO_ROOT
         if run_as is not None:
@@ -102,6 +107,9 @@ class AgentHarness:
             "WARREN_WEBAPPS_HTTPS_PORT": str(self.web_https_port),
             # Each harness its own table, removed at clean-up (harnesses run side by side).
             "WARREN_SANDBOX_NFT_TABLE": self.nft_table,
+            "WARREN_FILESERVER_MOUNTS": ",".join(
+                f"{name}={path}" for name, path in self.fileserver_mounts.items()
+            ),
             **self.extra_env,
         }
 

@@ -389,3 +389,22 @@ def test_a_users_web_group_weighs_as_much_as_all_their_apps_workers(harness, web
     # A changed app counts with its new workers, not its old ones as well.
     client.web_apply(user=alice, app=settings_for(alice, processes=1))
     assert backend.cpu_shares(alice["username"]) == 4 * WEB_CPU_SHARES_PER_WORKER
+
+
+def test_web_stop_ends_one_users_vassals_until_the_next_reload(harness, web, alice, bob):
+    """A home move's final pass: no worker of the user's may write to the old copy."""
+    from execution_agent.ops.home_mounts import _uwsgi_processes
+
+    client = harness.client(timeout=60)
+    for user in (alice, bob):
+        assert client.web_reload(user=user, app=settings_for(user))["ok"]
+    assert _uwsgi_processes(alice["uid"])
+    stopped = client.web_stop(user=alice)
+    assert len(stopped["stopped"]) == 1 and stopped["stopped"][0].startswith(alice["username"])
+    assert _uwsgi_processes(alice["uid"]) == []
+    status, _, _ = http_get(harness.web_port, f"{alice['username']}.localhost")
+    assert status != 200
+    # Someone else's app goes on answering.
+    assert http_get(harness.web_port, f"{bob['username']}.localhost")[0] == 200
+    assert client.web_reload(user=alice, app=settings_for(alice))["ok"]
+    assert http_get(harness.web_port, f"{alice['username']}.localhost")[0] == 200

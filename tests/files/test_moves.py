@@ -1,7 +1,10 @@
 """Moving a user to another file server: staff start it in the admin, the home is copied while
 the user works, their consoles stop for the final pass and start again, the registry switches."""
 
+import os
 import shutil
+import subprocess
+import time
 
 import pytest
 
@@ -20,11 +23,12 @@ pytestmark = [pytest.mark.root, pytest.mark.django_db]
 class TwoFileServers:
     """Two fileserver agents on this machine with homes roots of their own."""
 
-    def __init__(self, tmp_path, source_homes=None):
+    def __init__(self, tmp_path, source_homes=None, homes_roots=None):
         self.agents, self.servers = [], []
-        for name in ("a", "b"):
+        for index, name in enumerate(("a", "b")):
             root = tmp_path / name
             homes = source_homes if name == "a" and source_homes else root / "homes"
+            homes = homes_roots[index] if homes_roots else homes
             for path in (homes, root / "www"):
                 path.mkdir(parents=True, exist_ok=True)
             agent = RestartableFileserver(homes=homes, www=root / "www", state=root)
@@ -164,3 +168,103 @@ def test_consoles_stop_for_the_final_pass_and_start_again(
         two.stop()
         shutil.rmtree(exec_agent.homes / "mover", ignore_errors=True)
         shutil.rmtree(exec_agent.www / "mover", ignore_errors=True)
+
+
+@pytest.fixture
+def mounted(exec_agent, local_servers, tmp_path, settings):
+    """Two file servers whose homes the execution agent mounts at fs-1 and fs-2
+    (WARREN_FILESERVER_MOUNTS): each home there is a bind of its server's copy."""
+    roots = [exec_agent.fileserver_mounts["fs-1"], exec_agent.fileserver_mounts["fs-2"]]
+    two = TwoFileServers(tmp_path, homes_roots=roots)
+    settings.WARREN_FILESERVER_MOUNTS = {
+        server.hostname: str(root) for server, root in zip(two.servers, roots, strict=True)
+    }
+    yield two
+    target = exec_agent.homes / "mover"
+    while os.path.ismount(target) or _mounted(target):
+        subprocess.run(["umount", "-l", str(target)], check=True)
+    two.stop()
+    for root in [*roots, exec_agent.homes, exec_agent.www]:
+        shutil.rmtree(root / "mover", ignore_errors=True)
+
+
+def _mounted(path) -> bool:
+    from execution_agent.home_mounts import mounts_at
+
+    return mounts_at(str(path)) > 0
+
+
+def mark(home, user, text):
+    (home / "where.txt").write_text(text)
+    os.chown(home / "where.txt", user.uid, user.uid)
+
+
+def console_output(alice, command: str) -> str:
+    """What a console started now shows after running ``command``."""
+    from consoles import services, tmux
+    from consoles.models import Console
+
+    console = services.console_start(owner=alice, kind=Console.Kind.BASH)
+    deadline = time.monotonic() + 15
+    while "$" not in tmux.capture(console) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    services.console_send_input(console=console, text=command + "\n")
+    while time.monotonic() < deadline:
+        screen = tmux.capture(console)
+        if "END" in screen.split(command, 1)[-1]:
+            return screen.split(command, 1)[-1]
+        time.sleep(0.1)
+    raise AssertionError(f"no output: {tmux.capture(console)!r}")
+
+
+def test_after_a_move_a_new_console_sees_the_new_servers_copy_only(exec_agent, mounted):
+    alice, _ = mover(mounted, username="mover")
+    # Provisioning bound her home from the first server on the execution server.
+    assert (exec_agent.homes / "mover" / "thesis" / "chapter1.md").exists()
+    move = moves.home_move_start(user=alice, target=mounted.servers[1])
+    moves.home_move_run(move_id=move.pk)
+    move.refresh_from_db()
+    assert move.state == HomeMove.State.DONE, move.error
+    mark(mounted.agents[0].homes / "mover", alice, "the old server\n")
+    mark(mounted.agents[1].homes / "mover", alice, "the new server\n")
+    try:
+        output = console_output(alice, "cat ~/where.txt; echo END")
+        assert "the new server" in output and "the old server" not in output
+    finally:
+        exec_agent.kill_user_processes({alice.uid})
+
+
+def test_a_server_that_cannot_switch_fails_the_move_and_the_others_switch_back(exec_agent, mounted):
+    alice, _ = mover(mounted, username="mover")
+    # An execution server whose agent does not answer (its machine is down).
+    Server.objects.create(
+        kind=Server.Kind.TASK, hostname="localhost", execution_agent_socket="/nonexistent.sock"
+    )
+    move = moves.home_move_start(user=alice, target=mounted.servers[1])
+    moves.home_move_run(move_id=move.pk)
+    move.refresh_from_db()
+    assert move.state == HomeMove.State.FAILED
+    assert "could not be switched on Task server localhost" in move.error
+    alice.refresh_from_db()
+    assert alice.file_server == mounted.servers[0]
+    mark(mounted.agents[0].homes / "mover", alice, "the old server\n")
+    mark(mounted.agents[1].homes / "mover", alice, "the new server\n")
+    try:
+        output = console_output(alice, "cat ~/where.txt; echo END")
+        assert "the old server" in output and "the new server" not in output
+    finally:
+        exec_agent.kill_user_processes({alice.uid})
+
+
+def test_the_mounts_command_binds_every_home_again(exec_agent, mounted):
+    from django.core.management import call_command
+
+    mover(mounted, username="mover")
+    subprocess.run(["umount", "-l", str(exec_agent.homes / "mover")], check=True)  # a reboot
+    assert not (exec_agent.homes / "mover" / "thesis").exists()
+    call_command("warren_home_mounts_sync")
+    assert (exec_agent.homes / "mover" / "thesis" / "chapter1.md").exists()
+
+
+def test_users_cannot_see_moves(two, alice_client):
+    assert alice_client.get("/admin/files/homemove/").status_code == 302
