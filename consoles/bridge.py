@@ -183,16 +183,7 @@ class PtyBridge:
 
     async def close(self) -> None:
         """Stop both directions and close the master: the attach client hangs up and exits."""
-        if self._closed:
-            return
-        self._closed = True
-        self._pause_reading()
-        if self._writing:
-            self._loop.remove_writer(self.fd)
-            self._writing = False
-        if self._pump is not None and self._pump is not asyncio.current_task():
-            self._pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._pump
-        with contextlib.suppress(OSError):
-            os.close(self.fd)
+        detached = await self.detach()
+        if detached is not None:
+            with contextlib.suppress(OSError):
+                os.close(detached[0])
