@@ -293,10 +293,15 @@ class Tmux:
     ) -> tuple[int, str, str]:
         """Run one tmux client command in the user's sandbox (through the user's runner)."""
         self.agent.sandbox.prepare(user, limits)  # the limits and refusals of a launch
-        try:
-            return self._run_in_runner(user, args, timeout)
-        except RunnerFailed as exc:
-            logger.info("tmux runner of uid %s: %s; launching the command alone", user.uid, exc)
+        if not any("\0" in arg for arg in args):
+            # Commands queued behind a runner that died all hold that runner: the first to
+            # find it dead drops it, and a second try starts (one) fresh runner for them all.
+            for _ in range(2):
+                try:
+                    return self._run_in_runner(user, args, timeout)
+                except RunnerFailed as exc:
+                    logger.info("tmux runner of uid %s: %s", user.uid, exc)
+        logger.info("tmux runner of uid %s: launching the command alone", user.uid)
         return self._command_launched(user, args, timeout=timeout, limits=limits)
 
     def _runner(self, user: UserRef) -> _Runner:
@@ -349,11 +354,10 @@ class Tmux:
                 stream.close()
 
     def _run_in_runner(self, user: UserRef, args: list[str], timeout: float):
-        if any("\0" in arg for arg in args):
-            raise RunnerFailed("an argument holds a NUL byte")
         runner = self._runner(user)
         with runner.lock:
             if runner.process.poll() is not None:
+                self._drop_runner(user, runner)
                 raise RunnerFailed("it exited")
             marker = secrets.token_hex(16).encode()
             request = b"\0".join([marker, str(len(args)).encode(), *map(os.fsencode, args)])
