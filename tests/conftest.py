@@ -66,7 +66,10 @@ def _end_stray_database_sessions(django_db_setup, django_db_blocker):
     yield
     from django.db import connection
 
-    if connection.vendor != "postgresql":
+    # No test database when no collected test uses one: leave the real one alone.
+    if connection.vendor != "postgresql" or not connection.settings_dict["NAME"].startswith(
+        "test_"
+    ):
         return
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(
