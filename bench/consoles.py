@@ -53,6 +53,7 @@ BULK_COMMAND = (
     "echo END-$((40+2))"
 )
 PROMPT = b"$ "
+TERMINADO_TEARDOWN = 0.4  # seconds: ptyprocess's close() sleeps 0.1 s, then maybe terminates
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -467,7 +468,7 @@ async def measure(warren: Warren, port: int, pid: int, rounds: int, idle: int) -
     theirs: dict = {"open": [], "echo": [], "bulk": [], "ctrl_c": []}
     # Warm up: caches, connections, the file server's first du scan of the homes.
     await asyncio.to_thread(warren.dashboard_ms, 30)
-    for _ in range(10):
+    for _ in range(20):
         elapsed, terminal, console_id = await open_warren_console(warren)
         mine["open"].append(elapsed)
         await terminal.close()
@@ -475,6 +476,9 @@ async def measure(warren: Warren, port: int, pid: int, rounds: int, idle: int) -
         elapsed, terminal = await open_terminado(port)
         theirs["open"].append(elapsed)
         await terminal.socket.close()
+        # terminado ends a closed terminal with ptyprocess's close(), whose time.sleep(0.1)
+        # blocks its event loop: an open landing in it measured 100 ms instead of 10.
+        await asyncio.sleep(TERMINADO_TEARDOWN)
     mine["agent"] = await asyncio.to_thread(agent_budget, warren)
     phases = {name: statistics.median(values) for name, values in OPEN_PHASES.items()}
     mine["open_phases"] = phases

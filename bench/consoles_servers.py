@@ -209,6 +209,18 @@ def serve_terminado(port: int) -> None:
         extra_env={"PS1": "$ ", "TERM": "xterm-256color"},
         max_terminals=1000,
     )
-    app = tornado.web.Application([(r"/websocket", TermSocket, {"term_manager": manager})])
+
+    class NoDelayTermSocket(TermSocket):
+        """TermSocket with Nagle off: the strongest anchor, not stock terminado.
+
+        Stock, the prompt that follows the "setup" frame waits for its delayed ACK (about 40
+        ms of the open); Warren's server sends with TCP_NODELAY, so both do here.
+        """
+
+        def open(self, *args, **kwargs):
+            self.set_nodelay(True)
+            return super().open(*args, **kwargs)
+
+    app = tornado.web.Application([(r"/websocket", NoDelayTermSocket, {"term_manager": manager})])
     app.listen(port, "127.0.0.1")
     tornado.ioloop.IOLoop.current().start()
