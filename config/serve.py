@@ -15,7 +15,8 @@ at once to a new worker, which takes those clients), then lets uvicorn close the
 
 uvicorn's own --workers supervisor restarts on SIGHUP too, but counts a worker ready as soon
 as its process answers, before Django is imported, and closes the old worker's websockets
-without the hooks. SIGTERM/SIGINT stop everything; a worker that dies is replaced.
+without the hooks. SIGTERM/SIGINT stop everything; a worker that dies is replaced (after a
+growing delay if they keep dying young).
 """
 
 from __future__ import annotations
@@ -39,6 +40,13 @@ uvicorn_main = importlib.import_module("uvicorn.main")  # the module (uvicorn.ma
 logger = logging.getLogger("config.serve")
 spawn = multiprocessing.get_context("spawn")
 STOP_GRACE_EXTRA = 5
+# A worker that dies soon after the one before it in its slot (broken code on disk, a bad
+# setting) is replaced after a delay doubling from BACKOFF_FIRST up to BACKOFF_MAX, not every
+# loop: a crash loop must not spin the CPU and flood the log. One that served for HEALTHY_SECONDS
+# before dying is replaced at once.
+BACKOFF_FIRST = 0.5
+BACKOFF_MAX = 30.0
+HEALTHY_SECONDS = 60.0
 
 
 class WarmServer(uvicorn.Server):
@@ -73,7 +81,9 @@ def worker_main(config: uvicorn.Config, sockets: list[socket.socket], ready) -> 
 
 
 class Worker:
-    def __init__(self, config: uvicorn.Config, sockets: list[socket.socket]) -> None:
+    def __init__(
+        self, config: uvicorn.Config, sockets: list[socket.socket], quick_deaths: int = 0
+    ) -> None:
         self.ready, child_end = spawn.Pipe(duplex=False)
         self.process = spawn.Process(
             target=worker_main, kwargs={"config": config, "sockets": sockets, "ready": child_end}
@@ -81,6 +91,16 @@ class Worker:
         self.process.start()
         child_end.close()
         self.is_ready = False
+        self.started = time.monotonic()
+        self.quick_deaths = quick_deaths  # in a row in its slot, counting its own once dead
+        self.replace_at: float | None = None
+
+
+def replacement_delay(quick_deaths: int) -> float:
+    """Seconds before a dead worker is replaced, after ``quick_deaths`` quick deaths in a row."""
+    if quick_deaths <= 1:
+        return 0.0
+    return min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (quick_deaths - 2))
 
 
 class Supervisor:
@@ -149,14 +169,23 @@ class Supervisor:
         logger.info("rolling restart done in %.1f s", time.monotonic() - started)
 
     def replace_dead(self) -> None:
+        now = time.monotonic()
         for index, worker in enumerate(self.workers):
-            if not worker.process.is_alive():
+            if worker.process.is_alive():
+                continue
+            if worker.replace_at is None:  # first seen dead
+                lived = now - worker.started
+                worker.quick_deaths = worker.quick_deaths + 1 if lived < HEALTHY_SECONDS else 1
+                worker.replace_at = now + replacement_delay(worker.quick_deaths)
                 logger.warning(
-                    "worker %s died (exit %s): replaced",
+                    "worker %s died (exit %s) after %.1f s: replaced in %.1f s",
                     worker.process.pid,
                     worker.process.exitcode,
+                    lived,
+                    worker.replace_at - now,
                 )
-                self.workers[index] = Worker(self.config, self.sockets)
+            if now >= worker.replace_at:
+                self.workers[index] = Worker(self.config, self.sockets, worker.quick_deaths)
 
     def run(self) -> int:
         signal.signal(signal.SIGHUP, lambda *_: self.reload.set())
