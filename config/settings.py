@@ -27,7 +27,11 @@ from config.env import (
     local_secret,
 )
 from config.proxies import parse_networks
-from execution_agent.home_mounts import MountsError, parse_fileserver_mounts
+from execution_agent.home_mounts import (
+    MountsError,
+    parse_fileserver_mounts,
+    parse_fileserver_www_mounts,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = env_path("WARREN_VAR_DIR", BASE_DIR / "var")
@@ -334,8 +338,13 @@ WARREN_FILESERVER_URL = env_url("WARREN_FILESERVER_URL", ("http", "https")) or (
 # Where each file server's homes are mounted on execution servers ("fs-1=/srv/homes/fs-1,..."):
 # each home is then a bind of its server's mount, switched when the user moves (files/mounts.py).
 # Unset: one file server, mounted at WARREN_HOMES_ROOT itself.
+# And where their web directories are ("fs-1=/srv/www/fs-1,..."; the same file servers): each
+# WARREN_WWW_ROOT/<username> is then switched with the home. Unset: web directories are not.
 try:
     WARREN_FILESERVER_MOUNTS = parse_fileserver_mounts(env_str("WARREN_FILESERVER_MOUNTS"))
+    WARREN_FILESERVER_WWW_MOUNTS = parse_fileserver_www_mounts(
+        env_str("WARREN_FILESERVER_WWW_MOUNTS"), WARREN_FILESERVER_MOUNTS
+    )
 except MountsError as error:
     raise ImproperlyConfigured(str(error)) from None
 WARREN_AGENT_SECRETS = env_list("WARREN_AGENT_SECRETS", [])

@@ -459,9 +459,11 @@ class AgentClient:
         return self.call("web_stop", user=user)[0]
 
     # --- homes from several file servers (execution_agent/home_mounts.py) -------------------
-    def home_mount_set(self, *, user: UserRef, source: str) -> dict:
-        """Show ``source`` (<a file server's mount>/<username>) as the user's home here."""
-        return self.call("home_mount_set", user=user, source=source)[0]
+    def home_mount_set(self, *, user: UserRef, source: str, www_source: str | None = None) -> dict:
+        """Show ``source`` (<a file server's mount>/<username>) as the user's home here, and
+        ``www_source`` (<its www mount>/<username>), if given, as their web directory."""
+        extra = {} if www_source is None else {"www_source": www_source}
+        return self.call("home_mount_set", user=user, source=source, **extra)[0]
 
     def web_acme_challenge_set(self, *, domain: str, token: str, key_authorization: str) -> dict:
         """Serve an ACME HTTP-01 answer at http://<domain>/.well-known/acme-challenge/<token>."""

@@ -78,6 +78,9 @@ class Config:
     # Each file server's homes, mounted on this server (execution_agent/home_mounts.py):
     # (hostname, path) pairs; empty: one file server, mounted at homes_root itself.
     fileserver_mounts: tuple[tuple[str, str], ...] = ()
+    # Each file server's web directories, mounted here (the same file servers); empty: web
+    # directories are not switched by home_mount_set.
+    fileserver_www_mounts: tuple[tuple[str, str], ...] = ()
     # The firewall between sandboxes and Warren's own services (execution_agent/firewall.py).
     sandbox_block: tuple[firewall.Blocked, ...] = ()
     # What users reach despite sandbox_block (accepted first).
@@ -313,12 +316,22 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         metrics_address=_metrics_address(env),
         batteries_dir=_batteries_dir(env),
         fileserver_mounts=_fileserver_mounts(env),
+        fileserver_www_mounts=_fileserver_www_mounts(env),
     )
 
 
 def _fileserver_mounts(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     try:
         return tuple(home_mounts.parse_fileserver_mounts(env.get(home_mounts.VARIABLE)).items())
+    except home_mounts.MountsError as error:
+        raise ConfigError(str(error)) from None
+
+
+def _fileserver_www_mounts(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    homes = dict(_fileserver_mounts(env))
+    try:
+        text = env.get(home_mounts.WWW_VARIABLE)
+        return tuple(home_mounts.parse_fileserver_www_mounts(text, homes).items())
     except home_mounts.MountsError as error:
         raise ConfigError(str(error)) from None
 

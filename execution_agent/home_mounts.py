@@ -3,7 +3,9 @@
 With several file servers, each one's homes are mounted on every execution server at a path
 of their own (``WARREN_FILESERVER_MOUNTS``, e.g. ``fs-1=/srv/homes/fs-1``) and each user's home
 is a bind mount of <their file server's mount>/<username> at <WARREN_HOMES_ROOT>/<username>.
-Moving a user to another file server switches that bind (op ``home_mount_set``).
+Moving a user to another file server switches that bind (op ``home_mount_set``). Likewise,
+optionally, each file server's web directories (``WARREN_FILESERVER_WWW_MOUNTS``, the same
+file servers) and each user's <WARREN_WWW_ROOT>/<username>, switched together with the home.
 
 The parser is shared with Django's settings (standard library only).
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import logging
 import os
 import platform
 import re
@@ -20,15 +23,17 @@ import threading
 from pathlib import Path
 
 VARIABLE = "WARREN_FILESERVER_MOUNTS"
+WWW_VARIABLE = "WARREN_FILESERVER_WWW_MOUNTS"
+log = logging.getLogger("execution_agent")
 # A registry hostname (servers.Server.hostname): letters, digits, dots, dashes, underscores.
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
 
 
 class MountsError(ValueError):
-    """A malformed WARREN_FILESERVER_MOUNTS; the message says which item and why."""
+    """A malformed WARREN_FILESERVER_(WWW_)MOUNTS; the message says which item and why."""
 
 
-def parse_fileserver_mounts(text: str | None) -> dict[str, str]:
+def parse_fileserver_mounts(text: str | None, variable: str = VARIABLE) -> dict[str, str]:
     """``fs-1=/srv/homes/fs-1,fs-2=/srv/homes/fs-2`` → {hostname: mount}; empty/unset → {}."""
     text = (text or "").strip()
     if not text:
@@ -38,7 +43,7 @@ def parse_fileserver_mounts(text: str | None) -> dict[str, str]:
         item = raw.strip()
         name, sep, path = item.partition("=")
         name, path = name.strip(), path.strip()
-        where = f"{VARIABLE} item {number} ({item!r})"
+        where = f"{variable} item {number} ({item!r})"
         if not sep or not name or not path:
             raise MountsError(f"{where}: expected FILE_SERVER_HOSTNAME=/absolute/path")
         if not NAME_RE.match(name):
@@ -55,6 +60,26 @@ def parse_fileserver_mounts(text: str | None) -> dict[str, str]:
             if path == other or path.startswith(other + "/") or other.startswith(path + "/"):
                 raise MountsError(f"{where}: {path} overlaps {other_name}'s mount {other}")
         mounts[name] = path
+    return mounts
+
+
+def parse_fileserver_www_mounts(text: str | None, homes: dict[str, str]) -> dict[str, str]:
+    """WARREN_FILESERVER_WWW_MOUNTS → {hostname: mount}: the file servers of ``homes`` (the
+    parsed WARREN_FILESERVER_MOUNTS), each at a path overlapping none of the homes mounts."""
+    mounts = parse_fileserver_mounts(text, WWW_VARIABLE)
+    if not mounts:
+        return {}
+    if set(mounts) != set(homes):
+        raise MountsError(
+            f"{WWW_VARIABLE} must name the file servers of {VARIABLE}: "
+            f"{', '.join(sorted(homes)) or 'none'}, not {', '.join(sorted(mounts))}"
+        )
+    for name, path in mounts.items():
+        for other_name, other in homes.items():
+            if path == other or path.startswith(other + "/") or other.startswith(path + "/"):
+                raise MountsError(
+                    f"{WWW_VARIABLE}: {name}'s {path} overlaps {other_name}'s homes mount {other}"
+                )
     return mounts
 
 
@@ -136,42 +161,86 @@ def open_source(root: str, username: str, uid: int) -> int:
 
 
 def bind_home(source_fd: int, target: str) -> bool:
-    """Make ``target`` a bind mount of the directory ``source_fd``; False if it already is.
+    """Make ``target`` a bind mount of the directory ``source_fd``; False if it already is."""
+    return bind_all([(source_fd, target)])[0]
 
-    The new tree is cloned first (a failure there changes nothing); an old bind at target is
-    cloned too before it is detached, and attached again if the new one cannot be.
+
+def bind_all(binds: list[tuple[int, str]]) -> list[bool]:
+    """Make each target a bind mount of its source directory fd, all or none; which changed.
+
+    Every new tree and every old bind is cloned first (a failure there changes nothing); then
+    target by target the old bind is detached and the new one attached. If one cannot be, its
+    old copy is attached again and the targets switched before it are switched back.
     """
     with _lock:
-        source = os.fstat(source_fd)
-        stacked = mounts_at(target)
-        if stacked:
-            current = os.stat(target)
-            if stacked == 1 and (current.st_dev, current.st_ino) == (source.st_dev, source.st_ino):
-                return False
-        tree = _open_tree(source_fd, "", OPEN_TREE_CLONE | AT_EMPTY_PATH)
-        old = -1
+        changed: list[bool] = []
+        plans: list[_Switch] = []
         try:
-            if not stacked:
-                _ensure_mountpoint(target)
-            else:
-                old = _open_tree(AT_FDCWD, target, OPEN_TREE_CLONE | AT_SYMLINK_NOFOLLOW)
-                for _ in range(stacked):
-                    _umount_detach(target)
-            try:
-                _move_mount(tree, target)
-            except OSError:
-                if old >= 0:
-                    _move_mount(old, target)  # the previous copy, as it was
-                raise
+            for source_fd, target in binds:
+                source = os.fstat(source_fd)
+                stacked = mounts_at(target)
+                if stacked == 1:
+                    current = os.stat(target)
+                    if (current.st_dev, current.st_ino) == (source.st_dev, source.st_ino):
+                        changed.append(False)
+                        continue
+                changed.append(True)
+                if not stacked:
+                    _ensure_mountpoint(target)
+                plan = _Switch(target, stacked)
+                plans.append(plan)
+                plan.tree = _open_tree(source_fd, "", OPEN_TREE_CLONE | AT_EMPTY_PATH)
+                if stacked:
+                    plan.old = _open_tree(AT_FDCWD, target, OPEN_TREE_CLONE | AT_SYMLINK_NOFOLLOW)
+            done: list[_Switch] = []
+            for plan in plans:
+                try:
+                    plan.attach()
+                except OSError:
+                    for earlier in reversed(done):
+                        try:
+                            earlier.undo()
+                        except OSError as undo:  # the failure raised below is the one to report
+                            log.error("%s not switched back: %s", earlier.target, undo)
+                    raise
+                done.append(plan)
         finally:
-            os.close(tree)
-            if old >= 0:
-                os.close(old)
-        return True
+            for plan in plans:
+                plan.close()
+        return changed
+
+
+class _Switch:
+    """One target's switch: the new tree and the old bind's clone, both detached until used."""
+
+    def __init__(self, target: str, stacked: int) -> None:
+        self.target, self.stacked = target, stacked
+        self.tree = self.old = -1
+
+    def attach(self) -> None:
+        for _ in range(self.stacked):
+            _umount_detach(self.target)
+        try:
+            _move_mount(self.tree, self.target)
+        except OSError:
+            if self.old >= 0:
+                _move_mount(self.old, self.target)  # the previous copy, as it was
+            raise
+
+    def undo(self) -> None:
+        """Back to the old copy (or to no bind) after a later target failed."""
+        _umount_detach(self.target)
+        if self.old >= 0:
+            _move_mount(self.old, self.target)
+
+    def close(self) -> None:
+        for fd in (self.tree, self.old):
+            if fd >= 0:
+                os.close(fd)
 
 
 def _ensure_mountpoint(target: str) -> None:
-    """<homes root>/<username> as a real directory (made, root's, if missing), never a link."""
+    """<homes or www root>/<username>: a real directory (made, root's, if missing), not a link."""
     try:
         st = os.lstat(target)
     except FileNotFoundError:

@@ -13,7 +13,8 @@ home is left on the source for the operator to delete once satisfied.
 
 The execution servers must see the new server's copy at the same path after the switch. With
 several file servers (``WARREN_FILESERVER_MOUNTS``) each home there is a bind of its server's
-mount, switched on every console, task and web server after the final pass, all or nothing:
+mount (and, with ``WARREN_FILESERVER_WWW_MOUNTS``, so is each web directory), switched on every
+console, task and web server after the final pass, all or nothing:
 a server that cannot switch fails the move, the others are switched back, and the user stays
 on the old server (files/mounts.py, op home_mount_set).
 """

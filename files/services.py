@@ -56,8 +56,9 @@ def home_create(*, user) -> Home:
 
 
 def home_mounts_sync(*, user) -> list[str]:
-    """Bind the user's home from their file server on every execution server (several file
-    servers only; safe to repeat: a bind already right is left alone); failures, as text."""
+    """Bind the user's home (and web directory, with www mounts) from their file server on every
+    execution server (several file servers only; safe to repeat: a bind already right is left
+    alone); failures, as text."""
     if not mounts.configured() or user.file_server_id is None:
         return []
     failures = []
@@ -70,7 +71,8 @@ def home_mounts_sync(*, user) -> list[str]:
 
 
 def home_mounts_switch(*, user, source, target) -> int:
-    """Show ``target``'s copy of the home on every execution server instead of ``source``'s.
+    """Show ``target``'s copy of the home (and web directory, with www mounts) on every
+    execution server instead of ``source``'s.
 
     All or nothing: on a failure the servers switched already are switched back and AppError
     says where it failed. Returns how many servers were switched.

@@ -15,42 +15,70 @@ from execution_agent.validation import Args
 WEB_STOP_WAIT_SECONDS = 10
 
 
-@op("home_mount_set", fields=("user", "source"))
+@op("home_mount_set", fields=("user", "source", "www_source"))
 def home_mount_set(agent, args: Args) -> Reply:
-    """Bind <a file server's mount>/<username> at the user's home (switching from the old)."""
+    """Bind <a file server's mount>/<username> at the user's home (switching from the old), and
+    optionally <its www mount>/<username> at their web directory: both or neither."""
     user = args.user()
     source = args.str("source", max_chars=4096)
+    www_source = args.str("www_source", max_chars=4096, default=None)
     roots = home_mounts.configured_roots(agent.config.fileserver_mounts)
     if not roots:
         raise forbidden(f"no file server mounts are configured here ({home_mounts.VARIABLE})")
-    if not source.startswith("/") or os.path.normpath(source) != source or "\0" in source:
-        raise bad_request("args.source: must be a normalised absolute path")
-    root, name = os.path.split(source)
-    if name != user.username:
-        raise forbidden(f"args.source: must end in /{user.username}, the user's own home")
-    if root not in roots:
+    www_roots = home_mounts.configured_roots(agent.config.fileserver_www_mounts)
+    if www_source is not None and not www_roots:
         raise forbidden(
-            f"args.source: {root} is not a file server mount of this server "
-            f"({home_mounts.VARIABLE}: {', '.join(roots)})"
+            f"no file server www mounts are configured here ({home_mounts.WWW_VARIABLE})"
         )
+    wanted = [("source", source, roots, home_mounts.VARIABLE, agent.config.homes_root)]
+    if www_source is not None:
+        wanted.append(
+            ("www_source", www_source, www_roots, home_mounts.WWW_VARIABLE, agent.config.www_root)
+        )
+    for field, path, allowed, variable, _ in wanted:
+        _check_source(user, field, path, allowed, variable)
     if not agent.root:
         raise forbidden("home_mount_set: the agent must run as root to mount")
-    target = str(agent.config.homes_root / user.username)
+    binds: list[tuple[int, str]] = []
     try:
-        fd = home_mounts.open_source(root, user.username, user.uid)
-    except OSError as exc:
-        raise OpError(
-            "not_found" if exc.errno == errno.ENOENT else "forbidden",
-            f"args.source: {source}: {exc.strerror}",
-            errno=exc.errno,
-        ) from None
-    try:
-        changed = home_mounts.bind_home(fd, target)
-    except OSError as exc:
-        raise OpError("failed", f"{target}: {exc.strerror}", errno=exc.errno) from None
+        # Every source is opened and checked before anything is switched.
+        for field, path, _, _, target_root in wanted:
+            try:
+                fd = home_mounts.open_source(os.path.dirname(path), user.username, user.uid)
+            except OSError as exc:
+                raise OpError(
+                    "not_found" if exc.errno == errno.ENOENT else "forbidden",
+                    f"args.{field}: {path}: {exc.strerror}",
+                    errno=exc.errno,
+                ) from None
+            binds.append((fd, str(target_root / user.username)))
+        try:
+            changed = home_mounts.bind_all(binds)
+        except OSError as exc:
+            what = f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+            targets = ", ".join(target for _, target in binds)
+            raise OpError("failed", f"{targets}: {what}", errno=exc.errno) from None
     finally:
-        os.close(fd)
-    return Reply({"changed": changed, "target": target})
+        for fd, _ in binds:
+            os.close(fd)
+    reply = {"changed": any(changed), "target": binds[0][1]}
+    if www_source is not None:
+        reply.update(home_changed=changed[0], www_changed=changed[1], www_target=binds[1][1])
+    return Reply(reply)
+
+
+def _check_source(user, field: str, path: str, roots: list[str], variable: str) -> None:
+    """``path`` is <one of ``roots``>/<username>, normalised and absolute (else refused)."""
+    if not path.startswith("/") or os.path.normpath(path) != path or "\0" in path:
+        raise bad_request(f"args.{field}: must be a normalised absolute path")
+    root, name = os.path.split(path)
+    if name != user.username:
+        raise forbidden(f"args.{field}: must end in /{user.username}, the user's own directory")
+    if root not in roots:
+        raise forbidden(
+            f"args.{field}: {root} is not a file server mount of this server "
+            f"({variable}: {', '.join(roots)})"
+        )
 
 
 @op("web_stop", fields=("user",))

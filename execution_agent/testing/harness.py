@@ -71,7 +71,12 @@ class AgentHarness:
         self.fileserver_mounts = {
             name: self.base / "fileservers" / name for name in ("fs-1", "fs-2")
         }
-        for path in (self.homes, self.www, *self.fileserver_mounts.values()):
+        # And their web directories (WARREN_FILESERVER_WWW_MOUNTS), bound at www/<username>.
+        self.fileserver_www_mounts = {
+            name: self.base / "fileservers-www" / name for name in ("fs-1", "fs-2")
+        }
+        mounts = (*self.fileserver_mounts.values(), *self.fileserver_www_mounts.values())
+        for path in (self.homes, self.www, *mounts):
             path.mkdir(mode=0o755, parents=True)
         self.process: subprocess.Popen | None = None
         self.pythonpath = REPO_ROOT
@@ -109,6 +114,9 @@ class AgentHarness:
             "WARREN_SANDBOX_NFT_TABLE": self.nft_table,
             "WARREN_FILESERVER_MOUNTS": ",".join(
                 f"{name}={path}" for name, path in self.fileserver_mounts.items()
+            ),
+            "WARREN_FILESERVER_WWW_MOUNTS": ",".join(
+                f"{name}={path}" for name, path in self.fileserver_www_mounts.items()
             ),
             **self.extra_env,
         }

@@ -23,16 +23,17 @@ pytestmark = [pytest.mark.root, pytest.mark.django_db]
 class TwoFileServers:
     """Two fileserver agents on this machine with homes roots of their own."""
 
-    def __init__(self, tmp_path, source_homes=None, homes_roots=None):
+    def __init__(self, tmp_path, source_homes=None, homes_roots=None, www_roots=None):
         self.agents, self.servers = [], []
         for index, name in enumerate(("a", "b")):
             root = tmp_path / name
             homes = source_homes if name == "a" and source_homes else root / "homes"
             homes = homes_roots[index] if homes_roots else homes
-            for path in (homes, root / "www"):
+            www = www_roots[index] if www_roots else root / "www"
+            for path in (homes, www):
                 path.mkdir(parents=True, exist_ok=True)
-            agent = RestartableFileserver(homes=homes, www=root / "www", state=root)
-            agent.homes, agent.www = homes, root / "www"
+            agent = RestartableFileserver(homes=homes, www=www, state=root)
+            agent.homes, agent.www = homes, www
             agent.start()
             self.agents.append(agent)
             self.servers.append(
@@ -170,22 +171,39 @@ def test_consoles_stop_for_the_final_pass_and_start_again(
         shutil.rmtree(exec_agent.www / "mover", ignore_errors=True)
 
 
-@pytest.fixture
-def mounted(exec_agent, local_servers, tmp_path, settings):
-    """Two file servers whose homes the execution agent mounts at fs-1 and fs-2
-    (WARREN_FILESERVER_MOUNTS): each home there is a bind of its server's copy."""
+def _two_mounted(exec_agent, tmp_path, settings, *, www: bool):
     roots = [exec_agent.fileserver_mounts["fs-1"], exec_agent.fileserver_mounts["fs-2"]]
-    two = TwoFileServers(tmp_path, homes_roots=roots)
+    www_roots = [exec_agent.fileserver_www_mounts[name] for name in ("fs-1", "fs-2")]
+    two = TwoFileServers(tmp_path, homes_roots=roots, www_roots=www_roots if www else None)
     settings.WARREN_FILESERVER_MOUNTS = {
         server.hostname: str(root) for server, root in zip(two.servers, roots, strict=True)
     }
+    if www:
+        settings.WARREN_FILESERVER_WWW_MOUNTS = {
+            server.hostname: str(root) for server, root in zip(two.servers, www_roots, strict=True)
+        }
     yield two
-    target = exec_agent.homes / "mover"
-    while os.path.ismount(target) or _mounted(target):
-        subprocess.run(["umount", "-l", str(target)], check=True)
+    for target in (exec_agent.homes / "mover", exec_agent.www / "mover"):
+        while os.path.ismount(target) or _mounted(target):
+            subprocess.run(["umount", "-l", str(target)], check=True)
     two.stop()
-    for root in [*roots, exec_agent.homes, exec_agent.www]:
+    for root in [*roots, *www_roots, exec_agent.homes, exec_agent.www]:
         shutil.rmtree(root / "mover", ignore_errors=True)
+
+
+@pytest.fixture
+def mounted(exec_agent, local_servers, tmp_path, settings):
+    """Two file servers whose homes the execution agent mounts at fs-1 and fs-2
+    (WARREN_FILESERVER_MOUNTS): each home there is a bind of its server's copy. Their web
+    directories are not switched (WARREN_FILESERVER_WWW_MOUNTS unset)."""
+    yield from _two_mounted(exec_agent, tmp_path, settings, www=False)
+
+
+@pytest.fixture
+def mounted_www(exec_agent, local_servers, tmp_path, settings):
+    """The same, with each file server's web directories mounted too (at the agent's
+    WARREN_FILESERVER_WWW_MOUNTS): each web directory there is a bind of its server's copy."""
+    yield from _two_mounted(exec_agent, tmp_path, settings, www=True)
 
 
 def _mounted(path) -> bool:
@@ -232,6 +250,68 @@ def test_after_a_move_a_new_console_sees_the_new_servers_copy_only(exec_agent, m
         assert "the new server" in output and "the old server" not in output
     finally:
         exec_agent.kill_user_processes({alice.uid})
+
+
+def test_without_www_mounts_the_web_directory_is_not_switched(exec_agent, mounted):
+    """Today's behaviour when WARREN_FILESERVER_WWW_MOUNTS is unset: the home alone is bound."""
+    alice, _ = mover(mounted, username="mover")
+    move = moves.home_move_start(user=alice, target=mounted.servers[1])
+    moves.home_move_run(move_id=move.pk)
+    move.refresh_from_db()
+    assert move.state == HomeMove.State.DONE, move.error
+    assert _mounted(exec_agent.homes / "mover")
+    assert not _mounted(exec_agent.www / "mover")
+
+
+def test_after_a_move_the_web_directory_is_the_new_servers_copy(exec_agent, mounted_www):
+    alice, _ = mover(mounted_www, username="mover")
+    www = exec_agent.www / "mover"
+    # Provisioning bound her web directory from the first server, with her home.
+    assert (www / "wsgi.py").read_text() == "application = None\n"
+    move = moves.home_move_start(user=alice, target=mounted_www.servers[1])
+    moves.home_move_run(move_id=move.pk)
+    move.refresh_from_db()
+    assert move.state == HomeMove.State.DONE, move.error
+    old, new = (agent.www / "mover" for agent in mounted_www.agents)
+    assert (new / "wsgi.py").exists()
+    mark(old, alice, "the old server\n")
+    mark(new, alice, "the new server\n")
+    try:
+        output = console_output(
+            alice, "cat /var/www/where.txt; echo hi > /var/www/new.txt; echo END"
+        )
+        assert "the new server" in output and "the old server" not in output
+        assert (new / "new.txt").read_text() == "hi\n" and not (old / "new.txt").exists()
+        assert (www / "where.txt").read_text() == "the new server\n"
+    finally:
+        exec_agent.kill_user_processes({alice.uid})
+
+
+def test_a_failed_switch_switches_the_web_directory_back_too(exec_agent, mounted_www):
+    alice, _ = mover(mounted_www, username="mover")
+    Server.objects.create(
+        kind=Server.Kind.TASK, hostname="localhost", execution_agent_socket="/nonexistent.sock"
+    )
+    move = moves.home_move_start(user=alice, target=mounted_www.servers[1])
+    moves.home_move_run(move_id=move.pk)
+    move.refresh_from_db()
+    assert move.state == HomeMove.State.FAILED
+    old, new = (agent.www / "mover" for agent in mounted_www.agents)
+    mark(old, alice, "the old server\n")
+    mark(new, alice, "the new server\n")
+    assert (exec_agent.www / "mover" / "where.txt").read_text() == "the old server\n"
+
+
+def test_the_mounts_command_binds_every_web_directory_again(exec_agent, mounted_www):
+    from django.core.management import call_command
+
+    mover(mounted_www, username="mover")
+    for target in (exec_agent.homes / "mover", exec_agent.www / "mover"):
+        subprocess.run(["umount", "-l", str(target)], check=True)  # a reboot
+    assert not (exec_agent.www / "mover" / "wsgi.py").exists()
+    call_command("warren_home_mounts_sync")
+    assert (exec_agent.homes / "mover" / "thesis" / "chapter1.md").exists()
+    assert (exec_agent.www / "mover" / "wsgi.py").exists()
 
 
 def test_a_server_that_cannot_switch_fails_the_move_and_the_others_switch_back(exec_agent, mounted):

@@ -7,8 +7,9 @@ from files.services import home_mounts_sync
 
 class Command(BaseCommand):
     help = (
-        "Bind every user's home from their file server on every execution server "
-        "(WARREN_FILESERVER_MOUNTS): after an execution server's reboot, or a new one."
+        "Bind every user's home (and web directory, with WARREN_FILESERVER_WWW_MOUNTS) from "
+        "their file server on every execution server (WARREN_FILESERVER_MOUNTS): after an "
+        "execution server's reboot, or a new one."
     )
 
     def add_arguments(self, parser):
