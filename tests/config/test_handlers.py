@@ -10,7 +10,8 @@ from django.core.handlers.asgi import ASGIHandler
 
 from config.handlers import SyncChainASGIHandler
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# serialized_rollback as every transactional test here (tests/conftest.py says why).
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def call(app, method: str, path: str, body: bytes = b"", headers=()) -> tuple[int, dict, bytes]:
