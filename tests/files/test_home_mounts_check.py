@@ -66,8 +66,8 @@ def unmount(*targets):
 
 
 def home_server() -> Server:
-    (server,) = mounts.home_servers()
-    return server
+    """This machine's execution server (the registry's first, its roles merged)."""
+    return mounts.home_servers()[0]
 
 
 def test_a_server_seen_for_the_first_time_gets_every_home_bound(exec_agent, mounted, calls):
