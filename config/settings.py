@@ -292,6 +292,11 @@ CELERY_BEAT_SCHEDULE["files-over-quota-report"] = {
     "task": "files.tasks.storage_over_quota_report",
     "schedule": crontab(hour=9, minute=0),
 }
+# files: homes bound again on an execution server whose agent restarted (several file servers).
+CELERY_BEAT_SCHEDULE["files-home-mounts-check"] = {
+    "task": "files.tasks.home_mounts_check_all",
+    "schedule": 60.0,
+}
 # servers: CPU-seconds accounting and the tarpit, from every execution server's cgroups.
 CELERY_BEAT_SCHEDULE["servers-account-cpu"] = {
     "task": "servers.tasks.account_cpu_all",

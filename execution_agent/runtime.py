@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -35,6 +36,9 @@ class Agent:
     cgroups_active: bool
     reaper: Reaper
     warnings: list[str] = field(default_factory=list)
+    # Made once per process: Django tells a restarted agent (whose binds may be gone with its
+    # mount namespace) from one that has been up all along by this changing (op info).
+    started: str = field(default_factory=lambda: secrets.token_hex(16))
     # Both drive the agent's other parts, so they are made from it once it exists.
     tmux: Tmux = field(init=False)
     web: WebServer = field(init=False)

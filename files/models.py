@@ -65,3 +65,28 @@ class HomeMove(models.Model):
     @property
     def in_progress(self) -> bool:
         return self.state in (self.State.PENDING, self.State.COPYING, self.State.SWITCHING)
+
+
+class HomeMountsBound(models.Model):
+    """The agent of an execution server that last had every home (and web directory) bound
+    there: its boot and its start, as op ``info`` reports them.
+
+    Binds do not outlive a reboot, nor an agent restart that lost its mount namespace; beat's
+    ``files.tasks.home_mounts_check_all`` binds every home there again when ``info`` says
+    otherwise (files/services.py ``home_mounts_restore``). Forgotten when a bind there fails,
+    so the next check binds them all.
+    """
+
+    server = models.OneToOneField(
+        "servers.Server", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    boot_id = models.CharField(max_length=64, blank=True)
+    agent_started = models.CharField(max_length=64, blank=True)
+    bound_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "home mounts bound"
+        verbose_name_plural = "home mounts bound"
+
+    def __str__(self):
+        return f"homes bound on {self.server} (boot {self.boot_id}, agent {self.agent_started})"

@@ -16,7 +16,14 @@ from config.errors import AppError
 from servers.agents import AgentError, AgentUnavailable, execution_agent, user_ref
 from servers.models import Server
 
-__all__ = ["AgentError", "AgentUnavailable", "configured", "home_mount_set", "home_servers"]
+__all__ = [
+    "AgentError",
+    "AgentUnavailable",
+    "agent_identity",
+    "configured",
+    "home_mount_set",
+    "home_servers",
+]
 
 HOME_KINDS = (Server.Kind.CONSOLE, Server.Kind.TASK, Server.Kind.WEB)
 
@@ -59,3 +66,12 @@ def home_mount_set(server: Server, user, file_server: Server) -> bool:
         user=user_ref(user), source=source_of(user, file_server), **extra
     )
     return answer["changed"]
+
+
+def agent_identity(server: Server) -> tuple[str, str]:
+    """(boot id, agent start) of ``server``'s agent: either changes when its binds may be gone.
+
+    An agent older than these fields gives ("", ""): bound once, and again only by the command.
+    """
+    info = execution_agent(server).info()
+    return info.get("boot_id") or "", info.get("agent_started") or ""

@@ -1,8 +1,10 @@
 """Writes for files: homes and quotas on the file server, and changes to a user's files made
 through the execution agent, as the user.
 
-No service here touches Warren's database, so none opens a transaction; the file server and
-the execution agent make each of their operations idempotent or atomic on their side.
+No service here writes Warren's database but for the record of where every home was last
+bound (``HomeMountsBound``, one row per execution server), so none opens a transaction; the
+file server and the execution agent make each of their operations idempotent or atomic on
+their side.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from accounts.models import User
 from config.errors import AppError
 from files import fileserver, mounts
 from files.agent import OVER_QUOTA_MESSAGE, UserFiles
+from files.models import HomeMountsBound, HomeMove
 from files.paths import Location, check_new_name
 from files.selectors import (
     StorageUsage,
@@ -63,11 +66,73 @@ def home_mounts_sync(*, user) -> list[str]:
         return []
     failures = []
     for server in mounts.home_servers():
-        try:
-            mounts.home_mount_set(server, user, user.file_server)
-        except (mounts.AgentError, mounts.AgentUnavailable, AppError) as error:
-            failures.append(f"{server}: {getattr(error, 'message', error)}")
+        failure = _home_mount_on(server, user, user.file_server)
+        if failure:
+            failures.append(failure)
     return failures
+
+
+def home_mounts_server_sync(*, server) -> list[str]:
+    """Bind every user's home (and web directory, with www mounts) from their file server on
+    ``server`` alone (safe to repeat); failures, as text."""
+    if not mounts.configured():
+        return []
+    failures = []
+    pks = User.objects.filter(file_server__isnull=False).order_by("pk").values_list("pk", flat=True)
+    for pk in pks.iterator():
+        # Read again just before the bind, so a move that switched the user since the list was
+        # read is not undone here; a move switching now binds the user everywhere itself.
+        user = (
+            User.objects.filter(pk=pk, file_server__isnull=False)
+            .exclude(home_moves__state=HomeMove.State.SWITCHING)
+            .select_related("file_server")
+            .first()
+        )
+        if user is not None and (failure := _home_mount_on(server, user, user.file_server)):
+            failures.append(f"{user.username}: {failure}")
+    return failures
+
+
+def home_mounts_restore(*, server) -> bool:
+    """Bind every home on ``server`` again if its agent restarted or its machine rebooted since
+    they were last all bound there (or they never were); whether it bound them all now."""
+    try:
+        identity = mounts.agent_identity(server)
+    except (mounts.AgentError, mounts.AgentUnavailable) as error:
+        logger.warning("home mounts on %s: its agent did not answer (%s); next time", server, error)
+        return False
+    recorded = HomeMountsBound.objects.filter(server=server).first()
+    if recorded is not None and (recorded.boot_id, recorded.agent_started) == identity:
+        return False
+    failures = home_mounts_server_sync(server=server)
+    if failures:
+        # Not recorded: the next check binds them all again.
+        logger.error(
+            "home mounts on %s: %d binds failed, retried next time; first: %s",
+            server,
+            len(failures),
+            failures[0],
+        )
+        return False
+    boot_id, agent_started = identity
+    HomeMountsBound.objects.update_or_create(
+        server=server, defaults={"boot_id": boot_id, "agent_started": agent_started}
+    )
+    logger.info("home mounts on %s: every home bound (agent %s)", server, agent_started)
+    return True
+
+
+def _home_mount_on(server, user, file_server) -> str | None:
+    """Bind the user's home from ``file_server`` on ``server``; the failure as text, if any.
+
+    A failure forgets that every home is bound there, so beat's next check binds them all.
+    """
+    try:
+        mounts.home_mount_set(server, user, file_server)
+    except (mounts.AgentError, mounts.AgentUnavailable, AppError) as error:
+        HomeMountsBound.objects.filter(server=server).delete()
+        return f"{server}: {getattr(error, 'message', error)}"
+    return None
 
 
 def home_mounts_switch(*, user, source, target) -> int:
@@ -83,10 +148,8 @@ def home_mounts_switch(*, user, source, target) -> int:
             mounts.home_mount_set(server, user, target)
         except (mounts.AgentError, mounts.AgentUnavailable, AppError) as error:
             for switched in reversed(done):
-                try:
-                    mounts.home_mount_set(switched, user, source)
-                except (mounts.AgentError, mounts.AgentUnavailable, AppError) as undo:
-                    logger.error("home of %s not switched back on %s: %s", user, switched, undo)
+                if undo := _home_mount_on(switched, user, source):
+                    logger.error("home of %s not switched back: %s", user, undo)
             raise AppError(
                 f"The home could not be switched on {server}: {getattr(error, 'message', error)}"
             ) from error

@@ -1,5 +1,6 @@
 """Tasks that keep file servers in line with Warren: a home at signup, the quota after every
-limit change, and every quota again each night.
+limit change, and every quota again each night; and execution servers: every home bound again
+there within a minute of their agent coming back (several file servers).
 
 Each takes ids, is idempotent (creating a home that exists, or setting a quota again,
 changes nothing) and is acks_late, so a worker lost mid-task leaves the message to be redone.
@@ -19,7 +20,7 @@ from django.conf import settings
 
 from accounts.models import User
 from config.locks import cache_lock
-from files import services
+from files import mounts, services
 from fileserver_agent.client import (
     FileserverRequestError,
     FileserverServerError,
@@ -38,6 +39,10 @@ OVER_QUOTA_LOCK_KEY = "files:storage_over_quota_report:lock"
 REAPPLY_SOFT_TIME_LIMIT = 1800
 REAPPLY_TIME_LIMIT = 1900
 REAPPLY_LOCK_SECONDS = 2000
+# Binding every home on a server that came back: a call per user, tens of thousands of them.
+MOUNTS_CHECK_SOFT_TIME_LIMIT = 1800
+MOUNTS_CHECK_TIME_LIMIT = 1900
+MOUNTS_CHECK_LOCK_SECONDS = 2000
 
 
 def home_create_enqueue(sender, *, user_id: int, **kwargs) -> None:
@@ -113,6 +118,36 @@ def storage_over_quota_report() -> None:
             return
         count = services.storage_over_quota_notify()
     logger.info("storage_over_quota_report: %d users at or over their soft limit", count)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def home_mounts_check_all() -> None:
+    """Beat, every minute (several file servers only): one check per execution agent, on its
+    machine's queue, binding every home there again if the agent restarted."""
+    if not mounts.configured():
+        return
+    for server in mounts.home_servers():
+        # A check left queued past the next one is worth nothing: the next asks again.
+        home_mounts_check.apply_async((server.pk,), queue=server.agent_queue, expires=55)
+
+
+@shared_task(
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=MOUNTS_CHECK_SOFT_TIME_LIMIT,
+    time_limit=MOUNTS_CHECK_TIME_LIMIT,
+)
+def home_mounts_check(server_id: int) -> None:
+    """Bind every home on one execution server again if its agent restarted since they were."""
+    server = Server.objects.filter(pk=server_id).first()
+    if server is None or not mounts.configured():
+        return
+    lock = f"files:home_mounts_check:{server_id}"
+    with cache_lock(lock, timeout=MOUNTS_CHECK_LOCK_SECONDS) as held:
+        if not held:
+            logger.info("home_mounts_check %s: a run is already going; this one is skipped", server)
+            return
+        services.home_mounts_restore(server=server)
 
 
 # The tasks' names before they read <noun>_<verb> like the services: messages queued under

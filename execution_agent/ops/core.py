@@ -10,6 +10,7 @@ from execution_agent.ops import Reply, op
 from execution_agent.protocol import PROTOCOL_VERSION
 
 PYTHON_RE = re.compile(r"^python(3\.\d+)$")
+BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
 
 
 def installed_pythons() -> list[str]:
@@ -17,9 +18,19 @@ def installed_pythons() -> list[str]:
     return sorted(versions, key=lambda v: tuple(int(part) for part in v.split(".")))
 
 
+def boot_id() -> str | None:
+    """The kernel's id of this boot (new at every reboot); None where /proc does not have it."""
+    try:
+        with open(BOOT_ID_PATH, encoding="ascii") as handle:
+            return handle.read().strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 @op("info")
 def info(agent, args) -> Reply:
-    """Describe this agent: protocol version, sandbox and cgroup state, warnings, Pythons."""
+    """Describe this agent: protocol version, sandbox and cgroup state, warnings, Pythons, and
+    which boot and which start of the agent this is."""
     return Reply(
         {
             "version": PROTOCOL_VERSION,
@@ -29,5 +40,7 @@ def info(agent, args) -> Reply:
             "warnings": list(agent.warnings),
             "pythons": installed_pythons(),
             "ipython": shutil.which("ipython3", path="/usr/bin:/usr/local/bin") is not None,
+            "boot_id": boot_id(),
+            "agent_started": agent.started,
         }
     )

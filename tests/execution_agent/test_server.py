@@ -200,3 +200,12 @@ def test_info_reports_the_sandbox_state(client):
     }
     assert "3.11" in info["pythons"]
     assert isinstance(info["ipython"], bool)
+
+
+def test_info_says_which_boot_and_which_start_of_the_agent_this_is(client):
+    first, second = client.info(), client.info()
+    with open("/proc/sys/kernel/random/boot_id") as handle:
+        assert first["boot_id"] == handle.read().strip()
+    # Made once when the agent started: the same on every call until it restarts.
+    assert len(first["agent_started"]) == 32 and first["agent_started"] == second["agent_started"]
+    assert second["boot_id"] == first["boot_id"]

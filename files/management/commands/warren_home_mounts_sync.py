@@ -8,8 +8,8 @@ from files.services import home_mounts_sync
 class Command(BaseCommand):
     help = (
         "Bind every user's home (and web directory, with WARREN_FILESERVER_WWW_MOUNTS) from "
-        "their file server on every execution server (WARREN_FILESERVER_MOUNTS): after an "
-        "execution server's reboot, or a new one."
+        "their file server on every execution server (WARREN_FILESERVER_MOUNTS), at once: beat "
+        "does it within a minute of an execution server's agent coming back or joining."
     )
 
     def add_arguments(self, parser):
