@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from files.models import HomeMove
+from files.models import HomeMountsBound, HomeMove
 from files.moves import home_move_refusal, home_move_start
 
 
@@ -47,3 +47,23 @@ class HomeMoveAdmin(admin.ModelAdmin):
             www_destination=obj.www_destination,
         )
         obj.pk = move.pk
+
+
+@admin.register(HomeMountsBound)
+class HomeMountsBoundAdmin(admin.ModelAdmin):
+    """Which agent of each execution server last had every home bound (beat's check keeps it).
+
+    Made by the check, never by hand; deleting a row makes the next check (within a minute)
+    bind every home on that server again.
+    """
+
+    list_display = ["server", "boot_id", "agent_started", "bound_at"]
+    search_fields = ["server__hostname"]
+    list_select_related = ["server"]
+    readonly_fields = ["server", "boot_id", "agent_started", "bound_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
