@@ -84,7 +84,13 @@ def watch_restart(cluster, session, console_id, ready: threading.Event, done: th
             command=TICKS,
         )
         tasks = [asyncio.create_task(poller.run(stop)), asyncio.create_task(console.run(stop))]
-        await asyncio.wait_for(console.connected.wait(), 60)
+        try:
+            await asyncio.wait_for(console.connected.wait(), 60)
+        except TimeoutError:
+            stop.set()
+            await asyncio.gather(*tasks)
+            closes = console.closes
+            raise AssertionError(f"no ready frame in 60 s; the socket's closes: {closes}") from None
         await asyncio.sleep(1)  # ticking
         begin = time.monotonic()
         ready.set()
@@ -136,7 +142,9 @@ def test_a_rolling_restart_keeps_pages_loading_and_the_console_resumes_on_its_cl
     ready, done = threading.Event(), threading.Event()
     watching = hub.submit(watch_restart, cluster, session, console_id, ready, done)
     try:
-        assert ready.wait(90), "the console never connected"
+        if not ready.wait(90):
+            failure = watching.exception(timeout=1) if watching.done() else "still waiting"
+            raise AssertionError(f"the console never connected: {failure!r}")
         clients_before = attach_clients(console_id)
         assert len(clients_before) == 1, clients_before
         supervisor = cluster.processes["asgi"].popen.pid
