@@ -24,12 +24,21 @@ class ReloadCheck:
         self.probe_secret = probe_secret
 
     def wait_for_app(
-        self, user: UserRef, domain: str, starts: dict[str, tuple[int, int]], deadline: float
+        self,
+        user: UserRef,
+        domain: str,
+        starts: dict[str, tuple[int, int]],
+        deadline: float,
+        config: bytes | None = None,
     ) -> str:
         """'ready', 'failed' or 'timeout', from what uWSGI logs after starts (inode, offset).
 
         uWSGI routes log messages chunk by chunk, so "no app loaded" may land in the error log
-        with the traceback before it: both logs are read."""
+        with the traceback before it: both logs are read. ``config``: the line the vassal of
+        the ini just written prints once its app is loaded (render.config_marker); "ready"
+        needs it, since the lines of a start still under way with the previous ini can land
+        after ``starts`` too (once, in CI, "Reloaded" came before a new static mapping).
+        """
         positions = dict(starts)
         watching_since = None
         while time.monotonic() < deadline:
@@ -38,7 +47,7 @@ class ReloadCheck:
                 seen[kind] = self.logs.read_log_from(user, log_name(domain, kind), inode, offset)
             everything = seen["server"] + seen["error"]
             if WATCHING_MARKER in everything:
-                if READY_MARKER in everything:
+                if READY_MARKER in everything and (config is None or config in everything):
                     return "ready"
                 if any(marker in everything for marker in FAILED_MARKERS):
                     return "failed"

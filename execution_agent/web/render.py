@@ -6,6 +6,9 @@ configuration), so the templates can be plain text with no quoting of their own.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from dataclasses import dataclass
 from importlib import resources
 from string import Template
@@ -23,8 +26,11 @@ UWSGI_MESSAGE_RE = (
     r"DAMN|HARAKIRI|harakiri|\[busyness|added |Set PythonHome|Python main interpreter|"
     r"Python threads|python threads|TIMEOUT|worker respawn|received message|fsmon|"
     r"WSGI app|\*\*\* no app|found fd \d+ mapped to socket|running /usr/bin/uwsgi|"
-    r"setting request body)"
+    r"setting request body|running .print:warren-config|warren-config )"
 )
+# Printed by the vassal (hook-post-app) once the app is loaded with this ini: the reload check
+# waits for the new ini's line, so "Reloaded" never stands for an instance of the old one.
+CONFIG_MARKER = "warren-config"
 LOG_KINDS = ("access", "error", "server")
 LOG_MAX_BYTES = 10 * 1024 * 1024
 LOG_KEEP = 5  # previous files of each log: <name>.1 (newest) to <name>.5
@@ -63,18 +69,28 @@ def render_vassal(spec: AppSpec) -> str:
     logs = {
         kind: f"{SANDBOX_LOG_DIR}/{log_name(spec.domain, kind)}" for kind in ("error", "server")
     }
-    return _template("vassal.ini").substitute(
-        domain=spec.domain,
-        plugin=plugin_name(spec.python),
-        processes=spec.processes,
-        socket_fd=SOCKET_FD,
-        wsgi_file=spec.wsgi_file,
-        working_dir=spec.working_dir,
-        error_log=logs["error"],
-        server_log=logs["server"],
-        uwsgi_messages=UWSGI_MESSAGE_RE,
-        extra="\n".join(extra),
-    )
+    values = {
+        "domain": spec.domain,
+        "plugin": plugin_name(spec.python),
+        "processes": spec.processes,
+        "socket_fd": SOCKET_FD,
+        "wsgi_file": spec.wsgi_file,
+        "working_dir": spec.working_dir,
+        "error_log": logs["error"],
+        "server_log": logs["server"],
+        "uwsgi_messages": UWSGI_MESSAGE_RE,
+        "extra": "\n".join(extra),
+    }
+    # Deterministic: the same settings give the same ini, which then changes nothing.
+    generation = hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+    return _template("vassal.ini").substitute(values, config_marker=f"{CONFIG_MARKER} {generation}")
+
+
+def config_marker(vassal_ini: str) -> bytes:
+    """The line a vassal of this ini prints once its app is loaded (see CONFIG_MARKER)."""
+    return re.search(
+        rf"^hook-post-app = print:({CONFIG_MARKER} [0-9a-f]{{16}})$", vassal_ini, re.M
+    )[1].encode()
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from execution_agent.web.render import (
     SANDBOX_LOG_DIR,
     SANDBOX_VASSAL_INI,
     SiteTls,
+    config_marker,
     log_name,
     render_htpasswd,
     render_site,
@@ -378,7 +379,8 @@ class WebServer:
         if not applied["vassal_changed"]:
             # A changed vassal restarts anyway; touching too would only reload it twice.
             self.touch_wsgi_file(spec)
-        outcome = self.check.wait_for_app(spec.user, spec.domain, starts, deadline)
+        config = config_marker(render_vassal(spec))
+        outcome = self.check.wait_for_app(spec.user, spec.domain, starts, deadline, config)
         status = self.check.probe(spec, deadline) if outcome != "timeout" else None
         ok = status is not None and status < 500 and outcome == "ready"
         return {
