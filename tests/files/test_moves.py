@@ -287,15 +287,22 @@ def test_after_a_move_the_web_directory_is_the_new_servers_copy(exec_agent, moun
         exec_agent.kill_user_processes({alice.uid})
 
 
-def test_a_failed_switch_switches_the_web_directory_back_too(exec_agent, mounted_www):
-    alice, _ = mover(mounted_www, username="mover")
+def move_with_a_server_down(alice, target) -> HomeMove:
+    """Run a move while one more execution server's agent does not answer (its machine is
+    down): the move fails at its switch."""
     Server.objects.create(
         kind=Server.Kind.TASK, hostname="localhost", execution_agent_socket="/nonexistent.sock"
     )
-    move = moves.home_move_start(user=alice, target=mounted_www.servers[1])
+    move = moves.home_move_start(user=alice, target=target)
     moves.home_move_run(move_id=move.pk)
     move.refresh_from_db()
     assert move.state == HomeMove.State.FAILED
+    return move
+
+
+def test_a_failed_switch_switches_the_web_directory_back_too(exec_agent, mounted_www):
+    alice, _ = mover(mounted_www, username="mover")
+    move_with_a_server_down(alice, mounted_www.servers[1])
     old, new = (agent.www / "mover" for agent in mounted_www.agents)
     mark(old, alice, "the old server\n")
     mark(new, alice, "the new server\n")
@@ -316,14 +323,7 @@ def test_the_mounts_command_binds_every_web_directory_again(exec_agent, mounted_
 
 def test_a_server_that_cannot_switch_fails_the_move_and_the_others_switch_back(exec_agent, mounted):
     alice, _ = mover(mounted, username="mover")
-    # An execution server whose agent does not answer (its machine is down).
-    Server.objects.create(
-        kind=Server.Kind.TASK, hostname="localhost", execution_agent_socket="/nonexistent.sock"
-    )
-    move = moves.home_move_start(user=alice, target=mounted.servers[1])
-    moves.home_move_run(move_id=move.pk)
-    move.refresh_from_db()
-    assert move.state == HomeMove.State.FAILED
+    move = move_with_a_server_down(alice, mounted.servers[1])
     assert "could not be switched on Task server localhost" in move.error
     alice.refresh_from_db()
     assert alice.file_server == mounted.servers[0]
