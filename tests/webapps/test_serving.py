@@ -90,17 +90,23 @@ def test_static_mapping_is_served_and_symlinks_out_of_the_home_are_not(
     )
     assert response.status_code == 302
     assert b"Reloaded" in reload(alice_client, webapp).content
-    # "Reloaded" waits for the new ini's own line (execution_agent/web/check.py): the first
-    # request after it has the mapping. Once, before that, it met Flask's 404 instead.
-    status, _, body = http_get(web_port, "alice.localhost", "/assets/style.css")
-    if status != 200:
+    # "Reloaded" waits for the new ini's own line (execution_agent/web/check.py), yet once,
+    # under CI load, the first request after it still met Flask's 404: the vassal had been
+    # reloaded twice within a second (a start with the old ini, then one with the new), and
+    # a worker of the old one seems to have outlived it (not proved; see stop 27's note).
+    # A few seconds' grace, and the vassal's logs in the message if it never comes.
+    try:
+        status, body = wait_for_body(
+            web_port, "alice.localhost", b"color: green", "/assets/style.css", timeout=5
+        )
+    except AssertionError as error:
         logs = {
             kind: execution_agent().web_log(
                 user=user_ref(alice_home), domain="alice.localhost", kind=kind
-            )["text"][-4000:]
+            )["text"][-8000:]
             for kind in ("server", "error")
         }
-        raise AssertionError(f"{status} {body[:200]!r}; the vassal's logs: {logs}")
+        raise AssertionError(f"{error}; the vassal's logs: {logs}") from None
     assert (status, body) == (200, b"body { color: green }")
     # uWSGI refuses both symlinks and hands the request on to the app, which has no such page.
     assert http_get(web_port, "alice.localhost", "/assets/host")[0] == 404
