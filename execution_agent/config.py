@@ -284,6 +284,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         raise ConfigError("WARREN_WEBAPPS_HTTPS_PORT must differ from WARREN_WEBAPPS_PORT")
     address = _address(env)
     uid_base = _int(env, "WARREN_UID_BASE", 1_000_000, 1000, 2**31)
+    homes_mounts = _fileserver_mounts(env)
     return Config(
         socket_path=_absolute_path(
             env, "WARREN_EXEC_AGENT_SOCKET", "/run/warren/execution-agent.sock"
@@ -315,8 +316,8 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         ssh_uids=_ssh_uids(env),
         metrics_address=_metrics_address(env),
         batteries_dir=_batteries_dir(env),
-        fileserver_mounts=_fileserver_mounts(env),
-        fileserver_www_mounts=_fileserver_www_mounts(env),
+        fileserver_mounts=homes_mounts,
+        fileserver_www_mounts=_fileserver_www_mounts(env, dict(homes_mounts)),
     )
 
 
@@ -327,8 +328,9 @@ def _fileserver_mounts(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
         raise ConfigError(str(error)) from None
 
 
-def _fileserver_www_mounts(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    homes = dict(_fileserver_mounts(env))
+def _fileserver_www_mounts(
+    env: Mapping[str, str], homes: dict[str, str]
+) -> tuple[tuple[str, str], ...]:
     try:
         text = env.get(home_mounts.WWW_VARIABLE)
         return tuple(home_mounts.parse_fileserver_www_mounts(text, homes).items())

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from importlib import resources
 from string import Template
@@ -57,6 +56,22 @@ def log_name(domain: str, kind: str) -> str:
 
 def render_vassal(spec: AppSpec) -> str:
     """The vassal ini: uWSGI as the user, inside the sandbox, paths as the sandbox sees them."""
+    values = _vassal_values(spec)
+    return _template("vassal.ini").substitute(values, config_marker=_marker(values))
+
+
+def config_marker(spec: AppSpec) -> bytes:
+    """The line the vassal of ``spec``'s ini prints once its app is loaded (CONFIG_MARKER)."""
+    return _marker(_vassal_values(spec)).encode()
+
+
+def _marker(values: dict) -> str:
+    # Deterministic: the same settings give the same ini, which then changes nothing.
+    generation = hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+    return f"{CONFIG_MARKER} {generation}"
+
+
+def _vassal_values(spec: AppSpec) -> dict:
     extra = []
     if spec.virtualenv:
         extra.append(f"virtualenv = {spec.virtualenv}")
@@ -69,7 +84,7 @@ def render_vassal(spec: AppSpec) -> str:
     logs = {
         kind: f"{SANDBOX_LOG_DIR}/{log_name(spec.domain, kind)}" for kind in ("error", "server")
     }
-    values = {
+    return {
         "domain": spec.domain,
         "plugin": plugin_name(spec.python),
         "processes": spec.processes,
@@ -81,16 +96,6 @@ def render_vassal(spec: AppSpec) -> str:
         "uwsgi_messages": UWSGI_MESSAGE_RE,
         "extra": "\n".join(extra),
     }
-    # Deterministic: the same settings give the same ini, which then changes nothing.
-    generation = hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
-    return _template("vassal.ini").substitute(values, config_marker=f"{CONFIG_MARKER} {generation}")
-
-
-def config_marker(vassal_ini: str) -> bytes:
-    """The line a vassal of this ini prints once its app is loaded (see CONFIG_MARKER)."""
-    return re.search(
-        rf"^hook-post-app = print:({CONFIG_MARKER} [0-9a-f]{{16}})$", vassal_ini, re.M
-    )[1].encode()
 
 
 @dataclass(frozen=True)

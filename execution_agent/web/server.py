@@ -379,7 +379,7 @@ class WebServer:
         if not applied["vassal_changed"]:
             # A changed vassal restarts anyway; touching too would only reload it twice.
             self.touch_wsgi_file(spec)
-        config = config_marker(render_vassal(spec))
+        config = config_marker(spec)
         outcome = self.check.wait_for_app(spec.user, spec.domain, starts, deadline, config)
         status = self.check.probe(spec, deadline) if outcome != "timeout" else None
         ok = status is not None and status < 500 and outcome == "ready"

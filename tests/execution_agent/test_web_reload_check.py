@@ -45,15 +45,15 @@ def spec(**changes) -> AppSpec:
 
 
 def test_the_ini_names_its_own_marker_which_changes_with_its_settings():
-    plain, again = render_vassal(spec()), render_vassal(spec())
-    mapped = render_vassal(spec(static=(StaticMapping("/assets/", "/home/alice/assets"),)))
-    assert plain == again  # the same settings change nothing (no needless restart)
-    assert config_marker(plain) == config_marker(again) != config_marker(mapped)
-    assert f"hook-post-app = print:{config_marker(mapped).decode()}" in mapped
+    mapped_spec = spec(static=(StaticMapping("/assets/", "/home/alice/assets"),))
+    assert render_vassal(spec()) == render_vassal(spec())  # the same settings: no restart
+    assert config_marker(spec()) == config_marker(spec()) != config_marker(mapped_spec)
+    line = f"hook-post-app = print:{config_marker(mapped_spec).decode()}"
+    assert line in render_vassal(mapped_spec)
 
 
 def test_the_marker_lines_go_to_the_server_log_not_the_users_error_log():
-    marker = config_marker(render_vassal(spec())).decode()
+    marker = config_marker(spec()).decode()
     for line in (marker, f'running "print:{marker}" (post app)...'):
         assert re.match(UWSGI_MESSAGE_RE, line), line
 
@@ -69,8 +69,8 @@ def test_ready_lines_of_a_start_with_the_previous_ini_are_not_taken_for_the_new_
     (directory / log_name(DOMAIN, "error")).write_bytes(b"")
     server_log.write_bytes(b"*** Starting uWSGI 2.0.21-debian (64bit) ***\n")
     starts = {kind: logs.log_position(USER, log_name(DOMAIN, kind)) for kind in ("server", "error")}
-    old = config_marker(render_vassal(spec())) + b"\n"
-    new = config_marker(render_vassal(spec(static=(StaticMapping("/a/", "/home/alice/a"),))))
+    old = config_marker(spec()) + b"\n"
+    new = config_marker(spec(static=(StaticMapping("/a/", "/home/alice/a"),)))
     # The start under way with the old ini finishes after the reload took its positions.
     with server_log.open("ab") as log:
         log.write(WATCHING + READY + old)
