@@ -5,7 +5,6 @@ refused with nothing changed. Op web_stop. The restart race."""
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 
 import pytest
@@ -19,6 +18,7 @@ from execution_agent.home_mounts import (
     parse_fileserver_mounts,
     parse_fileserver_www_mounts,
 )
+from execution_agent.teardown import unmount_beneath
 
 pytestmark = pytest.mark.root
 
@@ -43,8 +43,7 @@ def seen_in_sandbox(client, user, *, www: bool = False) -> str:
 
 def unmount_all(*targets) -> None:
     for target in targets:
-        while mounts_at(str(target)):
-            subprocess.run(["umount", "-l", str(target)], check=True)
+        unmount_beneath(target)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from accounts.models import Plan, User
 from files.fileserver import client_for_user
 from servers.models import Server
 from tests.factories import UserFactory
-from tests.files.fileservers import RestartableFileserver
+from tests.files.fileservers import RestartableFileserver, TwoFileServers, two_mounted
 
 
 @pytest.fixture
@@ -105,3 +105,28 @@ def snapshot(directory) -> dict:
         str(path.relative_to(directory)): path.lstat().st_size
         for path in sorted(directory.rglob("*"))
     }
+
+
+# --- two file servers (tests of moves and home mounts) -------------------------------------
+
+
+@pytest.fixture
+def two(tmp_path):
+    servers = TwoFileServers(tmp_path)
+    yield servers
+    servers.stop()
+
+
+@pytest.fixture
+def mounted(exec_agent, local_servers, tmp_path, settings):
+    """Two file servers whose homes the execution agent mounts at fs-1 and fs-2
+    (WARREN_FILESERVER_MOUNTS): each home there is a bind of its server's copy. Their web
+    directories are not switched (WARREN_FILESERVER_WWW_MOUNTS unset)."""
+    yield from two_mounted(exec_agent, tmp_path, settings, www=False)
+
+
+@pytest.fixture
+def mounted_www(exec_agent, local_servers, tmp_path, settings):
+    """The same, with each file server's web directories mounted too (at the agent's
+    WARREN_FILESERVER_WWW_MOUNTS): each web directory there is a bind of its server's copy."""
+    yield from two_mounted(exec_agent, tmp_path, settings, www=True)

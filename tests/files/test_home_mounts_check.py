@@ -2,30 +2,17 @@
 bound again on a server whose agent restarted, first seen, or not all bound there yet; nothing
 is asked of one whose agent is the one that had them all bound."""
 
-import subprocess
-
 import pytest
 
+from execution_agent.teardown import unmount_beneath
 from files import mounts, tasks
 from files.models import HomeMountsBound
 from files.services import home_mounts_sync
 from servers.models import Server
 from tests.factories import UserFactory
-from tests.files.test_moves import _mounted, _two_mounted, mover
+from tests.files.fileservers import mover
 
 pytestmark = [pytest.mark.root, pytest.mark.django_db]
-
-
-@pytest.fixture
-def mounted(exec_agent, local_servers, tmp_path, settings):
-    """Two file servers whose homes the execution agent mounts (test_moves.py's)."""
-    yield from _two_mounted(exec_agent, tmp_path, settings, www=False)
-
-
-@pytest.fixture
-def mounted_www(exec_agent, local_servers, tmp_path, settings):
-    """The same, with their web directories mounted and switched too."""
-    yield from _two_mounted(exec_agent, tmp_path, settings, www=True)
 
 
 class CountingClient:
@@ -61,8 +48,7 @@ def binds(calls) -> list[str]:
 
 def unmount(*targets):
     for target in targets:
-        while _mounted(target):
-            subprocess.run(["umount", "-l", str(target)], check=True)
+        unmount_beneath(target)
 
 
 def home_server() -> Server:

@@ -13,59 +13,9 @@ from files.fileserver import client_for_user
 from files.models import HomeMove
 from servers.models import Server
 from tests.deploy.backup_trees import differences, manifest
-from tests.factories import UserFactory
-from tests.files.conftest import put
-from tests.files.fileservers import RestartableFileserver
+from tests.files.fileservers import TwoFileServers, is_mounted, mover
 
 pytestmark = [pytest.mark.root, pytest.mark.django_db]
-
-
-class TwoFileServers:
-    """Two fileserver agents on this machine with homes roots of their own."""
-
-    def __init__(self, tmp_path, source_homes=None, homes_roots=None, www_roots=None):
-        self.agents, self.servers = [], []
-        for index, name in enumerate(("a", "b")):
-            root = tmp_path / name
-            homes = source_homes if name == "a" and source_homes else root / "homes"
-            homes = homes_roots[index] if homes_roots else homes
-            www = www_roots[index] if www_roots else root / "www"
-            for path in (homes, www):
-                path.mkdir(parents=True, exist_ok=True)
-            agent = RestartableFileserver(homes=homes, www=www, state=root)
-            agent.homes, agent.www = homes, www
-            agent.start()
-            self.agents.append(agent)
-            self.servers.append(
-                Server.objects.create(
-                    kind=Server.Kind.FILE,
-                    hostname=f"fs-{name}-{agent.port}",
-                    fileserver_agent_url=agent.url,
-                )
-            )
-
-    def stop(self):
-        for agent in self.agents:
-            agent.stop()
-
-
-@pytest.fixture
-def two(tmp_path):
-    servers = TwoFileServers(tmp_path)
-    yield servers
-    servers.stop()
-
-
-def mover(two, username="alice"):
-    from files import tasks
-
-    user = UserFactory(username=username, file_server=two.servers[0])
-    tasks.home_create.apply(args=[user.pk])
-    home = two.agents[0].homes / username
-    put(home / "thesis" / "chapter1.md", "# one\n" * 1000, user)
-    put(home / "data.bin", b"\x00\x01" * 500_000, user)
-    (two.agents[0].www / username / "wsgi.py").write_text("application = None\n")
-    return user, home
 
 
 def test_staff_move_a_user_and_everything_lands_on_the_new_server(
@@ -171,47 +121,6 @@ def test_consoles_stop_for_the_final_pass_and_start_again(
         shutil.rmtree(exec_agent.www / "mover", ignore_errors=True)
 
 
-def _two_mounted(exec_agent, tmp_path, settings, *, www: bool):
-    roots = [exec_agent.fileserver_mounts["fs-1"], exec_agent.fileserver_mounts["fs-2"]]
-    www_roots = [exec_agent.fileserver_www_mounts[name] for name in ("fs-1", "fs-2")]
-    two = TwoFileServers(tmp_path, homes_roots=roots, www_roots=www_roots if www else None)
-    settings.WARREN_FILESERVER_MOUNTS = {
-        server.hostname: str(root) for server, root in zip(two.servers, roots, strict=True)
-    }
-    if www:
-        settings.WARREN_FILESERVER_WWW_MOUNTS = {
-            server.hostname: str(root) for server, root in zip(two.servers, www_roots, strict=True)
-        }
-    yield two
-    for target in (exec_agent.homes / "mover", exec_agent.www / "mover"):
-        while os.path.ismount(target) or _mounted(target):
-            subprocess.run(["umount", "-l", str(target)], check=True)
-    two.stop()
-    for root in [*roots, *www_roots, exec_agent.homes, exec_agent.www]:
-        shutil.rmtree(root / "mover", ignore_errors=True)
-
-
-@pytest.fixture
-def mounted(exec_agent, local_servers, tmp_path, settings):
-    """Two file servers whose homes the execution agent mounts at fs-1 and fs-2
-    (WARREN_FILESERVER_MOUNTS): each home there is a bind of its server's copy. Their web
-    directories are not switched (WARREN_FILESERVER_WWW_MOUNTS unset)."""
-    yield from _two_mounted(exec_agent, tmp_path, settings, www=False)
-
-
-@pytest.fixture
-def mounted_www(exec_agent, local_servers, tmp_path, settings):
-    """The same, with each file server's web directories mounted too (at the agent's
-    WARREN_FILESERVER_WWW_MOUNTS): each web directory there is a bind of its server's copy."""
-    yield from _two_mounted(exec_agent, tmp_path, settings, www=True)
-
-
-def _mounted(path) -> bool:
-    from execution_agent.home_mounts import mounts_at
-
-    return mounts_at(str(path)) > 0
-
-
 def mark(home, user, text):
     (home / "where.txt").write_text(text)
     os.chown(home / "where.txt", user.uid, user.uid)
@@ -259,8 +168,8 @@ def test_without_www_mounts_the_web_directory_is_not_switched(exec_agent, mounte
     moves.home_move_run(move_id=move.pk)
     move.refresh_from_db()
     assert move.state == HomeMove.State.DONE, move.error
-    assert _mounted(exec_agent.homes / "mover")
-    assert not _mounted(exec_agent.www / "mover")
+    assert is_mounted(exec_agent.homes / "mover")
+    assert not is_mounted(exec_agent.www / "mover")
 
 
 def test_after_a_move_the_web_directory_is_the_new_servers_copy(exec_agent, mounted_www):
