@@ -200,6 +200,8 @@ class Warren:
 
 def serve_terminado(port: int) -> None:
     """Run terminado's demo setup: one new bash per websocket (UniqueTermManager)."""
+    import signal
+
     import tornado.ioloop
     import tornado.web
     from terminado import TermSocket, UniqueTermManager
@@ -221,6 +223,11 @@ def serve_terminado(port: int) -> None:
             self.set_nodelay(True)
             return super().open(*args, **kwargs)
 
+    # A bench started in the background by a non-interactive shell has SIGINT ignored, and an
+    # ignored signal stays ignored across fork and exec: terminado's shells, and the `yes` in
+    # them, would never see a Ctrl-C (the bench hung in its yes-then-Ctrl-C figure). Warren's
+    # shells do not inherit it: tmux resets the signals of what it starts.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     app = tornado.web.Application([(r"/websocket", NoDelayTermSocket, {"term_manager": manager})])
     app.listen(port, "127.0.0.1")
     tornado.ioloop.IOLoop.current().start()
