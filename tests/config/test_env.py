@@ -41,6 +41,44 @@ def test_no_database_url_means_sqlite_under_var(monkeypatch, tmp_path):
     assert config["NAME"] == str(tmp_path / "warren.sqlite3")
 
 
+def test_the_embedded_sqlite_database_writes_ahead_and_keeps_its_connections(
+    monkeypatch, tmp_path, django_db_blocker
+):
+    # The web process reads while Celery writes: in WAL mode neither waits on the other.
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    config = env.database_config("DATABASE_URL", tmp_path / "warren.sqlite3")
+    assert config["CONN_MAX_AGE"] > 0
+    defaults = {"TIME_ZONE": None, "AUTOCOMMIT": True, "ATOMIC_REQUESTS": False}
+    defaults |= {"CONN_HEALTH_CHECKS": False}
+    writer = DatabaseWrapper({**config, **defaults}, alias="writer")
+    reader = DatabaseWrapper({**config, **defaults}, alias="reader")
+    with django_db_blocker.unblock():
+        try:
+            with writer.cursor() as cursor:
+                cursor.execute("PRAGMA journal_mode")
+                assert cursor.fetchone()[0] == "wal"
+                cursor.execute("PRAGMA synchronous")
+                assert cursor.fetchone()[0] == 1  # NORMAL
+                cursor.execute("CREATE TABLE t (n INTEGER)")
+                cursor.execute("INSERT INTO t VALUES (1)")
+                with reader.cursor() as other:
+                    # A reader in the middle of a transaction (a page being rendered) does not
+                    # hold up a commit (with a rollback journal it would, until it ended).
+                    other.execute("BEGIN")
+                    other.execute("SELECT count(*) FROM t")
+                    cursor.execute("INSERT INTO t VALUES (2)")
+                    other.execute("SELECT count(*) FROM t")
+                    assert other.fetchone()[0] == 1  # its own snapshot
+                    other.execute("COMMIT")
+                    other.execute("SELECT count(*) FROM t")
+                    assert other.fetchone()[0] == 2
+        finally:
+            writer.close()
+            reader.close()
+
+
 def test_a_postgres_database_url_is_parsed(monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", "postgres://warren:pw@db.internal:5433/warren")
     config = env.database_config("DATABASE_URL", tmp_path / "x.sqlite3")
