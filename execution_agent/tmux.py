@@ -16,7 +16,6 @@ import re
 import secrets
 import selectors
 import shlex
-import signal
 import socket
 import stat
 import struct
@@ -148,27 +147,6 @@ def pty_number(fd: int) -> int:
 
 def set_winsize(fd: int, rows: int, cols: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-
-
-def kill_sandbox(process: subprocess.Popen) -> None:
-    """SIGKILL a launched sandbox: bubblewrap's child (its pid namespace's init) and bubblewrap."""
-    try:
-        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
-    except OSError:
-        children = []
-    for child in map(int, children):
-        try:
-            pidfd = os.pidfd_open(child)
-        except OSError:
-            continue
-        try:
-            # Pinned by the pidfd: still bubblewrap's child, so the pid was not reused.
-            if procs.read_ppid(child) == process.pid:
-                procs.send(pidfd, signal.SIGKILL)
-        finally:
-            os.close(pidfd)
-    with contextlib.suppress(OSError):
-        process.kill()
 
 
 class Tmux:
@@ -454,14 +432,8 @@ class Tmux:
             err.decode("utf-8", "replace"),
         )
 
-    def attach_launch(
-        self, user: UserRef, console_id: str, read_only: bool, slave: int, gate: str | None = None
-    ) -> Launch:
+    def attach_launch(self, user: UserRef, console_id: str, read_only: bool, slave: int) -> Launch:
         argv = ["tmux", "-S", self.socket_path(user), "attach-session", "-t", f"={console_id}"]
-        if gate is not None:
-            # Started before its session exists: the client waits on the channel inside tmux
-            # (a channel signalled before anyone waits stays signalled), then attaches.
-            argv[3:3] = ["wait-for", gate, ";"]
         if read_only:
             argv += ["-f", "read-only,ignore-size"]
         return Launch(
@@ -480,14 +452,7 @@ class Tmux:
         )
 
     def attach(
-        self,
-        user: UserRef,
-        console_id: str,
-        *,
-        read_only: bool,
-        rows: int,
-        cols: int,
-        gate: str | None = None,
+        self, user: UserRef, console_id: str, *, read_only: bool, rows: int, cols: int
     ) -> Attached:
         """Start a sandboxed attach client on a new PTY (its controlling terminal)."""
         master, slave = os.openpty()
@@ -495,7 +460,7 @@ class Tmux:
             os.set_inheritable(master, False)
             set_winsize(master, rows, cols)
             launched = self.agent.sandbox.launch(
-                self.attach_launch(user, console_id, read_only, slave, gate)
+                self.attach_launch(user, console_id, read_only, slave)
             )
         except BaseException:
             os.close(master)
@@ -518,43 +483,23 @@ class Tmux:
                 self._handed = {n: h for n, h in self._handed.items() if h.process.poll() is None}
             self._handed[number] = _HandedOut(user.uid, console_id, read_only, process)
 
-    def prepare_attach(
-        self, user: UserRef, console_id: str, rows: int, cols: int, gate: str | None = None
-    ) -> _Warm | None:
-        """Start, in a thread, the read-write attach client the console's page will ask for.
-
-        With ``gate``, the client waits on that tmux channel before attaching (see
-        attach_launch). None if none was started (one is prepared already, or too many are).
-        """
+    def prepare_attach(self, user: UserRef, console_id: str, rows: int, cols: int) -> None:
+        """Start, in a thread, the read-write attach client the console's page will ask for."""
         key = (user.uid, console_id)
         with self._guard:
             if key in self._warm or len(self._warm) >= WARM_MAX:
-                return None
+                return
             warm = self._warm[key] = _Warm(threading.Event())
         threading.Thread(
             target=self._warm_up,
-            args=(key, warm, user, rows, cols, gate),
+            args=(key, warm, user, rows, cols),
             name="tmux-warm-attach",
             daemon=True,
         ).start()
-        return warm
 
-    def unprepare_attach(self, user: UserRef, console_id: str, warm: _Warm) -> None:
-        """Close a client prepare_attach started, unless taken already (its start failed)."""
-        warm.ready.wait(10)
-        if self._discard((user.uid, console_id), warm) and warm.attached is not None:
-            # Closing its terminal does not end a client still waiting on its gate (tests saw
-            # it stay): tmux drops an attached client whose terminal goes, and this one never
-            # attached.
-            kill_sandbox(warm.attached.process)
-
-    def _warm_up(
-        self, key, warm: _Warm, user: UserRef, rows: int, cols: int, gate: str | None
-    ) -> None:
+    def _warm_up(self, key, warm: _Warm, user: UserRef, rows: int, cols: int) -> None:
         try:
-            warm.attached = self.attach(
-                user, key[1], read_only=False, rows=rows, cols=cols, gate=gate
-            )
+            warm.attached = self.attach(user, key[1], read_only=False, rows=rows, cols=cols)
         except Exception as exc:  # the websocket's attach then starts its own, and says why
             logger.info("no attach client prepared for %s: %s", key[1], exc)
         finally:
@@ -667,17 +612,15 @@ class Tmux:
             warm.ready.wait(10)
             self._discard((user.uid, console_id), warm)
 
-    def _discard(self, key, warm: _Warm) -> bool:
-        """Close a prepared client's terminal; False if it was taken meanwhile."""
+    def _discard(self, key, warm: _Warm) -> None:
         with self._guard:
             if self._warm.get(key) is not warm:
-                return False
+                return  # taken meanwhile
             del self._warm[key]
         if warm.timer is not None:
             warm.timer.cancel()
         if warm.attached is not None:
             os.close(warm.attached.master)
-        return True
 
     def session_exists(self, user: UserRef, console_id: str) -> bool:
         """Whether the user's tmux server has the session, from a shared list-sessions.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import threading
 
 from execution_agent import procs
@@ -45,30 +44,19 @@ def console_start(agent, args: Args) -> Reply:
     env = args.env()
     # A kill of this console id still pending (a restart) must not reach the new session.
     finish_pending_kills(agent, user, Tag("console", console_id))
-    new_session = agent.tmux.new_session_args(console_id, argv, cwd, rows, cols, env)
     with agent.tmux.lock(user):
         agent.tmux.ensure_server(user, limits, homes)
-        # The page opens its websocket right after the reply: its attach client is launched now,
-        # beside new-session rather than after it, so that the sandbox launch (the longest step)
-        # is over by then. It waits on a channel that new-session's own command line signals.
-        gate = f"warren-start-{console_id}-{secrets.token_hex(8)}"
-        prepared = agent.tmux.prepare_attach(user, console_id, rows, cols, gate=gate)
-        if prepared is not None:
-            new_session += [";", "wait-for", "-S", gate]
-        try:
-            code, _, err = agent.tmux.command(user, new_session, limits=limits)
-        except BaseException:
-            if prepared is not None:
-                agent.tmux.unprepare_attach(user, console_id, prepared)
-            raise
+        code, _, err = agent.tmux.command(
+            user, agent.tmux.new_session_args(console_id, argv, cwd, rows, cols, env), limits=limits
+        )
         bound = list(agent.tmux.bound_homes(user))
     agent.tmux.forget_session_names(user)  # a list made before this session lacks it
     if code != 0:
-        if prepared is not None:
-            agent.tmux.unprepare_attach(user, console_id, prepared)
         if "duplicate session" in err:
             return Reply({"created": False, "homes": bound})
         raise OpError("failed", f"tmux new-session: {err.strip()[:500]}")
+    # The page opens its websocket next: its attach client starts now, off the reply's path.
+    agent.tmux.prepare_attach(user, console_id, rows, cols)
     return Reply({"created": True, "homes": bound})
 
 

@@ -204,25 +204,6 @@ def test_the_first_attach_takes_the_client_prepared_at_start(client, alice, cons
     assert wait_for(lambda: not attach_client_pids(client, alice, console))
 
 
-def test_a_start_that_finds_its_session_running_leaves_no_client_waiting(client, alice, console):
-    # The first start's prepared client is taken; the second start prepares one more, which
-    # its failed new-session (duplicate) never lets attach: it is closed, not left waiting.
-    master = client.console_attach(
-        user=alice, console_id=console, read_only=False, rows=24, cols=80
-    )
-    try:
-        (taken,) = wait_for(lambda: attach_client_pids(client, alice, console))
-        assert client.console_start(user=alice, console_id=console, argv=["bash"]) is False
-
-        def others() -> list:
-            return [pid for pid in attach_client_pids(client, alice, console) if pid != taken]
-
-        assert wait_for(lambda: not others()), others()
-        assert attach_client_pids(client, alice, console) == [taken]
-    finally:
-        os.close(master)
-
-
 def test_a_read_only_attach_never_gets_the_prepared_read_write_client(client, alice, console):
     assert wait_for(lambda: attach_client_pids(client, alice, console))
     viewer = client.console_attach(user=alice, console_id=console, read_only=True, rows=24, cols=80)
