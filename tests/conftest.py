@@ -6,9 +6,12 @@ import pytest
 from django.test import Client
 
 from accounts.services import user_provision
+from execution_agent.testing.web import WebFrontProcesses
 from servers.services import servers_register_local
-from tests.agents import restore_django, start_execution_agent, start_fileserver
+from tests.agents import point_django_at, restore_django, start_execution_agent, start_fileserver
 from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.fakes.dns import shared_fake_dns
+from tests.pebble import Pebble
 
 
 @pytest.fixture
@@ -167,3 +170,43 @@ def provisioned(local_servers, exec_agent, fileserver, django_capture_on_commit_
             break
         time.sleep(0.1)
     assert not any(path.exists() for path in leftovers), f"left behind: {leftovers}"
+
+
+@pytest.fixture(scope="session")
+def web_front(exec_agent):
+    """nginx on the harness's free port and an Emperor on its web dir, for this process.
+
+    Defined here, once: a module importing a session fixture gets its own instance of it, and
+    a second front on the same port and web dir ran a second Emperor on the same vassals (each
+    start binding the app's socket anew, so an instance with the old code could be the one
+    answering after "Reloaded") beside an nginx that could not bind.
+    """
+    front = WebFrontProcesses(exec_agent.env(), exec_agent.web_dir, exec_agent.web_port)
+    front.start()
+    old = point_django_at(
+        WARREN_WEBAPPS_PORT=exec_agent.web_port,
+        WARREN_WEBAPPS_HTTPS_PORT=exec_agent.web_https_port,
+    )
+    try:
+        yield front
+    finally:
+        restore_django(old)
+        front.stop()
+
+
+@pytest.fixture(scope="session")
+def pebble(web_front, exec_agent, tmp_path_factory):
+    """A real ACME server validating over our nginx's HTTP port, resolving through the fake
+    DNS; Django's ACME settings point at it for the session (one account key)."""
+    server = Pebble(http_port=exec_agent.web_port, dns_server=shared_fake_dns().address).start()
+    key = tmp_path_factory.mktemp("acme") / "account.pem"
+    old = point_django_at(
+        WARREN_ACME_DIRECTORY_URL=server.directory_url,
+        WARREN_ACME_CA_BUNDLE=str(server.ca_bundle),
+        WARREN_ACME_ACCOUNT_KEY=key,
+    )
+    try:
+        yield server
+    finally:
+        restore_django(old)
+        server.stop()

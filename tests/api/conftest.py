@@ -17,7 +17,7 @@ from tests.databases.conftest import (  # noqa: F401
 )
 from tests.live import REPO
 from tests.schedules.conftest import task_server  # noqa: F401
-from tests.webapps.conftest import web, web_front, web_port  # noqa: F401
+from tests.webapps.conftest import web, web_port  # noqa: F401
 
 
 class ApiClient:

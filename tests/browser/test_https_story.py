@@ -15,7 +15,6 @@ from tests.agents import point_django_at, restore_django
 from tests.browser.helpers import log_in_as, wait_for_text
 from tests.factories import UserFactory
 from tests.fakes.dns import shared_fake_dns
-from tests.webapps.conftest import pebble, web_front  # noqa: F401 - nginx, Emperor, pebble
 from webapps import services
 from webapps.models import Certificate
 
@@ -34,7 +33,7 @@ def spki_sha256(pem: str) -> str:
 
 
 @pytest.fixture
-def browser_flags(pebble):  # noqa: F811
+def browser_flags(pebble):
     # pebble's intermediate (new at each start) signs every leaf and is in the chain nginx
     # sends, so trusting its key is trusting this pebble, and nothing else.
     intermediate = pebble._get(f"https://localhost:{pebble.management_port}/intermediates/0")
@@ -55,8 +54,8 @@ def fake_dns():
 
 
 def test_a_custom_domain_gets_a_certificate_and_loads_over_https(
-    web_front,  # noqa: F811
-    pebble,  # noqa: F811
+    web_front,
+    pebble,
     fake_dns,
     browser_flags,
     site,

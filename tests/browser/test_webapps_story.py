@@ -8,7 +8,6 @@ from selenium.webdriver.support import expected_conditions as EC
 
 from tests.browser.helpers import fill, submit, wait_for, wait_for_text
 from tests.factories import UserFactory
-from tests.webapps.conftest import web_front  # noqa: F401 - the session's nginx and Emperor
 
 pytestmark = [pytest.mark.browser, pytest.mark.root]
 
@@ -19,7 +18,7 @@ NEW_APPLICATION = (
 
 
 def test_create_a_flask_app_open_it_edit_the_wsgi_file_reload_see_the_change(
-    web_front,  # noqa: F811
+    web_front,
     site,
     browser,
     provisioned,

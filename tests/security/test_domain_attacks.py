@@ -12,7 +12,7 @@ from accounts.models import Plan
 from execution_agent.testing.web import http_get
 from servers.agents import execution_agent, user_ref
 from tests.fakes.dns import use_fake_dns
-from tests.webapps.conftest import alice_home, web, web_front, web_port  # noqa: F401
+from tests.webapps.conftest import alice_home, web, web_port  # noqa: F401
 from tests.webapps.helpers import create_app
 from webapps import services
 from webapps.models import WebApp
