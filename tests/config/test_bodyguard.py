@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
-from accounts.models import User
 from config import bodyguard
 from config.asgi import application
 from tests.config.test_handlers import call
+from tests.consoles.conftest import session_cookie
 
 # serialized_rollback as every transactional test here (tests/conftest.py says why).
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -55,13 +54,10 @@ def test_a_body_over_the_floor_is_checked_on_its_headers(session_lookups, settin
     assert len(session_lookups) == 1
 
 
-def test_the_floor_is_the_smallest_limit_of_anyone(session_lookups, settings):
+def test_the_floor_is_the_smallest_limit_of_anyone(session_lookups, settings, user):
     # An API token's cap below the anonymous one: a body between them is not waved through.
     settings.WARREN_API_MAX_BODY_BYTES = 2048
-    user = User.objects.create_user("bea", "bea@example.com", "pw-not-used")
-    client = Client()
-    client.force_login(user)
-    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    cookie = session_cookie(user).decode()
     status, _, content = post("/consoles/new/", b"kind=nope&pad=" + b"x" * 3000, cookie)
     assert len(session_lookups) == 1
     assert status != 413, content  # logged in, the session's limit applies: far above 3 kB
