@@ -310,6 +310,15 @@ class AgentClient:
         args = _without_none({"user": user, "console_id": console_id, "seconds": seconds})
         return self.call_with_fds("console_park", [master], **args)[0]["parked"]
 
+    def console_resize(
+        self, *, user: UserRef, console_id: str, master: int, rows: int, cols: int
+    ) -> None:
+        """Resize the terminal of an attach client (its PTY master, from console_attach) and
+        tell tmux. ``master`` stays the caller's to close."""
+        self.call_with_fds(
+            "console_resize", [master], user=user, console_id=console_id, rows=rows, cols=cols
+        )
+
     def ssh_session(
         self,
         *,

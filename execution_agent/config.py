@@ -93,6 +93,8 @@ class Config:
     sandbox_bind_ports: tuple[int, ...] = ()
     # Production refuses to start on a kernel without Landlock networking unless this is set.
     landlock_optional: bool = False
+    # Consoles' tmux attach clients as sandboxed processes, not the agent's own (tmux_client).
+    console_client_processes: bool = False
     # Peers that may call ssh_session and nothing else: the SSH gateway's login account
     # (ssh_gateway/session.py), which must reach the socket but must not spawn as anyone.
     ssh_uids: frozenset[int] = frozenset()
@@ -313,6 +315,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         nft_table=_nft_table(env),
         sandbox_bind_ports=_sandbox_bind_ports(env),
         landlock_optional=_bool(env, "WARREN_SANDBOX_LANDLOCK_OPTIONAL", False),
+        console_client_processes=_bool(env, "WARREN_CONSOLE_CLIENT_PROCESSES", False),
         ssh_uids=_ssh_uids(env),
         metrics_address=_metrics_address(env),
         batteries_dir=_batteries_dir(env),

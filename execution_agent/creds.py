@@ -23,6 +23,8 @@ _libc.syscall.restype = ctypes.c_long
 _SYS_SETGROUPS = {"x86_64": 116, "aarch64": 159}.get(platform.machine())
 _SYS_SETFSUID = {"x86_64": 122, "aarch64": 151}.get(platform.machine())
 _SYS_SETFSGID = {"x86_64": 123, "aarch64": 152}.get(platform.machine())
+_SYS_SETRESUID = {"x86_64": 117, "aarch64": 147}.get(platform.machine())
+_SYS_SETRESGID = {"x86_64": 119, "aarch64": 149}.get(platform.machine())
 
 _state = threading.local()
 
@@ -81,3 +83,38 @@ def acting_as(uid: int, gid: int) -> Iterator[None]:
         if _current_fsuid() != 0:
             # A thread stuck with a user's identity must not serve another request.
             os._exit(70)
+
+
+def _thread_setres(number: int | None, value: int, what: str) -> None:
+    """Set only the effective id of this thread (-1 leaves the real and saved ids alone)."""
+    keep = ctypes.c_uint(0xFFFFFFFF)
+    if number is None or _libc.syscall(number, keep, ctypes.c_uint(value), keep) != 0:
+        err = ctypes.get_errno()
+        raise CredentialError(err, f"{what}: {os.strerror(err)}")
+
+
+@contextlib.contextmanager
+def connecting_as(uid: int, gid: int) -> Iterator[None]:
+    """Within the block, this thread *is* uid:gid (effective ids, no groups), not just on disk.
+
+    For a connect() whose peer checks who we are: SO_PEERCRED reports the effective ids, not
+    the filesystem ones acting_as changes. The saved ids stay 0, so the way back is open; the
+    capabilities come back with the effective uid 0.
+    """
+    if getattr(_state, "active", False):
+        raise CredentialError(0, "connecting_as does not nest")
+    saved_groups = os.getgroups()
+    _state.active = True
+    try:
+        _thread_setgroups([])
+        _thread_setres(_SYS_SETRESGID, gid, "setresgid")
+        _thread_setres(_SYS_SETRESUID, uid, "setresuid")
+        yield
+    finally:
+        try:
+            _thread_setres(_SYS_SETRESUID, 0, "setresuid")
+            _thread_setres(_SYS_SETRESGID, 0, "setresgid")
+            _thread_setgroups(saved_groups)
+        except CredentialError:
+            os._exit(70)  # a thread stuck with a user's identity must not serve another request
+        _state.active = False

@@ -1,8 +1,10 @@
 """One tmux server per user, running inside that user's sandbox; consoles are its sessions.
 
-Every tmux *client* the agent runs is sandboxed too: the socket directory is the user's, so
-whatever answers on it is user-controlled, and a tmux client obeys a server's MSG_EXEC/SHELL
-(it execs a shell command). Outside a sandbox that would be an escape.
+Every tmux *client* process the agent runs is sandboxed too: the socket directory is the
+user's, so whatever answers on it is user-controlled, and a tmux client obeys a server's
+MSG_EXEC/SHELL (it execs a shell command). Outside a sandbox that would be an escape. The
+consoles' attach clients are no processes at all: the agent speaks the client's protocol itself
+and obeys nothing (execution_agent.tmux_client).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from execution_agent import creds, identity, procs
 from execution_agent.errors import OpError
 from execution_agent.output import OUTPUT_CAP, collect_output
 from execution_agent.sandbox import Launch
+from execution_agent.tmux_client import AttachFailed, Clients
 from execution_agent.validation import Limits, Tag, UserRef
 
 logger = logging.getLogger(__name__)
@@ -102,11 +105,25 @@ class _Runner:
 
 
 @dataclasses.dataclass
+class Launched:
+    """An attach client process (its bubblewrap), where the agent cannot speak tmux itself."""
+
+    process: subprocess.Popen
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def resize(self) -> None:
+        pass  # the client hears SIGWINCH from its terminal and tells tmux
+
+
+@dataclasses.dataclass
 class Attached:
-    """A tmux attach client on a new PTY: the master fd and the client's bubblewrap."""
+    """A tmux attach client on a new PTY: the master fd and the client (tmux_client.Client,
+    or a Launched process)."""
 
     master: int
-    process: subprocess.Popen
+    client: object
 
 
 @dataclasses.dataclass
@@ -123,7 +140,7 @@ class _HandedOut:
     uid: int
     console_id: str
     read_only: bool
-    process: subprocess.Popen
+    client: object
 
 
 @dataclasses.dataclass
@@ -169,6 +186,7 @@ class Tmux:
         self._names: dict[int, _Names] = {}
         self._runners: dict[int, _Runner] = {}
         self._runner_spawns: dict[int, threading.Lock] = defaultdict(threading.Lock)
+        self.clients = Clients("tmux", agent.config.run_dir / "tmux-learn")
 
     def lock(self, user: UserRef) -> threading.Lock:
         """Serialises server start and session creation per user."""
@@ -451,8 +469,47 @@ class Tmux:
             as_pid_1=True,  # one client per open browser tab: each process saved counts
         )
 
+    def attaches_in_agent(self) -> bool:
+        """Whether attach clients are the agent's own (the tmux protocol is known), not
+        processes; attach() then finds out itself whether the session exists."""
+        if self.agent.config.console_client_processes:
+            return False
+        return self.clients.identity() is not None
+
     def attach(
         self, user: UserRef, console_id: str, *, read_only: bool, rows: int, cols: int
+    ) -> Attached:
+        """Attach a client on a new PTY: the agent's own, else a sandboxed process."""
+        if not self.attaches_in_agent():
+            return self._attach_launched(user, console_id, read_only, rows, cols)
+        master, slave = os.openpty()
+        try:
+            os.set_inheritable(master, False)
+            set_winsize(master, rows, cols)
+            client = self.clients.attach(
+                self.host_dir(user) / "default",
+                user.uid,
+                user.gid,
+                session=console_id,
+                read_only=read_only,
+                slave=slave,
+                cwd=f"/home/{user.username}",
+                as_user=self.agent.root,
+            )
+        except (AttachFailed, OSError) as exc:
+            os.close(master)
+            # No server, or a server without the session: both are "no such console".
+            raise OpError("not_found", f"no console {console_id}: {exc}") from None
+        except BaseException:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)  # tmux has its own copy: the master's reader sees it hang up
+        self._remember(master, user, console_id, read_only, client)
+        return Attached(master, client)
+
+    def _attach_launched(
+        self, user: UserRef, console_id: str, read_only: bool, rows: int, cols: int
     ) -> Attached:
         """Start a sandboxed attach client on a new PTY (its controlling terminal)."""
         master, slave = os.openpty()
@@ -469,10 +526,11 @@ class Tmux:
             os.close(slave)
         # When the master is closed, the client gets a hangup and exits; reap it then.
         self.agent.reaper.watch(launched.process)
-        self._remember(master, user, console_id, read_only, launched.process)
-        return Attached(master, launched.process)
+        client = Launched(launched.process)
+        self._remember(master, user, console_id, read_only, client)
+        return Attached(master, client)
 
-    def _remember(self, master: int, user, console_id: str, read_only: bool, process) -> None:
+    def _remember(self, master: int, user, console_id: str, read_only: bool, client) -> None:
         try:
             number = pty_number(master)
         except OSError:
@@ -480,8 +538,8 @@ class Tmux:
         with self._guard:
             if len(self._handed) >= 2 * PARKED_MAX:
                 # Forget the clients that have exited (their PTY numbers may be reused).
-                self._handed = {n: h for n, h in self._handed.items() if h.process.poll() is None}
-            self._handed[number] = _HandedOut(user.uid, console_id, read_only, process)
+                self._handed = {n: h for n, h in self._handed.items() if h.client.alive()}
+            self._handed[number] = _HandedOut(user.uid, console_id, read_only, client)
 
     def prepare_attach(self, user: UserRef, console_id: str, rows: int, cols: int) -> None:
         """Start, in a thread, the read-write attach client the console's page will ask for."""
@@ -542,10 +600,11 @@ class Tmux:
         attached = warm.attached
         if attached is None:
             return None
-        if attached.process.poll() is not None:  # the session ended meanwhile
+        if not attached.client.alive():  # the session ended meanwhile
             os.close(attached.master)
             return None
-        set_winsize(attached.master, rows, cols)  # the client hears SIGWINCH and tells tmux
+        set_winsize(attached.master, rows, cols)
+        attached.client.resize()
         return attached
 
     def park(self, user: UserRef, console_id: str, master: int, seconds: float) -> bool:
@@ -555,21 +614,9 @@ class Tmux:
         this user's console is taken back, with the read-only-ness it was started with.
         """
         try:
-            try:
-                number = pty_number(master)
-            except OSError:
-                raise OpError("bad_request", "pty: not a terminal's master") from None
-            with self._guard:
-                handed = self._handed.get(number)
-            if (
-                handed is None
-                or handed.uid != user.uid
-                or handed.console_id != console_id
-                or handed.process.poll() is not None
-            ):
-                raise OpError("not_found", f"pty: no attach client of console {console_id}")
+            handed = self._handed_client(user, console_id, master)
             key = (user.uid, console_id, handed.read_only)
-            warm = _Warm(threading.Event(), Attached(master, handed.process))
+            warm = _Warm(threading.Event(), Attached(master, handed.client))
             warm.ready.set()
             with self._guard:
                 if sum(len(clients) for clients in self._parked.values()) >= PARKED_MAX:
@@ -584,6 +631,34 @@ class Tmux:
             with contextlib.suppress(OSError):
                 os.close(master)
             raise
+
+    def resize(self, user: UserRef, console_id: str, master: int, rows: int, cols: int) -> None:
+        """Resize the terminal of an attach client this agent handed out (its PTY master).
+
+        The agent's own clients have no SIGWINCH to hear: tmux is told here. A read-only
+        client's size is ignored by tmux anyway (ignore-size), so it is refused.
+        """
+        handed = self._handed_client(user, console_id, master)
+        if handed.read_only:
+            raise OpError("forbidden", "a read-only client does not resize the console")
+        set_winsize(master, rows, cols)
+        handed.client.resize()
+
+    def _handed_client(self, user: UserRef, console_id: str, master: int) -> _HandedOut:
+        try:
+            number = pty_number(master)
+        except OSError:
+            raise OpError("bad_request", "pty: not a terminal's master") from None
+        with self._guard:
+            handed = self._handed.get(number)
+        if (
+            handed is None
+            or handed.uid != user.uid
+            or handed.console_id != console_id
+            or not handed.client.alive()
+        ):
+            raise OpError("not_found", f"pty: no attach client of console {console_id}")
+        return handed
 
     def _unpark(self, key, warm: _Warm) -> None:
         with self._guard:

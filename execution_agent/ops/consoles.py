@@ -11,11 +11,12 @@ from execution_agent.errors import OpError, not_found
 from execution_agent.homefs import sandbox_cwd
 from execution_agent.ops import Reply, op
 from execution_agent.ops.processes import finish_pending_kills, kill_if_wedged, kill_tagged_tree
+from execution_agent.tmux import Launched
 from execution_agent.validation import Args, Tag
 
 CONSOLE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MAX_INPUT_CHARS = 4096
-LIST_FORMAT = "#{session_name}\t#{pane_dead}\t#{session_created}\t#{pane_pid}"
+LIST_FORMAT = "#{session_name}\t#{pane_dead}\t#{session_created}\t#{pane_pid}\t#{session_attached}"
 
 
 def _console_id(args: Args) -> str:
@@ -62,7 +63,7 @@ def console_start(agent, args: Args) -> Reply:
 
 @op("console_attach", fields=("user", "console_id", "read_only", "rows", "cols"))
 def console_attach(agent, args: Args) -> Reply:
-    """Attach a new tmux client on a PTY (its controlling terminal); return the master fd."""
+    """Attach a new tmux client on a PTY; return the master fd."""
     user = args.user()
     console_id = _console_id(args)
     read_only = args.bool("read_only", default=False)
@@ -73,10 +74,32 @@ def console_attach(agent, args: Args) -> Reply:
     # the session exists.
     attached = agent.tmux.take_attach(user, console_id, rows, cols, read_only)
     if attached is None:
-        if not agent.tmux.server_alive(user):
-            raise not_found(f"no console {console_id}")
-        attached = _attach_if_session(agent, user, console_id, read_only, rows, cols)
-    return Reply({"client_pid": attached.process.pid}, fds=[("pty", attached.master)])
+        if agent.tmux.attaches_in_agent():
+            # The agent's own attach is answered by tmux: no such session is its refusal.
+            attached = agent.tmux.attach(
+                user, console_id, read_only=read_only, rows=rows, cols=cols
+            )
+        else:
+            if not agent.tmux.server_alive(user):
+                raise not_found(f"no console {console_id}")
+            attached = _attach_if_session(agent, user, console_id, read_only, rows, cols)
+    in_agent = not isinstance(attached.client, Launched)
+    return Reply({"in_agent": in_agent}, fds=[("pty", attached.master)])
+
+
+@op("console_resize", fields=("user", "console_id", "rows", "cols"), fds=1)
+def console_resize(agent, args: Args) -> Reply:
+    """Resize the terminal of an attach client (its PTY master, fd ``pty``) and tell tmux."""
+    user = args.user()
+    master = args.take_fd()  # ours from here on: closed whatever happens below
+    try:
+        console_id = _console_id(args)
+        rows = args.int("rows", minimum=1, maximum=1000)
+        cols = args.int("cols", minimum=1, maximum=1000)
+        agent.tmux.resize(user, console_id, master, rows, cols)
+    finally:
+        os.close(master)
+    return Reply({"resized": True})
 
 
 def _attach_if_session(agent, user, console_id: str, read_only: bool, rows: int, cols: int):
@@ -151,7 +174,8 @@ def console_kill(agent, args: Args) -> Reply:
 
 @op("console_list", fields=("user",))
 def console_list(agent, args: Args) -> Reply:
-    """List the user's consoles: id, whether the pane's program lives, creation time, pid."""
+    """List the user's consoles: id, whether the pane's program lives, creation time, pid,
+    and how many clients are attached (open tabs, prepared and parked clients)."""
     user = args.user()
     if not agent.tmux.server_alive(user):
         return Reply({"consoles": []})
@@ -166,9 +190,9 @@ def console_list(agent, args: Args) -> Reply:
     consoles: dict[str, dict] = {}
     for line in out.splitlines():
         fields = line.split("\t")
-        if len(fields) != 4 or not CONSOLE_ID_RE.match(fields[0]) or fields[0] in consoles:
+        if len(fields) != 5 or not CONSOLE_ID_RE.match(fields[0]) or fields[0] in consoles:
             continue
-        name, dead, created, pane_pid = fields
+        name, dead, created, pane_pid, attached = fields
         host_pid = None
         if namespace is not None and pane_pid.isdigit() and dead != "1":
             host_pid = procs.host_pid(namespace, int(pane_pid), statuses)
@@ -177,6 +201,7 @@ def console_list(agent, args: Args) -> Reply:
             "alive": dead != "1",
             "created_at": float(created) if created.isdigit() else None,
             "pane_pid": host_pid,
+            "clients": int(attached) if attached.isdigit() else 0,
         }
     return Reply({"consoles": list(consoles.values())})
 

@@ -4,7 +4,7 @@ Real processes: the test cluster of deploy/cluster (its dash node runs `python -
 with two uvicorn workers and --lifespan on), a real console printing over a real websocket,
 and a poller loading a dashboard page on fresh connections the whole time. After the restart
 the console has resumed within a bound, through the same tmux attach client (parked by the
-old worker, taken by the new one), and the page loads did not fail.
+old worker, taken by the new one: the same terminal), and the page loads did not fail.
 
 uvicorn may drop a connection accepted in the instant its worker stops listening (its
 shutdown closes such a connection before it is read): up to two such failures are allowed.
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import subprocess
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -53,21 +53,23 @@ def hub(cluster):
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def attach_clients(console_id: str) -> set[int]:
-    """Host pids of the console's tmux attach clients (their cmdline names the session)."""
-    pids = set()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        # The tmux client itself, not the bubblewrap around it (whose argv holds the same).
-        is_tmux = cmdline[0].rsplit(b"/", 1)[-1] == b"tmux"
-        if is_tmux and b"attach-session" in cmdline and f"={console_id}".encode() in cmdline:
-            pids.add(int(proc.name))
-    return pids
+def attach_clients(cluster, console_id: str) -> set[str]:
+    """The terminals of the console's tmux clients, as its tmux server lists them (the agent's
+    own clients are no processes to look for); asked as the socket's owner, as a console can."""
+    terminals = set()
+    for socket_path in cluster.base.glob("nodes/*/run/tmux/*/default"):
+        owner = socket_path.stat().st_uid
+        as_owner = ["setpriv", f"--reuid={owner}", f"--regid={owner}", "--clear-groups"]
+        command = ["list-clients", "-t", f"={console_id}", "-F", "#{client_tty}"]
+        listed = subprocess.run(
+            [*as_owner, "tmux", "-S", str(socket_path), *command],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        if listed.returncode == 0:
+            terminals.update(listed.stdout.split())
+    return terminals
 
 
 def watch_restart(cluster, session, console_id, ready: threading.Event, done: threading.Event):
@@ -104,10 +106,10 @@ def watch_restart(cluster, session, console_id, ready: threading.Event, done: th
                 await asyncio.sleep(0.1)
             end = time.monotonic()
             # Sampled while the console is still open: closing it ends its attach client.
-            clients = attach_clients(console_id)
+            clients = attach_clients(cluster, console_id)
             while len(clients) != 1 and time.monotonic() < end + 30:
                 await asyncio.sleep(0.1)
-                clients = attach_clients(console_id)
+                clients = attach_clients(cluster, console_id)
         finally:
             stop.set()
             await asyncio.gather(*tasks)
@@ -145,7 +147,7 @@ def test_a_rolling_restart_keeps_pages_loading_and_the_console_resumes_on_its_cl
         if not ready.wait(90):
             failure = watching.exception(timeout=1) if watching.done() else "still waiting"
             raise AssertionError(f"the console never connected: {failure!r}")
-        clients_before = attach_clients(console_id)
+        clients_before = attach_clients(cluster, console_id)
         assert len(clients_before) == 1, clients_before
         supervisor = cluster.processes["asgi"].popen.pid
         said = cluster.upgrade_asgi()
