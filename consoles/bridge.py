@@ -53,6 +53,7 @@ class PtyBridge:
         self._closed = False
         self._reading = False
         self._input = bytearray()
+        self._hung_up = False  # a write met EIO: the terminal's other end is gone
         self._writing = False
         self.unacked = 0
         self._pump: asyncio.Task | None = None
@@ -126,14 +127,24 @@ class PtyBridge:
 
     # --- input: websocket -> PTY -----------------------------------------------------------
     def write(self, data: bytes) -> bool:
-        """Queue typed bytes for the PTY; False (and nothing queued) if the backlog is full."""
-        if self._closed or self._eof:
+        """Queue typed bytes for the PTY; False (and nothing queued) if the backlog is full.
+
+        After the PTY hung up, typing is kept (not sent): the console may be attached again
+        on a new PTY, which takes it (``pending_input``)."""
+        if self._closed:
             return True
         if len(self._input) + len(data) > INPUT_BACKLOG_MAX:
             return False
         self._input += data
-        self._flush_input()
+        if not (self._eof or self._hung_up):
+            self._flush_input()
         return True
+
+    def pending_input(self) -> bytes:
+        """Typed bytes not written to the PTY yet (taken: the bridge forgets them)."""
+        pending = bytes(self._input)
+        self._input.clear()
+        return pending
 
     def _flush_input(self) -> None:
         while self._input:
@@ -142,12 +153,15 @@ class PtyBridge:
             except BlockingIOError:
                 break
             except OSError as exc:
-                if exc.errno not in (errno.EIO, errno.EBADF):
+                if exc.errno == errno.EIO:
+                    self._hung_up = True  # kept for a new PTY (pending_input)
+                    break
+                if exc.errno != errno.EBADF:
                     logger.warning("console input: %s", exc)
                 self._input.clear()
                 break
             del self._input[:written]
-        wants_writer = bool(self._input) and not self._closed
+        wants_writer = bool(self._input) and not self._closed and not self._hung_up
         if wants_writer and not self._writing:
             self._loop.add_writer(self.fd, self._flush_input)
             self._writing = True
@@ -156,7 +170,8 @@ class PtyBridge:
             self._writing = False
 
     def resize(self, *, rows: int, cols: int) -> None:
-        """Set the PTY's window size; the attach client gets SIGWINCH and tells tmux."""
+        """Set the PTY's window size: a client process gets SIGWINCH and tells tmux (the
+        agent's own client is told by console_resize)."""
         fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
     # --- the end ---------------------------------------------------------------------------

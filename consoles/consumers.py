@@ -25,6 +25,7 @@ import functools
 import json
 import logging
 import os
+import time
 import weakref
 from urllib.parse import parse_qs
 
@@ -50,6 +51,10 @@ CLOSE_GONE = 4404
 CLOSE_ACCESS_CHANGED = 4409
 CLOSE_UNAVAILABLE = 4503
 CLOSE_SERVICE_RESTART = 1012
+# A terminal that hangs up this soon after being attached again is not attached again (see
+# _pty_ended); an agent not answering is waited for this long before the page is told.
+REATTACH_AFTER_SECONDS = 1.0
+REATTACH_WAIT_SECONDS = 15.0
 
 
 def _size(value, default: int) -> int:
@@ -78,6 +83,9 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
     watch_only = False
     recheck_task: asyncio.Task | None = None
     counted = False
+    size: tuple[int, int] | None = None  # (rows, cols) tmux was last told
+    reattached_at = float("-inf")
+    disconnected = False
 
     async def __call__(self, scope, receive, send):
         """Channels' loop, on a straighter path for keystrokes.
@@ -135,32 +143,47 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         await self.accept()
         self.counted = True
         websocket_sessions.labels(consumer="console").inc()
-        rows, cols = initial_size(self.scope.get("query_string", b""))
-        try:
-            fd = await asyncio.to_thread(
-                tmux.attach,
-                self.access.console,
-                read_only=self.access.read_only,
-                rows=rows,
-                cols=cols,
-            )
-        except tmux.AgentError as exc:
-            if exc.code == "not_found":
-                await self._refuse(CLOSE_GONE, "This console is not running any more.")
-            else:
-                await self._refuse(CLOSE_UNAVAILABLE, f"Could not attach: {exc.message}"[:120])
+        if not await self._attach(*initial_size(self.scope.get("query_string", b""))):
             return
-        except tmux.AgentUnavailable:
-            await self._refuse(CLOSE_UNAVAILABLE, "The console server is not answering.")
-            return
-        self.bridge = PtyBridge(fd, send_output=self._send_output, on_eof=self._pty_ended)
-        self.bridge.start()
         _attached.add(self)  # parked if this process shuts down (see the end of this module)
         await self._control({"type": "ready", "read_only": self.access.read_only})
         if not self.access.is_owner:
             self.recheck_task = asyncio.create_task(self._recheck_periodically())
 
+    async def _attach(self, rows: int, cols: int) -> bool:
+        """Attach a client and bridge its PTY; False (and the socket closed) if refused."""
+        try:
+            fd = await self._attach_client(rows, cols)
+        except tmux.AgentError as exc:
+            if exc.code == "not_found":
+                await self._refuse(CLOSE_GONE, "This console is not running any more.")
+            else:
+                await self._refuse(CLOSE_UNAVAILABLE, f"Could not attach: {exc.message}"[:120])
+            return False
+        except tmux.AgentUnavailable:
+            await self._refuse(CLOSE_UNAVAILABLE, "The console server is not answering.")
+            return False
+        self._bridge(fd, rows, cols)
+        return True
+
+    async def _attach_client(self, rows: int, cols: int) -> int:
+        return await asyncio.to_thread(
+            tmux.attach,
+            self.access.console,
+            read_only=self.access.read_only,
+            rows=rows,
+            cols=cols,
+        )
+
+    def _bridge(self, fd: int, rows: int, cols: int, unacked: int = 0) -> None:
+        self.size = (rows, cols)
+        self.bridge = PtyBridge(fd, send_output=self._send_output, on_eof=self._pty_ended)
+        # Bytes of an earlier client the browser has not acknowledged yet still count.
+        self.bridge.unacked = unacked
+        self.bridge.start()
+
     async def disconnect(self, code):
+        self.disconnected = True
         if self.counted:
             self.counted = False
             websocket_sessions.labels(consumer="console").dec()
@@ -252,7 +275,17 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         if _size(rows, 0) == 0 or _size(cols, 0) == 0:
             await self._error(f"A size is {SIZE_MIN} to {SIZE_MAX} rows and columns.")
             return
-        self.bridge.resize(rows=rows, cols=cols)
+        if (rows, cols) == self.size:
+            return  # the page's first resize repeats the size it attached with
+        self.size = (rows, cols)
+        self.bridge.resize(rows=rows, cols=cols)  # enough for a client process (SIGWINCH)
+        try:
+            # The agent's own clients hear no SIGWINCH: the agent tells tmux.
+            await asyncio.to_thread(
+                tmux.resize, self.access.console, self.bridge.fd, rows=rows, cols=cols
+            )
+        except (tmux.AgentError, tmux.AgentUnavailable, OSError) as exc:
+            logger.info("console %s: resize not passed on: %s", self.access.console.pk, exc)
 
     # --- frames to the browser -------------------------------------------------------------
     async def _send_output(self, data: bytes) -> None:
@@ -269,6 +302,45 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         await self.close(code=code, reason=reason)
 
     async def _pty_ended(self) -> None:
+        """The terminal hung up: the console ended, or only its client went (the agent
+        restarted, and its clients with it). A console still there is attached anew, on this
+        socket, once the agent answers again."""
+        old = self.bridge
+        if time.monotonic() - self.reattached_at < REATTACH_AFTER_SECONDS:
+            # A client lost again at once: the page retries, with its back-off.
+            await self._shutdown(CLOSE_UNAVAILABLE, "The console's terminal was lost.")
+            return
+        self.reattached_at = time.monotonic()
+        rows, cols = self.size or (24, 80)
+        deadline = time.monotonic() + REATTACH_WAIT_SECONDS
+        delay = 0.05
+        while True:
+            try:
+                fd = await self._attach_client(rows, cols)
+                break
+            except tmux.AgentError as exc:
+                if exc.code == "not_found":
+                    await self._console_ended()
+                    return
+                reason = f"Could not attach: {exc.message}"[:120]
+            except tmux.AgentUnavailable:
+                reason = "The console server is not answering."
+            if self.disconnected:
+                return
+            if time.monotonic() + delay > deadline:
+                await self._refuse(CLOSE_UNAVAILABLE, reason)
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        if self.disconnected:  # the browser left while the agent came back
+            os.close(fd)
+            return
+        self._bridge(fd, rows, cols, old.unacked if old is not None else 0)
+        if old is not None:
+            self.bridge.write(old.pending_input())  # what was typed while it was away
+            await old.close()
+
+    async def _console_ended(self) -> None:
         await self._control({"type": "exit"})
         await self._shutdown(1000, "The console has ended.")
 
@@ -279,7 +351,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
 
     async def console_gone(self, event) -> None:
         """Group message: the console was killed."""
-        await self._pty_ended()
+        await self._console_ended()
 
     async def _recheck(self) -> None:
         if self.access is None or self.access.is_owner:

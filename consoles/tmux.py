@@ -102,6 +102,13 @@ def park(console, fd: int) -> bool:
     )
 
 
+def resize(console, fd: int, *, rows: int, cols: int) -> None:
+    """Resize the terminal of the attach client on ``fd`` (from attach) and tell tmux."""
+    _agent(console).console_resize(
+        user=user_ref(console.owner), console_id=console.pk, master=fd, rows=rows, cols=cols
+    )
+
+
 def capture(console, *, lines: int = 100) -> str:
     """The console's screen and ``lines`` of scrollback, as text."""
     return _agent(console).console_capture(

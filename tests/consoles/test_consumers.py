@@ -192,22 +192,41 @@ async def test_malformed_control_frames_get_an_error_and_change_nothing(
 
 
 async def test_closing_the_socket_ends_the_attach_client(bash, owner, open_terminal):
-    def attach_clients() -> list:
-        processes = tmux._agent(bash).processes(user={"uid": owner.uid, "username": "alice"})
-        return [p for p in processes if "attach-session" in p["cmdline"]]
+    def attach_clients() -> int:
+        consoles = tmux._agent(bash).console_list(user={"uid": owner.uid, "username": "alice"})
+        return next(c["clients"] for c in consoles if c["console_id"] == bash.pk)
 
     terminal = await open_terminal(bash.pk, owner)
     await terminal.until(PROMPT)
-    assert len(await asyncio.to_thread(attach_clients)) == 1
+    assert await asyncio.to_thread(attach_clients) == 1
     await terminal.communicator.disconnect()
     for _ in range(50):
         if not await asyncio.to_thread(attach_clients):
             break
         await asyncio.sleep(0.1)
-    assert await asyncio.to_thread(attach_clients) == []
+    assert await asyncio.to_thread(attach_clients) == 0
     # ...and the console itself runs on.
     alive = await asyncio.to_thread(tmux.live_states, owner)
     assert alive[bash.pk] is True
+
+
+async def test_an_agent_restart_leaves_the_page_on_its_console(
+    bash, owner, open_terminal, exec_agent
+):
+    # The agent's own attach clients end with it: the terminal hangs up, and the socket
+    # attaches again once the agent answers, without the page noticing.
+    terminal = await open_terminal(bash.pk, owner)
+    await terminal.until(PROMPT)
+    await terminal.run("echo before-$((6*7))", b"before-42")
+    await asyncio.to_thread(exec_agent.stop)
+    await asyncio.sleep(0.5)  # the socket waits for the agent meanwhile, and stays open
+    await terminal.type("echo typed-meanwhile-$((6*7))\r")  # kept for the new terminal
+    await asyncio.to_thread(exec_agent.start)
+    await terminal.until(b"typed-meanwhile-42", timeout=20)
+    await terminal.run("echo after-$((6*7))", b"after-42")
+    assert "before-42" in await asyncio.to_thread(screen_of, bash)
+    assert not [c for c in terminal.controls if c.get("type") == "exit"]
+    assert terminal.closed is None
 
 
 async def test_killing_the_console_ends_the_socket_with_exit(bash, owner, open_terminal):
