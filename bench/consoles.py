@@ -252,13 +252,19 @@ async def warren_memory_and_idle(warren: Warren, idle: int) -> dict:
     """RSS per idle console (from 20 of them), then ``idle`` consoles open and the dashboard."""
     results: dict = {}
 
+    # The agent holds each console's attach client (its socket to tmux): its growth counts.
+    agent_pid = warren.harness.process.pid
+
     def footprint(field: str) -> int:
         mine = sum(rss_bytes(pid, field) for pid in pids_of_uid(warren.user.uid))
-        return mine + rss_bytes(warren.process.pid, field)
+        return mine + rss_bytes(warren.process.pid, field) + rss_bytes(agent_pid, field)
 
     def pss_by_part() -> dict[str, int]:
-        """PSS of the user's processes by what they are, and the ASGI server's."""
-        parts = {"ASGI server": rss_bytes(warren.process.pid, "Pss")}
+        """PSS of the user's processes by what they are, the ASGI server's and the agent's."""
+        parts = {
+            "ASGI server": rss_bytes(warren.process.pid, "Pss"),
+            "execution agent (holding the attach clients)": rss_bytes(agent_pid, "Pss"),
+        }
         for pid in pids_of_uid(warren.user.uid):
             try:
                 argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
@@ -289,8 +295,9 @@ async def warren_memory_and_idle(warren: Warren, idle: int) -> dict:
             grown = {field: (footprint(field) - before[field]) / sample for field in before}
             results["rss"], results["pss"] = grown["Rss"], grown["Pss"]
             print(
-                f"warren: RSS per idle console (tmux session + bash + attach client in its "
-                f"bubblewrap sandbox + the ASGI server's share) {grown['Rss'] / 2**20:.2f} MiB; "
+                f"warren: RSS per idle console (tmux session + bash + its attach client, the "
+                f"agent's own + the agent's and the ASGI server's shares) "
+                f"{grown['Rss'] / 2**20:.2f} MiB; "
                 f"PSS "
                 f"(shared pages split among their users) {grown['Pss'] / 2**20:.2f} MiB"
             )
@@ -420,7 +427,8 @@ def agent_budget(warren: Warren, rounds: int = 10) -> dict[str, float]:
     ``launch``: one sandboxed command (bubblewrap, cgroup join) through the agent, `true`;
     ``start``: op console_start in a running tmux server (a sandboxed ``tmux new-session``);
     ``attach``: op console_attach right after (the client console_start prepared, handed over);
-    ``reattach``: another attach (a viewer, a reload: a new client, launched beside has-session).
+    ``reattach``: another attach (a viewer, a reload: a new client, the agent's own on the
+    user's tmux socket, where it used to be a sandboxed process).
     """
     client = warren.harness.client()
     user = {"uid": warren.user.uid, "username": warren.user.username}
@@ -663,8 +671,9 @@ def main() -> int:
         f"open = POST {phases['post']:.1f} ms (agent console_start {agent['start']:.1f}: "
         f"tmux new-session in the user's runner, no sandbox launch; Django and its database the "
         f"rest) + handshake {phases['handshake']:.1f} + attach {phases['ready']:.1f} ms (the "
-        f"client prepared at start, handed over; a viewer's or a reload's new client costs "
-        f"{agent['reattach']:.1f}, a sandbox launch being {agent['launch']:.1f}) + the shell's "
+        f"client prepared at start, handed over; a viewer's or a reload's new client, the "
+        f"agent's own, costs {agent['reattach']:.1f}, where a sandbox launch would be "
+        f"{agent['launch']:.1f}) + the shell's "
         f"first prompt {phases['prompt']:.1f} ms; bulk = "
         f"tmux parsing with no client {mine['tmux_ceiling']:.1f} MB/s (the ceiling), one tmux "
         f"client read in-process {statistics.median(mine['bulk_without_web']):.1f} MB/s, "
