@@ -65,13 +65,16 @@ WARM_MAX = 64
 # above, keyed by read-only-ness too. Each client is one process and one fd of the agent's.
 PARKED_MAX = 4096
 
-# Concurrent re-attaches of one user's consoles (every page reconnecting after a deploy) share
-# one list-sessions instead of a has-session each through the user's single runner; a list is
+# Where attach clients are processes: concurrent re-attaches of one user's consoles (every page
+# reconnecting after a deploy) share one list-sessions instead of a has-session each through
+# the user's single runner; a list is
 # reused this long for sessions it names (a session just created is looked for afresh).
 SESSION_NAMES_SECONDS = 1.0
 
-# tmux commands (new-session, has-session, list-panes, kill-session...) run through one
-# sandboxed shell per user, the runner, instead of a bubblewrap launch each (~6-10 ms): the
+# tmux commands (new-session, has-session, list-panes, kill-session...) are the agent's own
+# client too (tmux_client.Clients.command: no process). Where it cannot speak tmux's protocol
+# (or WARREN_CONSOLE_CLIENT_PROCESSES=1), and for an argument holding a NUL, they run through
+# one sandboxed shell per user, the runner, instead of a bubblewrap launch each (~6-10 ms): the
 # agent writes a command's arguments, NUL-separated, on its stdin; it runs the tmux client
 # in its sandbox (a tmux client obeys its server's MSG_EXEC, so it never runs outside one) and
 # ends each stream with a random marker the tmux server cannot know. It exits when idle.
@@ -309,8 +312,11 @@ class Tmux:
     def command(
         self, user: UserRef, args: list[str], *, timeout: float = 10, limits: Limits | None = None
     ) -> tuple[int, str, str]:
-        """Run one tmux client command in the user's sandbox (through the user's runner)."""
+        """Run one tmux command on the user's server: as the agent's own client (no process),
+        else in the user's sandbox through the user's runner."""
         self.agent.sandbox.prepare(user, limits)  # the limits and refusals of a launch
+        if self.attaches_in_agent() and not any("\0" in arg for arg in args):
+            return self._command_in_agent(user, args, timeout)
         if not any("\0" in arg for arg in args):
             # Commands queued behind a runner that died all hold that runner: the first to
             # find it dead drops it, and a second try starts (one) fresh runner for them all.
@@ -321,6 +327,28 @@ class Tmux:
                     logger.info("tmux runner of uid %s: %s", user.uid, exc)
         logger.info("tmux runner of uid %s: launching the command alone", user.uid)
         return self._command_launched(user, args, timeout=timeout, limits=limits)
+
+    def _command_in_agent(
+        self, user: UserRef, args: list[str], timeout: float
+    ) -> tuple[int, str, str]:
+        try:
+            code, out, err = self.clients.command(
+                self.host_dir(user) / "default",
+                user.uid,
+                user.gid,
+                args,
+                cwd=f"/home/{user.username}",
+                as_user=self.agent.root,
+                timeout=timeout,
+                cap=OUTPUT_CAP,
+            )
+        except OSError as exc:
+            # What a tmux client process says when nothing answers on the socket.
+            reason = exc.strerror or type(exc).__name__
+            return 1, "", f"no server running on {self.socket_path(user)} ({reason})\n"
+        except AttachFailed as exc:
+            raise OpError("failed", f"tmux {args[0]}: {exc}") from None
+        return code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
     def _runner(self, user: UserRef) -> _Runner:
         with self._guard:

@@ -205,9 +205,10 @@ def _record(peer: socket.socket) -> Identity | None:
 class Client:
     """One attached client: the socket to the user's tmux server, kept by the agent."""
 
-    def __init__(self, sock: socket.socket, version: int) -> None:
+    def __init__(self, sock: socket.socket, identity: Identity) -> None:
         self.sock = sock
-        self.version = version
+        self.identity = identity
+        self.version = identity.version
         self.buffer = bytearray()
         self.closed = False
         self._send_lock = threading.Lock()
@@ -218,6 +219,12 @@ class Client:
     def send(self, kind: int, data: bytes = b"") -> None:
         with self._send_lock, contextlib.suppress(OSError):
             self.sock.sendall(_message(self.version, kind, data))
+
+    def send_command(self, argv: list[str]) -> None:
+        packed = b"".join(os.fsencode(arg) + b"\0" for arg in argv)
+        self.sock.sendall(
+            _message(self.version, MSG_COMMAND, struct.pack("=i", len(argv)) + packed)
+        )
 
     def resize(self) -> None:
         """Tell tmux the terminal's size changed (the client's SIGWINCH, in a real client)."""
@@ -293,6 +300,95 @@ class Clients:
         whatever else answers there (a socket the user put in its place) is refused.
         AttachFailed if tmux ends the attach (no such session); OSError if nothing answers.
         """
+        argv = ["attach-session", "-t", f"={session}"]
+        if read_only:
+            argv += ["-f", "read-only,ignore-size"]
+        client = self._connect(socket_path, uid, gid, as_user, ATTACH_SECONDS)
+        try:
+            self._identify(client, slave, os.ttyname(slave), cwd)
+            client.send_command(argv)
+            self._wait_ready(client)
+        except BaseException:
+            client.sock.close()
+            raise
+        client.sock.settimeout(1)  # the watcher's answers are a few bytes: never a long block
+        with self._guard:
+            self._clients[client.sock.fileno()] = client
+            self._epoll.register(client.sock.fileno(), select.EPOLLIN)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._watch, name="tmux-clients", daemon=True
+                )
+                self._thread.start()
+        # Whatever came with MSG_READY is answered here; the watcher takes the rest.
+        self._answer_all(client, _split(client.buffer))
+        return client
+
+    def command(
+        self,
+        socket_path: Path,
+        uid: int,
+        gid: int,
+        argv: list[str],
+        *,
+        cwd: str,
+        as_user: bool,
+        timeout: float,
+        cap: int,
+    ) -> tuple[int, bytes, bytes]:
+        """Run one tmux command as a client of no terminal: (exit code, stdout, stderr).
+
+        What a ``tmux -S socket_path argv...`` process would do, without the process: tmux
+        writes the command's output through the file protocol (the client's fds 1 and 2), each
+        kept up to ``cap`` bytes, then exits the client with the code. No file is ever opened:
+        a write to anything else (save-buffer's path) is refused. OSError if nothing answers.
+        """
+        client = self._connect(socket_path, uid, gid, as_user, timeout)
+        deadline = time.monotonic() + timeout
+        streams: dict[int, bytearray] = {1: bytearray(), 2: bytearray()}  # by the client's fd
+        opened: dict[int, bytearray] = {}  # by tmux's stream number
+        null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            with client.sock:
+                try:
+                    self._identify(client, null, "", cwd)
+                finally:
+                    os.close(null)
+                client.send_command(argv)
+                while True:
+                    client.sock.settimeout(max(0.01, deadline - time.monotonic()))
+                    try:
+                        chunk = client.sock.recv(65536)
+                    except TimeoutError:
+                        raise AttachFailed(f"tmux {argv[0]} timed out") from None
+                    if not chunk:  # as a client process says when the server goes (kill-server)
+                        streams[2] += b"server exited unexpectedly\n"
+                        return 1, bytes(streams[1]), bytes(streams[2])
+                    client.buffer += chunk
+                    for kind, _, data in _split(client.buffer):
+                        if kind == MSG_EXIT:
+                            code = struct.unpack_from("=i", data)[0] if len(data) >= 4 else 0
+                            return code, bytes(streams[1]), bytes(streams[2])
+                        if kind == MSG_VERSION:
+                            raise AttachFailed("tmux speaks another protocol version")
+                        if kind == MSG_WRITE_OPEN and len(data) >= 8:
+                            stream, fd = struct.unpack_from("=ii", data)
+                            if fd in streams:
+                                opened[stream] = streams[fd]
+                            error = 0 if fd in streams else errno.EBADF
+                            client.send(MSG_WRITE_READY, struct.pack("=ii", stream, error))
+                        elif kind == MSG_WRITE and len(data) >= 4:
+                            kept = opened.get(struct.unpack_from("=i", data)[0])
+                            if kept is not None and len(kept) < cap:
+                                kept += data[4 : 4 + cap - len(kept)]
+                        elif not client.answer(kind, data):
+                            raise AttachFailed(f"tmux ended the client during {argv[0]}")
+        except TimeoutError:
+            raise AttachFailed(f"tmux {argv[0]} timed out") from None
+
+    def _connect(
+        self, socket_path: Path, uid: int, gid: int, as_user: bool, timeout: float
+    ) -> Client:
         identity = self.identity()
         if identity is None:
             raise AttachFailed("the tmux client protocol is not known")
@@ -306,7 +402,7 @@ class Clients:
                 try:
                     if not stat.S_ISSOCK(os.fstat(fd).st_mode):
                         raise AttachFailed("the tmux socket is not a socket")
-                    sock.settimeout(ATTACH_SECONDS)
+                    sock.settimeout(timeout)
                     sock.connect(f"/proc/self/fd/{fd}")
                 finally:
                     os.close(fd)
@@ -314,39 +410,21 @@ class Clients:
             peer_uid = struct.unpack("3i", peer)[1]
             if peer_uid != uid:
                 raise AttachFailed(f"the tmux socket answers as uid {peer_uid}, not {uid}")
-            client = Client(sock, identity.version)
-            self._identify(client, identity, slave, cwd)
-            argv = ["attach-session", "-t", f"={session}"]
-            if read_only:
-                argv += ["-f", "read-only,ignore-size"]
-            packed = b"".join(arg.encode() + b"\0" for arg in argv)
-            command = struct.pack("=i", len(argv)) + packed
-            sock.sendall(_message(identity.version, MSG_COMMAND, command))
-            self._wait_ready(client)
         except BaseException:
             sock.close()
             raise
-        sock.settimeout(1)  # the watcher's answers are a few bytes: never a long block
-        with self._guard:
-            self._clients[sock.fileno()] = client
-            self._epoll.register(sock.fileno(), select.EPOLLIN)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._watch, name="tmux-clients", daemon=True
-                )
-                self._thread.start()
-        # Whatever came with MSG_READY is answered here; the watcher takes the rest.
-        self._answer_all(client, _split(client.buffer))
-        return client
+        return Client(sock, identity)
 
     @staticmethod
-    def _identify(client: Client, identity: Identity, slave: int, cwd: str) -> None:
-        version = identity.version
-        out = [_message(version, kind, data) for kind, data in identity.messages]
-        out.append(_message(version, MSG_IDENTIFY_TTYNAME, os.ttyname(slave).encode() + b"\0"))
+    def _identify(client: Client, terminal: int, ttyname: str, cwd: str) -> None:
+        """Everything a real client sends before its command: ``terminal`` is its stdin and
+        stdout (a PTY to attach, or /dev/null for a command), ``ttyname`` its name."""
+        version = client.version
+        out = [_message(version, kind, data) for kind, data in client.identity.messages]
+        out.append(_message(version, MSG_IDENTIFY_TTYNAME, ttyname.encode() + b"\0"))
         out.append(_message(version, MSG_IDENTIFY_CWD, cwd.encode() + b"\0"))
         client.sock.sendall(b"".join(out))
-        rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [slave]))]
+        rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [terminal]))]
         for kind in (MSG_IDENTIFY_STDIN, MSG_IDENTIFY_STDOUT):
             client.sock.sendmsg([_message(version, kind, has_fd=True)], rights)
         client.sock.sendall(
@@ -359,6 +437,7 @@ class Clients:
     def _wait_ready(client: Client) -> None:
         deadline = time.monotonic() + ATTACH_SECONDS
         errors = bytearray()
+        error_streams: set[int] = set()
         while True:
             client.sock.settimeout(max(0.01, deadline - time.monotonic()))
             try:
@@ -385,11 +464,15 @@ class Clients:
                     if kind == MSG_EXIT:
                         raise AttachFailed(errors.decode("utf-8", "replace").strip() or "exited")
                     if kind == MSG_WRITE and len(data) >= 4 and len(errors) < 4096:
-                        errors += data[4:]
-                    elif kind == MSG_WRITE_OPEN and len(data) >= 4:
-                        # Take the error text tmux is about to write (stream 2), nothing else.
-                        stream = struct.unpack_from("=i", data)[0]
-                        client.send(MSG_WRITE_READY, struct.pack("=ii", stream, 0))
+                        if struct.unpack_from("=i", data)[0] in error_streams:
+                            errors += data[4:]
+                    elif kind == MSG_WRITE_OPEN and len(data) >= 8:
+                        # Take the error text tmux is about to write (fd 2), nothing else.
+                        stream, fd = struct.unpack_from("=ii", data)
+                        if fd == 2:
+                            error_streams.add(stream)
+                        error = 0 if fd == 2 else errno.EBADF
+                        client.send(MSG_WRITE_READY, struct.pack("=ii", stream, error))
                     else:
                         client.answer(kind, data)
 
