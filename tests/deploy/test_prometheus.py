@@ -146,8 +146,11 @@ def test_a_real_prometheus_scrapes_warren_and_sees_a_file_server_go_down(tmp_pat
             'warren_fileserver_quota_applies_total{outcome="applied"}',
             {"warren-fileserver": 1.0},
         )
-        # Warren's own series come through the token: its scrapes are counted by view.
-        assert prometheus.query('warren_http_requests_total{view="metrics:metrics"}')
+        # Warren's own series come through the token: its scrapes are counted by view. A scrape
+        # is counted once answered, so the series shows from the second scrape on.
+        prometheus.wait_for(
+            'count(warren_http_requests_total{view="metrics:metrics"}) > bool 0', {"": 1.0}
+        )
         fileserver.stop()
         prometheus.wait_for('up{job="warren-fileserver"}', {"warren-fileserver": 0.0})
         # The rule's "for" (2 m) is promtool's to check; here it has started counting.
